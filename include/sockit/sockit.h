@@ -1,0 +1,13 @@
+/* sockit: the whole public API of libsockit. */
+#ifndef SOCKIT_SOCKIT_H
+#define SOCKIT_SOCKIT_H
+
+#define SOCKIT_VERSION "0.1.0"
+
+#include "sockit/addr.h"
+#include "sockit/error.h"
+#include "sockit/io.h"
+#include "sockit/sock.h"
+#include "sockit/utf8.h"
+
+#endif

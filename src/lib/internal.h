@@ -1,0 +1,16 @@
+/* sockit: helpers shared inside libsockit only. */
+#ifndef SOCKIT_INTERNAL_H
+#define SOCKIT_INTERNAL_H
+
+#include <stdarg.h>
+
+#if defined(__GNUC__)
+#define SK__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define SK__PRINTF(f, a)
+#endif
+
+/* Writes one formatted line into err (SK_ERR_LEN bytes) and returns code. */
+int sk__fail(char *err, int code, const char *fmt, ...) SK__PRINTF(3, 4);
+
+#endif

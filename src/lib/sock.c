@@ -1,0 +1,295 @@
+/* Sockets: create, bind, listen, accept and connect. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "sockit/sock.h"
+
+static const sk_sock_opts_t default_opts = {.family = AF_UNSPEC};
+
+void sk_sigpipe_ignore(void) {
+  /* A peer that closes early must cost an EPIPE, not the process. */
+  struct sigaction old;
+  if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int sk_fd_set_nonblock(int fd, bool on) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0)
+    return -errno;
+  flags = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+  return fcntl(fd, F_SETFL, flags) < 0 ? -errno : 0;
+}
+
+static int fail_at(char *err, const char *call, const struct sockaddr *sa,
+                   socklen_t len, int code) {
+  char where[SK_ADDRSTR_LEN];
+  sk_sockaddr_format(sa, len, where, sizeof where);
+  return sk__fail(err, code, "%s %s: %s", call, where, sk_strerror(code));
+}
+
+/* Waits for a non-blocking connect; returns 0 or -errno. */
+static int connect_wait(int fd, int timeout_ms) {
+  struct pollfd p = {.fd = fd, .events = POLLOUT};
+  int rc, soerr = 0;
+  socklen_t len = sizeof soerr;
+  do
+    rc = poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0)
+    return -errno;
+  if (rc == 0)
+    return -ETIMEDOUT;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+    return -errno;
+  return -soerr;
+}
+
+static int connect_timed(int fd, const struct sockaddr *sa, socklen_t len,
+                         int timeout_ms) {
+  int rc = sk_fd_set_nonblock(fd, true);
+  if (rc < 0)
+    return rc;
+  if (connect(fd, sa, len) == 0)
+    return 0;
+  if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN)
+    return -errno;
+  return connect_wait(fd, timeout_ms);
+}
+
+/* Binds fd to the source address of the same family as the target. */
+static int bind_source(char *err, int fd, const sk_addr_t *src, int family) {
+  struct addrinfo *ai = NULL;
+  int one = 1, rc;
+  if ((rc = sk_addr_resolve(err, src, family, 0, true, &ai)) < 0)
+    return rc;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  rc = bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? -errno : 0;
+  if (rc < 0)
+    fail_at(err, "bind", ai->ai_addr, ai->ai_addrlen, rc);
+  freeaddrinfo(ai);
+  return rc;
+}
+
+/* Creates one socket for sa and connects or binds it. */
+static int open_one(char *err, const struct sockaddr *sa, socklen_t len,
+                    int socktype, sk_sock_mode_t mode,
+                    const sk_sock_opts_t *o) {
+  int one = 1, v6only = o->family == AF_INET6, rc;
+  int fd = socket(sa->sa_family, socktype | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return fail_at(err, "socket", sa, len, -errno);
+  if (mode == SK_SOCK_CONNECT) {
+    if (o->source && (rc = bind_source(err, fd, o->source, sa->sa_family)) < 0)
+      goto error;
+    if ((rc = connect_timed(fd, sa, len, o->timeout_ms)) < 0)
+      goto fail;
+  } else {
+    if (socktype == SOCK_STREAM && sa->sa_family != AF_UNIX)
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (sa->sa_family == AF_INET6)
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    if (bind(fd, sa, len) < 0) {
+      rc = -errno;
+      goto fail_bind;
+    }
+    if (socktype == SOCK_STREAM &&
+        listen(fd, o->backlog > 0 ? o->backlog : SOMAXCONN) < 0) {
+      rc = -errno;
+      goto fail_listen;
+    }
+  }
+  if ((rc = sk_fd_set_nonblock(fd, o->nonblock)) < 0)
+    goto error;
+  return fd;
+fail:
+  fail_at(err, "connect", sa, len, rc);
+  goto error;
+fail_bind:
+  fail_at(err, "bind", sa, len, rc);
+  goto error;
+fail_listen:
+  fail_at(err, "listen", sa, len, rc);
+error:
+  close(fd);
+  return rc;
+}
+
+static socklen_t unix_sockaddr(const sk_addr_t *addr, struct sockaddr_un *sun) {
+  size_t n = strlen(addr->path);
+  memset(sun, 0, sizeof *sun);
+  sun->sun_family = AF_UNIX;
+  memcpy(sun->sun_path + addr->abstract, addr->path, n);
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + addr->abstract +
+                     n + !addr->abstract);
+}
+
+/* A path left behind by a dead listener refuses connections: reuse it. */
+static int unix_path_is_stale(const struct sockaddr_un *sun, socklen_t len,
+                              int socktype) {
+  int fd = socket(AF_UNIX, socktype | SOCK_CLOEXEC, 0), stale;
+  if (fd < 0)
+    return 0;
+  stale = connect(fd, (const struct sockaddr *)sun, len) < 0 &&
+          errno == ECONNREFUSED;
+  close(fd);
+  return stale;
+}
+
+static int open_unix(char *err, const sk_addr_t *addr, int socktype,
+                     sk_sock_mode_t mode, const sk_sock_opts_t *o) {
+  struct sockaddr_un sun;
+  socklen_t len = unix_sockaddr(addr, &sun);
+  const struct sockaddr *sa = (const struct sockaddr *)&sun;
+  sk_sock_opts_t local = *o;
+  if (mode == SK_SOCK_CONNECT && o->source) {
+    /* A Unix datagram client needs a bound path for replies. */
+    int fd = sk_socket_open(err, o->source, socktype, SK_SOCK_LISTEN, NULL);
+    if (fd < 0)
+      return fd;
+    int rc = connect_timed(fd, sa, len, o->timeout_ms);
+    if (rc == 0 && (rc = sk_fd_set_nonblock(fd, o->nonblock)) == 0)
+      return fd;
+    close(fd);
+    return fail_at(err, "connect", sa, len, rc);
+  }
+  local.source = NULL;
+  int fd = open_one(err, sa, len, socktype, mode, &local);
+  if (fd == -EADDRINUSE && mode == SK_SOCK_LISTEN && !addr->abstract &&
+      unix_path_is_stale(&sun, len, socktype)) {
+    unlink(addr->path);
+    fd = open_one(err, sa, len, socktype, mode, &local);
+  }
+  return fd;
+}
+
+/* Any address, both families: one IPv6 socket that also takes IPv4. */
+static int listen_dual_stack(char *err, const sk_addr_t *addr, int socktype,
+                             const sk_sock_opts_t *o) {
+  struct sockaddr_in6 in6 = {.sin6_family = AF_INET6,
+                             .sin6_port = htons(addr->port),
+                             .sin6_addr = IN6ADDR_ANY_INIT};
+  int fd = open_one(err, (struct sockaddr *)&in6, sizeof in6, socktype,
+                    SK_SOCK_LISTEN, o);
+  if (fd != -EAFNOSUPPORT) /* only a kernel without IPv6 falls back */
+    return fd;
+  struct sockaddr_in in = {.sin_family = AF_INET,
+                           .sin_port = htons(addr->port),
+                           .sin_addr.s_addr = htonl(INADDR_ANY)};
+  return open_one(err, (struct sockaddr *)&in, sizeof in, socktype,
+                  SK_SOCK_LISTEN, o);
+}
+
+static int open_inet(char *err, const sk_addr_t *addr, int socktype,
+                     sk_sock_mode_t mode, const sk_sock_opts_t *o) {
+  struct addrinfo *list, *ai;
+  int fd = SK_ERESOLVE;
+  if (mode == SK_SOCK_LISTEN && !addr->host[0] && o->family == AF_UNSPEC)
+    return listen_dual_stack(err, addr, socktype, o);
+  if ((fd = sk_addr_resolve(err, addr, o->family, socktype,
+                            mode == SK_SOCK_LISTEN, &list)) < 0)
+    return fd;
+  /* Try every resolved address in order; report the last failure. */
+  for (ai = list; ai; ai = ai->ai_next) {
+    fd = open_one(err, ai->ai_addr, ai->ai_addrlen, socktype, mode, o);
+    if (fd >= 0)
+      break;
+  }
+  freeaddrinfo(list);
+  return fd;
+}
+
+int sk_socket_open(char *err, const sk_addr_t *addr, int socktype,
+                   sk_sock_mode_t mode, const sk_sock_opts_t *opts) {
+  sk_sigpipe_ignore();
+  if (!opts)
+    opts = &default_opts;
+  if (addr->kind == SK_ADDR_UNIX)
+    return open_unix(err, addr, socktype, mode, opts);
+  return open_inet(err, addr, socktype, mode, opts);
+}
+
+int sk_tcp_connect(char *err, const sk_addr_t *addr,
+                   const sk_sock_opts_t *opts) {
+  return sk_socket_open(err, addr, SOCK_STREAM, SK_SOCK_CONNECT, opts);
+}
+
+int sk_tcp_listen(char *err, const sk_addr_t *addr,
+                  const sk_sock_opts_t *opts) {
+  return sk_socket_open(err, addr, SOCK_STREAM, SK_SOCK_LISTEN, opts);
+}
+
+int sk_udp_bind(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts) {
+  return sk_socket_open(err, addr, SOCK_DGRAM, SK_SOCK_LISTEN, opts);
+}
+
+int sk_udp_connect(char *err, const sk_addr_t *addr,
+                   const sk_sock_opts_t *opts) {
+  return sk_socket_open(err, addr, SOCK_DGRAM, SK_SOCK_CONNECT, opts);
+}
+
+/* Errors that end only the connection being accepted, not the listener. */
+static int accept_error_is_transient(int e) {
+  return e == EINTR || e == ECONNABORTED || e == EPROTO || e == EPERM;
+}
+
+int sk_accept(char *err, int fd, struct sockaddr_storage *peer,
+              socklen_t *peer_len) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int cfd;
+  for (;;) {
+    len = sizeof ss;
+    cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+    if (cfd >= 0)
+      break;
+    if (!accept_error_is_transient(errno))
+      return sk__fail(err, -errno, "accept: %s", strerror(errno));
+  }
+  if (peer)
+    memcpy(peer, &ss, sizeof ss);
+  if (peer_len)
+    *peer_len = len;
+  return cfd;
+}
+
+ssize_t sk_sendto(char *err, int fd, const void *buf, size_t len,
+                  const struct sockaddr *to, socklen_t to_len) {
+  ssize_t n;
+  do
+    n = sendto(fd, buf, len, MSG_NOSIGNAL, to, to_len);
+  while (n < 0 && errno == EINTR);
+  if (n >= 0)
+    return n;
+  if (errno == EMSGSIZE)
+    return sk__fail(err, -EMSGSIZE,
+                    "sendto: datagram of %zu bytes is over the limit of "
+                    "65507 bytes",
+                    len);
+  if (to)
+    return fail_at(err, "sendto", to, to_len, -errno);
+  return sk__fail(err, -errno, "send: %s", strerror(errno));
+}
+
+ssize_t sk_recvfrom(char *err, int fd, void *buf, size_t cap,
+                    struct sockaddr_storage *from, socklen_t *from_len) {
+  socklen_t len = sizeof(struct sockaddr_storage);
+  ssize_t n;
+  do
+    n = recvfrom(fd, buf, cap, 0, (struct sockaddr *)from, from ? &len : NULL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return sk__fail(err, -errno, "recvfrom: %s", strerror(errno));
+  if (from_len)
+    *from_len = len;
+  return n;
+}
