@@ -4,6 +4,7 @@
 
 #define SOCKIT_VERSION "0.1.0"
 
+#include "sockit/acl.h"
 #include "sockit/addr.h"
 #include "sockit/error.h"
 #include "sockit/io.h"

@@ -1,0 +1,48 @@
+/*
+ * sockit: one listener, many clients: the -k relay, the byte broker and
+ * the line chat room, on one libuv loop.
+ */
+#ifndef SOCKIT_HUB_H
+#define SOCKIT_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sockit/acl.h"
+
+typedef enum sk_hub_mode {
+  SK_HUB_KEEP = 1, /* -k: operator stdin to every client, clients to stdout */
+  SK_HUB_BROKER,   /* --broker: each client's bytes to every other client */
+  SK_HUB_CHAT,     /* --chat: named lines to every other client, logged */
+} sk_hub_mode_t;
+
+typedef struct sk_hub_opts {
+  sk_hub_mode_t mode;
+  int in_fd;            /* operator input (stdin), or -1 for none */
+  int out_fd;           /* operator output (stdout), or -1 to discard */
+  size_t max_line;      /* chat: longest line in bytes; 0 means 4096 */
+  size_t max_queue;     /* per-client output queue; 0 means 1 MiB */
+  int max_conns;        /* 0: as many as descriptors allow */
+  int idle_timeout_ms;  /* 0: none; closes only the idle client */
+  const sk_acl_t *acl;  /* NULL: everybody */
+  bool verbose;         /* connection notices on stderr */
+  bool crlf;            /* operator input: send LF as CRLF */
+} sk_hub_opts_t;
+
+/*
+ * Serves clients accepted on listen_fd (a listening stream socket,
+ * made by sk_tcp_listen or sk_socket_open) until SIGINT or SIGTERM, or
+ * in SK_HUB_KEEP mode until the operator's input ends and no client is
+ * left. Returns the process exit code: 0, 1 on a runtime error (with a
+ * message in err), 130 after SIGINT, 143 after SIGTERM.
+ */
+int sk_hub_run(char *err, int listen_fd, const sk_hub_opts_t *opts);
+
+/*
+ * The chat client: prints every line from the connected socket fd while
+ * the user types, marks the user's own lines, sends each typed line.
+ * Returns the exit code like sk_hub_run.
+ */
+int sk_chat_client_run(char *err, int fd, int in_fd, int out_fd);
+
+#endif
