@@ -31,9 +31,8 @@ typedef struct sk_hub_opts {
 
 /*
  * Serves clients accepted on listen_fd (a listening stream socket,
- * made by sk_tcp_listen or sk_socket_open) until SIGINT or SIGTERM, or
- * in SK_HUB_KEEP mode until the operator's input ends and no client is
- * left. Returns the process exit code: 0, 1 on a runtime error (with a
+ * made by sk_tcp_listen or sk_socket_open) until SIGINT or SIGTERM,
+ * as ncat does; the operator's input ending changes nothing else. Returns the process exit code: 0, 1 on a runtime error (with a
  * message in err), 130 after SIGINT, 143 after SIGTERM.
  */
 int sk_hub_run(char *err, int listen_fd, const sk_hub_opts_t *opts);
