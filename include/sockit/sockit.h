@@ -7,7 +7,9 @@
 #include "sockit/acl.h"
 #include "sockit/addr.h"
 #include "sockit/error.h"
+#include "sockit/hub.h"
 #include "sockit/io.h"
+#include "sockit/relay.h"
 #include "sockit/sock.h"
 #include "sockit/utf8.h"
 

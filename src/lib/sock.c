@@ -91,6 +91,14 @@ static int open_one(char *err, const struct sockaddr *sa, socklen_t len,
   if (mode == SK_SOCK_CONNECT) {
     if (o->source && (rc = bind_source(err, fd, o->source, sa->sa_family)) < 0)
       goto error;
+    /* A Unix datagram client needs an address for replies: autobind
+     * gives it a unique abstract one, with no file to clean up. */
+    if (sa->sa_family == AF_UNIX && socktype == SOCK_DGRAM && !o->source &&
+        bind(fd, &(struct sockaddr){.sa_family = AF_UNIX},
+             sizeof(sa_family_t)) < 0) {
+      rc = -errno;
+      goto fail_bind;
+    }
     if ((rc = connect_timed(fd, sa, len, o->timeout_ms)) < 0)
       goto fail;
   } else {

@@ -1,0 +1,40 @@
+/* sockit command: what the user asked for, after parsing. */
+#ifndef SOCKIT_CLI_H
+#define SOCKIT_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sockit/sockit.h"
+
+typedef enum cli_action {
+  CLI_RUN,     /* do the job */
+  CLI_HELP,    /* -h: print usage, exit 0 */
+  CLI_VERSION, /* -V: print version, exit 0 */
+} cli_action_t;
+
+typedef struct cli {
+  bool listen, keep, udp, unix_sock, verbose, shutdown_on_eof, crlf;
+  bool scan, send_only, recv_only, chat, broker, progress, no_zero_copy;
+  int family;          /* AF_UNSPEC, or AF_INET / AF_INET6 from -4 / -6 */
+  int wait_ms;         /* -w: connect and idle timeout; 0 for none */
+  int idle_ms;         /* -i: idle timeout per client in the hub */
+  int max_conns;       /* -m */
+  size_t max_line;     /* --max-line */
+  size_t max_queue;    /* --max-queue */
+  const char *source_host; /* -s */
+  const char *source_port; /* -p */
+  sk_addr_t addr;      /* where to connect, or where to listen */
+  int port_lo, port_hi; /* -z range */
+  sk_acl_t acl;
+} cli_t;
+
+/*
+ * Parses argv into c and checks every flag conflict. Returns CLI_RUN,
+ * CLI_HELP or CLI_VERSION, or -1 with one line in err (exit code 2).
+ */
+int cli_parse(cli_t *c, int argc, char **argv, char *err);
+
+extern const char cli_usage[];
+
+#endif

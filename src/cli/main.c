@@ -1,0 +1,177 @@
+/*
+ * sockit: a netcat-class command. One readable main flow: parse, then
+ * scan, listen or connect, then relay (or serve many clients on a hub).
+ * Fatal messages are printed here only; helpers return codes.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static int fail(int code, const char *err) {
+  fprintf(stderr, "sockit: %s\n", err);
+  return code;
+}
+
+static void notice(const cli_t *c, const char *what, const char *where) {
+  if (c->verbose)
+    fprintf(stderr, "sockit: %s %s\n", what, where);
+}
+
+static int socktype(const cli_t *c) {
+  return c->udp ? SOCK_DGRAM : SOCK_STREAM;
+}
+
+static sk_relay_opts_t relay_opts(const cli_t *c) {
+  sk_relay_opts_t o = {
+      .in_fd = c->recv_only ? -1 : STDIN_FILENO,
+      .out_fd = c->send_only ? -1 : STDOUT_FILENO,
+      .shutdown_on_eof = c->shutdown_on_eof,
+      .crlf = c->crlf,
+      .idle_timeout_ms = c->wait_ms,
+      .progress = c->progress,
+      .verbose = c->verbose,
+      .no_zero_copy = c->no_zero_copy,
+      .dgram_listen = c->udp && c->listen,
+      .dgram_all_peers = c->udp && c->listen && c->keep,
+  };
+  return o;
+}
+
+static int relay(const cli_t *c, int fd) {
+  char err[SK_ERR_LEN];
+  sk_relay_opts_t o = relay_opts(c);
+  int rc = sk_relay_run(err, fd, &o, NULL);
+  close(fd);
+  return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
+}
+
+/* -z: connect to each port in the range and close; 0 if any is open. */
+static int scan(cli_t *c) {
+  char err[SK_ERR_LEN], where[SK_ADDRSTR_LEN];
+  sk_sock_opts_t o = {.family = c->family,
+                      .timeout_ms = c->wait_ms ? c->wait_ms : 3000};
+  int open_ports = 0;
+  for (int port = c->port_lo; port <= c->port_hi; port++) {
+    c->addr.port = (uint16_t)port;
+    sk_addr_format(&c->addr, where, sizeof where);
+    int fd = sk_tcp_connect(err, &c->addr, &o);
+    if (fd >= 0) {
+      printf("%s open\n", where);
+      close(fd);
+      open_ports++;
+    } else if (c->verbose) {
+      fprintf(stderr, "sockit: %s\n", err);
+    }
+  }
+  return open_ports ? SK_EXIT_OK : SK_EXIT_ERROR;
+}
+
+/* Many clients on one loop: -k, --chat, --broker. */
+static int serve_hub(const cli_t *c, int fd) {
+  char err[SK_ERR_LEN];
+  sk_hub_opts_t o = {
+      .mode = c->chat ? SK_HUB_CHAT : c->broker ? SK_HUB_BROKER : SK_HUB_KEEP,
+      .in_fd = c->recv_only ? -1 : STDIN_FILENO,
+      .out_fd = c->send_only ? -1 : STDOUT_FILENO,
+      .max_line = c->max_line,
+      .max_queue = c->max_queue,
+      .max_conns = c->max_conns,
+      .idle_timeout_ms = c->idle_ms ? c->idle_ms : c->wait_ms,
+      .acl = &c->acl,
+      .verbose = c->verbose,
+      .crlf = c->crlf,
+  };
+  int rc = sk_hub_run(err, fd, &o);
+  return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
+}
+
+/* Waits for one permitted client; returns its descriptor or a code. */
+static int accept_one(const cli_t *c, int lfd, char *err) {
+  char name[SK_ADDRSTR_LEN];
+  struct sockaddr_storage peer;
+  socklen_t len;
+  for (;;) {
+    int fd = sk_accept(err, lfd, &peer, &len);
+    if (fd < 0)
+      return fd;
+    sk_sockaddr_format((struct sockaddr *)&peer, len, name, sizeof name);
+    if (sk_acl_permits(&c->acl, (struct sockaddr *)&peer)) {
+      notice(c, "connection from", name);
+      return fd;
+    }
+    notice(c, "refused (--allow/--deny)", name);
+    close(fd);
+  }
+}
+
+static void listener_close(const cli_t *c, int lfd) {
+  close(lfd);
+  if (c->addr.kind == SK_ADDR_UNIX && !c->addr.abstract)
+    unlink(c->addr.path); /* ours: leave no socket file behind */
+}
+
+static int listen_and_serve(const cli_t *c) {
+  char err[SK_ERR_LEN], where[SK_ADDRSTR_LEN];
+  struct sockaddr_storage local;
+  socklen_t len = sizeof local;
+  sk_sock_opts_t o = {.family = c->family};
+  int rc, lfd = sk_socket_open(err, &c->addr, socktype(c), SK_SOCK_LISTEN, &o);
+  if (lfd < 0)
+    return fail(SK_EXIT_ERROR, err);
+  getsockname(lfd, (struct sockaddr *)&local, &len);
+  sk_sockaddr_format((struct sockaddr *)&local, len, where, sizeof where);
+  notice(c, "listening on", where);
+  if (c->udp) {
+    rc = relay(c, dup(lfd));
+  } else if (c->keep || c->chat || c->broker) {
+    rc = serve_hub(c, lfd);
+  } else {
+    int fd = accept_one(c, lfd, err);
+    listener_close(c, lfd); /* nc serves one client, then stops listening */
+    return fd < 0 ? fail(SK_EXIT_ERROR, err) : relay(c, fd);
+  }
+  listener_close(c, lfd);
+  return rc;
+}
+
+static int connect_and_relay(const cli_t *c) {
+  char err[SK_ERR_LEN], where[SK_ADDRSTR_LEN];
+  sk_addr_t source;
+  sk_sock_opts_t o = {.family = c->family, .timeout_ms = c->wait_ms};
+  if (c->source_host || c->source_port) {
+    if (sk_addr_set_inet(err, &source, c->source_host,
+                         c->source_port ? c->source_port : "0",
+                         SK_ADDR_PORT_ZERO) < 0)
+      return fail(SK_EXIT_USAGE, err);
+    o.source = &source;
+  }
+  int fd = sk_socket_open(err, &c->addr, socktype(c), SK_SOCK_CONNECT, &o);
+  if (fd < 0)
+    return fail(SK_EXIT_ERROR, err);
+  sk_addr_format(&c->addr, where, sizeof where);
+  notice(c, "connected to", where);
+  if (!c->chat)
+    return relay(c, fd);
+  int rc = sk_chat_client_run(err, fd, STDIN_FILENO, STDOUT_FILENO);
+  close(fd);
+  return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
+}
+
+int main(int argc, char **argv) {
+  char err[SK_ERR_LEN];
+  cli_t c;
+  int action = cli_parse(&c, argc, argv, err);
+  if (action < 0)
+    return fail(SK_EXIT_USAGE, err);
+  if (action == CLI_HELP)
+    return fputs(cli_usage, stdout) < 0 ? SK_EXIT_ERROR : SK_EXIT_OK;
+  if (action == CLI_VERSION)
+    return printf("sockit %s\n", SOCKIT_VERSION) < 0 ? SK_EXIT_ERROR : 0;
+  sk_sigpipe_ignore();
+  if (c.scan)
+    return scan(&c);
+  return c.listen ? listen_and_serve(&c) : connect_and_relay(&c);
+}
