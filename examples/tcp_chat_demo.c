@@ -61,7 +61,7 @@ static void *server_loop(void *arg) {
 
 /* Client side: print what the server sends while the user types. */
 static void *client_receive_loop(void *arg) {
-  static char line[MESSAGE_MAX];
+  static char line[MESSAGE_MAX + 8]; /* the longest line, plus "echo: " */
   sk_line_reader_t reader;
   ssize_t n;
   sk_line_reader_init(&reader, *(int *)arg);

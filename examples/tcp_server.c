@@ -60,8 +60,8 @@ static void *accept_loop(void *arg) {
       continue;
     }
     sk_sockaddr_format((struct sockaddr *)&peer, peer_len, name, sizeof name);
+    client_set(fd); /* before the notice: a reply typed after it goes out */
     printf("connected by %s\n", name);
-    client_set(fd);
     client_serve(fd, name);
     pthread_mutex_lock(&client_lock); /* no reply is being sent now */
     client_fd = -1;

@@ -56,9 +56,16 @@ int main(int argc, char **argv) {
 
   sk_line_reader_t input;
   sk_line_reader_init(&input, STDIN_FILENO);
-  while ((n = sk_line_read(&input, line, 65508)) != 0) {
+  /* Room for 65507 bytes (the largest datagram), "\r\n" and the NUL. */
+  while ((n = sk_line_read(&input, line, 65510)) != 0) {
     if (n > 0 && (n = (ssize_t)sk_line_strip(line, (size_t)n)) > 0) {
-      if (sk_sendto(err, fd, line, (size_t)n, NULL, 0) < 0)
+      ssize_t rc = sk_sendto(err, fd, line, (size_t)n, NULL, 0);
+      if (rc == -ECONNREFUSED) {
+        /* An earlier datagram was refused; this one is not sent yet. */
+        fprintf(stderr, "udp_client: no server is listening there\n");
+        rc = sk_sendto(err, fd, line, (size_t)n, NULL, 0);
+      }
+      if (rc < 0)
         fprintf(stderr, "udp_client: %s\n", err);
     } else if (n < 0 && n != SK_ETOOLONG) {
       break;

@@ -68,7 +68,8 @@ int main(int argc, char **argv) {
 
   sk_line_reader_t input;
   sk_line_reader_init(&input, STDIN_FILENO);
-  while ((n = sk_line_read(&input, line, 65508)) != 0) {
+  /* Room for 65507 bytes (the largest datagram), "\r\n" and the NUL. */
+  while ((n = sk_line_read(&input, line, 65510)) != 0) {
     if (n > 0 && (n = (ssize_t)sk_line_strip(line, (size_t)n)) > 0) {
       pthread_mutex_lock(&peer_lock);
       if (peer_len == 0)
