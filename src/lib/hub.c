@@ -1,0 +1,866 @@
+/*
+ * The hub: one listener, many clients, one libuv loop. This file owns
+ * the connections' lives, the fan-out queues, backpressure and the
+ * stop; what a client's bytes mean is up to the mode (broker.c,
+ * chat.c).
+ *
+ * Rules that keep it safe with 10,000 clients:
+ *  - a connection is only removed from hub->conns by sk__conn_close,
+ *    which is never called while a loop walks hub->conns forward; a
+ *    fan-out that overflows a queue only marks it DOOMED;
+ *  - writes are not issued per message: queues are marked dirty and
+ *    flushed once per loop turn, several messages per uv_write;
+ *  - a stop is only requested from callbacks and carried out by the
+ *    flush, outside every walk.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "hub_int.h"
+#include "sockit/addr.h"
+#include "sockit/error.h"
+#include "sockit/sock.h"
+
+#define ACCEPT_BURST 64        /* accepts per wakeup, so clients get a turn */
+#define ACCEPT_BACKOFF_MS 100  /* rest after running out of descriptors */
+#define STOP_FLUSH_MS 2000     /* how long a stop waits for stdout */
+#define SWEEP_MS 1000          /* idle and drain checks, at most this far apart */
+#define DEFAULT_MAX_LINE 4096
+#define DEFAULT_MAX_QUEUE (1024 * 1024)
+
+static void hub_listen_update(sk__hub_t *h);
+static void hub_input_update(sk__hub_t *h);
+static void conn_read_start(sk__conn_t *c);
+
+void sk__hub_notice(const sk__hub_t *h, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  (void)h;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "sockit: %s\n", line);
+}
+
+/* Ends the run with a runtime error once the current callback is done. */
+static void hub_fail(sk__hub_t *h, const char *fmt, ...) SK__PRINTF(2, 3);
+
+static void kick_cb(uv_idle_t *idle) {
+  (void)idle; /* only there so that the loop polls without blocking */
+}
+
+/* There is work for the flush: make sure this loop turn reaches it. */
+static void hub_kick(sk__hub_t *h) {
+  uv_idle_start(&h->kick, kick_cb);
+}
+
+static void hub_request_stop(sk__hub_t *h, int code) {
+  if (h->stop_requested)
+    return;
+  h->stop_requested = true;
+  h->exit_code = code;
+  hub_kick(h);
+}
+
+static void hub_fail(sk__hub_t *h, const char *fmt, ...) {
+  va_list ap;
+  if (h->stop_requested)
+    return;
+  if (h->err) {
+    va_start(ap, fmt);
+    vsnprintf(h->err, SK_ERR_LEN, fmt, ap);
+    va_end(ap);
+  }
+  hub_request_stop(h, 1);
+}
+
+/* ---- connection state ---- */
+
+/* The one place a connection changes state. */
+static void conn_set_state(sk__conn_t *c, sk__conn_state_t to) {
+  static const unsigned allowed[SK__CONN_STATE_END] = {
+      [SK__CONN_OPEN] = 1u << SK__CONN_DOOMED | 1u << SK__CONN_DRAINING |
+                        1u << SK__CONN_CLOSING,
+      [SK__CONN_DOOMED] = 1u << SK__CONN_CLOSING,
+      [SK__CONN_DRAINING] = 1u << SK__CONN_CLOSING,
+  };
+  assert(to < SK__CONN_STATE_END && (allowed[c->state] & (1u << to)));
+  (void)allowed; /* without assertions (NDEBUG) */
+  c->state = (uint8_t)to;
+}
+
+static void conn_mark_dirty(sk__conn_t *c) {
+  sk__hub_t *h = c->hub;
+  if (c->dirty)
+    return;
+  c->dirty = true;
+  c->dirty_next = NULL;
+  if (h->dirty_tail)
+    h->dirty_tail->dirty_next = c;
+  else
+    h->dirty_head = c;
+  h->dirty_tail = c;
+  hub_kick(h);
+}
+
+/* Safe anywhere, even mid-walk: the flush closes it. */
+static void conn_doom(sk__conn_t *c, int why) {
+  if (c->state != SK__CONN_OPEN)
+    return;
+  c->why = why;
+  conn_set_state(c, SK__CONN_DOOMED);
+  conn_mark_dirty(c);
+}
+
+void sk__conn_send(sk__conn_t *c, sk__msg_t *m) {
+  if (c->state != SK__CONN_OPEN)
+    return;
+  int rc = sk__bufq_push(&c->q, m, c->hub->opts.max_queue);
+  if (rc < 0) {
+    conn_doom(c, rc == -ENOBUFS ? SK__WHY_OVERFLOW : UV_ENOMEM);
+    return;
+  }
+  conn_mark_dirty(c);
+}
+
+void sk__hub_broadcast(sk__hub_t *h, sk__msg_t *m, const sk__conn_t *except) {
+  for (uint32_t i = 0; i < h->n_conns; i++)
+    if (h->conns[i] != except)
+      sk__conn_send(h->conns[i], m);
+}
+
+void sk__conn_send_copy(sk__conn_t *c, const char *data, size_t len) {
+  sk__msg_t *m = sk__msg_new(data, len);
+  if (!m) {
+    conn_doom(c, UV_ENOMEM);
+    return;
+  }
+  sk__conn_send(c, m);
+  sk__msg_unref(m);
+}
+
+void sk__conn_peer_format(const sk__conn_t *c, char *buf, size_t n) {
+  const sk__peer_t *p = &c->peer;
+  if (p->sa.sa_family == AF_INET6 &&
+      IN6_IS_ADDR_V4MAPPED(&p->in6.sin6_addr)) {
+    /* A dual-stack listener: show the IPv4 address people know. */
+    struct sockaddr_in in = {.sin_family = AF_INET,
+                             .sin_port = p->in6.sin6_port};
+    memcpy(&in.sin_addr, &p->in6.sin6_addr.s6_addr[12], 4);
+    sk_sockaddr_format((const struct sockaddr *)&in, sizeof in, buf, n);
+  } else if (p->sa.sa_family == AF_UNIX) {
+    snprintf(buf, n, "unix:(client)");
+  } else {
+    sk_sockaddr_format(&p->sa, sizeof *p, buf, n);
+  }
+}
+
+const char *sk__why_text(const sk__hub_t *h, int why, char *buf, size_t n) {
+  switch (why) {
+  case SK__WHY_EOF:
+    return "closed";
+  case SK__WHY_QUIT:
+    return "quit";
+  case SK__WHY_IDLE:
+    snprintf(buf, n, "idle for %d ms", h->opts.idle_timeout_ms);
+    return buf;
+  case SK__WHY_OVERFLOW:
+    snprintf(buf, n, "output queue over %zu bytes", h->opts.max_queue);
+    return buf;
+  case SK__WHY_STUCK:
+    return "output not taken after leaving";
+  case SK__WHY_STOP:
+    return "server stopping";
+  }
+  return why < 0 ? uv_strerror(why) : "closed";
+}
+
+/* ---- leaving and closing ---- */
+
+static void conns_remove(sk__hub_t *h, sk__conn_t *c) {
+  sk__conn_t *last = h->conns[--h->n_conns];
+  h->conns[c->index] = last;
+  last->index = c->index;
+}
+
+/* Ends membership once: counts, the mode's goodbye, the input gate. */
+static void conn_leave(sk__conn_t *c, int why) {
+  sk__hub_t *h = c->hub;
+  if (c->left)
+    return;
+  c->left = true;
+  c->why = why;
+  h->n_open--;
+  if (h->mode->on_leave)
+    h->mode->on_leave(c);
+  hub_input_update(h);
+}
+
+static void conn_close_cb(uv_handle_t *handle) {
+  sk__conn_t *c = handle->data;
+  sk__hub_t *h = c->hub;
+  assert(!c->dirty); /* flushes run before close callbacks in a turn */
+  sk__bufq_clear(&c->q);
+  if (h->mode->on_free)
+    h->mode->on_free(c);
+  free(c);
+}
+
+static void conn_notice_close(const sk__conn_t *c) {
+  const sk__hub_t *h = c->hub;
+  char peer[SK_ADDRSTR_LEN], buf[96];
+  if (c->why == SK__WHY_STOP)
+    return;
+  sk__conn_peer_format(c, peer, sizeof peer);
+  const char *why = sk__why_text(h, c->why, buf, sizeof buf);
+  /* Dropping a client is not routine: always say so. */
+  if (c->why == SK__WHY_OVERFLOW)
+    sk__hub_notice(h, "%s dropped: %s", peer, why);
+  else if (h->opts.verbose && c->why == SK__WHY_EOF)
+    sk__hub_notice(h, "%s closed", peer);
+  else if (h->opts.verbose)
+    sk__hub_notice(h, "%s closed: %s", peer, why);
+}
+
+void sk__conn_close(sk__conn_t *c, int why) {
+  if (c->state == SK__CONN_CLOSING)
+    return;
+  if (c->left) /* the goodbye is said; the notice tells the last reason */
+    c->why = why;
+  conn_leave(c, why);
+  conns_remove(c->hub, c);
+  conn_set_state(c, SK__CONN_CLOSING);
+  conn_notice_close(c);
+  uv_close(&c->h.handle, conn_close_cb);
+}
+
+static void conn_shutdown_cb(uv_shutdown_t *req, int status) {
+  sk__conn_t *c = req->data;
+  (void)status;
+  sk__conn_close(c, c->why);
+}
+
+/* Everything queued is out: send FIN, then close. */
+static void conn_shutdown(sk__conn_t *c) {
+  if (c->shut)
+    return;
+  c->shut = true;
+  c->req.shutdown.data = c;
+  if (uv_shutdown(&c->req.shutdown, &c->h.stream, conn_shutdown_cb) < 0)
+    sk__conn_close(c, c->why);
+}
+
+static void conn_write_cb(uv_write_t *req, int status);
+
+/* Starts the next batched write, or finishes a draining connection. */
+static void conn_flush(sk__conn_t *c) {
+  if (c->state != SK__CONN_OPEN && c->state != SK__CONN_DRAINING)
+    return;
+  c->req.write.data = c;
+  int rc = sk__bufq_write(&c->q, &c->req.write, &c->h.stream, conn_write_cb);
+  if (rc < 0)
+    sk__conn_close(c, rc);
+  else if (c->q.count == 0 && c->state == SK__CONN_DRAINING)
+    conn_shutdown(c);
+}
+
+static void conn_write_cb(uv_write_t *req, int status) {
+  sk__conn_t *c = req->data;
+  sk__bufq_done(&c->q);
+  if (c->state == SK__CONN_CLOSING)
+    return;
+  if (status < 0)
+    sk__conn_close(c, status);
+  else
+    conn_flush(c);
+}
+
+void sk__conn_finish(sk__conn_t *c, int why) {
+  if (c->state != SK__CONN_OPEN)
+    return;
+  conn_leave(c, why);
+  if (c->state != SK__CONN_OPEN) /* its goodbye overflowed the queue */
+    return;
+  uv_read_stop(&c->h.stream);
+  conn_set_state(c, SK__CONN_DRAINING);
+  c->last_active = uv_now(&c->hub->loop); /* the drain deadline starts */
+  conn_flush(c);
+}
+
+/* ---- reading ---- */
+
+static void conn_alloc_cb(uv_handle_t *handle, size_t hint, uv_buf_t *buf) {
+  sk__conn_t *c = handle->data;
+  (void)hint;
+  *buf = uv_buf_init(c->hub->rbuf, sizeof c->hub->rbuf);
+}
+
+static void conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  sk__conn_t *c = s->data;
+  sk__hub_t *h = c->hub;
+  if (n > 0) {
+    c->last_active = uv_now(&h->loop);
+    h->mode->on_data(c, buf->base, (size_t)n);
+  } else if (n == UV_EOF) {
+    if (h->mode->on_eof)
+      h->mode->on_eof(c);
+    sk__conn_finish(c, SK__WHY_EOF);
+  } else if (n < 0) {
+    sk__conn_close(c, (int)n);
+  }
+}
+
+static void conn_read_start(sk__conn_t *c) {
+  int rc = uv_read_start(&c->h.stream, conn_alloc_cb, conn_read_cb);
+  if (rc < 0)
+    conn_doom(c, rc);
+}
+
+/* stdout is behind (on) or caught up (off): reading, accepting and
+ * operator input wait for it, so nothing piles up in memory. */
+static void hub_set_out_paused(sk__hub_t *h, bool on) {
+  if (h->out_paused == on)
+    return;
+  h->out_paused = on;
+  for (uint32_t i = 0; i < h->n_conns; i++) {
+    sk__conn_t *c = h->conns[i];
+    if (c->state != SK__CONN_OPEN)
+      continue;
+    if (on)
+      uv_read_stop(&c->h.stream);
+    else
+      conn_read_start(c);
+  }
+  hub_listen_update(h);
+  hub_input_update(h);
+}
+
+/* ---- output (out_fd) ---- */
+
+void sk__hub_output(sk__hub_t *h, sk__msg_t *m) {
+  if (!h->out_open || h->out_detached)
+    return;
+  if (h->mode->out_drops) {
+    /* --broker: stdout is one more subscriber and may not hold the
+     * clients back, so it is dropped like a client that falls behind. */
+    if (sk__sink_push(&h->out, m, h->opts.max_queue) < 0) {
+      h->out_detached = true;
+      sk__hub_notice(h, "output over %zu bytes behind: no longer written",
+                     h->opts.max_queue);
+    }
+  } else if (sk__sink_push(&h->out, m, SIZE_MAX) < 0) {
+    hub_fail(h, "output: %s", strerror(ENOMEM));
+  } else if (sk__sink_pending(&h->out) > h->opts.max_queue) {
+    hub_set_out_paused(h, true);
+  }
+  hub_kick(h);
+}
+
+static void hub_finish(sk__hub_t *h);
+
+static void out_cb(sk__sink_t *sink, int status) {
+  sk__hub_t *h = sink->data;
+  size_t pending = sk__sink_pending(sink);
+  if (status < 0 && h->mode->out_drops && !h->out_detached) {
+    h->out_detached = true;
+    sk__hub_notice(h, "output: %s: no longer written", uv_strerror(status));
+  } else if (status < 0) {
+    hub_fail(h, "write to output: %s", uv_strerror(status));
+  }
+  if (h->stopping && (pending == 0 || sink->error))
+    hub_finish(h);
+  else if (h->out_paused && pending <= h->opts.max_queue / 4)
+    hub_set_out_paused(h, false);
+}
+
+/* ---- the flush: once per loop turn ---- */
+
+static void hub_stop(sk__hub_t *h);
+
+static void flush_cb(uv_check_t *check) {
+  sk__hub_t *h = check->data;
+  sk__conn_t *c;
+  while ((c = h->dirty_head) != NULL) {
+    h->dirty_head = c->dirty_next;
+    if (!h->dirty_head)
+      h->dirty_tail = NULL;
+    c->dirty = false;
+    if (c->state == SK__CONN_DOOMED)
+      sk__conn_close(c, c->why);
+    else
+      conn_flush(c);
+  }
+  uv_idle_stop(&h->kick);
+  if (h->out_open)
+    sk__sink_flush(&h->out);
+  if (h->stop_requested && !h->stopping)
+    hub_stop(h);
+}
+
+/* ---- operator input ---- */
+
+static void input_cb(sk__source_t *src, ssize_t n) {
+  sk__hub_t *h = src->data;
+  if (n > 0) {
+    h->mode->on_input(h, src->buf, (size_t)n);
+    return;
+  }
+  if (n < 0 && h->opts.verbose)
+    sk__hub_notice(h, "standard input: %s", uv_strerror((int)n));
+  h->mode->on_input(h, NULL, 0);
+  sk__source_close(src);
+  h->in_open = false;
+}
+
+/* Operator input is read only while someone can receive it, as ncat
+ * does, so that nothing typed before the first client is lost. */
+static void hub_input_update(sk__hub_t *h) {
+  if (!h->in_open)
+    return;
+  if (!h->stopping && !h->out_paused && h->n_open > 0)
+    sk__source_resume(&h->in);
+  else
+    sk__source_pause(&h->in);
+}
+
+/* ---- accepting ---- */
+
+static int conns_reserve(sk__hub_t *h) {
+  if (h->n_conns < h->cap_conns)
+    return 0;
+  uint32_t cap = h->cap_conns ? h->cap_conns * 2 : 64;
+  sk__conn_t **a = realloc(h->conns, cap * sizeof *a);
+  if (!a)
+    return -ENOMEM;
+  h->conns = a;
+  h->cap_conns = cap;
+  return 0;
+}
+
+static void conn_free_cb(uv_handle_t *handle) {
+  free(handle->data);
+}
+
+/* Wraps an accepted descriptor in a libuv stream. Returns 0, or a
+ * negative code after closing fd and freeing c. */
+static int conn_handle_open(sk__hub_t *h, sk__conn_t *c, int fd) {
+  bool local = c->peer.sa.sa_family == AF_UNIX;
+  int rc = local ? uv_pipe_init(&h->loop, &c->h.pipe, 0)
+                 : uv_tcp_init(&h->loop, &c->h.tcp);
+  if (rc < 0) {
+    close(fd);
+    free(c);
+    return rc;
+  }
+  c->h.handle.data = c;
+  rc = local ? uv_pipe_open(&c->h.pipe, fd) : uv_tcp_open(&c->h.tcp, fd);
+  if (rc < 0) {
+    close(fd);
+    uv_close(&c->h.handle, conn_free_cb);
+    return rc;
+  }
+  if (!local) /* messages are batched already; Nagle would only delay */
+    uv_tcp_nodelay(&c->h.tcp, 1);
+  return 0;
+}
+
+static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer) {
+  char addr[SK_ADDRSTR_LEN];
+  sk__conn_t *c = calloc(1, h->mode->conn_size);
+  int rc = !c || conns_reserve(h) < 0 ? UV_ENOMEM : 0;
+  if (rc < 0) {
+    close(fd);
+    free(c);
+  } else {
+    c->hub = h;
+    c->peer = *peer;
+    rc = conn_handle_open(h, c, fd);
+  }
+  if (rc < 0) {
+    sk__hub_notice(h, "new connection: %s", uv_strerror(rc));
+    return;
+  }
+  c->index = h->n_conns;
+  h->conns[h->n_conns++] = c;
+  h->n_open++;
+  c->state = SK__CONN_OPEN;
+  c->last_active = uv_now(&h->loop);
+  if (h->opts.verbose) {
+    sk__conn_peer_format(c, addr, sizeof addr);
+    sk__hub_notice(h, "connection from %s", addr);
+  }
+  if (h->mode->on_join)
+    h->mode->on_join(c);
+  if (c->state == SK__CONN_OPEN && !h->out_paused)
+    conn_read_start(c);
+  hub_input_update(h);
+}
+
+/* Over max_conns: a one-line reason in chat, then close. */
+static void hub_refuse(sk__hub_t *h, int fd, const sk__peer_t *peer) {
+  const char *msg = h->mode->full_msg;
+  char buf[512], addr[SK_ADDRSTR_LEN];
+  if (msg)
+    (void)send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+  /* Unread input would turn the close into a reset, which can destroy
+   * the message before the client reads it: take what has arrived. */
+  for (int i = 0; i < 4 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; i++)
+    ;
+  close(fd);
+  if (h->opts.verbose) {
+    sk__conn_t tmp = {.peer = *peer};
+    sk__conn_peer_format(&tmp, addr, sizeof addr);
+    sk__hub_notice(h, "%s refused: %d clients connected", addr,
+                   h->opts.max_conns);
+  }
+}
+
+static void accept_timer_cb(uv_timer_t *t) {
+  sk__hub_t *h = t->data;
+  h->accept_backoff = false;
+  hub_listen_update(h);
+}
+
+/* Out of descriptors (or kernel memory): a pending connection would make
+ * the listener ready again at once, and the loop would spin. Shed that
+ * one connection with the descriptor kept in reserve, so its client
+ * hears a close instead of waiting, then rest a moment. */
+static void accept_backoff(sk__hub_t *h, int e) {
+  if (h->reserve_fd >= 0) {
+    close(h->reserve_fd);
+    int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0)
+      close(fd);
+    h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  uint64_t now = uv_now(&h->loop);
+  if (h->last_emfile_notice == 0 || now - h->last_emfile_notice >= 1000) {
+    h->last_emfile_notice = now;
+    sk__hub_notice(h, "accept: %s (%u clients): refusing for %d ms",
+                   strerror(e), h->n_open, ACCEPT_BACKOFF_MS);
+  }
+  h->accept_backoff = true;
+  hub_listen_update(h);
+  uv_timer_start(&h->accept_timer, accept_timer_cb, ACCEPT_BACKOFF_MS, 0);
+}
+
+/* Returns 1 to go on accepting, 0 when none is pending, -1 to stop. */
+static int accept_error(sk__hub_t *h, int e) {
+  switch (e) {
+  case EAGAIN:
+    return 0;
+  case EMFILE:
+  case ENFILE:
+  case ENOBUFS:
+  case ENOMEM:
+    accept_backoff(h, e);
+    return -1;
+  case EBADF:
+  case EINVAL:
+  case ENOTSOCK:
+  case EOPNOTSUPP:
+  case EFAULT:
+    hub_fail(h, "accept: %s", strerror(e));
+    return -1;
+  }
+  return 1; /* ECONNABORTED, EPROTO, EPERM, network errors: that one only */
+}
+
+/* libuv closes only descriptors above 2; one accepted into a slot the
+ * program closed (stdin, say) is moved up so that it is not leaked. */
+static int fd_above_stdio(int fd) {
+  if (fd > STDERR_FILENO)
+    return fd;
+  int up = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  close(fd);
+  return up;
+}
+
+static int hub_accept_one(sk__hub_t *h) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  sk__peer_t peer;
+  int fd = accept4(h->listen_fd, (struct sockaddr *)&ss, &len,
+                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0)
+    return accept_error(h, errno);
+  if ((fd = fd_above_stdio(fd)) < 0)
+    return 1;
+  memset(&peer, 0, sizeof peer);
+  memcpy(&peer, &ss, len < sizeof peer ? len : sizeof peer);
+  if (!sk_acl_permits(h->opts.acl, (const struct sockaddr *)&ss)) {
+    char addr[SK_ADDRSTR_LEN];
+    close(fd);
+    if (h->opts.verbose) {
+      sk_sockaddr_format((const struct sockaddr *)&ss, len, addr, sizeof addr);
+      sk__hub_notice(h, "%s denied by the access list", addr);
+    }
+  } else if (h->opts.max_conns > 0 &&
+             h->n_open >= (uint32_t)h->opts.max_conns) {
+    hub_refuse(h, fd, &peer);
+  } else {
+    conn_open(h, fd, &peer);
+  }
+  return 1;
+}
+
+static void listener_cb(uv_poll_t *p, int status, int events) {
+  sk__hub_t *h = p->data;
+  (void)events;
+  if (status < 0) {
+    hub_fail(h, "listening socket: %s", uv_strerror(status));
+    return;
+  }
+  for (int i = 0; i < ACCEPT_BURST && h->listening; i++)
+    if (hub_accept_one(h) <= 0)
+      break;
+}
+
+static void hub_listen_update(sk__hub_t *h) {
+  bool want = !h->stopping && !h->accept_backoff && !h->out_paused;
+  if (want == h->listening)
+    return;
+  int rc = want ? uv_poll_start(&h->listener, UV_READABLE, listener_cb)
+                : uv_poll_stop(&h->listener);
+  if (rc < 0)
+    hub_fail(h, "listening socket: %s", uv_strerror(rc));
+  else
+    h->listening = want;
+}
+
+/* ---- idle and drain deadlines: one sweep instead of a timer each ---- */
+
+static void sweep_cb(uv_timer_t *t) {
+  sk__hub_t *h = t->data;
+  uint64_t now = uv_now(&h->loop), idle = (uint64_t)h->opts.idle_timeout_ms;
+  /* Backwards: a close moves the last connection into the slot freed,
+   * and that one has been looked at already. */
+  for (uint32_t i = h->n_conns; i-- > 0;) {
+    sk__conn_t *c = h->conns[i];
+    uint64_t quiet = now - c->last_active;
+    if (c->state == SK__CONN_OPEN && idle > 0 && quiet >= idle)
+      sk__conn_finish(c, SK__WHY_IDLE);
+    else if (c->state == SK__CONN_DRAINING && quiet >= SK__HUB_DRAIN_MS)
+      sk__conn_close(c, SK__WHY_STUCK);
+  }
+}
+
+static uint64_t sweep_interval(const sk__hub_t *h) {
+  uint64_t ms = SWEEP_MS, idle = (uint64_t)h->opts.idle_timeout_ms;
+  if (idle > 0 && idle / 4 < ms)
+    ms = idle / 4 > 10 ? idle / 4 : 10;
+  return ms;
+}
+
+/* ---- stopping ---- */
+
+static void stop_timer_cb(uv_timer_t *t) {
+  hub_finish(t->data); /* stdout did not take the rest in time */
+}
+
+static void signal_cb(uv_signal_t *s, int signum) {
+  sk__hub_t *h = s->data;
+  if (h->stopping) /* a second signal: do not wait for stdout */
+    hub_finish(h);
+  else
+    hub_request_stop(h, signum == SIGINT ? 130 : 143);
+}
+
+/* Closes every client and the input, then lets stdout drain. */
+static void hub_stop(sk__hub_t *h) {
+  h->stopping = true;
+  hub_listen_update(h);
+  uv_timer_stop(&h->accept_timer);
+  uv_timer_stop(&h->sweep_timer);
+  if (h->in_open) {
+    sk__source_close(&h->in);
+    h->in_open = false;
+  }
+  while (h->n_conns > 0)
+    sk__conn_close(h->conns[h->n_conns - 1], SK__WHY_STOP);
+  if (h->out_open && sk__sink_pending(&h->out) > 0 && !h->out.error) {
+    uv_timer_start(&h->stop_timer, stop_timer_cb, STOP_FLUSH_MS, 0);
+    sk__sink_flush(&h->out);
+  } else {
+    hub_finish(h);
+  }
+}
+
+static void close_if_open(uv_handle_t *handle) {
+  if (!uv_is_closing(handle))
+    uv_close(handle, NULL);
+}
+
+static void walk_close_cb(uv_handle_t *handle, void *arg) {
+  (void)arg;
+  close_if_open(handle);
+}
+
+/* Closes the hub's own handles; the loop then runs out and returns. */
+static void hub_finish(sk__hub_t *h) {
+  if (h->finished)
+    return;
+  h->finished = true;
+  for (sk__conn_t *c = h->dirty_head; c; c = c->dirty_next)
+    c->dirty = false;
+  h->dirty_head = h->dirty_tail = NULL;
+  if (h->out_open)
+    sk__sink_close(&h->out);
+  h->out_open = false;
+  close_if_open((uv_handle_t *)&h->listener);
+  close_if_open((uv_handle_t *)&h->accept_timer);
+  close_if_open((uv_handle_t *)&h->sweep_timer);
+  close_if_open((uv_handle_t *)&h->stop_timer);
+  close_if_open((uv_handle_t *)&h->kick);
+  close_if_open((uv_handle_t *)&h->flush);
+  close_if_open((uv_handle_t *)&h->sigint);
+  close_if_open((uv_handle_t *)&h->sigterm);
+}
+
+/* ---- setting up and tearing down ---- */
+
+/* Up to 20,000 clients need as many descriptors; the soft limit is often
+ * 1,024 while the hard one allows far more. */
+static void raise_nofile_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+    return;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1 << 20 : rl.rlim_max;
+  (void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static int hub_opts_set(char *err, sk__hub_t *h, const sk_hub_opts_t *opts) {
+  h->opts = *opts;
+  if (!h->opts.max_line)
+    h->opts.max_line = DEFAULT_MAX_LINE;
+  if (!h->opts.max_queue)
+    h->opts.max_queue = DEFAULT_MAX_QUEUE;
+  switch (opts->mode) {
+  case SK_HUB_KEEP:
+    h->mode = &sk__hub_keep;
+    break;
+  case SK_HUB_BROKER:
+    h->mode = &sk__hub_broker;
+    break;
+  case SK_HUB_CHAT:
+    h->mode = &sk__hub_chat;
+    break;
+  default:
+    return sk__fail(err, 1, "hub: unknown mode %d", (int)opts->mode);
+  }
+  if (h->opts.max_line > SK__HUB_RBUF * 16 || h->opts.max_conns < 0 ||
+      h->opts.idle_timeout_ms < 0)
+    return sk__fail(err, 1, "hub: max_line over %d, or a negative limit",
+                    SK__HUB_RBUF * 16);
+  return 0;
+}
+
+static int hub_handles_init(char *err, sk__hub_t *h) {
+  uv_loop_t *l = &h->loop;
+  int rc = uv_poll_init_socket(l, &h->listener, h->listen_fd);
+  if (rc < 0)
+    return sk__fail(err, 1, "listening socket: %s", uv_strerror(rc));
+  uv_timer_init(l, &h->accept_timer);
+  uv_timer_init(l, &h->sweep_timer);
+  uv_timer_init(l, &h->stop_timer);
+  uv_idle_init(l, &h->kick);
+  uv_check_init(l, &h->flush);
+  uv_signal_init(l, &h->sigint);
+  uv_signal_init(l, &h->sigterm);
+  h->listener.data = h->accept_timer.data = h->sweep_timer.data = h;
+  h->stop_timer.data = h->flush.data = h->sigint.data = h->sigterm.data = h;
+  uv_check_start(&h->flush, flush_cb);
+  if ((rc = uv_signal_start(&h->sigint, signal_cb, SIGINT)) < 0 ||
+      (rc = uv_signal_start(&h->sigterm, signal_cb, SIGTERM)) < 0)
+    return sk__fail(err, 1, "signals: %s", uv_strerror(rc));
+  uint64_t sweep = sweep_interval(h);
+  uv_timer_start(&h->sweep_timer, sweep_cb, sweep, sweep);
+  return 0;
+}
+
+static int hub_stdio_open(char *err, sk__hub_t *h) {
+  int rc;
+  if (h->opts.in_fd >= 0) {
+    rc = sk__source_open(&h->in, &h->loop, h->opts.in_fd, h->inbuf,
+                         sizeof h->inbuf, input_cb);
+    if (rc < 0)
+      return sk__fail(err, 1, "standard input: %s", uv_strerror(rc));
+    h->in.data = h;
+    h->in_open = true;
+  }
+  if (h->opts.out_fd >= 0) {
+    rc = sk__sink_open(&h->out, &h->loop, h->opts.out_fd, out_cb);
+    if (rc < 0)
+      return sk__fail(err, 1, "standard output: %s", uv_strerror(rc));
+    h->out.data = h;
+    h->out_open = true;
+  }
+  return 0;
+}
+
+/* Frees everything; safe after a setup that stopped half-way. */
+static void hub_free(sk__hub_t *h) {
+  if (h->in_open)
+    sk__source_close(&h->in);
+  if (h->out_open)
+    sk__sink_close(&h->out);
+  if (h->loop_ready) {
+    uv_walk(&h->loop, walk_close_cb, NULL);
+    uv_run(&h->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&h->loop);
+  }
+  sk__sink_done(&h->out); /* the reverse of opening: flags saved last */
+  sk__source_done(&h->in);
+  if (h->mode && h->mode->fini)
+    h->mode->fini(h);
+  free(h->conns);
+  if (h->reserve_fd >= 0)
+    close(h->reserve_fd);
+  free(h);
+}
+
+static int hub_setup(char *err, sk__hub_t *h, int listen_fd,
+                     const sk_hub_opts_t *opts) {
+  int rc;
+  h->listen_fd = listen_fd;
+  h->err = err;
+  h->in.orig_fd = h->out.orig_fd = -1;
+  if ((rc = hub_opts_set(err, h, opts)) != 0)
+    return rc;
+  if ((rc = uv_loop_init(&h->loop)) < 0)
+    return sk__fail(err, 1, "event loop: %s", uv_strerror(rc));
+  h->loop_ready = true;
+  h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (h->mode->init && h->mode->init(h) < 0)
+    return sk__fail(err, 1, "hub: %s", strerror(ENOMEM));
+  if ((rc = hub_handles_init(err, h)) != 0 ||
+      (rc = hub_stdio_open(err, h)) != 0)
+    return rc;
+  hub_listen_update(h);
+  return h->listening ? 0 : 1;
+}
+
+int sk_hub_run(char *err, int listen_fd, const sk_hub_opts_t *opts) {
+  sk__hub_t *h = calloc(1, sizeof *h);
+  if (!h)
+    return sk__fail(err, 1, "hub: %s", strerror(ENOMEM));
+  sk_sigpipe_ignore();
+  raise_nofile_limit();
+  h->reserve_fd = -1;
+  int rc = hub_setup(err, h, listen_fd, opts);
+  if (rc == 0) {
+    uv_run(&h->loop, UV_RUN_DEFAULT);
+    rc = h->exit_code;
+  }
+  hub_free(h);
+  return rc;
+}

@@ -1,0 +1,184 @@
+/*
+ * sockit (internal): the hub's connections, shared by hub.c (listener,
+ * lifecycle, fan-out, backpressure) and the modes in broker.c and
+ * chat.c, plus the chat's pure helpers for the unit tests.
+ */
+#ifndef SOCKIT_HUB_INT_H
+#define SOCKIT_HUB_INT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <uv.h>
+
+#include "bufq.h"
+#include "internal.h"
+#include "lines.h"
+#include "sockit/hub.h"
+#include "sockit/utf8.h"
+#include "uvfd.h"
+
+/* The shared read buffer: one per loop, since callbacks run one at a
+ * time and every reader copies out what it keeps before returning. */
+#define SK__HUB_RBUF (64 * 1024)
+
+/* A connection that has left but whose output is not taken in this
+ * long is closed anyway. */
+#define SK__HUB_DRAIN_MS 10000
+
+typedef enum sk__conn_state {
+  SK__CONN_OPEN,     /* a member: reading (unless paused), sent to */
+  SK__CONN_DOOMED,   /* queue overflowed during a fan-out: closed at flush */
+  SK__CONN_DRAINING, /* has left: not reading, sending what is queued */
+  SK__CONN_CLOSING,  /* uv_close called; freed by the close callback */
+  SK__CONN_STATE_END
+} sk__conn_state_t;
+
+/* Why a connection ends; a negative value is a uv error code instead. */
+enum sk__why {
+  SK__WHY_EOF = 1,  /* the client closed */
+  SK__WHY_QUIT,     /* chat: /quit */
+  SK__WHY_IDLE,     /* sent nothing for idle_timeout_ms */
+  SK__WHY_OVERFLOW, /* output queue over max_queue */
+  SK__WHY_STUCK,    /* left, but did not take its output in time */
+  SK__WHY_STOP,     /* the hub is stopping */
+};
+
+typedef struct sk__hub sk__hub_t;
+typedef struct sk__conn sk__conn_t;
+
+typedef union sk__peer {
+  struct sockaddr sa;
+  struct sockaddr_in in;
+  struct sockaddr_in6 in6;
+} sk__peer_t;
+
+struct sk__conn {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  union { /* never both at once: shutdown only once the queue is empty */
+    uv_write_t write;
+    uv_shutdown_t shutdown;
+  } req;
+  sk__hub_t *hub;
+  sk__bufq_t q;
+  sk__conn_t *dirty_next; /* the hub's list of queues to flush */
+  uint64_t last_active;   /* uv_now of its last bytes, or of leaving */
+  uint32_t index;         /* in hub->conns */
+  uint8_t state;          /* sk__conn_state_t */
+  bool dirty, left, shut;
+  int why; /* enum sk__why or a uv error, once it is ending */
+  sk__peer_t peer;
+};
+
+/* What differs between -k, --broker and --chat. */
+typedef struct sk__hub_mode {
+  size_t conn_size; /* a mode's connection struct starts with sk__conn_t */
+  const char *full_msg; /* sent to a client refused by max_conns, or NULL */
+  bool out_drops;       /* out_fd falling behind is dropped, not waited on */
+  int (*init)(sk__hub_t *h);
+  void (*fini)(sk__hub_t *h);
+  void (*on_join)(sk__conn_t *c);
+  void (*on_data)(sk__conn_t *c, const char *data, size_t len);
+  void (*on_eof)(sk__conn_t *c);
+  void (*on_leave)(sk__conn_t *c);
+  void (*on_free)(sk__conn_t *c);
+  void (*on_input)(sk__hub_t *h, const char *data, size_t len); /* 0: EOF */
+} sk__hub_mode_t;
+
+extern const sk__hub_mode_t sk__hub_keep, sk__hub_broker, sk__hub_chat;
+
+struct sk__hub {
+  uv_loop_t loop;
+  const sk__hub_mode_t *mode;
+  sk_hub_opts_t opts; /* with the defaults filled in */
+  void *mode_data;
+  char *err;
+  int exit_code;
+  bool loop_ready, stop_requested, stopping, finished;
+  bool out_paused, out_detached;
+
+  int listen_fd, reserve_fd;
+  uv_poll_t listener;
+  bool listening;       /* the poll watcher is started */
+  bool accept_backoff;  /* out of descriptors: waiting for accept_timer */
+  uv_timer_t accept_timer, sweep_timer, stop_timer;
+  uv_idle_t kick; /* keeps the loop from blocking while work is dirty */
+  uv_check_t flush;
+  uv_signal_t sigint, sigterm;
+  uint64_t last_emfile_notice;
+
+  sk__source_t in;
+  sk__sink_t out;
+  bool in_open, out_open;
+  int crlf_last; /* last operator byte, for LF to CRLF */
+
+  sk__conn_t **conns; /* members, draining ones included */
+  uint32_t n_conns, cap_conns, n_open;
+  sk__conn_t *dirty_head, *dirty_tail;
+
+  char rbuf[SK__HUB_RBUF];
+  char inbuf[SK__HUB_RBUF]; /* its own: file reads end on another thread */
+};
+
+/* ---- for the modes (hub.c) ---- */
+
+/* Queues a reference to m for c unless c is not open; overflow dooms c. */
+void sk__conn_send(sk__conn_t *c, sk__msg_t *m);
+/* Queues m for every open connection but except (which may be NULL). */
+void sk__hub_broadcast(sk__hub_t *h, sk__msg_t *m, const sk__conn_t *except);
+/* Copies len bytes into a new message and sends it to c alone. */
+void sk__conn_send_copy(sk__conn_t *c, const char *data, size_t len);
+/* Leaves politely: stops reading, sends what is queued, then closes. */
+void sk__conn_finish(sk__conn_t *c, int why);
+/* Leaves at once, dropping what is queued. */
+void sk__conn_close(sk__conn_t *c, int why);
+/* Writes m to out_fd, if there is one, under the mode's policy. */
+void sk__hub_output(sk__hub_t *h, sk__msg_t *m);
+/* "127.0.0.1:5555" */
+void sk__conn_peer_format(const sk__conn_t *c, char *buf, size_t n);
+/* A short text for a why, such as "idle for 30 s". */
+const char *sk__why_text(const sk__hub_t *h, int why, char *buf, size_t n);
+/* "sockit: ..." and a newline on stderr. */
+void sk__hub_notice(const sk__hub_t *h, const char *fmt, ...)
+    SK__PRINTF(2, 3);
+
+/* ---- pure helpers (broker.c, chat.c), exposed for the unit tests ---- */
+
+/*
+ * Copies len bytes to out turning each LF not preceded by CR into CRLF;
+ * *last carries the previous byte across calls. out needs 2 * len.
+ * Returns the bytes written.
+ */
+size_t sk__crlf_convert(const char *in, size_t len, char *out, int *last);
+
+#define SK__NICK_CHARS 32
+#define SK__NICK_BYTES (SK__NICK_CHARS * 4)
+
+/*
+ * 0 when name (len bytes) is a usable nick: 1 to 32 characters of valid
+ * UTF-8, none a control, a space of any kind, an invisible formatting
+ * character, '<' or '>'; -EINVAL otherwise.
+ */
+int sk__chat_nick_check(const char *name, size_t len);
+
+/* Bytes sk__chat_format needs for a text of len bytes. */
+#define SK__CHAT_LINE_MAX(len) (SK__NICK_BYTES + 4 + SK_UTF8_SANITIZED_MAX(len))
+
+/*
+ * Writes "<name> text\n" with the text made terminal-safe by
+ * sk_utf8_sanitize. Returns the bytes written, without a NUL.
+ */
+size_t sk__chat_format(char *out, size_t cap, const char *name,
+                       const char *text, size_t len);
+
+/* "2026-11-25T09:41:02Z" (20 characters and a NUL). */
+void sk__chat_stamp(char out[21], time_t t);
+
+#endif
