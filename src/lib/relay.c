@@ -153,29 +153,39 @@ static ssize_t end_write(end_t *e, const char *buf, size_t len) {
 
 /* ---- failures -------------------------------------------------------- */
 
-static void relay_fail(relay_t *r, const char *fmt, ...) SK__PRINTF(2, 3);
+static void relay_fail(relay_t *r, bool stop, const char *fmt, ...)
+    SK__PRINTF(3, 4);
 
-/* Records the first failure; reading stops, buffered output drains. */
-static void relay_fail(relay_t *r, const char *fmt, ...) {
-  if (!r->failed && r->err) {
+/* Records the first error (exit code 1). With stop, nothing more is
+ * read anywhere and only what is buffered drains; without, the other
+ * direction carries on, so that bytes the peer sent before it reset
+ * still reach stdout. */
+static void relay_fail(relay_t *r, bool stop, const char *fmt, ...) {
+  if (r->exit_code != SK_EXIT_ERROR && r->err) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->err, SK_ERR_LEN, fmt, ap);
     va_end(ap);
   }
-  if (!r->failed)
-    r->stop_at = uv_now(&r->loop) + FLUSH_DEADLINE_MS;
-  r->failed = true;
   r->exit_code = SK_EXIT_ERROR;
+  if (stop && !r->failed)
+    r->stop_at = uv_now(&r->loop) + FLUSH_DEADLINE_MS;
+  r->failed |= stop;
+}
+
+static bool is_reset(int e) {
+  return e == ECONNRESET || e == EPIPE;
 }
 
 static void pump_read_failed(pump_t *p, int e) {
   p->eof = true;
   if (p->src->dgram && e == ECONNREFUSED)
-    relay_fail(p->relay, "%s: no one is listening (Connection refused)",
+    relay_fail(p->relay, true, "%s: no one is listening (Connection refused)",
                p->src->name);
+  else if (p->src->socket && is_reset(e))
+    relay_fail(p->relay, true, "connection reset by %s", p->src->name);
   else
-    relay_fail(p->relay, "read from %s: %s", p->src->name, strerror(e));
+    relay_fail(p->relay, true, "read from %s: %s", p->src->name, strerror(e));
 }
 
 static void pump_write_failed(pump_t *p, int e) {
@@ -183,16 +193,18 @@ static void pump_write_failed(pump_t *p, int e) {
   p->done = true;
   p->eof = true;
   /* The peer closed both ways after we saw its EOF: a normal end. */
-  if (p == &r->up && r->down.eof && (e == EPIPE || e == ECONNRESET))
+  if (p == &r->up && r->down.eof && is_reset(e))
     return;
   if (e == EMSGSIZE)
-    relay_fail(r, "datagram of %zu bytes is over the limit of %d bytes",
+    relay_fail(r, true, "datagram of %zu bytes is over the limit of %d bytes",
                p->tail - p->head, UDP_PAYLOAD_MAX);
   else if (p->dst->dgram && e == ECONNREFUSED)
-    relay_fail(r, "%s: no one is listening (Connection refused)",
+    relay_fail(r, true, "%s: no one is listening (Connection refused)",
                p->dst->name);
+  else if (p->dst->socket && is_reset(e))
+    relay_fail(r, false, "connection reset by %s", p->dst->name);
   else
-    relay_fail(r, "write to %s: %s", p->dst->name, strerror(e));
+    relay_fail(r, true, "write to %s: %s", p->dst->name, strerror(e));
 }
 
 /* ---- datagram peers ------------------------------------------------ */
@@ -279,7 +291,7 @@ static bool dgram_read(pump_t *p) {
   if (n < 0) {
     pump_read_failed(p, errno);
   } else if (n > DGRAM_MAX) {
-    relay_fail(p->relay,
+    relay_fail(p->relay, true,
                "received a datagram of %zd bytes, over the limit of %d bytes",
                n, DGRAM_MAX);
   } else {
@@ -474,9 +486,9 @@ static void pump_finish(pump_t *p) {
     shutdown(p->dst->fd, SHUT_WR);
 }
 
-/* Moves bytes until both sides would block; returns true when it
- * stopped after ROUNDS calls only to let the other pump run. */
-static bool pump_step(pump_t *p) {
+/* Moves bytes until both sides would block, or for ROUNDS calls at most
+ * so that the other pump gets its turn. */
+static void pump_step(pump_t *p) {
   for (int i = 0; i < ROUNDS; i++) {
     bool moved = false;
     if (pump_wants_read(p) && p->src->can_read)
@@ -487,9 +499,8 @@ static bool pump_step(pump_t *p) {
         !p->relay->failed)
       pump_finish(p);
     if (!moved)
-      return false;
+      return;
   }
-  return true;
 }
 
 static move_t move_choose(const pump_t *p, const sk_relay_opts_t *o) {
@@ -594,13 +605,20 @@ static void on_idle(uv_idle_t *h) {
   relay_turn(h->data);
 }
 
+/* True when the pump could act now without waiting for poll: it hit
+ * its round limit, or the other pump changed what it wants. */
+static bool pump_can_act(const pump_t *p) {
+  return (pump_wants_read(p) && p->src->can_read) ||
+         (pump_wants_write(p) && p->dst->can_write);
+}
+
 static void relay_turn(relay_t *r) {
   uint64_t before = r->up.bytes + r->down.bytes;
-  bool more = false;
   if (r->up.active)
-    more |= pump_step(&r->up);
+    pump_step(&r->up);
   if (r->down.active)
-    more |= pump_step(&r->down);
+    pump_step(&r->down);
+  bool more = pump_can_act(&r->up) || pump_can_act(&r->down);
   if (r->up.bytes + r->down.bytes != before)
     r->last_activity = uv_now(&r->loop);
   if (relay_is_over(r)) {
@@ -673,7 +691,7 @@ static void on_tick(uv_timer_t *t) {
 
 static void on_signal(uv_signal_t *s, int signum) {
   relay_t *r = s->data;
-  if (!r->failed && !r->stopping)
+  if (r->exit_code == SK_EXIT_OK)
     r->exit_code = signum == SIGINT ? SK_EXIT_SIGINT : SK_EXIT_SIGTERM;
   r->stopping = true;
   r->stop_at = uv_now(&r->loop) + FLUSH_DEADLINE_MS;
