@@ -131,8 +131,10 @@ ssize_t sk_line_read(sk_line_reader_t *r, char *line, size_t cap) {
 }
 
 size_t sk_line_strip(const char *line, size_t len) {
-  if (len > 0 && line[len - 1] == '\n')
-    len--;
+  /* A CR is part of the line ending only in front of the LF. */
+  if (len == 0 || line[len - 1] != '\n')
+    return len;
+  len--;
   if (len > 0 && line[len - 1] == '\r')
     len--;
   return len;

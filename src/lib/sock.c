@@ -270,6 +270,37 @@ int sk_accept(char *err, int fd, struct sockaddr_storage *peer,
   return cfd;
 }
 
+/* The largest UDP payload to the destination (to, or the connected
+ * peer): 65507 over IPv4, IPv4-mapped IPv6 included, 65527 over IPv6;
+ * 0 when no fixed limit applies (Unix sockets: the send buffer). */
+static int udp_payload_max(int fd, const struct sockaddr *to) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (!to) {
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+      return 0;
+    to = (const struct sockaddr *)&ss;
+  }
+  if (to->sa_family == AF_INET)
+    return 65507;
+  if (to->sa_family != AF_INET6)
+    return 0;
+  const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)to;
+  return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) ? 65507 : 65527;
+}
+
+static int msgsize_fail(char *err, int fd, size_t len,
+                        const struct sockaddr *to) {
+  int max = udp_payload_max(fd, to);
+  if (max == 0)
+    return sk__fail(err, -EMSGSIZE,
+                    "sendto: datagram of %zu bytes is too long", len);
+  return sk__fail(err, -EMSGSIZE,
+                  "sendto: datagram of %zu bytes is over the limit of "
+                  "%d bytes",
+                  len, max);
+}
+
 ssize_t sk_sendto(char *err, int fd, const void *buf, size_t len,
                   const struct sockaddr *to, socklen_t to_len) {
   ssize_t n;
@@ -279,10 +310,7 @@ ssize_t sk_sendto(char *err, int fd, const void *buf, size_t len,
   if (n >= 0)
     return n;
   if (errno == EMSGSIZE)
-    return sk__fail(err, -EMSGSIZE,
-                    "sendto: datagram of %zu bytes is over the limit of "
-                    "65507 bytes",
-                    len);
+    return msgsize_fail(err, fd, len, to);
   if (to)
     return fail_at(err, "sendto", to, to_len, -errno);
   return sk__fail(err, -errno, "send: %s", strerror(errno));
