@@ -1,6 +1,6 @@
 # sockit: plain make targets over CMake + CTest.
 #   make            build (installs missing Debian packages first)
-#   make run        build, then start the main job on 127.0.0.1:2333
+#   make run        build, then start the chat server on 127.0.0.1:2333
 #   make test       build, then run every test (SANITIZE=1: ASan + UBSan)
 #   make fuzz       run the address-parser fuzzer for FUZZ_SECONDS
 #   make bench      run every benchmark; bench-quick proves the harness
@@ -42,8 +42,12 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The main job: the chat server on the tutorial's address.
 run: build
-	./$(BUILD)/examples/tcp_chat_demo 127.0.0.1 2333
+	@echo "sockit chat server on 127.0.0.1:2333; join from another terminal:"
+	@echo "  $(BUILD)/sockit --chat 127.0.0.1 2333    or    nc 127.0.0.1 2333"
+	@echo "type here to speak as <server>; Ctrl-C stops it."
+	./$(BUILD)/sockit --chat -l 127.0.0.1 2333
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j 2
