@@ -239,6 +239,29 @@ static size_t pump_pending(const pump_t *p) {
   return p->tail - p->head;
 }
 
+/* The read/write buffer of one direction: at least two datagrams. */
+static size_t copy_cap(const sk_relay_opts_t *o) {
+  size_t cap = o->buf_size ? o->buf_size : BUF_DEFAULT;
+  return cap < 2 * DGRAM_MAX ? 2 * DGRAM_MAX : cap;
+}
+
+/* Room one read needs: a whole datagram, or two bytes per LF with -C. */
+static size_t copy_need(const pump_t *p) {
+  return p->src->dgram ? DGRAM_MAX : p->crlf ? 2 : 1;
+}
+
+/* Moves pending bytes to the front when the tail is short of room. Since
+ * cap >= 2 * DGRAM_MAX, half the buffer is always enough for one read. */
+static void copy_make_room(pump_t *p) {
+  if (p->head == p->tail) {
+    p->head = p->tail = 0;
+  } else if (p->head > 0 && p->cap - p->tail < p->cap / 2) {
+    memmove(p->buf, p->buf + p->head, p->tail - p->head);
+    p->tail -= p->head;
+    p->head = 0;
+  }
+}
+
 static bool pump_wants_read(const pump_t *p) {
   const relay_t *r = p->relay;
   if (!p->active || p->eof || r->failed || r->stopping ||
@@ -248,9 +271,7 @@ static bool pump_wants_read(const pump_t *p) {
     return p->in_pipe < p->pipe_cap;
   if (p->dst->dgram) /* one read is one datagram: send it first */
     return p->head == p->tail && (!r->opts->dgram_listen || r->n_peers > 0);
-  if (p->src->dgram)
-    return p->cap - p->tail >= DGRAM_MAX || p->head == p->tail;
-  return p->tail < p->cap || p->head > 0;
+  return p->cap - (p->tail - p->head) >= copy_need(p);
 }
 
 static bool pump_wants_write(const pump_t *p) {
@@ -278,8 +299,7 @@ static bool dgram_read(pump_t *p) {
   struct sockaddr_storage from;
   socklen_t len = sizeof from;
   ssize_t n;
-  if (p->head == p->tail)
-    p->head = p->tail = 0;
+  copy_make_room(p);
   do
     n = recvfrom(p->src->fd, p->buf + p->tail, DGRAM_MAX, MSG_TRUNC,
                  (struct sockaddr *)&from, &len);
@@ -305,11 +325,7 @@ static bool dgram_read(pump_t *p) {
 static bool copy_read(pump_t *p) {
   if (p->src->dgram)
     return dgram_read(p);
-  if (p->head > 0 && (p->head == p->tail || p->tail == p->cap)) {
-    memmove(p->buf, p->buf + p->head, p->tail - p->head);
-    p->tail -= p->head;
-    p->head = 0;
-  }
+  copy_make_room(p);
   size_t space = p->cap - p->tail, want = p->crlf ? space / 2 : space;
   if (p->dst->dgram && want > UDP_PAYLOAD_MAX)
     want = UDP_PAYLOAD_MAX;
@@ -377,8 +393,7 @@ static bool copy_write(pump_t *p) {
 /* The kernel refused splice or sendfile for these descriptors: carry on
  * with read/write, taking over what already sits in our pipe. */
 static int pump_fall_back(pump_t *p) {
-  size_t cap = p->relay->opts->buf_size ? p->relay->opts->buf_size
-                                        : BUF_DEFAULT;
+  size_t cap = copy_cap(p->relay->opts);
   if (cap < p->in_pipe)
     cap = p->in_pipe;
   if (!(p->buf = malloc(cap)))
@@ -536,9 +551,7 @@ static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
   }
   if (p->move == MOVE_SENDFILE)
     return 0;
-  p->cap = o->buf_size ? o->buf_size : BUF_DEFAULT;
-  if (p->cap < DGRAM_MAX)
-    p->cap = DGRAM_MAX;
+  p->cap = copy_cap(o);
   return (p->buf = malloc(p->cap)) ? 0 : -ENOMEM;
 }
 
