@@ -39,7 +39,9 @@
 
 static void hub_listen_update(sk__hub_t *h);
 static void hub_input_update(sk__hub_t *h);
+static void hub_reads_update(sk__hub_t *h);
 static void conn_read_start(sk__conn_t *c);
+static void stall_timer_cb(uv_timer_t *t);
 
 void sk__hub_notice(const sk__hub_t *h, const char *fmt, ...) {
   char line[512];
@@ -121,14 +123,39 @@ static void conn_doom(sk__conn_t *c, int why) {
   conn_mark_dirty(c);
 }
 
+/* Over the high-water mark: hold every sender until c catches up. */
+static void conn_congest(sk__conn_t *c) {
+  sk__hub_t *h = c->hub;
+  c->congested = true;
+  c->congested_at = uv_now(&h->loop);
+  if (h->n_congested++ == 0) {
+    uv_timer_start(&h->stall_timer, stall_timer_cb, SK__HUB_STALL_MS, 0);
+    hub_reads_update(h);
+  }
+}
+
+static void conn_uncongest(sk__conn_t *c) {
+  sk__hub_t *h = c->hub;
+  if (!c->congested)
+    return;
+  c->congested = false;
+  if (--h->n_congested == 0) {
+    uv_timer_stop(&h->stall_timer);
+    hub_reads_update(h);
+  }
+}
+
 void sk__conn_send(sk__conn_t *c, sk__msg_t *m) {
+  size_t limit = c->hub->opts.max_queue;
   if (c->state != SK__CONN_OPEN)
     return;
-  int rc = sk__bufq_push(&c->q, m, c->hub->opts.max_queue);
+  int rc = sk__bufq_push(&c->q, m, limit);
   if (rc < 0) {
     conn_doom(c, rc == -ENOBUFS ? SK__WHY_OVERFLOW : UV_ENOMEM);
     return;
   }
+  if (!c->congested && c->q.bytes > limit / 2)
+    conn_congest(c);
   conn_mark_dirty(c);
 }
 
@@ -176,6 +203,10 @@ const char *sk__why_text(const sk__hub_t *h, int why, char *buf, size_t n) {
   case SK__WHY_OVERFLOW:
     snprintf(buf, n, "output queue over %zu bytes", h->opts.max_queue);
     return buf;
+  case SK__WHY_STALLED:
+    snprintf(buf, n, "stalled: output queue over %zu bytes for %d ms",
+             h->opts.max_queue / 2, SK__HUB_STALL_MS);
+    return buf;
   case SK__WHY_STUCK:
     return "output not taken after leaving";
   case SK__WHY_STOP:
@@ -200,6 +231,7 @@ static void conn_leave(sk__conn_t *c, int why) {
   c->left = true;
   c->why = why;
   h->n_open--;
+  conn_uncongest(c); /* no longer sent to: no reason to hold the room */
   if (h->mode->on_leave)
     h->mode->on_leave(c);
   hub_input_update(h);
@@ -223,7 +255,7 @@ static void conn_notice_close(const sk__conn_t *c) {
   sk__conn_peer_format(c, peer, sizeof peer);
   const char *why = sk__why_text(h, c->why, buf, sizeof buf);
   /* Dropping a client is not routine: always say so. */
-  if (c->why == SK__WHY_OVERFLOW)
+  if (c->why == SK__WHY_OVERFLOW || c->why == SK__WHY_STALLED)
     sk__hub_notice(h, "%s dropped: %s", peer, why);
   else if (h->opts.verbose && c->why == SK__WHY_EOF)
     sk__hub_notice(h, "%s closed", peer);
@@ -278,6 +310,8 @@ static void conn_write_cb(uv_write_t *req, int status) {
   sk__bufq_done(&c->q);
   if (c->state == SK__CONN_CLOSING)
     return;
+  if (c->congested && c->q.bytes <= c->hub->opts.max_queue / 4)
+    conn_uncongest(c);
   if (status < 0)
     sk__conn_close(c, status);
   else
@@ -325,23 +359,36 @@ static void conn_read_start(sk__conn_t *c) {
     conn_doom(c, rc);
 }
 
-/* stdout is behind (on) or caught up (off): reading, accepting and
- * operator input wait for it, so nothing piles up in memory. */
+/* Clients are read unless stdout is behind or a client is congested:
+ * either way more input would only pile up in memory. */
+static bool hub_should_read(const sk__hub_t *h) {
+  return !h->stopping && !h->out_paused && h->n_congested == 0;
+}
+
+/* Safe mid-walk: it starts and stops reads, never closes. */
+static void hub_reads_update(sk__hub_t *h) {
+  bool want = hub_should_read(h);
+  if (want != h->reading) {
+    h->reading = want;
+    for (uint32_t i = 0; i < h->n_conns; i++) {
+      sk__conn_t *c = h->conns[i];
+      if (c->state != SK__CONN_OPEN)
+        continue;
+      if (want)
+        conn_read_start(c);
+      else
+        uv_read_stop(&c->h.stream);
+    }
+  }
+  hub_listen_update(h);
+  hub_input_update(h);
+}
+
 static void hub_set_out_paused(sk__hub_t *h, bool on) {
   if (h->out_paused == on)
     return;
   h->out_paused = on;
-  for (uint32_t i = 0; i < h->n_conns; i++) {
-    sk__conn_t *c = h->conns[i];
-    if (c->state != SK__CONN_OPEN)
-      continue;
-    if (on)
-      uv_read_stop(&c->h.stream);
-    else
-      conn_read_start(c);
-  }
-  hub_listen_update(h);
-  hub_input_update(h);
+  hub_reads_update(h);
 }
 
 /* ---- output (out_fd) ---- */
@@ -426,7 +473,7 @@ static void input_cb(sk__source_t *src, ssize_t n) {
 static void hub_input_update(sk__hub_t *h) {
   if (!h->in_open)
     return;
-  if (!h->stopping && !h->out_paused && h->n_open > 0)
+  if (hub_should_read(h) && h->n_open > 0)
     sk__source_resume(&h->in);
   else
     sk__source_pause(&h->in);
@@ -500,7 +547,7 @@ static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer) {
   }
   if (h->mode->on_join)
     h->mode->on_join(c);
-  if (c->state == SK__CONN_OPEN && !h->out_paused)
+  if (c->state == SK__CONN_OPEN && h->reading)
     conn_read_start(c);
   hub_input_update(h);
 }
@@ -654,6 +701,22 @@ static void sweep_cb(uv_timer_t *t) {
   }
 }
 
+/* Drops the clients congested for SK__HUB_STALL_MS; the others wait. */
+static void stall_timer_cb(uv_timer_t *t) {
+  sk__hub_t *h = t->data;
+  uint64_t now = uv_now(&h->loop), next = SK__HUB_STALL_MS;
+  for (uint32_t i = h->n_conns; i-- > 0;) { /* backwards: see sweep_cb */
+    sk__conn_t *c = h->conns[i];
+    uint64_t age = c->congested ? now - c->congested_at : 0;
+    if (c->congested && age >= SK__HUB_STALL_MS)
+      sk__conn_close(c, SK__WHY_STALLED);
+    else if (c->congested && SK__HUB_STALL_MS - age < next)
+      next = SK__HUB_STALL_MS - age;
+  }
+  if (h->n_congested > 0)
+    uv_timer_start(t, stall_timer_cb, next, 0);
+}
+
 static uint64_t sweep_interval(const sk__hub_t *h) {
   uint64_t ms = SWEEP_MS, idle = (uint64_t)h->opts.idle_timeout_ms;
   if (idle > 0 && idle / 4 < ms)
@@ -681,6 +744,7 @@ static void hub_stop(sk__hub_t *h) {
   hub_listen_update(h);
   uv_timer_stop(&h->accept_timer);
   uv_timer_stop(&h->sweep_timer);
+  uv_timer_stop(&h->stall_timer);
   if (h->in_open) {
     sk__source_close(&h->in);
     h->in_open = false;
@@ -720,6 +784,7 @@ static void hub_finish(sk__hub_t *h) {
   close_if_open((uv_handle_t *)&h->accept_timer);
   close_if_open((uv_handle_t *)&h->sweep_timer);
   close_if_open((uv_handle_t *)&h->stop_timer);
+  close_if_open((uv_handle_t *)&h->stall_timer);
   close_if_open((uv_handle_t *)&h->kick);
   close_if_open((uv_handle_t *)&h->flush);
   close_if_open((uv_handle_t *)&h->sigint);
@@ -772,12 +837,14 @@ static int hub_handles_init(char *err, sk__hub_t *h) {
   uv_timer_init(l, &h->accept_timer);
   uv_timer_init(l, &h->sweep_timer);
   uv_timer_init(l, &h->stop_timer);
+  uv_timer_init(l, &h->stall_timer);
   uv_idle_init(l, &h->kick);
   uv_check_init(l, &h->flush);
   uv_signal_init(l, &h->sigint);
   uv_signal_init(l, &h->sigterm);
   h->listener.data = h->accept_timer.data = h->sweep_timer.data = h;
   h->stop_timer.data = h->flush.data = h->sigint.data = h->sigterm.data = h;
+  h->stall_timer.data = h;
   uv_check_start(&h->flush, flush_cb);
   if ((rc = uv_signal_start(&h->sigint, signal_cb, SIGINT)) < 0 ||
       (rc = uv_signal_start(&h->sigterm, signal_cb, SIGTERM)) < 0)
@@ -845,7 +912,7 @@ static int hub_setup(char *err, sk__hub_t *h, int listen_fd,
   if ((rc = hub_handles_init(err, h)) != 0 ||
       (rc = hub_stdio_open(err, h)) != 0)
     return rc;
-  hub_listen_update(h);
+  hub_reads_update(h);
   return h->listening ? 0 : 1;
 }
 

@@ -28,6 +28,16 @@
  * long is closed anyway. */
 #define SK__HUB_DRAIN_MS 10000
 
+/*
+ * Flow control. A client whose queue passes max_queue / 2 is congested:
+ * the hub stops reading from every client (and the operator) until it is
+ * back under max_queue / 4, so that a fast sender cannot push healthy
+ * readers over the limit. A client congested for this long is dropped,
+ * so a stuck one delays the others by this much at most; past max_queue
+ * a client is dropped at once.
+ */
+#define SK__HUB_STALL_MS 2000
+
 typedef enum sk__conn_state {
   SK__CONN_OPEN,     /* a member: reading (unless paused), sent to */
   SK__CONN_DOOMED,   /* queue overflowed during a fan-out: closed at flush */
@@ -42,6 +52,7 @@ enum sk__why {
   SK__WHY_QUIT,     /* chat: /quit */
   SK__WHY_IDLE,     /* sent nothing for idle_timeout_ms */
   SK__WHY_OVERFLOW, /* output queue over max_queue */
+  SK__WHY_STALLED,  /* congested for SK__HUB_STALL_MS */
   SK__WHY_STUCK,    /* left, but did not take its output in time */
   SK__WHY_STOP,     /* the hub is stopping */
 };
@@ -72,8 +83,9 @@ struct sk__conn {
   uint64_t last_active;   /* uv_now of its last bytes, or of leaving */
   uint32_t index;         /* in hub->conns */
   uint8_t state;          /* sk__conn_state_t */
-  bool dirty, left, shut;
+  bool dirty, left, shut, congested;
   int why; /* enum sk__why or a uv error, once it is ending */
+  uint64_t congested_at;
   sk__peer_t peer;
 };
 
@@ -102,13 +114,16 @@ struct sk__hub {
   char *err;
   int exit_code;
   bool loop_ready, stop_requested, stopping, finished;
-  bool out_paused, out_detached;
+  bool reading;         /* clients are being read */
+  bool out_paused;      /* stdout is over max_queue behind */
+  bool out_detached;    /* --broker: stdout fell behind and was dropped */
+  uint32_t n_congested; /* clients over max_queue / 2 */
 
   int listen_fd, reserve_fd;
   uv_poll_t listener;
   bool listening;       /* the poll watcher is started */
   bool accept_backoff;  /* out of descriptors: waiting for accept_timer */
-  uv_timer_t accept_timer, sweep_timer, stop_timer;
+  uv_timer_t accept_timer, sweep_timer, stop_timer, stall_timer;
   uv_idle_t kick; /* keeps the loop from blocking while work is dirty */
   uv_check_t flush;
   uv_signal_t sigint, sigterm;
