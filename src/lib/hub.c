@@ -577,16 +577,22 @@ static void accept_timer_cb(uv_timer_t *t) {
   hub_listen_update(h);
 }
 
-/* Out of descriptors (or kernel memory): a pending connection would make
- * the listener ready again at once, and the loop would spin. Shed that
- * one connection with the descriptor kept in reserve, so its client
- * hears a close instead of waiting, then rest a moment. */
+/* Out of descriptors (or kernel memory): pending connections would make
+ * the listener ready again at once, and the loop would spin. Shed them
+ * through the descriptor kept in reserve, so that their clients hear a
+ * close (in chat, "server full") instead of waiting, then rest a moment. */
 static void accept_backoff(sk__hub_t *h, int e) {
+  const char *msg = h->mode->full_msg;
+  int fd;
   if (h->reserve_fd >= 0) {
     close(h->reserve_fd);
-    int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd >= 0)
+    for (int i = 0; i < ACCEPT_BURST; i++) {
+      if ((fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+        break;
+      if (msg)
+        (void)send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
       close(fd);
+    }
     h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   }
   uint64_t now = uv_now(&h->loop);

@@ -395,6 +395,51 @@ class TestLimits(ChatTest):
             b"*** 1 here: user2 (you)"))
         self.log_has(proc, re.escape(b"*** user1 left: idle for 1000 ms"))
 
+    def test_out_of_descriptors_sheds_new_clients_and_recovers(self):
+        # sockit raises its soft limit to the hard one: cap both at 40.
+        cap = ("import os, resource, sys; "
+               "resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40)); "
+               "os.execv(sys.argv[1], sys.argv[1:])")
+        proc, port = start_listener(
+            lambda p: [sys.executable, "-c", cap, sockit(), "--chat", "-l",
+                       "127.0.0.1", p],
+            on_start=lambda pr: self.addCleanup(pr.stop))
+        socks = []
+        for _ in range(80):
+            s = socket.create_connection(("127.0.0.1", port), TIMEOUT)
+            self.addCleanup(s.close)
+            socks.append(s)
+        welcomed, refused = [], []
+        for s in socks:
+            r = LineReader(s, "client")
+            line = r.read_line()
+            if line and WELCOME.match(line):
+                welcomed.append(s)
+            else:  # shed: told so, or just closed, but never left waiting
+                self.assertIn(line, (b"*** server full", None))
+                refused.append(s)
+        self.assertGreaterEqual(len(welcomed), 10)
+        self.assertGreaterEqual(len(refused), 30)
+        # No busy loop while the listener still has clients knocking.
+        def cpu_ticks():
+            with open("/proc/%d/stat" % proc.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+        before = cpu_ticks()
+        extra = [socket.create_connection(("127.0.0.1", port), TIMEOUT)
+                 for _ in range(5)]
+        for s in extra:
+            self.addCleanup(s.close)
+        time.sleep(1)
+        self.assertLess(cpu_ticks() - before, 30)  # of 100 a second
+        proc.err.wait_line(re.compile(rb"accept: Too many open files"))
+        # Room again once clients leave.
+        for s in welcomed[:10]:
+            s.close()
+        time.sleep(QUIET)
+        late = self.client(port)
+        self.assertTrue(late.name.startswith(b"user"))
+
     def test_access_list(self):
         proc, port = self.server("--deny", "127.0.0.1", "-v")
         s = socket.create_connection(("127.0.0.1", port), TIMEOUT)
