@@ -15,9 +15,9 @@
 #include "sockit/addr.h"
 #include "sockit/utf8.h"
 
-#define STAMP_LEN 21       /* "2026-11-25T09:41:02Z " */
-#define WHO_MAX 4096       /* longest /who answer; the rest is counted */
-#define QUOTE_MAX 64       /* bytes of user text quoted back in an error */
+#define STAMP_LEN 21         /* "2026-11-25T09:41:02Z " */
+#define WHO_MAX 4096         /* longest /who answer; the rest is counted */
+#define QUOTE_MAX 64         /* bytes of user text quoted back in an error */
 #define SERVER_NAME "server" /* the operator's name, which nobody may take */
 
 typedef struct chat_conn {
@@ -212,8 +212,8 @@ static void chat_tell(chat_conn_t *cc, const char *fmt, ...) {
   int n = vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   if (n > 0)
-    sk__conn_send_copy(&cc->base, buf, (size_t)n < sizeof buf ? (size_t)n
-                                                               : sizeof buf - 1);
+    sk__conn_send_copy(&cc->base, buf,
+                       (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
 /* ---- commands ---- */
@@ -228,8 +228,8 @@ static void chat_rename(chat_conn_t *cc, const char *name, size_t n) {
   cc->name_len = (uint8_t)n;
   name_add(chat_of(h), cc);
   chat_tell(cc, "*** you are now %s\n", cc->name);
-  chat_emit(h, chat_printf(h, "*** %s is now %s\n", old, cc->name),
-            &cc->base, TO_MEMBERS | TO_LOG);
+  chat_emit(h, chat_printf(h, "*** %s is now %s\n", old, cc->name), &cc->base,
+            TO_MEMBERS | TO_LOG);
 }
 
 static void chat_nick(chat_conn_t *cc, const char *name, size_t n) {
@@ -311,8 +311,8 @@ static bool chat_line_cb(void *ctx, const char *text, size_t len,
   } else {
     if (len > 1 && text[0] == '/') /* "//x" says "/x" */
       text++, len--;
-    size_t n = sk__chat_format(chat_line(h), chat_line_cap(h), cc->name, text,
-                               len);
+    size_t n =
+        sk__chat_format(chat_line(h), chat_line_cap(h), cc->name, text, len);
     chat_emit(h, n, &cc->base, TO_MEMBERS | TO_LOG);
   }
   return cc->base.state == SK__CONN_OPEN;
@@ -320,8 +320,8 @@ static bool chat_line_cb(void *ctx, const char *text, size_t len,
 
 static void chat_data(sk__conn_t *c, const char *data, size_t len) {
   chat_conn_t *cc = (chat_conn_t *)c;
-  if (sk__lines_feed(&cc->lines, c->hub->opts.max_line, data, len,
-                     chat_line_cb, cc) < 0)
+  if (sk__lines_feed(&cc->lines, c->hub->opts.max_line, data, len, chat_line_cb,
+                     cc) < 0)
     sk__conn_close(c, UV_ENOMEM);
 }
 
@@ -330,8 +330,7 @@ static void chat_eof(sk__conn_t *c) {
   sk__lines_finish(&cc->lines, c->hub->opts.max_line, chat_line_cb, cc);
 }
 
-static bool op_line_cb(void *ctx, const char *text, size_t len,
-                       bool too_long) {
+static bool op_line_cb(void *ctx, const char *text, size_t len, bool too_long) {
   sk__hub_t *h = ctx;
   if (too_long) {
     sk__hub_notice(h, "line over %zu bytes not delivered", h->opts.max_line);
@@ -369,8 +368,8 @@ static void chat_join(sk__conn_t *c) {
             cc->name);
   chat_emit(h, chat_printf(h, "*** %s joined\n", cc->name), c, TO_MEMBERS);
   sk__conn_peer_format(c, addr, sizeof addr);
-  chat_emit(h, chat_printf(h, "*** %s joined from %s\n", cc->name, addr),
-            NULL, TO_LOG);
+  chat_emit(h, chat_printf(h, "*** %s joined from %s\n", cc->name, addr), NULL,
+            TO_LOG);
 }
 
 static void chat_leave(sk__conn_t *c) {
@@ -381,7 +380,8 @@ static void chat_leave(sk__conn_t *c) {
   if (h->stopping)
     return;
   if (c->why == SK__WHY_IDLE)
-    chat_tell(cc, "*** closing: %s\n", sk__why_text(h, c->why, buf, sizeof buf));
+    chat_tell(cc, "*** closing: %s\n",
+              sk__why_text(h, c->why, buf, sizeof buf));
   if (c->why == SK__WHY_EOF) {
     chat_emit(h, chat_printf(h, "*** %s left\n", cc->name), c,
               TO_MEMBERS | TO_LOG);

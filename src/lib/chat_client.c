@@ -20,9 +20,9 @@
 #include "uvfd.h"
 
 #define CLIENT_RBUF (64 * 1024)
-#define LINE_MAX_SHOWN (64 * 1024)  /* longer incoming lines are not shown */
-#define HIGH_WATER (1024 * 1024)    /* stop reading the other side here */
-#define LOW_WATER (256 * 1024)      /* and start again here */
+#define LINE_MAX_SHOWN (64 * 1024) /* longer incoming lines are not shown */
+#define HIGH_WATER (1024 * 1024)   /* stop reading the other side here */
+#define LOW_WATER (256 * 1024)     /* and start again here */
 #define OWN_PREFIX "<me> "
 #define ERASE_ECHO "\033[1A\033[2K" /* up one line, clear it */
 
@@ -161,8 +161,8 @@ static void in_cb(sk__source_t *src, ssize_t n) {
     }
     sk__msg_unref(m);
     if (cl->mark_own)
-      sk__lines_feed(&cl->own, LINE_MAX_SHOWN, src->buf, (size_t)n,
-                     own_line_cb, cl);
+      sk__lines_feed(&cl->own, LINE_MAX_SHOWN, src->buf, (size_t)n, own_line_cb,
+                     cl);
     if (cl->sq.bytes > HIGH_WATER) /* the server is behind */
       sk__source_pause(src);
     sock_flush(cl);
@@ -260,8 +260,8 @@ static int sock_open(client_t *cl, int fd) {
 static int stdio_open(client_t *cl, int in_fd, int out_fd) {
   int rc;
   if (in_fd >= 0) {
-    rc = sk__source_open(&cl->in, &cl->loop, in_fd, cl->inbuf,
-                         sizeof cl->inbuf, in_cb);
+    rc = sk__source_open(&cl->in, &cl->loop, in_fd, cl->inbuf, sizeof cl->inbuf,
+                         in_cb);
     if (rc < 0)
       return sk__fail(cl->err, 1, "standard input: %s", uv_strerror(rc));
     cl->in.data = cl;

@@ -30,10 +30,10 @@
 #include "sockit/error.h"
 #include "sockit/sock.h"
 
-#define ACCEPT_BURST 64        /* accepts per wakeup, so clients get a turn */
-#define ACCEPT_BACKOFF_MS 100  /* rest after running out of descriptors */
-#define STOP_FLUSH_MS 2000     /* how long a stop waits for stdout */
-#define SWEEP_MS 1000          /* idle and drain checks, at most this far apart */
+#define ACCEPT_BURST 64       /* accepts per wakeup, so clients get a turn */
+#define ACCEPT_BACKOFF_MS 100 /* rest after running out of descriptors */
+#define STOP_FLUSH_MS 2000    /* how long a stop waits for stdout */
+#define SWEEP_MS 1000         /* idle and drain checks at least this often */
 #define DEFAULT_MAX_LINE 4096
 #define DEFAULT_MAX_QUEUE (1024 * 1024)
 
@@ -177,8 +177,7 @@ void sk__conn_send_copy(sk__conn_t *c, const char *data, size_t len) {
 
 void sk__conn_peer_format(const sk__conn_t *c, char *buf, size_t n) {
   const sk__peer_t *p = &c->peer;
-  if (p->sa.sa_family == AF_INET6 &&
-      IN6_IS_ADDR_V4MAPPED(&p->in6.sin6_addr)) {
+  if (p->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&p->in6.sin6_addr)) {
     /* A dual-stack listener: show the IPv4 address people know. */
     struct sockaddr_in in = {.sin_family = AF_INET,
                              .sin_port = p->in6.sin6_port};

@@ -91,7 +91,7 @@ struct sk__conn {
 
 /* What differs between -k, --broker and --chat. */
 typedef struct sk__hub_mode {
-  size_t conn_size; /* a mode's connection struct starts with sk__conn_t */
+  size_t conn_size;     /* a mode's connection struct starts with sk__conn_t */
   const char *full_msg; /* sent to a client refused by max_conns, or NULL */
   bool out_drops;       /* out_fd falling behind is dropped, not waited on */
   int (*init)(sk__hub_t *h);
@@ -121,8 +121,8 @@ struct sk__hub {
 
   int listen_fd, reserve_fd;
   uv_poll_t listener;
-  bool listening;       /* the poll watcher is started */
-  bool accept_backoff;  /* out of descriptors: waiting for accept_timer */
+  bool listening;      /* the poll watcher is started */
+  bool accept_backoff; /* out of descriptors: waiting for accept_timer */
   uv_timer_t accept_timer, sweep_timer, stop_timer, stall_timer;
   uv_idle_t kick; /* keeps the loop from blocking while work is dirty */
   uv_check_t flush;
@@ -161,8 +161,7 @@ void sk__conn_peer_format(const sk__conn_t *c, char *buf, size_t n);
 /* A short text for a why, such as "idle for 30 s". */
 const char *sk__why_text(const sk__hub_t *h, int why, char *buf, size_t n);
 /* "sockit: ..." and a newline on stderr. */
-void sk__hub_notice(const sk__hub_t *h, const char *fmt, ...)
-    SK__PRINTF(2, 3);
+void sk__hub_notice(const sk__hub_t *h, const char *fmt, ...) SK__PRINTF(2, 3);
 
 /* ---- pure helpers (broker.c, chat.c), exposed for the unit tests ---- */
 

@@ -30,16 +30,16 @@ typedef struct sk__source sk__source_t;
 typedef void (*sk__source_cb)(sk__source_t *src, ssize_t n);
 
 struct sk__source {
-  sk__uvstream_t u;   /* when the input is a stream */
-  uv_fs_t fs;         /* when it is a file: one read at a time */
+  sk__uvstream_t u; /* when the input is a stream */
+  uv_fs_t fs;       /* when it is a file: one read at a time */
   uv_loop_t *loop;
-  int fd;             /* our dup */
+  int fd; /* our dup */
   int orig_fd, orig_flags;
   bool stream, open, paused, fs_busy;
-  char *buf;          /* cap bytes, owned by the caller */
+  char *buf; /* cap bytes, owned by the caller */
   size_t cap;
   sk__source_cb cb;
-  void *data;         /* for the owner */
+  void *data; /* for the owner */
 };
 
 /* Starts paused. Returns 0 or a negative uv error code. */
@@ -62,10 +62,10 @@ struct sk__sink {
   uv_write_t req;
   sk__bufq_t q;
   uv_loop_t *loop;
-  int fd;            /* our dup; written directly when not a stream */
+  int fd; /* our dup; written directly when not a stream */
   int orig_fd, orig_flags;
   bool stream, open;
-  int error;         /* first write error, sticky */
+  int error; /* first write error, sticky */
   sk__sink_cb cb;
   void *data;
 };
