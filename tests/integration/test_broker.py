@@ -324,6 +324,17 @@ class TestKeep(HubTest):
         self.assertEqual(a.r.read_exact(7), b"a\r\nb\r\nc")
         a.r.assert_quiet()
 
+    def test_sigint_flushes_what_stdout_has_not_taken(self):
+        proc, port = self.server("-v")
+        a = self.client(port)
+        self.connected(proc, 1)
+        data = os.urandom(512 << 10)  # far more than a pipe holds
+        a.send(data)
+        time.sleep(QUIET)  # queued in sockit, stdout not read
+        proc.popen.send_signal(signal.SIGINT)
+        self.assertEqual(proc.wait_exit(), 130)  # reads stdout meanwhile
+        self.assertEqual(bytes(proc.out.transcript), data)
+
     def test_sigint_exits_130_after_flushing_stdout(self):
         proc, port = self.server()
         a = self.client(port)

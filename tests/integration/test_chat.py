@@ -665,6 +665,35 @@ class TestChatClient(ChatTest):
         self.assertEqual(len(err), 1, err)
         self.assertIn("reset", err[0])
 
+    def test_own_lines_marked_on_a_terminal(self):
+        import pty
+        import subprocess
+        got = []
+
+        def script(conn):
+            conn.settimeout(TIMEOUT)
+            conn.sendall(b"hi there\n")
+            got.append(conn.recv(100))
+            conn.sendall(b"bye\n")
+        srv = FakeServer(self, script)
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        proc = subprocess.Popen([sockit(), "--chat", "127.0.0.1",
+                                 str(srv.port)], stdin=slave, stdout=slave,
+                                stderr=subprocess.DEVNULL)
+        os.close(slave)
+        self.addCleanup(proc.wait, TIMEOUT)
+        self.addCleanup(proc.kill)
+        term = LineReader(master, "terminal")
+        term.wait_line(b"hi there\r")  # the tty turns \n into \r\n
+        os.write(master, b"my line\n")
+        # The terminal's echo of the typed line is replaced by a marked one.
+        term.wait_line(b"\x1b[1A\x1b[2K<me> my line\r")
+        term.wait_line(b"bye\r")
+        self.assertEqual(proc.wait(TIMEOUT), 0)
+        srv.thread.join(TIMEOUT)
+        self.assertEqual(got, [b"my line\n"])
+
     def test_sends_typed_lines_while_receiving(self):
         got = []
 
