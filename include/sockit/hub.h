@@ -16,6 +16,15 @@ typedef enum sk_hub_mode {
   SK_HUB_CHAT,     /* --chat: named lines to every other client, logged */
 } sk_hub_mode_t;
 
+/*
+ * Flow control: a client whose output queue passes max_queue / 2 pauses
+ * reading from every client and the operator until it is back under
+ * max_queue / 4, so that a burst does not push healthy readers out. A
+ * client congested for 2 s, or past max_queue at any time, is dropped
+ * with a notice: a stuck client holds the others back 2 s at most and
+ * never makes the server grow. The operator's input is read only while
+ * at least one client is connected, as ncat does.
+ */
 typedef struct sk_hub_opts {
   sk_hub_mode_t mode;
   int in_fd;            /* operator input (stdin), or -1 for none */
@@ -23,10 +32,11 @@ typedef struct sk_hub_opts {
   size_t max_line;      /* chat: longest line in bytes; 0 means 4096 */
   size_t max_queue;     /* per-client output queue; 0 means 1 MiB */
   int max_conns;        /* 0: as many as descriptors allow */
-  int idle_timeout_ms;  /* 0: none; closes only the idle client */
+  int idle_timeout_ms;  /* 0: none; closes only a client that sent
+                           nothing for this long */
   const sk_acl_t *acl;  /* NULL: everybody */
   bool verbose;         /* connection notices on stderr */
-  bool crlf;            /* operator input: send LF as CRLF */
+  bool crlf;            /* -k, broker: operator's LF sent as CRLF */
 } sk_hub_opts_t;
 
 /*

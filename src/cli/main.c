@@ -75,7 +75,8 @@ static int serve_hub(const cli_t *c, int fd) {
   sk_hub_opts_t o = {
       .mode = c->chat ? SK_HUB_CHAT : c->broker ? SK_HUB_BROKER : SK_HUB_KEEP,
       .in_fd = c->recv_only ? -1 : STDIN_FILENO,
-      .out_fd = c->send_only ? -1 : STDOUT_FILENO,
+      /* As ncat: the broker reads the operator but prints nothing. */
+      .out_fd = c->send_only || c->broker ? -1 : STDOUT_FILENO,
       .max_line = c->max_line,
       .max_queue = c->max_queue,
       .max_conns = c->max_conns,
