@@ -3,6 +3,9 @@
  * scan, listen or connect, then relay (or serve many clients on a hub).
  * Fatal messages are printed here only; helpers return codes.
  */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -89,12 +92,42 @@ static int serve_hub(const cli_t *c, int fd) {
   return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
 }
 
-/* Waits for one permitted client; returns its descriptor or a code. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int signum) {
+  stop_signal = signum;
+}
+
+/* Waits until lfd has a client; returns 0, or the signal that came
+ * first (SIGINT, SIGTERM), so that the listener can clean up. ppoll
+ * unblocks the signals only while waiting: none can slip in between. */
+static int accept_wait(int lfd) {
+  struct sigaction on = {.sa_handler = on_stop_signal}, old_int, old_term;
+  struct pollfd p = {.fd = lfd, .events = POLLIN};
+  sigset_t stops, orig;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGTERM);
+  sigprocmask(SIG_BLOCK, &stops, &orig);
+  sigaction(SIGINT, &on, &old_int);
+  sigaction(SIGTERM, &on, &old_term);
+  while (!stop_signal && ppoll(&p, 1, NULL, &orig) < 0 && errno == EINTR)
+    ;
+  sigprocmask(SIG_SETMASK, &orig, NULL);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  return stop_signal;
+}
+
+/* Waits for one permitted client; returns its descriptor, or a negative
+ * code (-EINTR when stop_signal ended the wait). */
 static int accept_one(const cli_t *c, int lfd, char *err) {
   char name[SK_ADDRSTR_LEN];
   struct sockaddr_storage peer;
   socklen_t len;
   for (;;) {
+    if (accept_wait(lfd))
+      return -EINTR;
     int fd = sk_accept(err, lfd, &peer, &len);
     if (fd < 0)
       return fd;
@@ -132,6 +165,8 @@ static int listen_and_serve(const cli_t *c) {
   } else {
     int fd = accept_one(c, lfd, err);
     listener_close(c, lfd); /* nc serves one client, then stops listening */
+    if (stop_signal)
+      return 128 + stop_signal; /* stopped while waiting: 130, 143 */
     return fd < 0 ? fail(SK_EXIT_ERROR, err) : relay(c, fd);
   }
   listener_close(c, lfd);
