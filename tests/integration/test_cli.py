@@ -35,13 +35,13 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (QUIET, TIMEOUT, TIMEOUT_SCALE, LineReader,  # noqa: E402
-                    Proc, SANITIZER_MARKS, _sanitized_build, binary,
-                    free_port, refusing_port, start_listener,
-                    udp_assert_quiet, udp_recv, wait_listening)
+                    Proc, SANITIZER_MARKS, binary, free_port,
+                    refusing_port, start_listener, udp_assert_quiet,
+                    udp_recv, wait_listening)
 
-SANITIZED = _sanitized_build()
-# The large transfers: 256 MiB; 64 MiB under ASan, which is ~10x slower.
-BIG = (64 if SANITIZED else 256) << 20
+# The large transfers: 256 MiB, in a few seconds even under ASan (the
+# kernel moves the bytes), so the size is not reduced there.
+BIG = 256 << 20
 BIG_SECONDS = 20 * TIMEOUT_SCALE  # bound for one large transfer
 UDP_MAX = 65507  # the largest IPv4 UDP payload
 
@@ -169,11 +169,11 @@ class CliCase(unittest.TestCase):
             self.assertEqual(err.count(b"\n"), 1, proc.describe())
 
     def assert_interrupted(self, proc, signum):
-        """Stopped by signum while waiting for a client, before any relay:
-        a shell sees 128 + signum either way, so both an exit with that
-        code and death by the signal pass here."""
+        """Stopped by signum (SIGINT, SIGTERM) while waiting for a client,
+        before any relay: it cleans up and exits 128 + signum (130, 143),
+        rather than dying by the signal."""
         rc = proc.wait_exit()
-        self.assertIn(rc, (128 + signum, -signum), proc.describe())
+        self.assertEqual(rc, 128 + signum, proc.describe())
 
     def tmpdir(self):
         d = tempfile.mkdtemp(prefix="sockit-cli-")
@@ -1019,9 +1019,18 @@ class ScanTest(CliCase):
         self.assertEqual((rc, out, err), (1, b"", b""))
 
     def test_scan_sends_nothing(self):
+        """Data waiting on stdin is not read, nor sent to the port."""
         srv, port = self.server()
-        rc, _, _ = self.run_sockit("-z", "127.0.0.1", port, stdin=b"data")
-        self.assertEqual(rc, 0)
+        r, w = os.pipe()
+        os.write(w, b"data\n")
+        os.close(w)
+        with os.fdopen(r, "rb") as stdin:
+            proc = self.spawn_io(["-z", "127.0.0.1", port], stdin,
+                                 subprocess.PIPE)
+        self.addCleanup(proc.popen.stdout.close)
+        self.assertEqual(proc.wait_exit(), 0, proc.describe())
+        self.assertEqual(proc.popen.stdout.read(),
+                         b"127.0.0.1:%d open\n" % port)
         conn = self.accept(srv)
         self.assertEqual(recv_all(conn), b"")
 
@@ -1360,11 +1369,10 @@ class AclTest(CliCase):
         proc.popen.send_signal(signal.SIGTERM)
         self.assert_interrupted(proc, signal.SIGTERM)
 
-    def test_deny_refuses_then_next_allowed_client_served(self):
+    def test_deny_lets_other_addresses_in(self):
+        """--deny 127.0.0.1 on a ::1 listener: the ::1 client is served."""
         proc, port = self.listener("-v", "--deny", "127.0.0.1", "-N",
                                    host="::1")
-        # ::1 is not denied; 127.0.0.1 cannot reach a ::1 listener, so
-        # the denial is tested on an IPv4 listener below.
         conn = self.connect(port, "::1")
         conn.sendall(b"v6 ok\n")
         proc.out.wait_line(b"v6 ok")
