@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# Turns one benchmark run (bench/run.sh) into OUT/latest.md, OUT/latest.tsv
+# and the gnuplot PNGs. Can be rerun on a kept latest.tsv:
+#   bench/report.sh RAW.tsv NOTES.tsv FAILURES OUT [SECONDS REPS]
+# RAW lines: scenario case tool metric value; NOTES: scenario case tool text.
+set -uo pipefail
+
+RAW=$1 NOTES=$2 FAILS=$3 OUT=$4 ELAPSED=${5:-?} REPS=${6:-?}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SOCKIT=${SOCKIT:-$ROOT/build/sockit}
+mkdir -p "$OUT"
+TMP=$(mktemp -d) || exit 1
+trap 'rm -rf "$TMP"' EXIT
+
+[ "$RAW" -ef "$OUT/latest.tsv" ] || cp "$RAW" "$OUT/latest.tsv"
+[ "$NOTES" -ef "$OUT/latest-notes.tsv" ] || cp "$NOTES" "$OUT/latest-notes.tsv"
+
+# scenario case tool metric -> n median min max
+AGG=$TMP/agg.tsv
+sort -t "$(printf '\t')" -k1,1 -k2,2 -k3,3 -k4,4 -k5,5g "$RAW" |
+  awk -F '\t' -v OFS='\t' '
+    function out() {
+      m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+      print key, n, m, v[1], v[n]
+    }
+    { k = $1 OFS $2 OFS $3 OFS $4
+      if (k != key) { if (n) out(); key = k; n = 0 }
+      v[++n] = $5 }
+    END { if (n) out() }' >"$AGG"
+
+# g SCENARIO CASE TOOL METRIC [n|med|min|max]: one figure, or empty
+g() {
+  awk -F '\t' -v s="$1" -v c="$2" -v t="$3" -v m="$4" -v f="${5:-med}" '
+    $1 == s && $2 == c && $3 == t && $4 == m {
+      print (f == "n" ? $5 : f == "med" ? $6 : f == "min" ? $7 : $8); exit }' "$AGG"
+}
+
+# An integer with thousands separators; "–" when there is no figure.
+num() {
+  [ -z "${1:-}" ] && { printf '–'; return; }
+  awk -v x="$1" -v d="${2:-0}" 'BEGIN {
+    s = sprintf("%.*f", d, x); i = index(s, "."); frac = ""
+    if (i) { frac = substr(s, i); s = substr(s, 1, i - 1) }
+    neg = s ~ /^-/; if (neg) s = substr(s, 2)
+    while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
+    printf "%s%s%s%s", neg ? "-" : "", s, r, frac }'
+}
+# a / b as "2.31x", or "–"
+ratio() {
+  if [ -z "${1:-}" ] || [ -z "${2:-}" ]; then printf '–'; return; fi
+  awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) printf "–"; else printf "%.2fx", a / b}'
+}
+range() {
+  [ -z "${1:-}" ] && { printf '–'; return; }
+  printf '%s–%s' "$(num "$1" "${3:-0}")" "$(num "$2" "${3:-0}")"
+}
+ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a >= b)}'; }
+
+S=sockit
+version_of() {
+  case $1 in
+  nc) dpkg-query -W -f='netcat-openbsd ${Version}' netcat-openbsd 2>/dev/null ;;
+  ncat) ncat --version 2>&1 | sed -n 's/^Ncat: \(Version [^ ]*\).*/ncat \1/p' ;;
+  socat) socat -V 2>/dev/null | sed -n 's/^socat version \([^ ]*\).*/socat \1/p' ;;
+  iperf3) iperf3 --version 2>/dev/null | head -1 | cut -d' ' -f1-2 ;;
+  sockit) "$SOCKIT" --version 2>/dev/null ;;
+  esac
+}
+
+# the fan-out sizes of this run, measured or failed
+FAN_NS=$(awk -F '\t' '$1 == "fanout" {print $2}' "$RAW" "$NOTES" | sort -un)
+
+# ---------------------------------------------------------------- plots
+plot_tput() {
+  local t i=0 data=$TMP/tput.dat
+  for t in zcprobe iperf3 sockit sockit-nosplice nc ncat socat; do
+    [ -n "$(g tput file $t mibs)" ] || continue
+    printf '%d "%s" %s %s %s\n' $i "$t" "$(g tput file $t mibs)" \
+      "$(g tput file $t mibs min)" "$(g tput file $t mibs max)" >>"$data"
+    i=$((i + 1))
+  done
+  [ -s "$data" ] || return 0
+  gnuplot <<EOF
+set terminal pngcairo size 900,500 font "sans,10"
+set output "$OUT/tput.png"
+set title "TCP throughput, 1 GiB file from tmpfs to /dev/null over 127.0.0.1 (median, min-max)"
+set ylabel "MiB/s"
+set style fill solid 0.7 border -1
+set boxwidth 0.6
+set yrange [0:*]
+set xrange [-0.6:$i - 0.4]
+set grid ytics
+set xtics rotate by -20
+unset key
+plot "$data" using 1:3:4:5:(0.3):xtic(2) with boxerrorbars lc rgb "#3572a5", \
+     "" using 1:(\$3):(sprintf("%d", \$3)) with labels offset 0,1 notitle
+EOF
+}
+
+plot_fanout() {
+  local srv n data any=0
+  for srv in sockit-broker sockit-chat ncat-broker ncat-chat; do
+    data=$TMP/fan-$srv.dat
+    : >"$data"
+    for n in $FAN_NS; do
+      [ -n "$(g fanout $n $srv rate)" ] && any=1 &&
+        printf '%s %s %s %s\n' $n "$(g fanout $n $srv rate)" \
+          "$(g fanout $n $srv rate min)" "$(g fanout $n $srv rate max)" >>"$data"
+    done
+  done
+  [ $any = 1 ] || return 0
+  gnuplot <<EOF
+set terminal pngcairo size 900,550 font "sans,10"
+set output "$OUT/fanout.png"
+set title "Broker fan-out: every client sends 64-byte lines (ncat aborts past FD_SETSIZE)" noenhanced
+set xlabel "clients"
+set ylabel "lines delivered per second"
+set logscale xy
+set format y "10^{%T}"
+set xrange [7:14000]
+set grid xtics ytics mxtics mytics
+set key top right
+plot "$TMP/fan-sockit-broker.dat" using 1:2:3:4 with yerrorlines lw 2 pt 7 lc rgb "#3572a5" title "sockit --broker", \
+     "$TMP/fan-sockit-chat.dat" using 1:2:3:4 with yerrorlines lw 2 pt 5 lc rgb "#6aa84f" title "sockit --chat", \
+     "$TMP/fan-ncat-broker.dat" using 1:2:3:4 with yerrorlines lw 2 pt 9 dt 2 lc rgb "#cc4125" title "ncat --broker", \
+     "$TMP/fan-ncat-chat.dat" using 1:2:3:4 with yerrorlines lw 2 pt 11 dt 2 lc rgb "#e69138" title "ncat --chat"
+EOF
+}
+
+# ---------------------------------------------------------------- report
+{
+  echo "# sockit benchmarks: the latest run"
+  echo
+  echo "Made by \`make bench\` (\`bench/run.sh\`); the method, and how to rerun"
+  echo "one scenario, are in [docs/performance.md](../../docs/performance.md)."
+  echo "Each figure is the median of the runs (n), with the lowest and highest;"
+  echo "the tools took turns, in a rotating order. Ratios are sockit ÷ tool:"
+  echo "above 1 is better for sockit (for throughput and rates)."
+  echo
+  echo "| | |"
+  echo "|---|---|"
+  echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
+  echo "| sockit | $(version_of sockit), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet -- src include 2>/dev/null || echo ' (modified)') |"
+  echo "| machine | $(nproc) cores ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), loopback only |"
+  echo "| kernel | $(uname -sr) |"
+  echo "| peers | $(version_of nc), $(version_of ncat), $(version_of socat), $(version_of iperf3) |"
+  echo "| limits | RLIMIT_NOFILE $(ulimit -Hn), somaxconn $(cat /proc/sys/net/core/somaxconn) |"
+  echo "| run | $REPS repetitions (throughput: 5, after one not counted), ${ELAPSED} s in all |"
+  echo
+
+  # ---- targets
+  sk=$(g tput file sockit mibs)
+  nc=$(g tput file nc mibs)
+  so=$(g tput file socat mibs)
+  ip=$(g tput file iperf3 mibs)
+  b1=$(g fanout 1000 sockit-broker rate)
+  n1=$(g fanout 1000 ncat-broker rate)
+  r10=$(g fanout 10000 sockit-broker rss_per_client_b)
+  c10=$(g fanout 10000 sockit-chat rss_per_client_b)
+  verdict() { # value goal -> met / NOT met
+    if [ -z "$1" ]; then printf 'not measured'; elif ge "$1" "$2"; then printf 'met'; else printf '**NOT met**'; fi
+  }
+  echo "## Targets"
+  echo
+  echo "| target | measured | |"
+  echo "|---|---|---|"
+  rnc=$(awk -v a="${sk:-0}" -v b="${nc:-0}" 'BEGIN {if (b) printf "%.2f", a / b}')
+  rso=$(awk -v a="${sk:-0}" -v b="${so:-0}" 'BEGIN {if (b) printf "%.2f", a / b}')
+  rip=$(awk -v a="${sk:-0}" -v b="${ip:-0}" 'BEGIN {if (b) printf "%.0f", 100 * a / b}')
+  rbr=$(awk -v a="${b1:-0}" -v b="${n1:-0}" 'BEGIN {if (b) printf "%.1f", a / b}')
+  echo "| TCP throughput at least 1.5x nc | ${rnc:-–}x ($(num "$sk") vs $(num "$nc") MiB/s) | $(verdict "$rnc" 1.5) |"
+  echo "| TCP throughput at least 2x socat | ${rso:-–}x ($(num "$sk") vs $(num "$so") MiB/s) | $(verdict "$rso" 2) |"
+  echo "| TCP throughput at least 80% of iperf3 | ${rip:-–}% ($(num "$sk") vs $(num "$ip") MiB/s) | $(verdict "$rip" 80) |"
+  echo "| broker at 1,000 clients at least 3x ncat --broker | ${rbr:-–}x ($(num "$b1") vs $(num "$n1") lines/s) | $(verdict "$rbr" 3) |"
+  held=""
+  [ -n "$r10" ] && held=$(awk -v a="$r10" -v b="${c10:-0}" 'BEGIN {m = a > b ? a : b; print 4096 - m}')
+  echo "| 10,000 clients held, at most 4 KiB VmRSS per idle client | --broker $(num "$r10") B, --chat $(num "$c10") B per client | $(verdict "$held" 0) |"
+  echo
+
+  # ---- 1. throughput
+  if [ -n "$sk" ]; then
+    plot_tput
+    echo "## 1. TCP throughput"
+    echo
+    echo "A 1 GiB file of random bytes on /dev/shm, sent by a client to a"
+    echo "listener on 127.0.0.1 that writes to /dev/null; MiB/s over the wall"
+    echo "time from starting the client until both ends have exited; CPU is"
+    echo "user + system seconds of both processes. iperf3 sends from memory"
+    echo "(\`-n 1G\`), zcprobe (bench/zcprobe.c) is sendfile + splice with"
+    echo "nothing else: the machine's limit. socat runs with its default \`-b 8192\`."
+    echo
+    echo "![TCP throughput](tput.png)"
+    echo
+    echo "| tool | MiB/s | min–max | CPU s, both ends | sender / receiver CPU s | sockit ÷ tool | n |"
+    echo "|---|--:|--:|--:|--:|--:|--:|"
+    for t in sockit sockit-nosplice nc ncat socat iperf3 zcprobe; do
+      m=$(g tput file $t mibs)
+      [ -n "$m" ] || continue
+      label=$t
+      [ $t = sockit-nosplice ] && label="sockit --no-splice"
+      [ $t = socat ] && label="socat (-b 8192)"
+      echo "| $label | $(num "$m") | $(range "$(g tput file $t mibs min)" "$(g tput file $t mibs max)") | $(num "$(g tput file $t cpu_s)" 2) | $(num "$(g tput file $t send_cpu_s)" 2) / $(num "$(g tput file $t recv_cpu_s)" 2) | $([ $t = sockit ] && echo – || ratio "$sk" "$m") | $(g tput file $t mibs n) |"
+    done
+    self=$(g tput file iperf3 self_mibs)
+    [ -n "$self" ] && echo && echo "iperf3's own figure (its receiver, without process start and control exchange): $(num "$self") MiB/s."
+    echo
+  fi
+
+  # ---- 2. request/response
+  if [ -n "$(g rr 64B direct rate)$(g rr 64B sockit rate)" ]; then
+    skr=$(g rr 64B sockit rate)
+    echo "## 2. TCP request/response"
+    echo
+    echo "64 bytes, then wait for the same 64 bytes back, one at a time, for"
+    echo "3 s: \`loadgen rr\` -> TOOL -l -> fifo -> TOOL (client) -> \`loadgen echo\`,"
+    echo "and back the same way: the netcat relay idiom, identical for each"
+    echo "tool. *direct* is the client on the echo server, no relay; *socat"
+    echo "native* is \`socat TCP-LISTEN TCP\`, one process."
+    echo
+    echo "| path | round trips/s | min–max | p50 µs | p99 µs | sockit ÷ tool | n |"
+    echo "|---|--:|--:|--:|--:|--:|--:|"
+    for t in direct sockit sockit-nosplice nc ncat socat socat-native; do
+      m=$(g rr 64B $t rate)
+      [ -n "$m" ] || continue
+      label=$t
+      [ $t = sockit-nosplice ] && label="sockit --no-splice"
+      [ $t = socat-native ] && label="socat native"
+      rt=$(ratio "$skr" "$m")
+      [ $t = sockit ] || [ $t = direct ] && rt=–
+      echo "| $label | $(num "$m") | $(range "$(g rr 64B $t rate min)" "$(g rr 64B $t rate max)") | $(num "$(g rr 64B $t p50_us)" 1) | $(num "$(g rr 64B $t p99_us)" 1) | $rt | $(g rr 64B $t rate n) |"
+    done
+    echo
+  fi
+
+  # ---- 3. UDP
+  if [ -n "$(awk -F '\t' '$1 == "udp"' "$AGG")" ]; then
+    echo "## 3. UDP"
+    echo
+    echo "\`loadgen udp\` sends datagrams to TOOL -u -l (receive only), whose"
+    echo "stdout is counted by \`loadgen sink\`: *max* sends 1,000,000 (64 B) or"
+    echo "300,000 (1400 B) as fast as one sender can (sendmmsg), *paced* sends"
+    echo "100,000 at 100,000/s. Received/s is counted from the first to the"
+    echo "last byte out of the tool; loss is 1 - received ÷ sent. socat"
+    echo "receives with \`UDP-RECV\`, nc with \`-u -l -d\`, sockit with"
+    echo "\`-u -l --recv-only\`."
+    echo
+    echo "| size | sender | tool | sent/s | received/s | min–max | loss % | sockit ÷ tool | n |"
+    echo "|---|---|---|--:|--:|--:|--:|--:|--:|"
+    for c in 64B-max 64B-paced 1400B-max 1400B-paced; do
+      skr=$(g udp $c sockit rate)
+      for t in sockit nc socat; do
+        m=$(g udp $c $t rate)
+        [ -n "$m" ] || continue
+        echo "| ${c%-*} | ${c#*-} | $t | $(num "$(g udp $c $t sent_rate)") | $(num "$m") | $(range "$(g udp $c $t rate min)" "$(g udp $c $t rate max)") | $(num "$(g udp $c $t loss_pct)" 1) | $([ $t = sockit ] && echo – || ratio "$skr" "$m") | $(g udp $c $t rate n) |"
+      done
+    done
+    echo
+  fi
+
+  # ---- 4. fan-out
+  if [ -n "$(awk -F '\t' '$1 == "fanout"' "$AGG")" ]; then
+    plot_fanout
+    echo "## 4. Broker fan-out"
+    echo
+    echo "\`loadgen fanout\` connects N clients (never more than 8 ahead of the"
+    echo "server's accept), waits until the server holds them all and is"
+    echo "quiet; then the clients send in turn, one 64-byte line per write,"
+    echo "while at most max(65,536, 64 x (N-1)) deliveries are owed; 1 s"
+    echo "warm-up, 3 s measured. A delivery is one line received by one"
+    echo "client. ncat runs with \`-m 20000\` (its default is 100). Chat rooms"
+    echo "of 5,000 and more are run once (joining takes up to a minute)."
+    echo
+    echo "![fan-out](fanout.png)"
+    echo
+    echo "| clients | sockit --broker | ncat --broker | sockit ÷ ncat | sockit --chat | ncat --chat | sockit ÷ ncat |"
+    echo "|--:|--:|--:|--:|--:|--:|--:|"
+    for n in $FAN_NS; do
+      sb=$(g fanout $n sockit-broker rate) nb=$(g fanout $n ncat-broker rate)
+      sc=$(g fanout $n sockit-chat rate) nch=$(g fanout $n ncat-chat rate)
+      [ -n "$sb$nb$sc$nch" ] || [ -n "$(awk -F '\t' -v n=$n '$1 == "fanout" && $2 == n' "$NOTES")" ] || continue
+      cell() { # median (n) or failed
+        local v
+        v=$(g fanout "$1" "$2" rate)
+        if [ -n "$v" ]; then
+          printf '%s (%s)' "$(num "$v")" "$(g fanout "$1" "$2" rate n)"
+        elif awk -F '\t' -v n="$1" -v s="$2" '$1 == "fanout" && $2 == n && $3 == s {f = 1} END {exit !f}' "$NOTES"; then
+          printf 'failed'
+        elif awk -F '\t' -v n="$1" -v s="$2" '$1 == "fanout" && $2 < n && $3 == s {f = 1} END {exit !f}' "$NOTES"; then
+          printf 'not run'
+        else
+          printf '–'
+        fi
+      }
+      echo "| $(num $n) | $(cell $n sockit-broker) | $(cell $n ncat-broker) | $(ratio "$sb" "$nb") | $(cell $n sockit-chat) | $(cell $n ncat-chat) | $(ratio "$sc" "$nch") |"
+    done
+    echo
+    echo "Lines delivered per second, median (runs). Server and load generator"
+    echo "CPU (cores busy during the measured seconds):"
+    echo
+    echo "| clients | sockit --broker | ncat --broker | sockit --chat | ncat --chat |"
+    echo "|--:|--:|--:|--:|--:|"
+    for n in $FAN_NS; do
+      row=""
+      for srv in sockit-broker ncat-broker sockit-chat ncat-chat; do
+        v=$(g fanout $n $srv server_cpu)
+        if [ -n "$v" ]; then
+          row+=" | $(num "$v" 2) / $(num "$(g fanout $n $srv loadgen_cpu)" 2)"
+        else
+          row+=" | –"
+        fi
+      done
+      [ "$row" = " | – | – | – | –" ] && continue
+      echo "| $(num $n)$row |"
+    done
+    echo
+    echo "### Memory per idle client"
+    echo
+    echo "VmRSS of the server after all N clients are connected and quiet,"
+    echo "minus VmRSS before the first one, divided by N (the kernel's socket"
+    echo "buffers are not in VmRSS). Median of the runs above."
+    echo
+    echo "| clients | sockit --broker | sockit --chat | ncat --broker | ncat --chat |"
+    echo "|--:|--:|--:|--:|--:|"
+    for n in $FAN_NS; do
+      row=""
+      for srv in sockit-broker sockit-chat ncat-broker ncat-chat; do
+        v=$(g fanout $n $srv rss_per_client_b)
+        row+=" | $([ -n "$v" ] && printf '%s B' "$(num "$v")" || printf '–')"
+      done
+      [ "$row" = " | – | – | – | –" ] && continue
+      echo "| $(num $n)$row |"
+    done
+    echo
+    echo "Connecting (s, median), which for --chat includes announcing every"
+    echo "join to everybody already there:"
+    echo
+    echo "| clients | sockit --broker | ncat --broker | sockit --chat | ncat --chat |"
+    echo "|--:|--:|--:|--:|--:|"
+    for n in $FAN_NS; do
+      row=""
+      for srv in sockit-broker ncat-broker sockit-chat ncat-chat; do
+        v=$(g fanout $n $srv connect_s)
+        row+=" | $([ -n "$v" ] && num "$v" 2 || printf '–')"
+      done
+      [ "$row" = " | – | – | – | –" ] && continue
+      echo "| $(num $n)$row |"
+    done
+    echo
+    if [ -s "$NOTES" ]; then
+      echo "### How the failed runs failed"
+      echo
+      awk -F '\t' '$1 == "fanout" {printf "- %s, %s clients: %s\n", $3, $2, $4}' "$NOTES"
+      echo
+      echo "A server that failed at N clients is not run at more."
+      echo
+    fi
+  fi
+
+  # ---- 5. connection rate
+  if [ -n "$(g connrate c4 sockit rate)$(g connrate c4 ncat rate)" ]; then
+    skc=$(g connrate c4 sockit rate)
+    echo "## 5. Connection rate"
+    echo
+    echo "\`loadgen connrate\`: 4 connections at a time, each one connected,"
+    echo "half-closed by the client, closed by the server once it read the"
+    echo "EOF, for 3 s. Waiting for the server's close makes the figure the"
+    echo "server's, not the kernel's accept queue's. Servers: \`sockit -k -l"
+    echo "--recv-only\`, \`ncat -k -l --recv-only -m 10000\`, \`socat -u"
+    echo "TCP-LISTEN:P,fork STDOUT\`. Server CPU includes socat's children."
+    echo
+    echo "| server | connections/s | min–max | server CPU µs per connection | p50 µs | p99 µs | sockit ÷ tool | n |"
+    echo "|---|--:|--:|--:|--:|--:|--:|--:|"
+    for t in sockit ncat socat; do
+      m=$(g connrate c4 $t rate)
+      [ -n "$m" ] || continue
+      echo "| $t | $(num "$m") | $(range "$(g connrate c4 $t rate min)" "$(g connrate c4 $t rate max)") | $(num "$(g connrate c4 $t cpu_us_per_conn)" 1) | $(num "$(g connrate c4 $t p50_us)") | $(num "$(g connrate c4 $t p99_us)") | $([ $t = sockit ] && echo – || ratio "$skc" "$m") | $(g connrate c4 $t rate n) |"
+    done
+    echo
+  fi
+
+  if [ -s "$FAILS" ]; then
+    echo "## Failures in this run"
+    echo
+    sed 's/^/- /' "$FAILS"
+    echo
+  fi
+  if [ -s "$OUT/findings.md" ]; then
+    cat "$OUT/findings.md"
+  fi
+} >"$OUT/latest.md"

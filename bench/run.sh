@@ -1,0 +1,596 @@
+#!/usr/bin/env bash
+# sockit benchmarks: sockit against nc, ncat, socat and iperf3, side by
+# side in one run, on 127.0.0.1 only.
+#
+#   bench/run.sh              every scenario, REPS runs each (tools taken
+#                             in turn), results in bench/results/
+#   bench/run.sh --quick      each scenario once at a tiny size: proves the
+#                             harness and that every tool answers; fails
+#                             only when something breaks, never on speed
+#   bench/run.sh --only tput,rr,udp,fanout,connrate   a subset
+#   bench/run.sh --reps 5 --out DIR --clients 100,1000   (fan-out sizes)
+#
+# Environment: SOCKIT (default build/sockit), CC (default cc).
+# Scenarios, method and the latest figures: docs/performance.md.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SOCKIT=${SOCKIT:-$ROOT/build/sockit}
+QUICK=0
+REPS=3
+ONLY="tput rr udp fanout connrate"
+OUT=""
+CLIENTS=""
+
+while [ $# -gt 0 ]; do
+  case $1 in
+  --quick) QUICK=1 ;;
+  --reps) REPS=$2; shift ;;
+  --only) ONLY=${2//,/ }; shift ;;
+  --out) OUT=$2; shift ;;
+  --clients) CLIENTS=${2//,/ }; shift ;;
+  -h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  *) echo "run.sh: unknown argument \"$1\"; see --help" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# ---- sizes: full, or tiny for --quick ----
+if [ $QUICK = 1 ]; then
+  REPS=1
+  TPUT_MIB=16           # the file sent in scenario 1
+  RR_ARGS=(-c 300)      # round trips in scenario 2
+  UDP_COUNT=2000 UDP_RATE=20000
+  FAN_CLIENTS=(10)
+  FAN_TIME=(-t 0.5 -W 0.2)
+  CONN_SECS=0.5
+else
+  TPUT_MIB=1024
+  RR_ARGS=(-t 3)
+  FAN_CLIENTS=(10 100 1000 5000 10000)
+  FAN_TIME=(-t 3 -W 1)
+  CONN_SECS=3
+fi
+# shellcheck disable=SC2206
+[ -n "$CLIENTS" ] && FAN_CLIENTS=($CLIENTS)
+
+WORK=$(mktemp -d /dev/shm/sockit-bench.XXXXXX) || exit 1
+LG=$WORK/bin/loadgen
+ZC=$WORK/bin/zcprobe
+PIDS=()
+FAILS=$WORK/failures
+: >"$FAILS"
+
+# Every process we start is in PIDS; all of them end with the script.
+stop() {
+  local p i
+  for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "$@"; do
+    for ((i = 0; i < 30; i++)); do
+      kill -0 "$p" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  return 0
+}
+cleanup() {
+  [ ${#PIDS[@]} -gt 0 ] && stop "${PIDS[@]}"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say() { printf '%s\n' "$*" >&2; }
+
+# A failure: a tool that did not answer or a scenario that broke.
+fail() {
+  say "FAIL $*"
+  printf '%s\n' "$*" >>"$FAILS"
+}
+
+# The value of KEY in a loadgen line of key=value pairs, or empty.
+kv() {
+  local re="(^| )$1=([^ ]+)"
+  [[ $2 =~ $re ]] && printf '%s' "${BASH_REMATCH[2]}"
+}
+
+# Aborts unless every tool is there: a missing one is a broken harness.
+need() {
+  local t missing=""
+  for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=" $t"; done
+  if [ -n "$missing" ]; then
+    say "run.sh: missing:$missing (scripts/install-deps installs them)"
+    exit 1
+  fi
+}
+
+# ---- ports: one fresh port per server, below the ephemeral range ----
+PORT=$((20000 + RANDOM % 8000))
+port_busy() {
+  local hex
+  hex=$(printf ':%04X' "$1")
+  cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 \
+    2>/dev/null | awk -v p="$hex" '$2 ~ p"$" {f = 1} END {exit !f}'
+}
+next_port() {
+  PORT=$((PORT + 1))
+  [ $PORT -ge 32000 ] && PORT=20000
+  while port_busy $PORT; do PORT=$((PORT + 1)); done
+  P=$PORT
+}
+
+# Waits until something listens on 127.0.0.1:PORT (tcp) or has bound it
+# (udp), for 5 s; fails if pid dies first.
+wait_port() {
+  local port=$1 proto=$2 pid=$3 hex st files i
+  hex=$(printf ':%04X' "$port")
+  if [ "$proto" = udp ]; then
+    files="/proc/net/udp /proc/net/udp6" st=07
+  else
+    files="/proc/net/tcp /proc/net/tcp6" st=0A
+  fi
+  for ((i = 0; i < 100; i++)); do
+    # shellcheck disable=SC2086
+    awk -v p="$hex" -v st=$st '$2 ~ p"$" && $4 == st {f = 1} END {exit !f}' \
+      $files 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# CPU seconds (user + system, with reaped children) of a live process.
+CLK_TCK=$(getconf CLK_TCK)
+proc_cpu() {
+  awk -v hz="$CLK_TCK" '{sub(/.*\) /, ""); print ($12 + $13 + $14 + $15) / hz}' \
+    "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# ---- results ----
+RAW=$WORK/raw.tsv
+: >"$RAW"
+NOTES=$WORK/notes.tsv
+: >"$NOTES"
+# rec SCENARIO CASE TOOL METRIC VALUE
+rec() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RAW"; }
+# note SCENARIO CASE TOOL TEXT: what a number cannot say (how ncat failed)
+note() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$NOTES"; }
+
+# The tools of a list rotated by the repetition: nobody always runs first.
+rotate() {
+  local r=$1
+  shift
+  local a=("$@") n=$#
+  local i
+  for ((i = 0; i < n; i++)); do printf '%s\n' "${a[(i + r) % n]}"; done
+}
+
+build_helpers() {
+  mkdir -p "$WORK/bin"
+  local cc=${CC:-cc}
+  "$cc" -O2 -Wall -Wextra -o "$LG" "$ROOT/bench/loadgen.c" &&
+    "$cc" -O2 -Wall -Wextra -o "$ZC" "$ROOT/bench/zcprobe.c" ||
+    { say "run.sh: cannot build bench/loadgen.c or bench/zcprobe.c"; exit 1; }
+}
+
+# ==== 1. TCP throughput: a file through client -> listener -> /dev/null ====
+
+TPUT_TOOLS=(sockit sockit-nosplice nc ncat socat iperf3 zcprobe)
+
+# Sets RECV and SEND, the two ends of one transfer on port P.
+tput_cmds() {
+  local s=$SOCKIT
+  case $1 in
+  sockit) RECV=("$s" -l 127.0.0.1 "$P") SEND=("$s" -N 127.0.0.1 "$P") ;;
+  sockit-nosplice)
+    RECV=("$s" --no-splice -l 127.0.0.1 "$P")
+    SEND=("$s" --no-splice -N 127.0.0.1 "$P") ;;
+  nc) RECV=(nc -l 127.0.0.1 "$P") SEND=(nc -N 127.0.0.1 "$P") ;;
+  ncat) RECV=(ncat -l 127.0.0.1 "$P") SEND=(ncat 127.0.0.1 "$P") ;;
+  socat) # -b left at its default (8192)
+    RECV=(socat -u "TCP-LISTEN:$P,bind=127.0.0.1,reuseaddr" STDOUT)
+    SEND=(socat -u STDIN "TCP:127.0.0.1:$P") ;;
+  iperf3) # memory to memory: it ignores the file
+    RECV=(iperf3 -s -1 -B 127.0.0.1 -p "$P")
+    SEND=(iperf3 -c 127.0.0.1 -p "$P" -n "${TPUT_MIB}M" -J) ;;
+  zcprobe) RECV=("$ZC" recv 127.0.0.1 "$P")
+    SEND=("$ZC" send 127.0.0.1 "$P" "$INPUT") ;;
+  esac
+}
+
+# One transfer; records MiB/s and CPU seconds of both ends.
+tput_one() {
+  local tool=$1 rep=$2 rpid t0 t1 i out=/dev/null rc_s rc_r
+  next_port
+  tput_cmds "$tool"
+  [ $QUICK = 1 ] && out=$WORK/received
+  "$LG" run "$WORK/recv.time" -- "${RECV[@]}" </dev/null >"$out" \
+    2>"$WORK/recv.err" &
+  rpid=$!
+  PIDS+=("$rpid")
+  if ! wait_port "$P" tcp "$rpid"; then
+    fail "tput $tool: the receiver did not listen: $(head -c 200 "$WORK/recv.err")"
+    stop "$rpid"
+    return
+  fi
+  t0=$EPOCHREALTIME
+  timeout -k 2 60 "$LG" run "$WORK/send.time" -- "${SEND[@]}" \
+    <"$INPUT" >"$WORK/send.out" 2>"$WORK/send.err"
+  rc_s=$?
+  for ((i = 0; i < 200; i++)); do
+    kill -0 "$rpid" 2>/dev/null || break
+    sleep 0.01
+  done
+  if kill -0 "$rpid" 2>/dev/null; then
+    stop "$rpid"
+    fail "tput $tool: the receiver did not finish after the sender"
+    return
+  fi
+  wait "$rpid"
+  rc_r=$?
+  t1=$EPOCHREALTIME
+  if [ $rc_s != 0 ] || [ $rc_r != 0 ]; then
+    fail "tput $tool: exit $rc_s (sender) $rc_r (receiver): $(head -c 200 "$WORK/send.err") $(head -c 200 "$WORK/recv.err")"
+    return
+  fi
+  tput_check "$tool" || return
+  [ -n "${TPUT_WARMUP:-}" ] && return
+  local st rt
+  st=$(cat "$WORK/send.time") rt=$(cat "$WORK/recv.time")
+  local secs mibs cpu
+  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", b - a}')
+  mibs=$(awk -v m="$TPUT_MIB" -v s="$secs" 'BEGIN {printf "%.0f", m / s}')
+  cpu=$(awk -v a="$(kv user "$st")" -v b="$(kv sys "$st")" \
+    -v c="$(kv user "$rt")" -v d="$(kv sys "$rt")" \
+    'BEGIN {printf "%.3f", a + b + c + d}')
+  rec tput file "$tool" mibs "$mibs"
+  rec tput file "$tool" cpu_s "$cpu"
+  rec tput file "$tool" send_cpu_s "$(awk -v a="$(kv user "$st")" -v b="$(kv sys "$st")" 'BEGIN {printf "%.3f", a + b}')"
+  rec tput file "$tool" recv_cpu_s "$(awk -v a="$(kv user "$rt")" -v b="$(kv sys "$rt")" 'BEGIN {printf "%.3f", a + b}')"
+  if [ "$tool" = iperf3 ]; then
+    # iperf3's own figure, from its receiver, beside ours (wall time)
+    local bps
+    bps=$(awk '/"sum_received"/ {f = 1} f && /"bits_per_second"/ {gsub(/[,]/, ""); print $2; exit}' "$WORK/send.out")
+    [ -n "$bps" ] && rec tput file iperf3 self_mibs "$(awk -v b="$bps" 'BEGIN {printf "%.0f", b / 8 / 1048576}')"
+  fi
+  say "  tput $tool #$rep: $mibs MiB/s, $cpu CPU s"
+}
+
+# --quick: what arrived must be what was sent.
+tput_check() {
+  local tool=$1 want=$((TPUT_MIB * 1048576)) got
+  [ $QUICK = 1 ] || return 0
+  case $tool in
+  iperf3)
+    got=$(awk '/"sum_sent"/ {f = 1} f && /"bytes"/ {gsub(/[,]/, ""); print $2; exit}' "$WORK/send.out")
+    ;;
+  zcprobe) got=$(awk '{print $3}' "$WORK/recv.err") ;;
+  *)
+    cmp -s "$INPUT" "$WORK/received" && got=$want ||
+      got="$(stat -c %s "$WORK/received") bytes, not the same"
+    ;;
+  esac
+  [ "$got" = "$want" ] && return 0
+  fail "tput $tool: received $got, sent $want bytes"
+  return 1
+}
+
+scenario_tput() {
+  need nc ncat socat iperf3
+  say "[1] TCP throughput: $TPUT_MIB MiB from /dev/shm through each tool"
+  INPUT=$WORK/input
+  head -c "$((TPUT_MIB * 1048576))" /dev/urandom >"$INPUT" ||
+    { fail "tput: cannot write $INPUT"; return; }
+  local rep tool reps=$REPS
+  # a transfer takes a second: five runs each, after one not counted
+  if [ $QUICK = 0 ]; then
+    [ "$reps" -lt 5 ] && reps=5
+    TPUT_WARMUP=1 tput_one zcprobe 0
+  fi
+  for ((rep = 0; rep < reps; rep++)); do
+    for tool in $(rotate $rep "${TPUT_TOOLS[@]}"); do
+      tput_one "$tool" $((rep + 1))
+    done
+  done
+  rm -f "$INPUT" "$WORK/received"
+}
+
+# ==== 2. TCP request/response through a relay to an echo server ====
+# Each tool relays as netcat users do it, two processes and two fifos:
+#   loadgen rr -> TOOL -l P1 -> fifo -> TOOL 127.0.0.1 P2 -> loadgen echo
+# and back the same way. socat-native is socat's one-process relay.
+
+RR_TOOLS=(direct sockit sockit-nosplice nc ncat socat socat-native)
+
+rr_one() {
+  local tool=$1 rep=$2 s=$SOCKIT a="" b="" line
+  local F1=$WORK/rr.f1 F2=$WORK/rr.f2
+  next_port
+  rm -f "$F1" "$F2"
+  mkfifo "$F1" "$F2"
+  local L=() C=() target=$P
+  case $tool in
+  direct) target=$EPORT ;;
+  sockit) L=("$s" -l 127.0.0.1 "$P") C=("$s" 127.0.0.1 "$EPORT") ;;
+  sockit-nosplice) L=("$s" --no-splice -l 127.0.0.1 "$P")
+    C=("$s" --no-splice 127.0.0.1 "$EPORT") ;;
+  nc) L=(nc -l 127.0.0.1 "$P") C=(nc 127.0.0.1 "$EPORT") ;;
+  ncat) L=(ncat -l 127.0.0.1 "$P") C=(ncat 127.0.0.1 "$EPORT") ;;
+  socat) L=(socat "TCP-LISTEN:$P,bind=127.0.0.1,reuseaddr" STDIO)
+    C=(socat STDIO "TCP:127.0.0.1:$EPORT") ;;
+  esac
+  if [ "$tool" = socat-native ]; then
+    socat "TCP-LISTEN:$P,bind=127.0.0.1,reuseaddr" "TCP:127.0.0.1:$EPORT" \
+      </dev/null 2>"$WORK/rr.err" &
+    a=$!
+    PIDS+=("$a")
+  elif [ ${#L[@]} -gt 0 ]; then
+    # The listener opens F1 to write first, so neither open blocks forever.
+    "${L[@]}" >"$F1" <"$F2" 2>"$WORK/rr.err" &
+    a=$!
+    "${C[@]}" <"$F1" >"$F2" 2>>"$WORK/rr.err" &
+    b=$!
+    PIDS+=("$a" "$b")
+  fi
+  if [ -n "$a" ] && ! wait_port "$P" tcp "$a"; then
+    fail "rr $tool: the relay did not listen: $(head -c 200 "$WORK/rr.err")"
+    stop $a $b
+    return
+  fi
+  line=$(timeout -k 2 30 "$LG" rr 127.0.0.1 "$target" -s 64 "${RR_ARGS[@]}" \
+    2>>"$WORK/rr.err")
+  stop $a $b
+  if [ -z "$(kv rate "$line")" ]; then
+    fail "rr $tool: no answer: $(head -c 300 "$WORK/rr.err")"
+    return
+  fi
+  rec rr 64B "$tool" rate "$(kv rate "$line")"
+  rec rr 64B "$tool" p50_us "$(kv p50_us "$line")"
+  rec rr 64B "$tool" p99_us "$(kv p99_us "$line")"
+  say "  rr $tool #$rep: $line"
+}
+
+scenario_rr() {
+  need nc ncat socat
+  say "[2] TCP request/response, 64 bytes, through each tool as a relay"
+  local rep tool epid
+  next_port
+  EPORT=$P
+  "$LG" echo 127.0.0.1 "$EPORT" 2>"$WORK/echo.err" &
+  epid=$!
+  PIDS+=("$epid")
+  wait_port "$EPORT" tcp "$epid" || { fail "rr: the echo server did not start"; return; }
+  for ((rep = 0; rep < REPS; rep++)); do
+    for tool in $(rotate $rep "${RR_TOOLS[@]}"); do
+      rr_one "$tool" $((rep + 1))
+    done
+  done
+  stop "$epid"
+}
+
+# ==== 3. UDP: datagrams into TOOL -u -l, its stdout counted ====
+
+UDP_TOOLS=(sockit nc socat)
+
+udp_one() {
+  local tool=$1 size=$2 mode=$3 rep=$4 a k sline kline count rate
+  local FIFO=$WORK/udp.fifo
+  next_port
+  rm -f "$FIFO"
+  mkfifo "$FIFO"
+  local R=()
+  case $tool in
+  sockit) R=("$SOCKIT" -u -l --recv-only 127.0.0.1 "$P") ;;
+  nc) R=(nc -u -l -d 127.0.0.1 "$P") ;;
+  socat) R=(socat -u "UDP-RECV:$P,bind=127.0.0.1" STDOUT) ;;
+  esac
+  timeout -k 2 60 "$LG" sink -s "$size" --idle-ms 700 -t 50 <"$FIFO" \
+    >"$WORK/sink.out" 2>"$WORK/sink.err" &
+  k=$!
+  "${R[@]}" </dev/null >"$FIFO" 2>"$WORK/udp.err" &
+  a=$!
+  PIDS+=("$k" "$a")
+  if ! wait_port "$P" udp "$a"; then
+    fail "udp $tool: the receiver did not bind: $(head -c 200 "$WORK/udp.err")"
+    stop "$a" "$k"
+    return
+  fi
+  local args=(-s "$size")
+  if [ $QUICK = 1 ]; then
+    args+=(-c "$UDP_COUNT" -r "$UDP_RATE")
+  elif [ "$mode" = paced ]; then
+    args+=(-c 100000 -r 100000)
+  elif [ "$size" -le 64 ]; then
+    args+=(-c 1000000)
+  else
+    args+=(-c 300000)
+  fi
+  sline=$(timeout -k 2 30 "$LG" udp 127.0.0.1 "$P" "${args[@]}" 2>>"$WORK/udp.err")
+  wait "$k"
+  kline=$(cat "$WORK/sink.out")
+  stop "$a"
+  count=$(kv count "$kline") rate=$(kv rate "$kline")
+  if [ -z "$(kv sent "$sline")" ] || [ -z "$count" ] || [ "$count" = 0 ]; then
+    fail "udp $tool ${size}B: nothing received ($sline) ($kline) $(head -c 200 "$WORK/udp.err")"
+    return
+  fi
+  local sent
+  sent=$(kv sent "$sline")
+  rec udp "${size}B-$mode" "$tool" rate "$rate"
+  rec udp "${size}B-$mode" "$tool" loss_pct \
+    "$(awk -v s="$sent" -v c="$count" 'BEGIN {l = 100 * (1 - c / s); printf "%.2f", l < 0 ? 0 : l}')"
+  rec udp "${size}B-$mode" "$tool" sent_rate "$(kv rate "$sline")"
+  say "  udp $tool ${size}B $mode #$rep: received $count of $sent, $rate/s"
+}
+
+scenario_udp() {
+  need nc socat
+  say "[3] UDP: datagrams into TOOL -u -l, counted on its stdout"
+  local rep tool size mode modes=(max paced)
+  [ $QUICK = 1 ] && modes=(paced)
+  for ((rep = 0; rep < REPS; rep++)); do
+    for size in 64 1400; do
+      for mode in "${modes[@]}"; do
+        for tool in $(rotate $rep "${UDP_TOOLS[@]}"); do
+          udp_one "$tool" "$size" "$mode" $((rep + 1))
+        done
+      done
+    done
+  done
+}
+
+# ==== 4. Broker fan-out: every client sends, everybody else receives ====
+
+FAN_SERVERS=(sockit-broker ncat-broker sockit-chat ncat-chat)
+
+fan_one() {
+  local srv=$1 n=$2 rep=$3 spid line status S=()
+  next_port
+  case $srv in
+  sockit-broker) S=("$SOCKIT" --broker -l 127.0.0.1 "$P") ;;
+  sockit-chat) S=("$SOCKIT" --chat -l 127.0.0.1 "$P") ;;
+  ncat-broker) S=(ncat --broker -m 20000 -l 127.0.0.1 "$P") ;;
+  ncat-chat) S=(ncat --chat -m 20000 -l 127.0.0.1 "$P") ;;
+  esac
+  "${S[@]}" </dev/null >/dev/null 2>"$WORK/fan.err" &
+  spid=$!
+  PIDS+=("$spid")
+  if ! wait_port "$P" tcp "$spid"; then
+    fail "fanout $srv: the server did not listen: $(head -c 200 "$WORK/fan.err")"
+    stop "$spid"
+    return 1
+  fi
+  line=$(timeout -k 2 240 "$LG" fanout 127.0.0.1 "$P" -n "$n" -s 64 \
+    "${FAN_TIME[@]}" -T 150 --pid "$spid" 2>"$WORK/lg.err")
+  stop "$spid"
+  status=$(kv status "$line")
+  if [ "$status" = ok ] && [ "$(kv end "$line")" = ok ] &&
+    [ "$(kv deliveries "$line")" != 0 ]; then
+    rec fanout "$n" "$srv" rate "$(kv rate "$line")"
+    rec fanout "$n" "$srv" rss_per_client_b "$(kv rss_per_client_b "$line")"
+    rec fanout "$n" "$srv" server_cpu "$(kv server_cpu "$line")"
+    rec fanout "$n" "$srv" loadgen_cpu "$(kv loadgen_cpu "$line")"
+    rec fanout "$n" "$srv" connect_s "$(kv connect_s "$line")"
+    say "  fanout $srv $n #$rep: $(kv rate "$line") deliveries/s, $(kv rss_per_client_b "$line") B/client"
+    return 0
+  fi
+  local why="" err
+  [[ $line =~ why=\"([^\"]*)\" ]] && why=${BASH_REMATCH[1]}
+  err=$(tr '\n' ' ' <"$WORK/fan.err" | head -c 300)
+  [ -n "$err" ] || err=$(tr '\n' ' ' <"$WORK/lg.err" | head -c 300)
+  note fanout "$n" "$srv" "${status:-no answer} (${why:-$(kv end "$line")}); stderr: \`${err}\`"
+  say "  fanout $srv $n #$rep: FAILED: $status ($why): $err"
+  # ncat's select() loop cannot pass FD_SETSIZE: expected, and recorded.
+  if [[ $srv == ncat-* && $n -gt 1000 ]]; then
+    return 1
+  fi
+  fail "fanout $srv $n clients: $line $why"
+  return 1
+}
+
+scenario_fanout() {
+  need ncat
+  say "[4] broker fan-out: deliveries/s against clients, 64-byte lines"
+  local n rep srv
+  declare -A dead=()
+  for n in "${FAN_CLIENTS[@]}"; do
+    for ((rep = 0; rep < REPS; rep++)); do
+      for srv in $(rotate $rep "${FAN_SERVERS[@]}"); do
+        [ -n "${dead[$srv]:-}" ] && continue
+        # a chat room of 5,000+ spends up to a minute announcing every
+        # join to everybody: one run each
+        [[ $srv == *-chat && $n -ge 5000 && $rep -gt 0 ]] && continue
+        fan_one "$srv" "$n" $((rep + 1)) || dead[$srv]=$n
+      done
+    done
+  done
+}
+
+# ==== 5. Connection rate: connect, half-close, the server closes ====
+
+CONN_TOOLS=(sockit ncat socat)
+
+conn_one() {
+  local tool=$1 rep=$2 spid line c0 c1 S=()
+  next_port
+  case $tool in
+  sockit) S=("$SOCKIT" -k -l --recv-only 127.0.0.1 "$P") ;;
+  ncat) S=(ncat -k -l --recv-only -m 10000 127.0.0.1 "$P") ;;
+  socat) S=(socat -u "TCP-LISTEN:$P,bind=127.0.0.1,reuseaddr,fork" STDOUT) ;;
+  esac
+  "${S[@]}" </dev/null >/dev/null 2>"$WORK/conn.err" &
+  spid=$!
+  PIDS+=("$spid")
+  if ! wait_port "$P" tcp "$spid"; then
+    fail "connrate $tool: the server did not listen: $(head -c 200 "$WORK/conn.err")"
+    stop "$spid"
+    return
+  fi
+  c0=$(proc_cpu "$spid")
+  line=$(timeout -k 2 30 "$LG" connrate 127.0.0.1 "$P" -t "$CONN_SECS" -c 4 \
+    2>>"$WORK/conn.err")
+  c1=$(proc_cpu "$spid")
+  local alive=1
+  kill -0 "$spid" 2>/dev/null || alive=0
+  stop "$spid"
+  local n
+  n=$(kv connects "$line")
+  if [ $alive = 0 ] || [ -z "$n" ] || [ "$n" = 0 ] ||
+    [ "$(kv failed "$line")" != 0 ]; then
+    fail "connrate $tool: $line (server alive: $alive) $(head -c 200 "$WORK/conn.err")"
+    return
+  fi
+  rec connrate c4 "$tool" rate "$(kv rate "$line")"
+  rec connrate c4 "$tool" p50_us "$(kv p50_us "$line")"
+  rec connrate c4 "$tool" p99_us "$(kv p99_us "$line")"
+  rec connrate c4 "$tool" cpu_us_per_conn \
+    "$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 1e6 / n}')"
+  say "  connrate $tool #$rep: $line"
+}
+
+scenario_connrate() {
+  need ncat socat
+  say "[5] connection rate: connect, half-close, wait for the server's close"
+  local rep tool
+  for ((rep = 0; rep < REPS; rep++)); do
+    for tool in $(rotate $rep "${CONN_TOOLS[@]}"); do
+      conn_one "$tool" $((rep + 1))
+    done
+  done
+}
+
+# ==== main ====
+
+[ -x "$SOCKIT" ] || { say "run.sh: $SOCKIT is not built (make)"; exit 1; }
+ulimit -n "$(ulimit -Hn)" 2>/dev/null # 10,000 clients need descriptors
+build_helpers
+START=$(date +%s)
+for s in $ONLY; do
+  case $s in
+  tput | rr | udp | fanout | connrate) "scenario_$s" ;;
+  *) say "run.sh: unknown scenario \"$s\""; exit 2 ;;
+  esac
+done
+ELAPSED=$(($(date +%s) - START))
+
+if [ $QUICK = 1 ]; then
+  nfail=$(wc -l <"$FAILS")
+  if [ "$nfail" -gt 0 ]; then
+    say "bench-quick: $nfail failure(s) in ${ELAPSED}s:"
+    cat "$FAILS" >&2
+    exit 1
+  fi
+  say "bench-quick: every scenario ran and every tool answered (${ELAPSED}s)"
+  exit 0
+fi
+
+OUT=${OUT:-$ROOT/bench/results}
+mkdir -p "$OUT"
+"$ROOT/bench/report.sh" "$RAW" "$NOTES" "$FAILS" "$OUT" "$ELAPSED" "$REPS" ||
+  { say "run.sh: the report failed"; exit 1; }
+say "results: $OUT/latest.md (${ELAPSED}s)"
+[ -s "$FAILS" ] && { say "failures:"; cat "$FAILS" >&2; exit 1; }
+exit 0
