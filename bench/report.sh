@@ -378,6 +378,90 @@ EOF
     echo
   fi
 
+  # ---- where sockit is not ahead: every comparison it loses, listed
+  behind=$TMP/behind.md
+  : >"$behind"
+  lose() { # what sockit-figure peer-figure unit [lower-is-better]
+    [ -n "$2" ] && [ -n "$3" ] || return 0
+    local worse # how much worse sockit is, in percent of the peer
+    if [ -n "${5:-}" ]; then
+      worse=$(awk -v a="$2" -v b="$3" 'BEGIN {printf "%.0f", (b > 0 ? 100 * (a - b) / b : 0)}')
+    else
+      worse=$(awk -v a="$2" -v b="$3" 'BEGIN {printf "%.0f", (b > 0 ? 100 * (b - a) / b : 0)}')
+    fi
+    [ "$worse" -gt 3 ] || return 0
+    printf -- '- %s: sockit %s against %s %s (%s%% %s)\n' "$1" "$(num "$2")" \
+      "$(num "$3")" "$4" "$worse" "$([ -n "${5:-}" ] && echo more || echo less)" >>"$behind"
+  }
+  for t in nc ncat socat iperf3 zcprobe; do
+    lose "TCP throughput vs $t" "$(g tput file sockit mibs)" "$(g tput file $t mibs)" MiB/s
+  done
+  for t in nc ncat socat; do # socat native is another path: one process
+    lose "request/response vs $t" "$(g rr 64B sockit rate)" "$(g rr 64B $t rate)" "round trips/s"
+    lose "request/response p99 vs $t" "$(g rr 64B sockit p99_us)" "$(g rr 64B $t p99_us)" "µs" lower
+  done
+  for c in 64B-max 64B-paced 1400B-max 1400B-paced; do
+    for t in nc socat; do
+      lose "UDP $c vs $t" "$(g udp $c sockit rate)" "$(g udp $c $t rate)" "received/s"
+    done
+  done
+  for n in $FAN_NS; do
+    for m in broker chat; do
+      lose "fan-out --$m at $n clients vs ncat" "$(g fanout "$n" sockit-$m rate)" "$(g fanout "$n" ncat-$m rate)" "lines/s"
+      lose "memory per idle client, --$m at $n clients, vs ncat" "$(g fanout "$n" sockit-$m rss_per_client_b)" "$(g fanout "$n" ncat-$m rss_per_client_b)" "bytes" lower
+    done
+  done
+  for t in ncat socat; do
+    lose "connection rate vs $t" "$(g connrate c4 sockit rate)" "$(g connrate c4 $t rate)" "connections/s"
+    lose "server CPU per connection vs $t" "$(g connrate c4 sockit cpu_us_per_conn)" "$(g connrate c4 $t cpu_us_per_conn)" "µs" lower
+  done
+  if [ -s "$behind" ]; then
+    echo "## Where sockit is not ahead"
+    echo
+    echo "Every comparison above that sockit loses by more than 3%, medians"
+    echo "against medians; read each with its min–max, which often overlap"
+    echo "at this noise."
+    echo
+    cat "$behind"
+    echo
+  fi
+
+  # ---- profiles
+  if [ -n "$(g profile syscalls_per_conn sockit all)" ] || ls "$OUT"/profile-*.txt >/dev/null 2>&1; then
+    echo "## Profiles"
+    echo
+    echo "Made by the same run (\`bench/run.sh --only profile\`), with perf."
+    echo
+    if [ -n "$(g profile syscalls_per_conn sockit all)" ]; then
+      echo "System calls per connection under the connection-rate load"
+      echo "(perf stat on the syscalls tracepoints, divided by the connections):"
+      echo
+      echo "| system call | sockit -k | ncat -k |"
+      echo "|---|--:|--:|"
+      for s in all accept4 accept epoll_wait pselect6 epoll_ctl ioctl fcntl setsockopt read recvfrom shutdown close; do
+        a=$(g profile syscalls_per_conn sockit "$s") b=$(g profile syscalls_per_conn ncat "$s")
+        ge "${a:-0}" 0.01 || ge "${b:-0}" 0.01 || continue
+        echo "| $s | $(num "$a" 2) | $(num "$b" 2) |"
+      done
+      echo
+    fi
+    w=$(g profile broker1000_syscalls sockit writev)
+    if [ -n "$w" ]; then
+      echo "sockit --broker with 1,000 clients sending, one run: $(num "$(g profile broker1000_syscalls sockit deliveries)") lines delivered with"
+      echo "$(num "$w") writev, $(num "$(g profile broker1000_syscalls sockit epoll_ctl)") epoll_ctl, $(num "$(g profile broker1000_syscalls sockit read)") read and $(num "$(g profile broker1000_syscalls sockit epoll_wait)") epoll_wait calls."
+      echo
+    fi
+    for f in "$OUT"/profile-*.txt; do
+      [ -f "$f" ] || continue
+      echo "\`$(basename "$f")\`:"
+      echo
+      echo '```'
+      cat "$f"
+      echo '```'
+      echo
+    done
+  fi
+
   if [ -s "$FAILS" ]; then
     echo "## Failures in this run"
     echo

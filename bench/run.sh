@@ -7,7 +7,7 @@
 #   bench/run.sh --quick      each scenario once at a tiny size: proves the
 #                             harness and that every tool answers; fails
 #                             only when something breaks, never on speed
-#   bench/run.sh --only tput,rr,udp,fanout,connrate   a subset
+#   bench/run.sh --only tput,rr,udp,fanout,connrate,profile   a subset
 #   bench/run.sh --reps 5 --out DIR --clients 100,1000   (fan-out sizes)
 #
 # Environment: SOCKIT (default build/sockit), CC (default cc).
@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SOCKIT=${SOCKIT:-$ROOT/build/sockit}
 QUICK=0
 REPS=3
-ONLY="tput rr udp fanout connrate"
+ONLY="tput rr udp fanout connrate profile"
 OUT=""
 CLIENTS=""
 
@@ -38,6 +38,7 @@ done
 # ---- sizes: full, or tiny for --quick ----
 if [ $QUICK = 1 ]; then
   REPS=1
+  ONLY=${ONLY/profile/}
   TPUT_MIB=16           # the file sent in scenario 1
   RR_ARGS=(-c 300)      # round trips in scenario 2
   UDP_COUNT=2000 UDP_RATE=20000
@@ -562,6 +563,141 @@ scenario_connrate() {
   done
 }
 
+# ==== 6. Profiles: where the time goes when sockit is not ahead ====
+# Needs perf (linux-perf); skipped when it cannot record here.
+
+PROF_SYSCALLS="accept4 accept epoll_wait epoll_ctl pselect6 ioctl fcntl
+setsockopt getpeername read recvfrom shutdown close"
+
+# Stops a perf record or stat the way that makes it write what it has.
+perf_end() {
+  local i
+  kill -INT "$1" 2>/dev/null
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.05
+  done
+  stop "$1"
+}
+
+perf_works() {
+  command -v perf >/dev/null 2>&1 &&
+    perf record -q -e cpu-clock -o "$WORK/perf.test" -- true >/dev/null 2>&1
+}
+
+# System calls per connection of sockit -k and ncat -k under connrate.
+prof_connrate_syscalls() {
+  local tool spid ppid line n ev="raw_syscalls:sys_enter" s S=()
+  for s in $PROF_SYSCALLS; do ev+=",syscalls:sys_enter_$s"; done
+  for tool in sockit ncat; do
+    next_port
+    case $tool in
+    sockit) S=("$SOCKIT" -k -l --recv-only 127.0.0.1 "$P") ;;
+    ncat) S=(ncat -k -l --recv-only -m 10000 127.0.0.1 "$P") ;;
+    esac
+    "${S[@]}" </dev/null >/dev/null 2>"$WORK/prof.err" &
+    spid=$!
+    PIDS+=("$spid")
+    wait_port "$P" tcp "$spid" || { fail "profile: $tool did not listen"; stop "$spid"; continue; }
+    perf stat -x, -e "$ev" -p "$spid" -o "$WORK/pstat.$tool" -- sleep 2.6 \
+      2>/dev/null &
+    ppid=$!
+    PIDS+=("$ppid")
+    sleep 0.3
+    line=$(timeout -k 2 20 "$LG" connrate 127.0.0.1 "$P" -t 2 -c 4)
+    wait "$ppid"
+    stop "$spid"
+    n=$(kv connects "$line")
+    [ -n "$n" ] && [ "$n" -gt 0 ] || { fail "profile: connrate on $tool: $line"; continue; }
+    awk -F, -v n="$n" '$1 ~ /^[0-9]+$/ {
+        e = $3; sub(/.*sys_enter_?/, "", e); if (e == "") e = "all"
+        printf "%s\t%.2f\n", e, $1 / n }' "$WORK/pstat.$tool" |
+      while IFS=$'\t' read -r s v; do
+        rec profile syscalls_per_conn "$tool" "$s" "$v"
+      done
+    say "  profile: $tool -k, $(awk -F, '$3 == "raw_syscalls:sys_enter" {print $1}' "$WORK/pstat.$tool") system calls for $n connections"
+  done
+}
+
+# System calls of sockit --broker serving 1,000 clients: writev against
+# epoll_ctl shows what each batched write costs besides itself.
+prof_broker_syscalls() {
+  local spid ppid line ev="raw_syscalls:sys_enter" s
+  for s in writev epoll_ctl epoll_wait read; do ev+=",syscalls:sys_enter_$s"; done
+  next_port
+  "$SOCKIT" --broker -l 127.0.0.1 "$P" </dev/null >/dev/null 2>"$WORK/prof.err" &
+  spid=$!
+  PIDS+=("$spid")
+  wait_port "$P" tcp "$spid" || { fail "profile: broker did not listen"; stop "$spid"; return; }
+  perf stat -x, -e "$ev" -p "$spid" -o "$WORK/pstat.broker" -- sleep 8 \
+    2>/dev/null &
+  ppid=$!
+  PIDS+=("$ppid")
+  line=$(timeout -k 2 30 "$LG" fanout 127.0.0.1 "$P" -n 1000 -t 3 -W 0.5 --pid "$spid")
+  perf_end "$ppid"
+  stop "$spid"
+  awk -F, '$1 ~ /^[0-9]+$/ {e = $3; sub(/.*sys_enter_?/, "", e); if (e == "") e = "all"
+      printf "%s\t%s\n", e, $1}' "$WORK/pstat.broker" |
+    while IFS=$'\t' read -r s v; do rec profile broker1000_syscalls sockit "$s" "$v"; done
+  rec profile broker1000_syscalls sockit deliveries "$(kv deliveries "$line")"
+  say "  profile: broker, 1,000 clients: $(tr '\n' ' ' <"$WORK/pstat.broker" | head -c 300)"
+}
+
+# A flat profile (top symbols) of sockit while loadgen does ARGS to it.
+# prof_record NAME SERVER-ARGS -- LOADGEN-ARGS
+prof_record() {
+  local name=$1 spid ppid S=() L=()
+  shift
+  while [ "$1" != -- ]; do S+=("$1"); shift; done
+  shift
+  L=("$@")
+  next_port
+  "$SOCKIT" "${S[@]}" -l 127.0.0.1 "$P" </dev/null >/dev/null 2>"$WORK/prof.err" &
+  spid=$!
+  PIDS+=("$spid")
+  wait_port "$P" tcp "$spid" || { fail "profile $name: no listener"; stop "$spid"; return; }
+  perf record -q -g -e cpu-clock -F 2000 -p "$spid" -o "$WORK/perf.$name" \
+    >/dev/null 2>&1 &
+  ppid=$!
+  PIDS+=("$ppid")
+  sleep 0.3
+  local line extra=()
+  [ "${L[0]}" = fanout ] && extra=(--pid "$spid")
+  line=$(timeout -k 2 150 "$LG" "${L[0]}" 127.0.0.1 "$P" "${L[@]:1}" \
+    "${extra[@]}" 2>/dev/null)
+  perf_end "$ppid"
+  stop "$spid"
+  {
+    echo "sockit ${S[*]}, while: loadgen ${L[*]}"
+    echo "loadgen: $line"
+    echo
+    echo "sockit's CPU time by system call (perf record -g -e cpu-clock, children):"
+    perf report -i "$WORK/perf.$name" --stdio --children --sort sym -g none \
+      2>/dev/null | grep -E '^ +[0-9.]+%.*\[k\] (__x64_sys_|do_syscall_64|do_writev$)' |
+      head -12
+    echo
+    echo "sockit's own code and libraries (self time, above 0.2%):"
+    perf report -i "$WORK/perf.$name" --stdio --no-children --sort dso,sym \
+      -g none --percent-limit 0.2 2>/dev/null | grep -E '^ +[0-9]' |
+      grep -v kernel.kallsyms | head -12
+  } >"$PROFILE_DIR/profile-$name.txt"
+  say "  profile: $name -> profile-$name.txt"
+}
+
+scenario_profile() {
+  if ! perf_works; then
+    say "[6] profiles: perf cannot record here (install linux-perf); skipped"
+    return
+  fi
+  say "[6] profiles of sockit: connection handling and a chat join storm"
+  PROFILE_DIR=$WORK/profiles
+  mkdir -p "$PROFILE_DIR"
+  prof_connrate_syscalls
+  prof_broker_syscalls
+  prof_record connrate -k --recv-only -- connrate -t 2 -c 4
+  prof_record chat-join --chat -- fanout -n 3000 --idle -T 120
+}
+
 # ==== main ====
 
 [ -x "$SOCKIT" ] || { say "run.sh: $SOCKIT is not built (make)"; exit 1; }
@@ -570,7 +706,7 @@ build_helpers
 START=$(date +%s)
 for s in $ONLY; do
   case $s in
-  tput | rr | udp | fanout | connrate) "scenario_$s" ;;
+  tput | rr | udp | fanout | connrate | profile) "scenario_$s" ;;
   *) say "run.sh: unknown scenario \"$s\""; exit 2 ;;
   esac
 done
@@ -589,6 +725,8 @@ fi
 
 OUT=${OUT:-$ROOT/bench/results}
 mkdir -p "$OUT"
+rm -f "$OUT"/profile-*.txt
+[ -d "$WORK/profiles" ] && cp "$WORK"/profiles/*.txt "$OUT"/ 2>/dev/null
 "$ROOT/bench/report.sh" "$RAW" "$NOTES" "$FAILS" "$OUT" "$ELAPSED" "$REPS" ||
   { say "run.sh: the report failed"; exit 1; }
 say "results: $OUT/latest.md (${ELAPSED}s)"
