@@ -736,6 +736,25 @@ class UdpTest(CliCase):
             got += d
         self.assertEqual(got, data)
 
+    def test_client_crlf_stays_within_the_datagram_limit(self):
+        """-C doubles each LF: a read must leave room for that, so that
+        40000 LFs (a legal 40000-byte read) still fit in datagrams."""
+        peer = self.udp_socket()
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        proc = self.spawn("-u", "-C", "127.0.0.1", peer.getsockname()[1])
+        proc.write(b"\n" * 40000)
+        got = b""
+        while len(got) < 80000:
+            try:
+                d, _ = udp_recv(peer)
+            except AssertionError as e:
+                self.fail("%s after %d bytes%s" % (e, len(got),
+                                                   proc.describe()))
+            self.assertLessEqual(len(d), UDP_MAX)
+            got += d
+        self.assertEqual(got, b"\r\n" * 40000)
+        self.assertIsNone(proc.poll(), proc.describe())
+
     def test_client_ipv6(self):
         peer = self.udp_socket("::1")
         proc = self.spawn("-u", "::1", peer.getsockname()[1])
@@ -843,6 +862,22 @@ class UdpTest(CliCase):
         proc.out.wait_line(b"ping")
         proc.write(b"pong\n")
         self.assertEqual(udp_recv(peer)[0], b"pong\n")
+
+    def test_unix_datagram_largest(self):
+        """65536 bytes: the largest datagram sockit takes, whole."""
+        path = os.path.join(self.tmpdir(), "max.sock")
+        proc = self.spawn("-U", "-u", "-l", path)
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(path):
+            self.assertLess(time.monotonic(), deadline, proc.describe())
+            time.sleep(0.01)
+        peer = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(peer.close)
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        data = os.urandom(65536)
+        peer.sendto(data, path)
+        self.assertEqual(sha(proc.out.read_exact(65536)), sha(data))
+        self.assertIsNone(proc.poll(), proc.describe())
 
     def test_unix_datagram_too_large(self):
         path = os.path.join(self.tmpdir(), "big.sock")
@@ -1017,6 +1052,18 @@ class ScanTest(CliCase):
         rc, out, err = self.run_sockit("-z", "127.0.0.1",
                                        "%d-%d" % (port + 1, port + 2))
         self.assertEqual((rc, out, err), (1, b"", b""))
+
+    def test_ipv6_and_timeout(self):
+        srv, port = self.server("::1")
+        rc, out, err = self.run_sockit("-z", "::1", port)
+        self.assertEqual((rc, out, err), (0, b"[::1]:%d open\n" % port,
+                                          b""))
+        # A port whose SYNs go unanswered: -w bounds each attempt.
+        port = ConnectTest.full_backlog(self)
+        start = time.monotonic()
+        rc, out, err = self.run_sockit("-z", "-w", "1", "127.0.0.1", port)
+        self.assertEqual((rc, out, err), (1, b"", b""))
+        self.assertLess(time.monotonic() - start, 1 + 2 * TIMEOUT_SCALE)
 
     def test_scan_sends_nothing(self):
         """Data waiting on stdin is not read, nor sent to the port."""
@@ -1230,6 +1277,42 @@ class RelayShapesTest(CliCase):
         with open(out_path, "rb") as f:
             self.assertEqual(sha(f.read()), sha(down))
 
+    def closed_fd_run(self, redirect, flags):
+        """sockit started by a shell with a standard descriptor closed
+        (`sockit ... <&-`): its socket must not take that descriptor's
+        place, or it would relay the peer's bytes back to the peer."""
+        srv, port = self.server()
+        proc = Spawned(["sh", "-c", 'exec "$0" "$@" ' + redirect, sockit(),
+                        *flags, "127.0.0.1", port],
+                       subprocess.DEVNULL if redirect != "<&-" else None,
+                       subprocess.PIPE if redirect != ">&-" else None)
+        self.addCleanup(proc.stop)
+        if proc.popen.stdout:
+            self.addCleanup(proc.popen.stdout.close)
+        conn = self.accept(srv)
+        return proc, conn
+
+    def test_closed_stdin_is_empty_input(self):
+        proc, conn = self.closed_fd_run("<&-", ["-N"])
+        # Like an empty stdin: -N half-closes at once, nothing is sent.
+        self.assertEqual(recv_all(conn), b"",
+                         "bytes sent from a closed stdin")
+        conn.sendall(b"hello\n")
+        conn.shutdown(socket.SHUT_WR)
+        rc = proc.wait_exit()
+        self.assertEqual(rc, 0, proc.describe())
+        self.assertEqual(proc.popen.stdout.read(), b"hello\n")
+
+    def test_closed_stdout_does_not_echo(self):
+        proc, conn = self.closed_fd_run(">&-", [])
+        conn.sendall(b"not for me\n")
+        conn.shutdown(socket.SHUT_WR)
+        # stdin is /dev/null (and no -N): nothing at all comes back.
+        self.assertEqual(recv_all(conn), b"", "the peer's bytes came back")
+        rc = proc.wait_exit()
+        self.assertIn(rc, (0, 1), proc.describe())
+        self.assertLessEqual(proc.err.transcript.count(b"\n"), 1)
+
     def test_source_address_and_port(self):
         srv, port = self.server()
         s, src_port = refusing_port()
@@ -1240,6 +1323,56 @@ class RelayShapesTest(CliCase):
         self.assertEqual(conn.getpeername(), ("127.0.0.1", src_port))
         proc.close_stdin()
         self.assertEqual(recv_all(conn), b"")
+
+
+class BackpressureTest(CliCase):
+    """A reader that does not keep up slows the sender down; sockit's
+    memory stays bounded, and a signal's flush is bounded too."""
+
+    def flooded(self, *flags):
+        srv, port = self.server()
+        proc = self.spawn(*flags, "127.0.0.1", port)
+        conn = self.accept(srv)
+        stream = random.Random(1).randbytes(32 << 20)
+        self.stream_until_closed(conn, stream)
+        return proc, stream
+
+    def rss_kib(self, pid):
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        self.fail("no VmRSS for %d" % pid)
+
+    def check_bounded(self, *flags):
+        proc, stream = self.flooded(*flags)
+        time.sleep(1)  # nobody reads sockit's stdout meanwhile
+        base = 64 << 10 if TIMEOUT_SCALE == 1 else 256 << 10  # ASan
+        self.assertLess(self.rss_kib(proc.pid), base,
+                        "sockit buffers what stdout cannot take")
+        got = proc.out.read_exact(len(stream), 4 * TIMEOUT)
+        self.assertEqual(sha(got), sha(stream))
+
+    def test_bounded_memory_splice(self):
+        self.check_bounded()
+
+    def test_bounded_memory_no_splice(self):
+        self.check_bounded("--no-splice")
+
+    def test_sigint_flush_is_bounded(self):
+        """stdout blocked for good: SIGINT still ends it, within the
+        flush deadline (2 s), with 130."""
+        proc, stream = self.flooded()
+        time.sleep(0.5)
+        start = time.monotonic()
+        proc.popen.send_signal(signal.SIGINT)
+        while proc.poll() is None:  # stdout stays unread
+            self.assertLess(time.monotonic() - start, 2 + 2 * TIMEOUT_SCALE,
+                            "no exit: the flush waits for a reader forever")
+            time.sleep(0.05)
+        self.assertEqual(proc.popen.returncode, 130, proc.describe())
+        got = proc.out.wait_eof(TIMEOUT)
+        self.assertEqual(sha(got), sha(stream[:len(got)]))
 
 
 class SignalTest(CliCase):
