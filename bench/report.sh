@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Turns one benchmark run (bench/run.sh) into OUT/latest.md, OUT/latest.tsv
 # and the gnuplot PNGs. Can be rerun on a kept latest.tsv:
-#   bench/report.sh RAW.tsv NOTES.tsv FAILURES OUT [SECONDS REPS]
-# RAW lines: scenario case tool metric value; NOTES: scenario case tool text.
+#   bench/report.sh bench/results/latest.tsv bench/results/latest-notes.tsv \
+#     /dev/null bench/results
+# RAW lines: scenario case tool metric value; NOTES: scenario case tool
+# text, among them "meta run date|commit|elapsed|reps" of the run.
 set -uo pipefail
 
-RAW=$1 NOTES=$2 FAILS=$3 OUT=$4 ELAPSED=${5:-?} REPS=${6:-?}
+RAW=$1 NOTES=$2 FAILS=$3 OUT=$4
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SOCKIT=${SOCKIT:-$ROOT/build/sockit}
 mkdir -p "$OUT"
 TMP=$(mktemp -d) || exit 1
 trap 'rm -rf "$TMP"' EXIT
+
+meta() { awk -F '\t' -v k="$1" '$1 == "meta" && $3 == k {v = $4} END {print v}' "$NOTES"; }
+RUN_DATE=$(meta date) COMMIT=$(meta commit) ELAPSED=$(meta elapsed) REPS=$(meta reps)
 
 [ "$RAW" -ef "$OUT/latest.tsv" ] || cp "$RAW" "$OUT/latest.tsv"
 [ "$NOTES" -ef "$OUT/latest-notes.tsv" ] || cp "$NOTES" "$OUT/latest-notes.tsv"
@@ -120,6 +125,7 @@ set format y "10^{%T}"
 set xrange [7:14000]
 set grid xtics ytics mxtics mytics
 set key top right
+$(awk -F '\t' '$1 == "fanout" && $3 ~ /^ncat/ {n = $2} END {if (n) printf "set label \"ncat aborts once it holds ~1,020 clients\\n(FD_SETSIZE 1024; tried with %d)\" at %d, 3e5 center noenhanced tc rgb \"#cc4125\"", n, n}' "$NOTES")
 plot "$TMP/fan-sockit-broker.dat" using 1:2:3:4 with yerrorlines lw 2 pt 7 lc rgb "#3572a5" title "sockit --broker", \
      "$TMP/fan-sockit-chat.dat" using 1:2:3:4 with yerrorlines lw 2 pt 5 lc rgb "#6aa84f" title "sockit --chat", \
      "$TMP/fan-ncat-broker.dat" using 1:2:3:4 with yerrorlines lw 2 pt 9 dt 2 lc rgb "#cc4125" title "ncat --broker", \
@@ -139,13 +145,13 @@ EOF
   echo
   echo "| | |"
   echo "|---|---|"
-  echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
-  echo "| sockit | $(version_of sockit), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet -- src include 2>/dev/null || echo ' (modified)') |"
+  echo "| date | ${RUN_DATE:-?} |"
+  echo "| sockit | $(version_of sockit), commit ${COMMIT:-?} |"
   echo "| machine | $(nproc) cores ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), loopback only |"
   echo "| kernel | $(uname -sr) |"
   echo "| peers | $(version_of nc), $(version_of ncat), $(version_of socat), $(version_of iperf3) |"
   echo "| limits | RLIMIT_NOFILE $(ulimit -Hn), somaxconn $(cat /proc/sys/net/core/somaxconn) |"
-  echo "| run | $REPS repetitions (throughput: 5, after one not counted), ${ELAPSED} s in all |"
+  echo "| run | ${REPS:-?} repetitions (throughput: 5, after one not counted), ${ELAPSED:-?} s in all |"
   echo
 
   # ---- targets
@@ -186,8 +192,9 @@ EOF
     echo "listener on 127.0.0.1 that writes to /dev/null; MiB/s over the wall"
     echo "time from starting the client until both ends have exited; CPU is"
     echo "user + system seconds of both processes. iperf3 sends from memory"
-    echo "(\`-n 1G\`), zcprobe (bench/zcprobe.c) is sendfile + splice with"
-    echo "nothing else: the machine's limit. socat runs with its default \`-b 8192\`."
+    echo "(\`-n 1G\`); zcprobe (bench/zcprobe.c) is sendfile + splice and"
+    echo "nothing else, the reference for what this machine can do. socat runs"
+    echo "with its default \`-b 8192\`."
     echo
     echo "![TCP throughput](tput.png)"
     echo
@@ -317,7 +324,9 @@ EOF
     echo
     echo "VmRSS of the server after all N clients are connected and quiet,"
     echo "minus VmRSS before the first one, divided by N (the kernel's socket"
-    echo "buffers are not in VmRSS). Median of the runs above."
+    echo "buffers are not in VmRSS). Median of the runs above. VmRSS grows by"
+    echo "whole 4 KiB pages, so with 10 or 100 clients a page or two of the"
+    echo "allocator's make up most of the figure."
     echo
     echo "| clients | sockit --broker | sockit --chat | ncat --broker | ncat --chat |"
     echo "|--:|--:|--:|--:|--:|"
@@ -346,7 +355,7 @@ EOF
       echo "| $(num $n)$row |"
     done
     echo
-    if [ -s "$NOTES" ]; then
+    if awk -F '\t' '$1 == "fanout" {f = 1} END {exit !f}' "$NOTES"; then
       echo "### How the failed runs failed"
       echo
       awk -F '\t' '$1 == "fanout" {printf "- %s, %s clients: %s\n", $3, $2, $4}' "$NOTES"
@@ -430,7 +439,8 @@ EOF
   if [ -n "$(g profile syscalls_per_conn sockit all)" ] || ls "$OUT"/profile-*.txt >/dev/null 2>&1; then
     echo "## Profiles"
     echo
-    echo "Made by the same run (\`bench/run.sh --only profile\`), with perf."
+    echo "From scenario 6 of the same run (alone: \`bench/run.sh --only profile\`),"
+    echo "with perf; it runs when perf can record here (linux-perf)."
     echo
     if [ -n "$(g profile syscalls_per_conn sockit all)" ]; then
       echo "System calls per connection under the connection-rate load"

@@ -704,6 +704,8 @@ scenario_profile() {
 ulimit -n "$(ulimit -Hn)" 2>/dev/null # 10,000 clients need descriptors
 build_helpers
 START=$(date +%s)
+note meta run date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+note meta run commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt 2>/dev/null || echo ' (with changes to src)')"
 for s in $ONLY; do
   case $s in
   tput | rr | udp | fanout | connrate | profile) "scenario_$s" ;;
@@ -711,6 +713,8 @@ for s in $ONLY; do
   esac
 done
 ELAPSED=$(($(date +%s) - START))
+note meta run elapsed "$ELAPSED"
+note meta run reps "$REPS"
 
 if [ $QUICK = 1 ]; then
   nfail=$(wc -l <"$FAILS")
@@ -727,7 +731,7 @@ OUT=${OUT:-$ROOT/bench/results}
 mkdir -p "$OUT"
 rm -f "$OUT"/profile-*.txt
 [ -d "$WORK/profiles" ] && cp "$WORK"/profiles/*.txt "$OUT"/ 2>/dev/null
-"$ROOT/bench/report.sh" "$RAW" "$NOTES" "$FAILS" "$OUT" "$ELAPSED" "$REPS" ||
+"$ROOT/bench/report.sh" "$RAW" "$NOTES" "$FAILS" "$OUT" ||
   { say "run.sh: the report failed"; exit 1; }
 say "results: $OUT/latest.md (${ELAPSED}s)"
 [ -s "$FAILS" ] && { say "failures:"; cat "$FAILS" >&2; exit 1; }
