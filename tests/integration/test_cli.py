@@ -692,6 +692,22 @@ class KeepOpenTest(CliCase):
                         pending -= 1
         return [bytes(got[c]) for c in clients]
 
+    def test_stdin_eof_changes_nothing(self):
+        """As ncat -k: the operator's input ending does not end the hub;
+        clients still reach stdout, and still connect."""
+        proc, port = self.listener("-k", "-v")
+        proc.close_stdin()
+        a = self.connect(port)
+        a.sendall(b"after stdin EOF\n")
+        proc.out.wait_line(b"after stdin EOF")
+        a.close()
+        b = self.connect(port)
+        b.sendall(b"and another\n")
+        proc.out.wait_line(b"and another")
+        self.assertIsNone(proc.poll(), proc.describe())
+        proc.popen.send_signal(signal.SIGTERM)
+        self.assert_exit(proc, 143)
+
     def test_deny_refuses_in_the_hub_too(self):
         proc, port = self.listener("-k", "-v", "--deny", "127.0.0.0/8")
         c = self.connect(port)
@@ -996,6 +1012,45 @@ class UsageTest(CliCase):
 
 # =================================================== 9. the other options
 
+class AddressFormsTest(CliCase):
+    """The one-argument address forms: host:port, [v6]:port, unix:path."""
+
+    def exchange(self, conn, proc):
+        conn.sendall(b"ping\n")
+        proc.out.wait_line(b"ping")
+        proc.write(b"pong\n")
+        proc.close_stdin()
+        self.assertEqual(recv_all(conn), b"pong\n")
+        conn.close()
+        self.assert_exit(proc, 0)
+
+    def test_host_colon_port(self):
+        srv, port = self.server()
+        proc = self.spawn("-N", "127.0.0.1:%d" % port)
+        self.exchange(self.accept(srv), proc)
+
+    def test_bracketed_ipv6(self):
+        srv, port = self.server("::1")
+        proc = self.spawn("-N", "[::1]:%d" % port)
+        self.exchange(self.accept(srv), proc)
+
+    def test_unix_prefix(self):
+        path = os.path.join(self.tmpdir(), "u.sock")
+        srv = socket.socket(socket.AF_UNIX)
+        self.addCleanup(srv.close)
+        srv.bind(path)
+        srv.listen(1)
+        srv.settimeout(TIMEOUT)
+        proc = self.spawn("-N", "unix:" + path)
+        self.exchange(self.accept(srv), proc)
+
+    def test_listener_host_colon_port(self):
+        proc, port = start_listener(
+            lambda p: [sockit(), "-N", "-l", "127.0.0.1:%d" % p],
+            on_start=lambda p: self.addCleanup(p.stop))
+        self.exchange(self.connect(port), proc)
+
+
 class ScanTest(CliCase):
 
     def ports_in_a_row(self):
@@ -1276,6 +1331,34 @@ class RelayShapesTest(CliCase):
         self.assertEqual(sha(got), sha(up))
         with open(out_path, "rb") as f:
             self.assertEqual(sha(f.read()), sha(down))
+
+    def receive_into(self, out, size):
+        """size random bytes from a Python server into sockit's stdout,
+        the file object out; returns them."""
+        srv, port = self.server()
+        proc = self.spawn_io(["127.0.0.1", port], subprocess.DEVNULL, out)
+        out.close()
+        conn = self.accept(srv)
+        data = os.urandom(size)
+        join = self.in_background(conn.sendall, data)
+        join(4 * TIMEOUT)
+        conn.close()
+        self.assertEqual(proc.wait_exit(4 * TIMEOUT), 0, proc.describe())
+        self.assertEqual(bytes(proc.err.transcript), b"")
+        return data
+
+    def test_stdout_appending_file(self):
+        """>> file: the kernel refuses splice into O_APPEND files, so the
+        relay falls back to read/write, keeping what its pipe held."""
+        path = os.path.join(self.tmpdir(), "log")
+        with open(path, "wb") as f:
+            f.write(b"already here\n")
+        data = self.receive_into(open(path, "ab"), 16 << 20)
+        with open(path, "rb") as f:
+            self.assertEqual(sha(f.read()), sha(b"already here\n" + data))
+
+    def test_stdout_dev_null(self):
+        self.receive_into(open(os.devnull, "wb"), 16 << 20)
 
     def closed_fd_run(self, redirect, flags):
         """sockit started by a shell with a standard descriptor closed
