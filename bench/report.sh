@@ -320,6 +320,14 @@ EOF
       echo "| $(num $n)$row |"
     done
     echo
+    lost=$(awk -F '\t' '$1 == "fanout" && $4 == "lost" {n++; s += $5} END {if (n) print s}' "$RAW")
+    dropped=$(awk -F '\t' '$1 == "fanout" && $4 == "dropped" {s += $5} END {print s + 0}' "$RAW")
+    if [ -n "$lost" ]; then
+      echo "Lines owed but never delivered, all runs together (each run waits"
+      echo "up to 3 s after the measured seconds for the last ones): $(num "$lost");"
+      echo "clients a server dropped: $(num "$dropped")."
+      echo
+    fi
     echo "### Memory per idle client"
     echo
     echo "VmRSS of the server after all N clients are connected and quiet,"

@@ -475,6 +475,8 @@ fan_one() {
     rec fanout "$n" "$srv" server_cpu "$(kv server_cpu "$line")"
     rec fanout "$n" "$srv" loadgen_cpu "$(kv loadgen_cpu "$line")"
     rec fanout "$n" "$srv" connect_s "$(kv connect_s "$line")"
+    rec fanout "$n" "$srv" lost "$(kv lost "$line")"
+    rec fanout "$n" "$srv" dropped "$(kv dropped "$line")"
     say "  fanout $srv $n #$rep: $(kv rate "$line") deliveries/s, $(kv rss_per_client_b "$line") B/client"
     return 0
   fi
