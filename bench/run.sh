@@ -45,7 +45,9 @@ if [ $QUICK = 1 ]; then
   FAN_CLIENTS=(10)
   FAN_TIME=(-t 0.5 -W 0.2)
   CONN_SECS=0.5
+  LIMIT=10              # seconds before a silent tool counts as broken
 else
+  LIMIT=60
   TPUT_MIB=1024
   RR_ARGS=(-t 3)
   FAN_CLIENTS=(10 100 1000 5000 10000)
@@ -218,7 +220,7 @@ tput_one() {
     return
   fi
   t0=$EPOCHREALTIME
-  timeout -k 2 60 "$LG" run "$WORK/send.time" -- "${SEND[@]}" \
+  timeout -k 2 "$LIMIT" "$LG" run "$WORK/send.time" -- "${SEND[@]}" \
     <"$INPUT" >"$WORK/send.out" 2>"$WORK/send.err"
   rc_s=$?
   for ((i = 0; i < 200; i++)); do
@@ -388,7 +390,7 @@ udp_one() {
   nc) R=(nc -u -l -d 127.0.0.1 "$P") ;;
   socat) R=(socat -u "UDP-RECV:$P,bind=127.0.0.1" STDOUT) ;;
   esac
-  timeout -k 2 60 "$LG" sink -s "$size" --idle-ms 700 -t 50 <"$FIFO" \
+  timeout -k 2 "$LIMIT" "$LG" sink -s "$size" --idle-ms 700 -t "$((LIMIT - 5))" <"$FIFO" \
     >"$WORK/sink.out" 2>"$WORK/sink.err" &
   k=$!
   "${R[@]}" </dev/null >"$FIFO" 2>"$WORK/udp.err" &
@@ -464,8 +466,8 @@ fan_one() {
     stop "$spid"
     return 1
   fi
-  line=$(timeout -k 2 240 "$LG" fanout 127.0.0.1 "$P" -n "$n" -s 64 \
-    "${FAN_TIME[@]}" -T 150 --pid "$spid" 2>"$WORK/lg.err")
+  line=$(timeout -k 2 $((LIMIT * 4)) "$LG" fanout 127.0.0.1 "$P" -n "$n" -s 64 \
+    "${FAN_TIME[@]}" -T $((LIMIT * 5 / 2)) --pid "$spid" 2>"$WORK/lg.err")
   stop "$spid"
   status=$(kv status "$line")
   if [ "$status" = ok ] && [ "$(kv end "$line")" = ok ] &&
