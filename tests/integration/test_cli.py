@@ -5,8 +5,11 @@ full-duplex relay over TCP, UDP and Unix sockets.
 sockit runs as a real process against Python socket peers (and against
 itself, for the large transfers): byte-exact data both ways, the
 half-close, resets, refusals and timeouts, the -k hub with 500 clients,
-UDP and Unix datagrams, every usage error, the scan, -C, --send-only,
---recv-only, -v, --progress, signals, a closed stdout, --allow/--deny.
+UDP and Unix datagrams, every usage error, the address forms, the scan,
+-C, --send-only, --recv-only, -v, --progress, signals, backpressure,
+stdin/stdout of every kind (files, pipes, a socket, /dev/null, closed),
+--allow/--deny. The interoperability with nc, ncat and socat is in
+test_interop.py.
 
 Only 127.0.0.1, ::1 and Unix sockets are used. Every wait is bounded;
 every process, socket and file is cleaned up. The binary comes from
@@ -204,6 +207,20 @@ class CliCase(unittest.TestCase):
         sock = socket.create_connection((host, port), timeout=TIMEOUT)
         self.addCleanup(sock.close)
         return sock
+
+    def full_backlog(self):
+        """The port of a listener (backlog 1, never accepting) whose accept
+        queue is full: further SYNs are dropped, connects hang."""
+        srv, port = self.server(backlog=1)
+        for _ in range(16):
+            c = socket.socket()
+            self.addCleanup(c.close)
+            c.settimeout(0.3 * TIMEOUT_SCALE)
+            try:
+                c.connect(("127.0.0.1", port))
+            except socket.timeout:
+                return port
+        self.fail("the accept queue never filled")
 
     def udp_socket(self, host="127.0.0.1"):
         sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
@@ -553,20 +570,6 @@ class ConnectTest(CliCase):
         rc, out, err = self.run_sockit("::1", port)
         self.assertEqual((rc, out, err), (1, b"", b"sockit: connect "
                          b"[::1]:%d: Connection refused\n" % port))
-
-    def full_backlog(self):
-        """The port of a listener (backlog 1, never accepting) whose accept
-        queue is full: further SYNs are dropped, connects hang."""
-        srv, port = self.server(backlog=1)
-        for _ in range(16):
-            c = socket.socket()
-            self.addCleanup(c.close)
-            c.settimeout(0.3 * TIMEOUT_SCALE)
-            try:
-                c.connect(("127.0.0.1", port))
-            except socket.timeout:
-                return port
-        self.fail("the accept queue never filled")
 
     def test_connect_timeout(self):
         port = self.full_backlog()
@@ -1114,7 +1117,7 @@ class ScanTest(CliCase):
         self.assertEqual((rc, out, err), (0, b"[::1]:%d open\n" % port,
                                           b""))
         # A port whose SYNs go unanswered: -w bounds each attempt.
-        port = ConnectTest.full_backlog(self)
+        port = self.full_backlog()
         start = time.monotonic()
         rc, out, err = self.run_sockit("-z", "-w", "1", "127.0.0.1", port)
         self.assertEqual((rc, out, err), (1, b"", b""))
