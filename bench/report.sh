@@ -61,7 +61,6 @@ range() {
 }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a >= b)}'; }
 
-S=sockit
 version_of() {
   case $1 in
   nc) dpkg-query -W -f='netcat-openbsd ${Version}' netcat-openbsd 2>/dev/null ;;
@@ -152,6 +151,7 @@ EOF
   echo "| peers | $(version_of nc), $(version_of ncat), $(version_of socat), $(version_of iperf3) |"
   echo "| limits | RLIMIT_NOFILE $(ulimit -Hn), somaxconn $(cat /proc/sys/net/core/somaxconn) |"
   echo "| run | ${REPS:-?} repetitions (throughput: 5, after one not counted), ${ELAPSED:-?} s in all |"
+  echo "| load average | $(meta load) before the run, $(meta load_end) after it (ours included; anything else running on the machine shows here) |"
   echo
 
   # ---- targets

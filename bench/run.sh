@@ -166,9 +166,9 @@ note() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$NOTES"; }
 rotate() {
   local r=$1
   shift
-  local a=("$@") n=$#
+  local list=("$@") n=$#
   local i
-  for ((i = 0; i < n; i++)); do printf '%s\n' "${a[(i + r) % n]}"; done
+  for ((i = 0; i < n; i++)); do printf '%s\n' "${list[(i + r) % n]}"; done
 }
 
 build_helpers() {
@@ -709,6 +709,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null # 10,000 clients need descriptors
 build_helpers
 START=$(date +%s)
 note meta run date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+note meta run load "$(cut -d' ' -f1-3 /proc/loadavg)"
 note meta run commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt 2>/dev/null || echo ' (with changes to src)')"
 for s in $ONLY; do
   case $s in
@@ -718,6 +719,7 @@ for s in $ONLY; do
 done
 ELAPSED=$(($(date +%s) - START))
 note meta run elapsed "$ELAPSED"
+note meta run load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 note meta run reps "$REPS"
 
 if [ $QUICK = 1 ]; then
