@@ -4,6 +4,7 @@
  * Fatal messages are printed here only; helpers return codes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -199,6 +200,11 @@ static int connect_and_relay(const cli_t *c) {
 int main(int argc, char **argv) {
   char err[SK_ERR_LEN];
   cli_t c;
+  /* A closed standard descriptor must not be taken by our socket, or
+   * the relay would send the peer's bytes back to it. */
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
+      return SK_EXIT_ERROR;
   int action = cli_parse(&c, argc, argv, err);
   if (action < 0)
     return fail(SK_EXIT_USAGE, err);

@@ -76,7 +76,7 @@ struct relay {
   end_t net, in, out;
   pump_t up, down;
   const sk_relay_opts_t *opts;
-  bool failed, stopping, finished;
+  bool failed, stopping;
   int exit_code;
   char *err;
   uint64_t last_activity, last_bytes, stop_at, started, last_report;
@@ -327,8 +327,9 @@ static bool copy_read(pump_t *p) {
     return dgram_read(p);
   copy_make_room(p);
   size_t space = p->cap - p->tail, want = p->crlf ? space / 2 : space;
-  if (p->dst->dgram && want > UDP_PAYLOAD_MAX)
-    want = UDP_PAYLOAD_MAX;
+  size_t dgram_max = p->crlf ? UDP_PAYLOAD_MAX / 2 : UDP_PAYLOAD_MAX;
+  if (p->dst->dgram && want > dgram_max) /* -C may double every byte */
+    want = dgram_max;
   char *at = p->buf + p->tail, *into = p->crlf ? at + space - want : at;
   ssize_t n = end_read(p->src, into, want);
   if (n > 0)
@@ -610,7 +611,6 @@ static bool relay_is_over(const relay_t *r) {
 }
 
 static void relay_close(relay_t *r) {
-  r->finished = true;
   uv_stop(&r->loop);
 }
 
@@ -782,8 +782,9 @@ int sk_relay_run(char *err, int fd, const sk_relay_opts_t *opts,
     r->exit_code = SK_EXIT_ERROR;
   } else {
     relay_turn(r);
-    if (!r->finished)
-      uv_run(&r->loop, UV_RUN_DEFAULT);
+    /* Even when the first turn ended it: uv_run also clears the stop
+     * request, without which relay_free could not close the handles. */
+    uv_run(&r->loop, UV_RUN_DEFAULT);
     if (opts->progress || opts->verbose)
       relay_report(r, true);
   }
