@@ -150,7 +150,7 @@ EOF
   echo "| kernel | $(uname -sr) |"
   echo "| peers | $(version_of nc), $(version_of ncat), $(version_of socat), $(version_of iperf3) |"
   echo "| limits | RLIMIT_NOFILE $(ulimit -Hn), somaxconn $(cat /proc/sys/net/core/somaxconn) |"
-  echo "| run | ${REPS:-?} repetitions (throughput: 5, after one not counted), ${ELAPSED:-?} s in all |"
+  echo "| run | ${REPS:-?} repetitions (throughput: 5 after one not counted; request/response: 7), ${ELAPSED:-?} s in all |"
   echo "| load average | $(meta load) before the run, $(meta load_end) after it (ours included; anything else running on the machine shows here) |"
   echo
 
@@ -219,7 +219,7 @@ EOF
     echo "## 2. TCP request/response"
     echo
     echo "64 bytes, then wait for the same 64 bytes back, one at a time, for"
-    echo "3 s: \`loadgen rr\` -> TOOL -l -> fifo -> TOOL (client) -> \`loadgen echo\`,"
+    echo "1 s, 7 times: \`loadgen rr\` -> TOOL -l -> fifo -> TOOL (client) -> \`loadgen echo\`,"
     echo "and back the same way: the netcat relay idiom, identical for each"
     echo "tool. *direct* is the client on the echo server, no relay; *socat"
     echo "native* is \`socat TCP-LISTEN TCP\`, one process."
