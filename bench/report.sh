@@ -384,6 +384,10 @@ EOF
     echo "server's, not the kernel's accept queue's. Servers: \`sockit -k -l"
     echo "--recv-only\`, \`ncat -k -l --recv-only -m 10000\`, \`socat -u"
     echo "TCP-LISTEN:P,fork STDOUT\`. Server CPU includes socat's children."
+    echo "Near $(awk '{printf "%d", ($2 - $1 + 1) / 2}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)/s the client is the limit:"
+    echo "connect() on one address pair takes even local ports and reuses one"
+    echo "only a second after its TIME_WAIT began (tcp_tw_reuse on loopback);"
+    echo "there the server CPU per connection tells the servers apart."
     echo
     echo "| server | connections/s | min–max | server CPU µs per connection | p50 µs | p99 µs | sockit ÷ tool | n |"
     echo "|---|--:|--:|--:|--:|--:|--:|--:|"
