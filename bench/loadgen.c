@@ -24,7 +24,8 @@
  *       connect, half-close, wait for the server to close, CONCURRENT
  *       connections at a time, for SECS.
  *   loadgen run OUTFILE -- COMMAND...
- *       runs COMMAND, writes its wall time and CPU seconds to OUTFILE.
+ *       runs COMMAND, writes when it ended (CLOCK_REALTIME), its wall
+ *       time and CPU seconds to OUTFILE.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -937,11 +938,14 @@ static int cmd_run(int argc, char **argv) {
     if (errno != EINTR)
       die("wait4: %s", strerror(errno));
   double wall = now() - start;
+  struct timespec end; /* the same clock as bash's $EPOCHREALTIME */
+  clock_gettime(CLOCK_REALTIME, &end);
   int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   FILE *f = fopen(argv[1], "w");
   if (!f)
     die("%s: %s", argv[1], strerror(errno));
-  fprintf(f, "wall=%.6f user=%.6f sys=%.6f maxrss_kb=%ld exit=%d\n", wall,
+  fprintf(f, "end=%.6f wall=%.6f user=%.6f sys=%.6f maxrss_kb=%ld exit=%d\n",
+          (double)end.tv_sec + (double)end.tv_nsec * 1e-9, wall,
           (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6,
           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6,
           ru.ru_maxrss, code);

@@ -234,7 +234,6 @@ tput_one() {
   fi
   wait "$rpid"
   rc_r=$?
-  t1=$EPOCHREALTIME
   if [ $rc_s != 0 ] || [ $rc_r != 0 ]; then
     fail "tput $tool: exit $rc_s (sender) $rc_r (receiver): $(head -c 200 "$WORK/send.err") $(head -c 200 "$WORK/recv.err")"
     return
@@ -244,6 +243,8 @@ tput_one() {
   local st rt
   st=$(cat "$WORK/send.time") rt=$(cat "$WORK/recv.time")
   local secs mibs cpu
+  # from starting the client to the receiver's exit, as it saw it
+  t1=$(kv end "$rt")
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", b - a}')
   mibs=$(awk -v m="$TPUT_MIB" -v s="$secs" 'BEGIN {printf "%.0f", m / s}')
   cpu=$(awk -v a="$(kv user "$st")" -v b="$(kv sys "$st")" \
