@@ -18,6 +18,7 @@ import re
 import selectors
 import socket
 import subprocess
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -467,3 +468,25 @@ def addr_text(sockaddr):
     return ("[%s]:%d" % (host, port) if ":" in host else
             "%s:%d" % (host, port))
 
+
+
+def in_background(test, fn, *args):
+    """Runs fn(*args) in a thread for a unittest test; returns a
+    join(timeout=None) that waits, fails if it is stuck, and re-raises."""
+    errors = []
+
+    def run():
+        try:
+            fn(*args)
+        except BaseException as e:  # reported by join()
+            errors.append(e)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    test.addCleanup(thread.join, TIMEOUT)
+
+    def join(timeout=None):
+        thread.join(timeout or 2 * TIMEOUT)
+        test.assertFalse(thread.is_alive(), "background task stuck")
+        if errors:
+            raise errors[0]
+    return join

@@ -37,7 +37,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (QUIET, TIMEOUT, TIMEOUT_SCALE, LineReader,  # noqa: E402
+from common import (in_background, QUIET, TIMEOUT, TIMEOUT_SCALE, LineReader,  # noqa: E402
                     Proc, SANITIZER_MARKS, binary, free_port,
                     refusing_port, start_listener, udp_assert_quiet,
                     udp_recv, wait_listening)
@@ -229,24 +229,7 @@ class CliCase(unittest.TestCase):
         return sock
 
     def in_background(self, fn, *args):
-        """Runs fn(*args) in a thread; returns a join() that re-raises."""
-        errors = []
-
-        def run():
-            try:
-                fn(*args)
-            except BaseException as e:  # reported by join()
-                errors.append(e)
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        self.addCleanup(thread.join, TIMEOUT)
-
-        def join(timeout=None):
-            thread.join(timeout or 2 * TIMEOUT)
-            self.assertFalse(thread.is_alive(), "background task stuck")
-            if errors:
-                raise errors[0]
-        return join
+        return in_background(self, fn, *args)
 
     def stream_until_closed(self, conn, data, chunk=65536):
         """Sends data from a thread until it is all sent or the peer goes

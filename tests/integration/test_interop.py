@@ -30,7 +30,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (TIMEOUT, LineReader, Proc, binary,  # noqa: E402
+from common import (in_background, TIMEOUT, LineReader, Proc, binary,  # noqa: E402
                     start_listener, udp_recv)
 
 STREAM_BYTES = 256 << 10  # each way: more than a pipe and a socket hold
@@ -307,24 +307,7 @@ class InteropTest(unittest.TestCase):
         return SockEnd(sock, "python")
 
     def in_background(self, fn, *args):
-        """Runs fn(*args) in a thread; returns a join() that re-raises."""
-        errors = []
-
-        def run():
-            try:
-                fn(*args)
-            except BaseException as e:  # reported by join()
-                errors.append(e)
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        self.addCleanup(thread.join, TIMEOUT)
-
-        def join():
-            thread.join(2 * TIMEOUT)
-            self.assertFalse(thread.is_alive(), "writer still blocked")
-            if errors:
-                raise errors[0]
-        return join
+        return in_background(self, fn, *args)
 
     # -- the two set-ups
 
