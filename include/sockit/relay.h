@@ -29,9 +29,12 @@ typedef struct sk_relay_opts {
   bool verbose;         /* -v: final byte counts on stderr */
   bool no_zero_copy;    /* never splice/sendfile (for measurements) */
   size_t buf_size;      /* bytes per direction; 0 means 256 KiB */
+  bool quit_after_eof;  /* -q: stop quit_after_eof_ms after input EOF */
+  int quit_after_eof_ms;
   /* Datagram sockets only: */
   bool dgram_listen;    /* unconnected: reply to the peer that spoke last */
   bool dgram_all_peers; /* -k: send input to every peer heard from */
+  const struct sk_acl *acl; /* dgram_listen: drop datagrams it refuses */
 } sk_relay_opts_t;
 
 typedef struct sk_relay_stats {

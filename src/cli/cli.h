@@ -16,9 +16,11 @@ typedef enum cli_action {
 typedef struct cli {
   bool listen, keep, udp, unix_sock, verbose, shutdown_on_eof, crlf;
   bool scan, send_only, recv_only, chat, broker, progress, no_zero_copy;
+  bool numeric;        /* -n: no DNS; numeric hosts and ports only */
   int family;          /* AF_UNSPEC, or AF_INET / AF_INET6 from -4 / -6 */
   int wait_ms;         /* -w: connect and idle timeout; 0 for none */
-  int idle_ms;         /* -i: idle timeout per client in the hub */
+  int idle_ms;         /* -i: idle timeout (a client in the hub; the relay) */
+  int quit_ms;         /* -q: quit this long after stdin EOF; -1 never */
   int max_conns;       /* -m */
   size_t max_line;     /* --max-line */
   size_t max_queue;    /* --max-queue */
