@@ -6,9 +6,14 @@
  *
  * Each line typed is sent by the client; the server prints it and
  * answers "echo: <line>", which the client prints as it arrives. Other
- * programs (nc 127.0.0.1 2333) may join: each client gets its own
- * server thread, so nobody waits for anybody else.
+ * programs (nc 127.0.0.1 2333, the tutorial's client) may join: each
+ * client gets its own server thread, so nobody waits for anybody else.
+ * A message is a line, or bytes without newline once the sender has
+ * sent nothing more for 200 ms (see common.h). A message over 65,534
+ * bytes is dropped and its sender told so in one line:
+ * "error: message over 65534 bytes; dropped".
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,27 +21,40 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "sockit/sockit.h"
 
-#define MESSAGE_MAX 65536
+#define MESSAGE_MAX 65534 /* the longest message, line ending not counted */
+#define TOO_LONG "error: message over 65534 bytes; dropped\n"
 
-/* Server side: print each line from one client and echo it back. */
+/* Server side: print each message from one client and echo it back;
+ * a message too long is refused with one line, and serving goes on. */
 static void *server_client_loop(void *arg) {
   int fd = (int)(intptr_t)arg;
-  char *line = malloc(MESSAGE_MAX + 8);
-  sk_line_reader_t *reader = malloc(sizeof *reader);
+  char *echo = malloc(MESSAGE_MAX + 8);
+  ex_reader_t *reader = ex_reader_new(fd, MESSAGE_MAX);
+  const char *msg;
   ssize_t n;
-  sk_line_reader_init(reader, fd);
-  while (line && reader &&
-         (n = sk_line_read(reader, line + 6, MESSAGE_MAX)) > 0) {
-    sk_utf8_print_line(stdout, "[server] got: ", line + 6, (size_t)n);
-    memcpy(line, "echo: ", 6);
-    if (sk_send_all(fd, line, (size_t)n + 6) < 0)
+  while (echo && reader && (n = ex_reader_next(reader, &msg)) != 0) {
+    if (n == SK_ETOOLONG) {
+      printf("[server] a message over %d bytes dropped\n", MESSAGE_MAX);
+      if (sk_send_all(fd, TOO_LONG, strlen(TOO_LONG)) < 0)
+        break;
+      continue;
+    }
+    if (n < 0)
+      break;
+    size_t len = ex_message_strip(msg, (size_t)n);
+    sk_utf8_print_line(stdout, "[server] got: ", msg, len);
+    memcpy(echo, "echo: ", 6);
+    memcpy(echo + 6, msg, len);
+    echo[6 + len] = '\n'; /* a quiet message's echo is a line too */
+    if (sk_send_all(fd, echo, len + 7) < 0)
       break;
   }
   close(fd);
   free(reader);
-  free(line);
+  free(echo);
   return NULL;
 }
 
@@ -61,26 +79,40 @@ static void *server_loop(void *arg) {
 
 /* Client side: print what the server sends while the user types. */
 static void *client_receive_loop(void *arg) {
-  static char line[MESSAGE_MAX + 8]; /* the longest line, plus "echo: " */
-  sk_line_reader_t reader;
-  ssize_t n;
-  sk_line_reader_init(&reader, *(int *)arg);
-  while ((n = sk_line_read(&reader, line, sizeof line)) > 0)
-    sk_utf8_print_line(stdout, "[client] got: ", line, (size_t)n);
+  /* The longest message, plus "echo: " */
+  ex_reader_t *reader = ex_reader_new(*(int *)arg, MESSAGE_MAX + 6);
+  const char *msg;
+  ssize_t n = -ENOMEM;
+  while (reader && (n = ex_reader_next(reader, &msg)) != 0) {
+    if (n == SK_ETOOLONG)
+      fprintf(stderr, "[client] dropped a message over %d bytes\n",
+              MESSAGE_MAX + 6);
+    else if (n < 0)
+      break;
+    else
+      sk_utf8_print_line(stdout, "[client] got: ", msg,
+                         ex_message_strip(msg, (size_t)n));
+  }
   printf("[client] the server closed the connection\n");
   exit(n < 0);
 }
 
 int main(int argc, char **argv) {
-  static char line[MESSAGE_MAX];
+  static char line[MESSAGE_MAX + 2];
   char err[SK_ERR_LEN];
   sk_addr_t addr;
   pthread_t server, receiver;
+  const char *host, *port;
   int listener, fd;
   ssize_t n;
+  int rc = ex_args_parse(argc, argv, "tcp_chat_demo",
+                         "A TCP echo server and its client in one process; "
+                         "type lines to the client.",
+                         &host, &port);
+  if (rc >= 0)
+    return rc;
 
-  if (sk_addr_set_inet(err, &addr, argc > 1 ? argv[1] : "127.0.0.1",
-                       argc > 2 ? argv[2] : "2333", 0) < 0) {
+  if (sk_addr_set_inet(err, &addr, host, port, 0) < 0) {
     fprintf(stderr, "tcp_chat_demo: %s\n", err);
     return 2;
   }
@@ -93,7 +125,7 @@ int main(int argc, char **argv) {
   pthread_create(&server, NULL, server_loop, &listener);
   pthread_create(&receiver, NULL, client_receive_loop, &fd);
   printf("chat demo on %s:%s: type a line and press Enter\n", addr.host,
-         argc > 2 ? argv[2] : "2333");
+         port);
 
   sk_line_reader_t input;
   sk_line_reader_init(&input, STDIN_FILENO);

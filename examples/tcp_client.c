@@ -5,7 +5,9 @@
  *
  * Each line typed is sent to the server. A second thread prints what the
  * server sends at any time, so you never wait for a reply before typing.
- * Messages are lines, read whole however TCP splits them; at the end of
+ * Messages are lines, read whole however TCP splits them; bytes without
+ * newline (what the tutorial's server sends) are a message once the
+ * server has sent nothing more for 200 ms (see common.h). At the end of
  * input the client says so (shutdown) and waits for the server to finish.
  */
 #include <pthread.h>
@@ -14,27 +16,32 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "sockit/sockit.h"
 
 #define MESSAGE_MAX 65536
 
-static char line_in[MESSAGE_MAX], line_out[MESSAGE_MAX];
+static char line_out[MESSAGE_MAX];
 
-/* Prints every line the server sends; ends the program when it leaves. */
+/* Prints every message the server sends; ends the program when it leaves. */
 static void *receive_loop(void *arg) {
-  int fd = *(int *)arg;
-  sk_line_reader_t reader;
+  ex_reader_t *reader = ex_reader_new(*(int *)arg, MESSAGE_MAX - 2);
+  const char *msg;
   ssize_t n;
-  sk_line_reader_init(&reader, fd);
-  while ((n = sk_line_read(&reader, line_in, sizeof line_in)) != 0) {
+  if (!reader) {
+    fprintf(stderr, "tcp_client: out of memory\n");
+    exit(1);
+  }
+  while ((n = ex_reader_next(reader, &msg)) != 0) {
     if (n == SK_ETOOLONG) {
       fprintf(stderr, "tcp_client: dropped a message over %d bytes\n",
-              MESSAGE_MAX - 1);
+              MESSAGE_MAX - 2);
     } else if (n < 0) {
       fprintf(stderr, "tcp_client: connection lost: %s\n", sk_strerror((int)n));
       exit(1);
     } else {
-      sk_utf8_print_line(stdout, "server: ", line_in, (size_t)n);
+      sk_utf8_print_line(stdout, "server: ", msg,
+                         ex_message_strip(msg, (size_t)n));
     }
   }
   printf("server closed the connection\n");
@@ -45,9 +52,14 @@ int main(int argc, char **argv) {
   char err[SK_ERR_LEN];
   sk_addr_t addr;
   sk_sock_opts_t opts = {.timeout_ms = 5000};
-  const char *host = argc > 1 ? argv[1] : "127.0.0.1";
-  const char *port = argc > 2 ? argv[2] : "2333";
+  const char *host, *port;
   pthread_t receiver;
+  int rc = ex_args_parse(argc, argv, "tcp_client",
+                         "Sends each line typed to a TCP server; prints "
+                         "what the server sends.",
+                         &host, &port);
+  if (rc >= 0)
+    return rc;
 
   if (sk_addr_set_inet(err, &addr, host, port, 0) < 0) {
     fprintf(stderr, "tcp_client: %s\n", err);

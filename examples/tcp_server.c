@@ -3,22 +3,26 @@
  *
  *   tcp_server [host [port]]        (default 127.0.0.1 2333)
  *
- * A thread accepts clients one after another and prints each line a
- * client sends, whole, as it arrives. Each line typed here is sent as a
- * reply to the client connected now. A client that leaves, cleanly or
- * not, is reported and the next one is served.
+ * A thread accepts clients one after another and prints each message a
+ * client sends, whole, as it arrives: a line, or bytes without newline
+ * once the client has sent nothing more for 200 ms (what the tutorial's
+ * client sends; see common.h). Each line typed here is sent as a reply
+ * to the client connected now. A client that leaves, cleanly or not, is
+ * reported and the next one is served.
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "sockit/sockit.h"
 
 #define MESSAGE_MAX 65536
 
 static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
 static int client_fd = -1; /* the client replies go to, or -1 */
-static char line_in[MESSAGE_MAX], line_out[MESSAGE_MAX];
+static char line_out[MESSAGE_MAX];
 
 static void client_set(int fd) {
   pthread_mutex_lock(&client_lock);
@@ -26,22 +30,21 @@ static void client_set(int fd) {
   pthread_mutex_unlock(&client_lock);
 }
 
-/* Prints one client's lines until it leaves; says why it left. */
-static void client_serve(int fd, const char *name) {
+/* Prints one client's messages until it leaves; says why it left. */
+static void client_serve(ex_reader_t *reader, const char *name) {
   char prefix[SK_ADDRSTR_LEN + 2];
-  sk_line_reader_t reader;
+  const char *msg;
   ssize_t n;
   snprintf(prefix, sizeof prefix, "%s: ", name);
-  sk_line_reader_init(&reader, fd);
-  while ((n = sk_line_read(&reader, line_in, sizeof line_in)) != 0) {
+  while ((n = ex_reader_next(reader, &msg)) != 0) {
     if (n == SK_ETOOLONG) {
       printf("%s sent a message over %d bytes; dropped\n", name,
-             MESSAGE_MAX - 1);
+             MESSAGE_MAX - 2);
     } else if (n < 0) {
       printf("%s: connection lost: %s\n", name, sk_strerror((int)n));
       return;
     } else {
-      sk_utf8_print_line(stdout, prefix, line_in, (size_t)n);
+      sk_utf8_print_line(stdout, prefix, msg, ex_message_strip(msg, (size_t)n));
     }
   }
   printf("%s left\n", name);
@@ -60,9 +63,14 @@ static void *accept_loop(void *arg) {
       continue;
     }
     sk_sockaddr_format((struct sockaddr *)&peer, peer_len, name, sizeof name);
+    ex_reader_t *reader = ex_reader_new(fd, MESSAGE_MAX - 2);
     client_set(fd); /* before the notice: a reply typed after it goes out */
     printf("connected by %s\n", name);
-    client_serve(fd, name);
+    if (reader)
+      client_serve(reader, name);
+    else
+      printf("%s: out of memory; connection closed\n", name);
+    free(reader);
     pthread_mutex_lock(&client_lock); /* no reply is being sent now */
     client_fd = -1;
     close(fd);
@@ -84,9 +92,14 @@ static void reply_send(const char *line, size_t len) {
 int main(int argc, char **argv) {
   char err[SK_ERR_LEN];
   sk_addr_t addr;
-  const char *host = argc > 1 ? argv[1] : "127.0.0.1";
-  const char *port = argc > 2 ? argv[2] : "2333";
+  const char *host, *port;
   pthread_t acceptor;
+  int rc = ex_args_parse(argc, argv, "tcp_server",
+                         "Prints what TCP clients send, one client at a "
+                         "time; sends each line typed to the client.",
+                         &host, &port);
+  if (rc >= 0)
+    return rc;
 
   if (sk_addr_set_inet(err, &addr, host, port, 0) < 0) {
     fprintf(stderr, "tcp_server: %s\n", err);

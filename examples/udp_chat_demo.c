@@ -7,16 +7,36 @@
  * Each line typed is sent by the client as one datagram; the server
  * thread prints it and answers "echo: <line>" to whoever sent it, which
  * the client thread prints as it arrives. Other programs may send to the
- * server too (nc -u 127.0.0.1 2333).
+ * server too (nc -u 127.0.0.1 2333, the tutorial's client). A datagram
+ * too large to echo with its prefix (65,502 bytes or more over IPv4) is
+ * answered with one line that says so. An LF inside a datagram is shown
+ * as U+240A, so no datagram prints a forged second line.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "sockit/sockit.h"
 
 #define DATAGRAM_MAX 65536
+
+/* A datagram too large to echo with its prefix: the sender learns why
+ * it gets no echo, in one line, instead of waiting for one. */
+static void too_large_tell(int fd, ssize_t len, struct sockaddr_storage *to,
+                           socklen_t to_len) {
+  char err[SK_ERR_LEN], notice[128];
+  int n = snprintf(notice, sizeof notice,
+                   "error: datagram of %zd bytes not echoed: with \"echo: \" "
+                   "it is over the UDP limit",
+                   len);
+  printf("[server] datagram of %zd bytes too large to echo; sender told\n",
+         len);
+  if (sk_sendto(err, fd, notice, (size_t)n, (struct sockaddr *)to, to_len) < 0)
+    fprintf(stderr, "[server] %s\n", err);
+}
 
 static void *server_loop(void *arg) {
   static char datagram[DATAGRAM_MAX];
@@ -29,10 +49,13 @@ static void *server_loop(void *arg) {
                             &from, &from_len);
     if (n < 0)
       continue;
-    sk_utf8_print_line(stdout, "[server] got: ", datagram + 6, (size_t)n);
+    ex_print_datagram("[server] got: ", datagram + 6, (size_t)n);
     memcpy(datagram, "echo: ", 6);
-    if (sk_sendto(err, fd, datagram, (size_t)n + 6, (struct sockaddr *)&from,
-                  from_len) < 0)
+    ssize_t rc = sk_sendto(err, fd, datagram, (size_t)n + 6,
+                           (struct sockaddr *)&from, from_len);
+    if (rc == -EMSGSIZE)
+      too_large_tell(fd, n, &from, from_len);
+    else if (rc < 0)
       fprintf(stderr, "[server] %s\n", err);
   }
   return NULL;
@@ -44,7 +67,7 @@ static void *client_receive_loop(void *arg) {
   for (;;) {
     ssize_t n = sk_recvfrom(NULL, fd, datagram, sizeof datagram, NULL, NULL);
     if (n >= 0)
-      sk_utf8_print_line(stdout, "[client] got: ", datagram, (size_t)n);
+      ex_print_datagram("[client] got: ", datagram, (size_t)n);
   }
   return NULL;
 }
@@ -56,9 +79,15 @@ int main(int argc, char **argv) {
   pthread_t server, receiver;
   int server_fd, client_fd;
   ssize_t n;
+  const char *host, *port;
+  int rc = ex_args_parse(argc, argv, "udp_chat_demo",
+                         "A UDP echo server and its client in one process; type "
+                         "lines to the client.",
+                         &host, &port);
+  if (rc >= 0)
+    return rc;
 
-  if (sk_addr_set_inet(err, &addr, argc > 1 ? argv[1] : "127.0.0.1",
-                       argc > 2 ? argv[2] : "2333", 0) < 0) {
+  if (sk_addr_set_inet(err, &addr, host, port, 0) < 0) {
     fprintf(stderr, "udp_chat_demo: %s\n", err);
     return 2;
   }

@@ -7,12 +7,14 @@
  * as it arrives, so a lost datagram never leaves the client stuck in
  * recvfrom. When no server listens, the kernel says so and we report
  * it. At the end of input the client waits one second for late replies.
+ * A reply is printed on one line: an LF inside it shows as U+240A.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "sockit/sockit.h"
 
 #define DATAGRAM_MAX 65536
@@ -28,7 +30,7 @@ static void *receive_loop(void *arg) {
     else if (n < 0)
       fprintf(stderr, "udp_client: %s\n", err);
     else
-      sk_utf8_print_line(stdout, "server: ", datagram, (size_t)n);
+      ex_print_datagram("server: ", datagram, (size_t)n);
   }
   return NULL;
 }
@@ -39,8 +41,13 @@ int main(int argc, char **argv) {
   sk_addr_t addr;
   pthread_t receiver;
   ssize_t n;
-  const char *host = argc > 1 ? argv[1] : "127.0.0.1";
-  const char *port = argc > 2 ? argv[2] : "2333";
+  const char *host, *port;
+  int rc = ex_args_parse(argc, argv, "udp_client",
+                         "Sends each line typed as one UDP datagram; prints every "
+                         "reply.",
+                         &host, &port);
+  if (rc >= 0)
+    return rc;
 
   if (sk_addr_set_inet(err, &addr, host, port, 0) < 0) {
     fprintf(stderr, "udp_client: %s\n", err);
@@ -59,13 +66,13 @@ int main(int argc, char **argv) {
   /* Room for 65507 bytes (the largest datagram), "\r\n" and the NUL. */
   while ((n = sk_line_read(&input, line, 65510)) != 0) {
     if (n > 0 && (n = (ssize_t)sk_line_strip(line, (size_t)n)) > 0) {
-      ssize_t rc = sk_sendto(err, fd, line, (size_t)n, NULL, 0);
-      if (rc == -ECONNREFUSED) {
+      ssize_t sent = sk_sendto(err, fd, line, (size_t)n, NULL, 0);
+      if (sent == -ECONNREFUSED) {
         /* An earlier datagram was refused; this one is not sent yet. */
         fprintf(stderr, "udp_client: no server is listening there\n");
-        rc = sk_sendto(err, fd, line, (size_t)n, NULL, 0);
+        sent = sk_sendto(err, fd, line, (size_t)n, NULL, 0);
       }
-      if (rc < 0)
+      if (sent < 0)
         fprintf(stderr, "udp_client: %s\n", err);
     } else if (n < 0 && n != SK_ETOOLONG) {
       break;

@@ -4,7 +4,9 @@
  *   udp_server [host [port]]        (default 127.0.0.1 2333)
  *
  * A thread prints every datagram as it arrives, whole (up to 65,507
- * bytes, not 1024), with the sender's address. Each line typed here is
+ * bytes, not 1024), with the sender's address, on one line: an LF
+ * inside a datagram shows as U+240A, so a datagram cannot print a second
+ * line that seems to come from another address. Each line typed here is
  * sent as a reply to the client that spoke last.
  */
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "sockit/sockit.h"
 
 #define DATAGRAM_MAX 65536
@@ -39,7 +42,7 @@ static void *receive_loop(void *arg) {
     pthread_mutex_unlock(&peer_lock);
     sk_sockaddr_format((struct sockaddr *)&from, from_len, name, SK_ADDRSTR_LEN);
     strcat(name, ": ");
-    sk_utf8_print_line(stdout, name, datagram, (size_t)n);
+    ex_print_datagram(name, datagram, (size_t)n);
   }
   return NULL;
 }
@@ -50,8 +53,13 @@ int main(int argc, char **argv) {
   sk_addr_t addr;
   pthread_t receiver;
   ssize_t n;
-  const char *host = argc > 1 ? argv[1] : "127.0.0.1";
-  const char *port = argc > 2 ? argv[2] : "2333";
+  const char *host, *port;
+  int rc = ex_args_parse(argc, argv, "udp_server",
+                         "Prints every UDP datagram with its sender; sends each line typed "
+                         "to the client that spoke last.",
+                         &host, &port);
+  if (rc >= 0)
+    return rc;
 
   if (sk_addr_set_inet(err, &addr, host, port, 0) < 0) {
     fprintf(stderr, "udp_server: %s\n", err);
