@@ -677,5 +677,160 @@ for _name in EXAMPLES:
             _bad_port_test(_name))
 
 
+class HelpTest(ExampleCase):
+    """-h and --help print usage and exit 0; they are never a host."""
+
+    def check_help(self, name):
+        for flag in ("-h", "--help"):
+            with self.subTest(flag=flag):
+                proc = self.spawn(name, flag)
+                self.assert_exit(proc, 0)
+                lines = proc.out.all_lines()
+                self.assertEqual(lines[0], b"usage: %s [host [port]]    "
+                                 b"(default 127.0.0.1 2333)" % name.encode())
+                self.assertEqual(len(lines), 2, lines)
+                self.assertEqual(bytes(proc.err.transcript), b"")
+        proc = self.spawn(name, "-x", "2333")
+        self.assert_exit(proc, 2)
+        self.assertEqual(proc.err.all_lines(), [
+            b'%s: unknown option "-x"; usage: %s [host [port]]'
+            % (name.encode(), name.encode())])
+        proc = self.spawn(name, "127.0.0.1", "2333", "extra")
+        self.assert_exit(proc, 2)
+        self.assertEqual(proc.err.all_lines(), [
+            b"%s: too many arguments; usage: %s [host [port]]"
+            % (name.encode(), name.encode())])
+
+
+for _name in EXAMPLES:
+    setattr(HelpTest, "test_%s_help_exits_0" % _name,
+            lambda self, n=_name: self.check_help(n))
+
+
+# ------------------------------------------------------------ quiet rule
+
+class QuietMessageTest(ExampleCase):
+    """Bytes without newline are a message once the sender is quiet for
+    200 ms: shown while the connection stays open (the tutorial's
+    programs send no newline and then wait for an answer)."""
+
+    def test_tcp_server_shows_message_without_newline(self):
+        server, port = self.listener("tcp_server")
+        sock = self.tcp_connect(port)
+        name = addr_text(sock.getsockname()).encode()
+        server.out.wait_line(b"connected by " + name)
+        sock.sendall("no newline \u4f60".encode())
+        self.assertEqual(server.out.read_line(),
+                         name + ": no newline \u4f60".encode())
+        sock.sendall(b"then a line\n")
+        self.assertEqual(server.out.read_line(), name + b": then a line")
+
+    def test_tcp_client_shows_message_without_newline(self):
+        listening, port = self.tcp_server()
+        client = self.spawn("tcp_client", "127.0.0.1", port)
+        conn = self.accept(listening)
+        client.out.wait_line(b"connected to 127.0.0.1:%d" % port)
+        conn.sendall(b"reply without newline")
+        self.assertEqual(client.out.read_line(),
+                         b"server: reply without newline")
+        self.assertIsNone(client.poll())
+
+    def test_tcp_chat_demo_echoes_message_without_newline(self):
+        demo, port = self.listener("tcp_chat_demo")
+        sock = self.tcp_connect(port)
+        reader = LineReader(sock, "python client")
+        sock.sendall(b"hi")
+        self.assertEqual(reader.read_line(), b"echo: hi")
+        demo.out.wait_line(b"[server] got: hi")
+        # Pieces a few ms apart are one message; the quiet period ends it.
+        self.send_in_pieces(sock, b"one message in pieces", piece=5,
+                            pause=0.005)
+        self.assertEqual(reader.read_line(), b"echo: one message in pieces")
+
+
+# ------------------------------------------------------------ hostile peers
+
+FORGED = b"hello\n10.66.66.66:4444: I am someone else"
+FORGED_SHOWN = "hello\u240a10.66.66.66:4444: I am someone else".encode()
+
+
+class HostilePeerTest(ExampleCase):
+    """Issue 9: a datagram cannot forge a line; a message too long is
+    answered with one line and serving goes on."""
+
+    def assert_no_forged_line(self, proc):
+        for line in proc.out.all_lines():
+            self.assertFalse(line.startswith(b"10.66.66.66"), line)
+
+    def test_udp_server_shows_embedded_lf(self):
+        server, port = self.listener("udp_server", "udp")
+        peer = self.udp_peer()
+        name = addr_text(peer.getsockname()).encode()
+        peer.sendto(FORGED, ("127.0.0.1", port))
+        server.out.wait_line(lambda l: l.startswith(name))
+        self.assertEqual(server.out.lines[-1], name + b": " + FORGED_SHOWN)
+        # One trailing newline (what nc -u sends) is a line ending, not text.
+        peer.sendto(b"typed line\n", ("127.0.0.1", port))
+        self.assertEqual(server.out.read_line(), name + b": typed line")
+        self.assert_no_forged_line(server)
+
+    def test_udp_client_shows_embedded_lf(self):
+        peer = self.udp_peer()
+        client = self.spawn("udp_client", "127.0.0.1", peer.getsockname()[1])
+        client.write("hi\n")
+        _, addr = udp_recv(peer)
+        peer.sendto(FORGED, addr)
+        self.assertEqual(client.out.read_line(), b"server: " + FORGED_SHOWN)
+        self.assert_no_forged_line(client)
+
+    def test_udp_chat_demo_shows_embedded_lf(self):
+        demo, port = self.listener("udp_chat_demo", "udp")
+        demo.out.wait_line(b"UDP chat demo: type a line and press Enter")
+        peer = self.udp_peer()
+        peer.sendto(FORGED, ("127.0.0.1", port))
+        self.assertEqual(udp_recv(peer)[0], b"echo: " + FORGED)
+        self.assertEqual(demo.out.read_line(),
+                         b"[server] got: " + FORGED_SHOWN)
+        self.assert_no_forged_line(demo)
+
+    def test_tcp_chat_demo_answers_over_long_line_and_goes_on(self):
+        demo, port = self.listener("tcp_chat_demo")
+        sock = self.tcp_connect(port)
+        reader = LineReader(sock, "python client")
+        sock.sendall(long_text(70000) + b"\nafter\n")
+        self.assertEqual(reader.read_line(),
+                         b"error: message over 65534 bytes; dropped")
+        self.assertEqual(reader.read_line(), b"echo: after")
+        # The longest message still comes back whole.
+        text = long_text(65534, "z")
+        sock.sendall(text + b"\n")
+        demo.out.wait_line(b"[server] got: " + text)  # stdout drained
+        self.assertEqual(reader.read_line(), b"echo: " + text)
+        sock.sendall(b"still here\n")
+        self.assertEqual(reader.read_line(), b"echo: still here")
+
+    def test_udp_chat_demo_answers_datagram_too_large_to_echo(self):
+        demo, port = self.listener("udp_chat_demo", "udp")
+        peer = self.udp_peer()
+        largest = UDP_MAX - len(b"echo: ")
+        for size in (largest + 1, UDP_MAX):
+            with self.subTest(size=size):
+                peer.sendto(long_text(size), ("127.0.0.1", port))
+                demo.out.wait_line(  # read, so stdout never fills
+                    b"[server] datagram of %d bytes too large to echo; "
+                    b"sender told" % size)
+                self.assertEqual(
+                    udp_recv(peer)[0],
+                    b'error: datagram of %d bytes not echoed: with "echo: " '
+                    b"it is over the UDP limit" % size)
+        text = long_text(largest, "e")
+        peer.sendto(text, ("127.0.0.1", port))
+        demo.out.wait_line(b"[server] got: " + text)
+        self.assertEqual(udp_recv(peer)[0], b"echo: " + text)
+        peer.sendto(b"small", ("127.0.0.1", port))
+        self.assertEqual(udp_recv(peer)[0], b"echo: small")
+        self.assertIsNone(demo.poll())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
