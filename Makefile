@@ -1,9 +1,11 @@
 # sockit: plain make targets over CMake + CTest.
-#   make            build (installs missing Debian packages first)
+#   make            build (installs the build's missing Debian packages)
 #   make run        build, then start the chat server on 127.0.0.1:2333
-#   make test       build, then run every test (SANITIZE=1: ASan + UBSan)
+#   make test       build, then run every test (SANITIZE=1: ASan + UBSan);
+#                   brings the test tools (nc, ncat, socat) first
 #   make fuzz       run the address-parser fuzzer for FUZZ_SECONDS
-#   make bench      run every benchmark; bench-quick proves the harness
+#   make bench      run every benchmark; bench-quick proves the harness;
+#                   brings iperf3, gnuplot, perf and the peers first
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
@@ -20,26 +22,39 @@ BUILD ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 
-# What the build and the tests need; install-deps brings what is missing.
-DEP_TOOLS := cmake pkg-config cc clang python3 ncat socat nc iperf3 gnuplot
-DEP_LIBS := libuv cmocka
+# What each kind of work needs; scripts/install-deps GROUP brings what is
+# missing, only when a tool or library below is not found (so the check
+# costs nothing on a ready machine, Debian or not). A plain build needs
+# the build group only; test, bench and fuzz bring their own tools.
+DEP_build_TOOLS := cmake pkg-config cc python3
+DEP_build_LIBS := libuv cmocka
+DEP_test_TOOLS := nc ncat socat
+DEP_bench_TOOLS := nc ncat socat iperf3 gnuplot perf
+DEP_fuzz_TOOLS := clang
 
-.PHONY: all build deps run test fuzz bench bench-quick install clean
+DEP_GROUPS := build test bench fuzz
+INSTALL_DEPS ?= ./scripts/install-deps
+
+.PHONY: all build deps $(DEP_GROUPS:%=deps-%) run test fuzz bench \
+	bench-quick install clean
 
 all: build
 
-deps:
-	@missing=0; \
-	for t in $(DEP_TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
-	if [ $$missing = 0 ]; then \
-	  pkg-config --exists $(DEP_LIBS) 2>/dev/null || missing=1; \
-	fi; \
-	if [ $$missing = 1 ]; then ./scripts/install-deps; fi
+deps: deps-build
 
-$(BUILD)/CMakeCache.txt: | deps
+# Static pattern: implicit rules are never searched for .PHONY targets.
+$(DEP_GROUPS:%=deps-%): deps-%:
+	@missing=0; \
+	for t in $(DEP_$*_TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
+	if [ $$missing = 0 ] && [ -n "$(DEP_$*_LIBS)" ]; then \
+	  pkg-config --exists $(DEP_$*_LIBS) 2>/dev/null || missing=1; \
+	fi; \
+	if [ $$missing = 1 ]; then $(INSTALL_DEPS) $*; fi
+
+$(BUILD)/CMakeCache.txt: | deps-build
 	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
 
-build: deps $(BUILD)/CMakeCache.txt
+build: deps-build $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The main job: the chat server on the tutorial's address.
@@ -49,10 +64,10 @@ run: build
 	@echo "type here to speak as <server>; Ctrl-C stops it."
 	./$(BUILD)/sockit --chat -l 127.0.0.1 2333
 
-test: build
+test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j 2
 
-fuzz: deps
+fuzz: deps-build deps-fuzz
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DSOCKIT_FUZZ=ON \
 	  -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-fuzz -j $(JOBS) --target fuzz_addr
@@ -60,10 +75,10 @@ fuzz: deps
 	./build-fuzz/tests/fuzz/fuzz_addr -max_total_time=$(FUZZ_SECONDS) \
 	  -print_final_stats=1 build-fuzz/corpus tests/fuzz/corpus/addr
 
-bench: build
+bench: deps-bench build
 	./bench/run.sh
 
-bench-quick: build
+bench-quick: deps-bench build
 	./bench/run.sh --quick
 
 install: build

@@ -9,6 +9,9 @@
   alone, and runs: against a real listener, a refused port and a bad
   port, with the exit codes it documents.
 - LICENSE is the BSD 2-Clause licence and is installed.
+- A plain `make` asks scripts/install-deps for the build group only;
+  `make test`, `make bench` and `make fuzz` for their own tools; each
+  group of the script names its packages and no others.
 """
 
 import glob
@@ -174,6 +177,128 @@ class QuickstartTest(unittest.TestCase):
                            timeout=TIMEOUT)
         self.assertEqual((rc, out, err), (
             2, "", 'port "2333x" is not an integer in 1..65535\n'))
+
+
+def fake_bin(directory, tools, scripts=None):
+    """A bin directory holding links to the real tools named, and small
+    shell scripts (name -> body) standing in for others."""
+    os.makedirs(directory, exist_ok=True)
+    for t in tools:
+        if os.path.lexists(os.path.join(directory, t)):
+            continue
+        real = shutil.which(t)
+        if real is None:
+            raise AssertionError("%s is needed by this test" % t)
+        os.symlink(real, os.path.join(directory, t))
+    for name, body in (scripts or {}).items():
+        path = os.path.join(directory, name)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n" + body + "\n")
+        os.chmod(path, 0o755)
+    return directory
+
+
+class DepsTest(unittest.TestCase):
+    """Which packages each make target brings (issue 8)."""
+
+    BUILD_TOOLS = ["sh", "cmake", "pkg-config", "cc", "python3"]
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="sockit-deps-")
+        self.addCleanup(self.tmp.cleanup)
+        self.log = os.path.join(self.tmp.name, "asked")
+
+    def make_deps(self, target, tools):
+        """Runs the dependency check of `make target` with only tools on
+        PATH and a stand-in install-deps that records its arguments;
+        returns the groups it was asked for."""
+        bindir = fake_bin(os.path.join(self.tmp.name, "bin"), tools)
+        recorder = fake_bin(os.path.join(self.tmp.name, "rec"), [], {
+            "install-deps": 'echo "$@" >> "%s"' % self.log})
+        argv = [shutil.which("make") or "make", "-s", "-C", ROOT, target,
+                "INSTALL_DEPS=%s/install-deps" % recorder]
+        env = dict(os.environ, PATH=bindir)
+        rc, out, err = run(argv, env=env)
+        self.assertEqual(rc, 0, "make %s:\n%s%s" % (target, out, err))
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            return f.read().split()
+
+    def test_plain_build_needs_only_the_build_tools(self):
+        # No nc, ncat, socat, iperf3, gnuplot, perf or clang on PATH.
+        self.assertEqual(self.make_deps("deps-build", self.BUILD_TOOLS), [])
+        self.assertEqual(self.make_deps("deps", self.BUILD_TOOLS), [])
+
+    def test_test_bench_and_fuzz_bring_their_tools(self):
+        for target, group in (("deps-test", "test"), ("deps-bench", "bench"),
+                              ("deps-fuzz", "fuzz")):
+            with self.subTest(target=target):
+                if os.path.exists(self.log):
+                    os.unlink(self.log)
+                self.assertEqual(self.make_deps(target, self.BUILD_TOOLS),
+                                 [group])
+
+    def test_targets_check_their_group(self):
+        # make -n shows the recipes: each target's own group check.
+        for target, groups in (("build", ["build"]),
+                               ("test", ["test", "build"]),
+                               ("bench-quick", ["bench", "build"]),
+                               ("fuzz", ["build", "fuzz"])):
+            with self.subTest(target=target):
+                rc, out, err = run(["make", "-n", "-C", ROOT, target,
+                                    "BUILD=" + build_dir()])
+                self.assertEqual(rc, 0, err)
+                asked = re.findall(r"\$\(INSTALL_DEPS\) (\w+)|"
+                                   r"install-deps (\w+)", out)
+                self.assertEqual(sorted(a or b for a, b in asked),
+                                 sorted(groups), out)
+
+    def install_deps_missing(self, *groups):
+        """The packages scripts/install-deps names for groups when none is
+        installed, as a non-root user (it only prints the command)."""
+        bindir = fake_bin(os.path.join(self.tmp.name, "fake"),
+                          ["sh", "grep"], {
+                              "dpkg-query": "exit 1",
+                              "id": "echo 1000",
+                              "apt-get": 'echo "apt-get must not run" >&2; '
+                                         "exit 99"})
+        rc, out, err = run(["sh", os.path.join(ROOT, "scripts",
+                                               "install-deps"), *groups],
+                           env=dict(os.environ, PATH=bindir))
+        self.assertEqual(rc, 1, err)
+        m = re.search(r"^install-deps: missing packages: (.*)$", err, re.M)
+        self.assertIsNotNone(m, err)
+        return set(m.group(1).split())
+
+    def test_install_deps_groups(self):
+        build = self.install_deps_missing("build")
+        self.assertEqual(build, self.install_deps_missing())  # the default
+        self.assertTrue({"cmake", "gcc", "pkg-config", "libuv1-dev",
+                         "libcmocka-dev"} <= build, build)
+        extras = {"ncat", "socat", "netcat-openbsd", "iperf3", "gnuplot-nox",
+                  "linux-perf", "clang"}
+        self.assertEqual(build & extras, set())
+        self.assertTrue({"ncat", "socat", "netcat-openbsd"} <=
+                        self.install_deps_missing("test"))
+        bench = self.install_deps_missing("bench")
+        self.assertTrue({"iperf3", "gnuplot-nox", "linux-perf"} <= bench)
+        self.assertEqual(self.install_deps_missing("fuzz"), {"clang"})
+        self.assertEqual(self.install_deps_missing("all"),
+                         build | extras | self.install_deps_missing("test")
+                         | bench)
+
+    def test_install_deps_is_idempotent_and_refuses_unknown_groups(self):
+        bindir = fake_bin(os.path.join(self.tmp.name, "ok"), ["sh", "grep"], {
+            "dpkg-query": "printf 'install ok installed'",
+            "apt-get": "exit 99"})
+        script = os.path.join(ROOT, "scripts", "install-deps")
+        env = dict(os.environ, PATH=bindir)
+        self.assertEqual(run(["sh", script, "all"], env=env), (0, "", ""))
+        rc, out, err = run(["sh", script, "nope"], env=env)
+        self.assertEqual((rc, out), (2, ""))
+        self.assertEqual(err, 'install-deps: unknown group "nope"; expected '
+                         "build, test, bench, fuzz or all\n")
 
 
 if __name__ == "__main__":
