@@ -10,12 +10,12 @@
 #include "common.h"
 #include "sockit/sockit.h"
 
-int ex_args_parse(int argc, char **argv, const char *name,
-                  const char *summary, const char **host, const char **port) {
+int ex_args_parse(int argc, char **argv, const char *name, const char *summary,
+                  const char **host, const char **port) {
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      printf("usage: %s [host [port]]    (default 127.0.0.1 2333)\n%s\n",
-             name, summary);
+      printf("usage: %s [host [port]]    (default 127.0.0.1 2333)\n%s\n", name,
+             summary);
       return 0;
     }
     if (argv[i][0] == '-' && argv[i][1] != '\0') {
@@ -25,8 +25,8 @@ int ex_args_parse(int argc, char **argv, const char *name,
     }
   }
   if (argc > 3) {
-    fprintf(stderr, "%s: too many arguments; usage: %s [host [port]]\n",
-            name, name);
+    fprintf(stderr, "%s: too many arguments; usage: %s [host [port]]\n", name,
+            name);
     return 2;
   }
   *host = argc > 1 ? argv[1] : "127.0.0.1";

@@ -23,8 +23,8 @@
  * the exit status to end with: 0 after help, 2 after a usage error (one
  * line on stderr).
  */
-int ex_args_parse(int argc, char **argv, const char *name,
-                  const char *summary, const char **host, const char **port);
+int ex_args_parse(int argc, char **argv, const char *name, const char *summary,
+                  const char **host, const char **port);
 
 typedef struct ex_reader ex_reader_t;
 

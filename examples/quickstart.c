@@ -11,16 +11,20 @@ int main(int argc, char **argv) {
   sk_addr_t addr;
   const char *where = argc > 1 ? argv[1] : "127.0.0.1:2333";
   if (sk_addr_parse(err, &addr, where, 0) < 0) {
-    fprintf(stderr, "%s\n", err); /* port "2333x" is not an integer in 1..65535 */
+    /* port "2333x" is not an integer in 1..65535 */
+    fprintf(stderr, "%s\n", err);
     return 2;
   }
+  /* Tries every address the name resolves to, each for up to 5 s. */
   sk_sock_opts_t opts = {.timeout_ms = 5000};
-  int fd = sk_tcp_connect(err, &addr, &opts); /* tries every resolved address */
+  int fd = sk_tcp_connect(err, &addr, &opts);
   if (fd < 0) {
-    fprintf(stderr, "%s\n", err); /* connect 127.0.0.1:2333: Connection refused */
+    /* connect 127.0.0.1:2333: Connection refused */
+    fprintf(stderr, "%s\n", err);
     return 1;
   }
-  ssize_t n = sk_send_all(fd, "hello\n", 6); /* loops over partial writes; never SIGPIPE */
+  /* Loops over partial writes; never raises SIGPIPE. */
+  ssize_t n = sk_send_all(fd, "hello\n", 6);
   if (n < 0) {
     fprintf(stderr, "send: %s\n", sk_strerror((int)n));
     return 1;

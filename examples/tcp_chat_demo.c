@@ -124,8 +124,7 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   pthread_create(&server, NULL, server_loop, &listener);
   pthread_create(&receiver, NULL, client_receive_loop, &fd);
-  printf("chat demo on %s:%s: type a line and press Enter\n", addr.host,
-         port);
+  printf("chat demo on %s:%s: type a line and press Enter\n", addr.host, port);
 
   sk_line_reader_t input;
   sk_line_reader_init(&input, STDIN_FILENO);

@@ -45,8 +45,8 @@ static void *server_loop(void *arg) {
   socklen_t from_len;
   int fd = *(int *)arg;
   for (;;) {
-    ssize_t n = sk_recvfrom(err, fd, datagram + 6, sizeof datagram - 6,
-                            &from, &from_len);
+    ssize_t n = sk_recvfrom(err, fd, datagram + 6, sizeof datagram - 6, &from,
+                            &from_len);
     if (n < 0)
       continue;
     ex_print_datagram("[server] got: ", datagram + 6, (size_t)n);
@@ -80,10 +80,11 @@ int main(int argc, char **argv) {
   int server_fd, client_fd;
   ssize_t n;
   const char *host, *port;
-  int rc = ex_args_parse(argc, argv, "udp_chat_demo",
-                         "A UDP echo server and its client in one process; type "
-                         "lines to the client.",
-                         &host, &port);
+  int rc =
+      ex_args_parse(argc, argv, "udp_chat_demo",
+                    "A UDP echo server and its client in one process; type "
+                    "lines to the client.",
+                    &host, &port);
   if (rc >= 0)
     return rc;
 

@@ -42,10 +42,11 @@ int main(int argc, char **argv) {
   pthread_t receiver;
   ssize_t n;
   const char *host, *port;
-  int rc = ex_args_parse(argc, argv, "udp_client",
-                         "Sends each line typed as one UDP datagram; prints every "
-                         "reply.",
-                         &host, &port);
+  int rc =
+      ex_args_parse(argc, argv, "udp_client",
+                    "Sends each line typed as one UDP datagram; prints every "
+                    "reply.",
+                    &host, &port);
   if (rc >= 0)
     return rc;
 

@@ -30,8 +30,8 @@ static void *receive_loop(void *arg) {
   socklen_t from_len;
   int fd = *(int *)arg;
   for (;;) {
-    ssize_t n = sk_recvfrom(err, fd, datagram, sizeof datagram, &from,
-                            &from_len);
+    ssize_t n =
+        sk_recvfrom(err, fd, datagram, sizeof datagram, &from, &from_len);
     if (n < 0) {
       fprintf(stderr, "udp_server: %s\n", err);
       continue;
@@ -40,7 +40,8 @@ static void *receive_loop(void *arg) {
     memcpy(&peer, &from, sizeof from);
     peer_len = from_len;
     pthread_mutex_unlock(&peer_lock);
-    sk_sockaddr_format((struct sockaddr *)&from, from_len, name, SK_ADDRSTR_LEN);
+    sk_sockaddr_format((struct sockaddr *)&from, from_len, name,
+                       SK_ADDRSTR_LEN);
     strcat(name, ": ");
     ex_print_datagram(name, datagram, (size_t)n);
   }
@@ -54,10 +55,11 @@ int main(int argc, char **argv) {
   pthread_t receiver;
   ssize_t n;
   const char *host, *port;
-  int rc = ex_args_parse(argc, argv, "udp_server",
-                         "Prints every UDP datagram with its sender; sends each line typed "
-                         "to the client that spoke last.",
-                         &host, &port);
+  int rc = ex_args_parse(
+      argc, argv, "udp_server",
+      "Prints every UDP datagram with its sender; sends each line typed "
+      "to the client that spoke last.",
+      &host, &port);
   if (rc >= 0)
     return rc;
 
