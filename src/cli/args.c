@@ -356,6 +356,19 @@ static int target_parse(cli_t *c, int n, char **pos, char *err) {
                               cli_addr_flags(c));
 }
 
+/* Whether arg is "--name=value" for a long option without a value
+ * whose short form (or code) is opt: getopt's "?" for it. */
+static bool long_takes_no_value(const char *arg, int opt) {
+  size_t n = strcspn(arg, "=");
+  if (strncmp(arg, "--", 2) != 0 || !arg[n])
+    return false;
+  for (const struct option *o = long_options; o->name; o++)
+    if (o->val == opt && o->has_arg == no_argument &&
+        strncmp(o->name, arg + 2, n - 2) == 0) /* a prefix, as getopt */
+      return true;
+  return false;
+}
+
 /* Names the option getopt stopped at: optopt for a short one (inside a
  * cluster such as -xl too), the argument itself for a long one. */
 static int unknown_option(char *err, int argc, char **argv) {
@@ -368,11 +381,14 @@ static int unknown_option(char *err, int argc, char **argv) {
                             "integer in 1..65535",
                        arg);
   }
-  if (optopt)
+  int name_len = (int)strcspn(arg, "=");
+  if (optopt > 0 && optopt < 256 && !long_takes_no_value(arg, optopt))
     return usage_error(err, "unknown option \"-%c\"; see sockit --help",
                        optopt);
+  if (optopt) /* --listen=x */
+    return usage_error(err, "option \"%.*s\" takes no value", name_len, arg);
   return usage_error(err, "unknown option \"%.*s\"; see sockit --help",
-                     (int)strcspn(arg, "="), arg);
+                     name_len, arg);
 }
 
 static int missing_value(char *err, char **argv) {

@@ -244,6 +244,10 @@ class NumericTest(HabitCase):
         self.assert_usage(["--bogus=1", "127.0.0.1", "1"],
                           b'unknown option "--bogus"; see sockit --help')
         self.assert_usage(["-lw"], b'option "-w" needs a value')
+        self.assert_usage(["--listen=1", "1"],
+                          b'option "--listen" takes no value')
+        self.assert_usage(["--udp", "-xl", "1"],
+                          b'unknown option "-x"; see sockit --help')
 
 
 # ============================================ 3. service names
