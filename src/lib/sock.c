@@ -211,6 +211,8 @@ static int open_unix(char *err, const sk_addr_t *addr, int socktype,
     if (rc == 0 && (rc = sk_fd_set_nonblock(fd, o->nonblock)) == 0)
       return fd;
     close(fd);
+    if (!o->source->abstract)
+      unlink(o->source->path); /* bound just now by us: leave nothing */
     return fail_at(err, "connect", sa, len, rc);
   }
   local.source = NULL;

@@ -468,6 +468,30 @@ static void test_unix_dgram_path_in_use(void **state) {
   assert_int_equal(rmdir(dir), 0);
 }
 
+/* A Unix datagram client whose connect fails removes the source path
+ * it had just bound; one bound over a regular file is refused. */
+static void test_unix_dgram_source_cleanup(void **state) {
+  char dir[64], src[128], dst[128], err[SK_ERR_LEN] = "";
+  struct stat st;
+  sk_addr_t from, to;
+  (void)state;
+  temp_dir(dir);
+  snprintf(src, sizeof src, "unix:%s/client", dir);
+  snprintf(dst, sizeof dst, "unix:%s/nobody", dir);
+  addr_of(&from, "%s", src);
+  addr_of(&to, "%s", dst);
+  sk_sock_opts_t o = {.source = &from};
+  assert_int_equal(sk_udp_connect(err, &to, &o), -ENOENT);
+  assert_int_equal(lstat(src + 5, &st), -1);
+  int fd = open(src + 5, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  close(fd);
+  assert_int_equal(sk_udp_connect(err, &to, &o), SK_EADDR);
+  assert_int_equal(lstat(src + 5, &st), 0);
+  assert_true(S_ISREG(st.st_mode));
+  assert_int_equal(unlink(src + 5), 0);
+  assert_int_equal(rmdir(dir), 0);
+}
+
 /* A port in use gives -EADDRINUSE and "bind 127.0.0.1:PORT: ...". */
 static void test_bind_in_use(void **state) {
   char err[SK_ERR_LEN] = "", want[SK_ERR_LEN];
@@ -628,6 +652,7 @@ int main(void) {
       cmocka_unit_test(test_unix_stale_path),
       cmocka_unit_test(test_unix_path_not_a_socket),
       cmocka_unit_test(test_unix_dgram_path_in_use),
+      cmocka_unit_test(test_unix_dgram_source_cleanup),
       cmocka_unit_test(test_bind_in_use),
       cmocka_unit_test(test_connect_refused),
       cmocka_unit_test(test_connect_timeout),
