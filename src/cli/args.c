@@ -45,7 +45,7 @@ const char cli_usage[] =
     "  --no-splice        plain read/write, no splice/sendfile\n"
     "  -h, --help         this help;  -V, --version  the version\n"
     "\n"
-    "SECS: seconds, fractions allowed (2.5), or with a unit: 500ms, 3s, 2m, 1h.\n"
+    "SECS: seconds, fractions allowed (2.5), or a unit: 500ms, 3s, 2m, 1h.\n"
     "A port may be a service name (http) unless -n.\n"
     "exit: 0 success, 1 runtime error, 2 usage error, 130/143 on "
     "SIGINT/SIGTERM\n";
@@ -130,7 +130,10 @@ bad:
  * -1 when text is not one. Only digits and one '.' are taken, so that
  * strtod's hexadecimal, exponents, "inf" and "nan" stay out. */
 static long long duration_ms(const char *text) {
-  static const struct { const char *name; double ms; } units[] = {
+  static const struct {
+    const char *name;
+    double ms;
+  } units[] = {
       {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
   size_t digits = strspn(text, "0123456789."), dots = 0;
   for (size_t i = 0; i < digits; i++)
@@ -175,7 +178,8 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   case '4':
   case '6':
     /* nc keeps the last silently; two opposite wishes are a mistake. */
-    if (c->family != AF_UNSPEC && c->family != (opt == '4' ? AF_INET : AF_INET6))
+    if (c->family != AF_UNSPEC &&
+        c->family != (opt == '4' ? AF_INET : AF_INET6))
       return usage_error(err, "cannot use -4 with -6");
     c->family = opt == '4' ? AF_INET : AF_INET6;
     break;

@@ -157,7 +157,8 @@ static int bracket_parse(char *err, sk_addr_t *addr, const char *text,
     return sk__fail(err, SK_EADDR, "missing \"]\" in address \"%s\"",
                     sk__quote(q, text, len));
   if (close[1] == '\0' || (close[1] == ':' && close[2] == '\0'))
-    return sk__fail(err, SK_EADDR, "missing port in \"%s\"", sk__quote(q, text, len));
+    return sk__fail(err, SK_EADDR, "missing port in \"%s\"",
+                    sk__quote(q, text, len));
   if (close[1] != ':')
     return sk__fail(err, SK_EADDR,
                     "expected \":port\" after \"]\" in address \"%s\"",
@@ -182,7 +183,8 @@ int sk_addr_parse(char *err, sk_addr_t *addr, const char *text, int flags) {
   if (!colon) {
     if (len > 0 && looks_like_port(text))
       return inet_set(err, addr, "", 0, text, len, flags);
-    return sk__fail(err, SK_EADDR, "missing port in \"%s\"", sk__quote(q, text, len));
+    return sk__fail(err, SK_EADDR, "missing port in \"%s\"",
+                    sk__quote(q, text, len));
   }
   if (memchr(text, ':', (size_t)(colon - text)))
     return sk__fail(err, SK_EADDR,
@@ -190,7 +192,8 @@ int sk_addr_parse(char *err, sk_addr_t *addr, const char *text, int flags) {
                     "[::1]:2333",
                     sk__quote(q, text, len));
   if (colon[1] == '\0')
-    return sk__fail(err, SK_EADDR, "missing port in \"%s\"", sk__quote(q, text, len));
+    return sk__fail(err, SK_EADDR, "missing port in \"%s\"",
+                    sk__quote(q, text, len));
   return inet_set(err, addr, text, (size_t)(colon - text), colon + 1,
                   strlen(colon + 1), flags);
 }

@@ -322,20 +322,16 @@ static void test_addr_numeric(void **state) {
   parse_fails("localhost:80", SK_ADDR_NUMERIC, SK_EADDR,
               "host \"localhost\" is not a numeric IP address, and name "
               "lookup is off (-n)");
-  assert_int_equal(sk_addr_set_inet(err, &a, "example.com", "1",
-                                    SK_ADDR_NUMERIC),
-                   SK_EADDR);
+  assert_int_equal(
+      sk_addr_set_inet(err, &a, "example.com", "1", SK_ADDR_NUMERIC), SK_EADDR);
   /* A name slipped past the parser still never reaches DNS. */
   assert_int_equal(sk_addr_set_inet(NULL, &a, "localhost", "1", 0), 0);
   a.numeric = true;
-  assert_int_equal(sk_addr_resolve(err, &a, AF_UNSPEC, SOCK_STREAM, false,
-                                   &ai),
+  assert_int_equal(sk_addr_resolve(err, &a, AF_UNSPEC, SOCK_STREAM, false, &ai),
                    SK_ERESOLVE);
-  assert_int_equal(sk_addr_set_inet(NULL, &a, "::1", "1", SK_ADDR_NUMERIC),
-                   0);
+  assert_int_equal(sk_addr_set_inet(NULL, &a, "::1", "1", SK_ADDR_NUMERIC), 0);
   assert_true(a.numeric);
-  assert_int_equal(sk_addr_resolve(err, &a, AF_UNSPEC, SOCK_STREAM, false,
-                                   &ai),
+  assert_int_equal(sk_addr_resolve(err, &a, AF_UNSPEC, SOCK_STREAM, false, &ai),
                    0);
   freeaddrinfo(ai);
 }

@@ -439,8 +439,8 @@ static void test_unix_path_not_a_socket(void **state) {
   close(fd);
   /* A symbolic link to a stale socket: the link is no socket either. */
   snprintf(link_to, sizeof link_to, "%s/sock", dir);
-  int lfd = listen_on(strcat(strcpy(want, "unix:"), link_to), SOCK_STREAM,
-                      NULL);
+  int lfd =
+      listen_on(strcat(strcpy(want, "unix:"), link_to), SOCK_STREAM, NULL);
   close(lfd);
   assert_int_equal(unlink(path + 5), 0);
   assert_int_equal(symlink(link_to, path + 5), 0);
