@@ -9,8 +9,6 @@
 #include "internal.h"
 #include "sockit/addr.h"
 
-/* Room for user text quoted in a message: at most 64 bytes, escaped. */
-#define QUOTE_LEN (64 * 4 + 8)
 
 /* Quotes user text for a one-line message: escapes what is not printable
  * so that a message can never span lines, and cuts long input. */
@@ -44,7 +42,7 @@ static int service_port(const char *text, size_t len) {
 }
 
 static int port_parse_n(char *err, const char *text, size_t len, int flags) {
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   int service = 0;
   int min = (flags & SK_ADDR_PORT_ZERO) ? 0 : 1;
   unsigned long value = 0;
@@ -73,7 +71,7 @@ int sk_port_parse(char *err, const char *text, int flags) {
 }
 
 static int host_set(char *err, sk_addr_t *addr, const char *host, size_t len) {
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   if (len >= sizeof addr->host)
     return sk__fail(err, SK_EADDR, "host \"%s\" is longer than %zu bytes",
                     sk__quote(q, host, len), sizeof addr->host - 1);
@@ -86,7 +84,7 @@ static int host_set(char *err, sk_addr_t *addr, const char *host, size_t len) {
 }
 
 int sk_addr_set_unix(char *err, sk_addr_t *addr, const char *path) {
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   size_t len = strlen(path);
   memset(addr, 0, sizeof *addr);
   addr->kind = SK_ADDR_UNIX;
@@ -108,7 +106,7 @@ int sk_addr_set_unix(char *err, sk_addr_t *addr, const char *path) {
 /* With SK_ADDR_NUMERIC: the host must parse without any lookup. */
 static int numeric_check(char *err, sk_addr_t *addr) {
   struct addrinfo hints = {.ai_flags = AI_NUMERICHOST}, *ai = NULL;
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   addr->numeric = true;
   if (!addr->host[0] || getaddrinfo(addr->host, NULL, &hints, &ai) == 0) {
     freeaddrinfo(ai);
@@ -150,7 +148,7 @@ int sk_addr_set_inet(char *err, sk_addr_t *addr, const char *host,
 /* "[v6addr]:port" */
 static int bracket_parse(char *err, sk_addr_t *addr, const char *text,
                          int flags) {
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   size_t len = strlen(text);
   const char *close = strchr(text, ']');
   if (!close)
@@ -172,7 +170,7 @@ static int looks_like_port(const char *text) {
 }
 
 int sk_addr_parse(char *err, sk_addr_t *addr, const char *text, int flags) {
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   size_t len = strlen(text);
   memset(addr, 0, sizeof *addr);
   if (strncmp(text, "unix:", 5) == 0)
@@ -270,7 +268,7 @@ int sk_addr_resolve(char *err, const sk_addr_t *addr, int family, int socktype,
   if (rc == 0)
     return 0;
   *out = NULL;
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   const char *reason = rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc);
   return sk__fail(err, SK_ERESOLVE, "host \"%s\" could not be resolved: %s",
                   host ? sk__quote(q, host, strlen(host)) : "*", reason);

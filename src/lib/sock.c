@@ -177,7 +177,7 @@ static int unix_path_in_use(const char *path, const struct stat *st) {
  * nobody uses (left by a listener that died). Returns 0 when the path
  * is free to bind now, or SK_EADDR / -EADDRINUSE with a message. */
 static int unix_path_reclaim(char *err, const char *path) {
-  char q[64 * 4 + 8];
+  char q[SK__QUOTE_LEN];
   struct stat st;
   int used;
   sk__quote(q, path, strlen(path));
