@@ -26,14 +26,20 @@ typedef struct sk_addr {
   uint16_t port;          /* 0 only when SK_ADDR_PORT_ZERO allowed it */
   char path[SK_PATH_LEN]; /* Unix: path, or abstract name without '@' */
   bool abstract;
+  bool numeric; /* resolve without DNS (set by SK_ADDR_NUMERIC) */
 } sk_addr_t;
 
 /* Flags for the parsers. */
 #define SK_ADDR_PORT_ZERO 0x1 /* accept port 0: the OS chooses */
+#define SK_ADDR_SERVICE 0x2   /* a port may be a service name ("http") */
+/* The host must be a numeric IPv4 or IPv6 address, never looked up: a
+ * name is an error. Wins over SK_ADDR_SERVICE. */
+#define SK_ADDR_NUMERIC 0x4
 
 /*
- * Parses a decimal port. Returns the port, or SK_EPORT with a message
- * such as: port "2333x" is not an integer in 1..65535.
+ * Parses a decimal port or, with SK_ADDR_SERVICE, a service name known
+ * to getservbyname (/etc/services). Returns the port, or SK_EPORT with
+ * a message such as: port "2333x" is not an integer in 1..65535.
  */
 int sk_port_parse(char *err, const char *text, int flags);
 
@@ -54,12 +60,21 @@ int sk_addr_set_unix(char *err, sk_addr_t *addr, const char *path);
 /* Writes "127.0.0.1:2333", "[::1]:2333", "*:2333" or "unix:/path". */
 void sk_addr_format(const sk_addr_t *addr, char *buf, size_t len);
 
-/* Writes a kernel address the same way; "?" when unknown. */
+/* Writes a kernel address the same way; "?" when unknown. An
+ * IPv4-mapped IPv6 address (::ffff:1.2.3.4) is written as plain IPv4. */
 void sk_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf,
                         size_t n);
 
 /*
- * Resolves an SK_ADDR_INET address with getaddrinfo. family is
+ * Writes the numeric host of an IPv4 or IPv6 address, without brackets
+ * (IPv4-mapped as plain IPv4), and returns its port: the parts nc prints
+ * in "Connection received on HOST PORT". Returns -1 for other families.
+ */
+int sk_sockaddr_host(const struct sockaddr *sa, char *host, size_t n);
+
+/*
+ * Resolves an SK_ADDR_INET address with getaddrinfo (AI_NUMERICHOST
+ * when addr->numeric: no DNS query is ever sent). family is
  * AF_UNSPEC, AF_INET or AF_INET6. Returns 0 and a list the caller frees
  * with freeaddrinfo(), or SK_ERESOLVE with the resolver's reason.
  */

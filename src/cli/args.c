@@ -22,9 +22,12 @@ const char cli_usage[] =
     "  -k, --keep-open    serve many clients at once: stdin to all of them\n"
     "  -u, --udp          UDP datagrams instead of TCP\n"
     "  -U, --unixsock     Unix domain socket\n"
+    "  -n, --nodns        numeric addresses and ports only: no DNS lookup\n"
     "  -p PORT            source port (with -l: the port to listen on)\n"
-    "  -s ADDR            source address (with -l: the address to listen on)\n"
+    "  -s ADDR            source address (with -l: the address to listen on;\n"
+    "                     with -u -U: the path a datagram client binds)\n"
     "  -w SECS            connect timeout, and idle timeout of the relay\n"
+    "  -q SECS            quit SECS after stdin EOF (0: at once; -1: never)\n"
     "  -N                 shut down the sending side after stdin EOF\n"
     "  -C, --crlf         send each LF as CRLF\n"
     "  -z                 scan: connect and close, no data\n"
@@ -32,7 +35,8 @@ const char cli_usage[] =
     "  --send-only        only send; quit after stdin EOF\n"
     "  --recv-only        only receive; ignore stdin\n"
     "  -m, --max-conns N  at most N clients at once (-k, --chat, --broker)\n"
-    "  -i SECS            close a client idle for SECS (-k, --chat, --broker)\n"
+    "  -i SECS            idle timeout: close a connection (a client of -k,\n"
+    "                     --chat, --broker) with no traffic for SECS\n"
     "  --allow ADDR[/N]   accept only these peers (repeatable)\n"
     "  --deny ADDR[/N]    refuse these peers (repeatable)\n"
     "  --max-line BYTES   chat: longest line (default 4096)\n"
@@ -41,6 +45,8 @@ const char cli_usage[] =
     "  --no-splice        plain read/write, no splice/sendfile\n"
     "  -h, --help         this help;  -V, --version  the version\n"
     "\n"
+    "SECS: seconds, fractions allowed (2.5), or a unit: 500ms, 3s, 2m, 1h.\n"
+    "A port may be a service name (http) unless -n.\n"
     "exit: 0 success, 1 runtime error, 2 usage error, 130/143 on "
     "SIGINT/SIGTERM\n";
 
@@ -64,6 +70,7 @@ static const struct option long_options[] = {
     {"unixsock", no_argument, NULL, 'U'},
     {"verbose", no_argument, NULL, 'v'},
     {"wait", required_argument, NULL, 'w'},
+    {"nodns", no_argument, NULL, 'n'},
     {"crlf", no_argument, NULL, 'C'},
     {"source", required_argument, NULL, 's'},
     {"source-port", required_argument, NULL, 'p'},
@@ -118,12 +125,49 @@ bad:
                      flag, text, min, max, scale ? " (K, M, G allowed)" : "");
 }
 
-static int seconds_parse(char *err, const char *flag, const char *text,
-                         int *ms) {
-  long long v;
-  if (number_parse(err, flag, text, 1, 86400, false, &v) < 0)
+/* A duration as ncat takes it: seconds with an optional fraction ("2.5")
+ * and an optional unit: ms, s, m or h. Returns milliseconds, rounded, or
+ * -1 when text is not one. Only digits and one '.' are taken, so that
+ * strtod's hexadecimal, exponents, "inf" and "nan" stay out. */
+static long long duration_ms(const char *text) {
+  static const struct {
+    const char *name;
+    double ms;
+  } units[] = {
+      {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+  size_t digits = strspn(text, "0123456789."), dots = 0;
+  for (size_t i = 0; i < digits; i++)
+    dots += text[i] == '.';
+  if (digits == 0 || dots > 1 || (digits == 1 && dots == 1) || digits > 20)
     return -1;
-  *ms = (int)v * 1000;
+  double v = strtod(text, NULL);
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+    if (strcmp(text + digits, units[i].name) == 0)
+      return v * units[i].ms > 1e12 ? 1000000000000LL
+                                    : (long long)(v * units[i].ms + 0.5);
+  return -1;
+}
+
+/* -w and -i: from 1 ms to a day. */
+static int timeout_parse(char *err, const char *flag, const char *text,
+                         int *ms) {
+  long long v = duration_ms(text);
+  if (v < 1 || v > 86400000)
+    return usage_error(err, "%s \"%.64s\" is not a duration from 1ms to 24h "
+                            "(seconds, e.g. 2.5, or 500ms, 3s, 2m, 1h)",
+                       flag, text);
+  *ms = (int)v;
+  return 0;
+}
+
+/* -q: 0 quits at once, a negative number never (nc's -q -1). */
+static int quit_parse(char *err, const char *text, int *ms) {
+  long long v = duration_ms(text[0] == '-' ? text + 1 : text);
+  if (v < 0 || v > 86400000)
+    return usage_error(err, "quit delay \"%.64s\" is not a duration up to "
+                            "24h (seconds, e.g. 0, 2.5, 500ms; -1: never)",
+                       text);
+  *ms = text[0] == '-' ? -1 : (int)v;
   return 0;
 }
 
@@ -131,8 +175,15 @@ static int seconds_parse(char *err, const char *flag, const char *text,
 static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   long long v;
   switch (opt) {
-  case '4': c->family = AF_INET; break;
-  case '6': c->family = AF_INET6; break;
+  case '4':
+  case '6':
+    /* nc keeps the last silently; two opposite wishes are a mistake. */
+    if (c->family != AF_UNSPEC &&
+        c->family != (opt == '4' ? AF_INET : AF_INET6))
+      return usage_error(err, "cannot use -4 with -6");
+    c->family = opt == '4' ? AF_INET : AF_INET6;
+    break;
+  case 'n': c->numeric = true; break;
   case 'C': c->crlf = true; break;
   case 'k': c->keep = true; break;
   case 'l': c->listen = true; break;
@@ -142,9 +193,15 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   case 'v': c->verbose = true; break;
   case 'z': c->scan = true; break;
   case 'p': c->source_port = arg; break;
-  case 's': c->source_host = arg; break;
-  case 'w': return seconds_parse(err, "timeout", arg, &c->wait_ms);
-  case 'i': return seconds_parse(err, "idle timeout", arg, &c->idle_ms);
+  case 's':
+    if (!arg[0])
+      return usage_error(err, "source address \"\" is empty; give an "
+                              "address, or leave out -s");
+    c->source_host = arg;
+    break;
+  case 'w': return timeout_parse(err, "timeout", arg, &c->wait_ms);
+  case 'i': return timeout_parse(err, "idle timeout", arg, &c->idle_ms);
+  case 'q': return quit_parse(err, arg, &c->quit_ms);
   case 'm':
     if (number_parse(err, "max-conns", arg, 1, 1000000, false, &v) < 0)
       return -1;
@@ -199,11 +256,18 @@ static int conflicts_check(const cli_t *c, char *err) {
                        c->chat ? "chat" : "broker");
   if ((c->keep || c->broker) && !c->listen)
     return usage_error(err, "-%s needs -l", c->keep ? "k" : "-broker");
-  if (!c->listen && (c->max_conns || c->idle_ms || c->acl.n_allow ||
-                     c->acl.n_deny))
-    return usage_error(err, "-m, -i, --allow and --deny need -l");
-  if (c->listen && !hub && !c->udp && (c->max_conns || c->idle_ms))
-    return usage_error(err, "-m and -i need -k, --chat or --broker");
+  if (!c->listen && (c->max_conns || c->acl.n_allow || c->acl.n_deny))
+    return usage_error(err, "-m, --allow and --deny need -l");
+  if (c->listen && !hub && !c->udp && c->max_conns)
+    return usage_error(err, "-m needs -k, --chat or --broker");
+  if (c->broker && (c->send_only || c->recv_only))
+    return usage_error(err, "cannot use --broker with --%s: a broker relays "
+                            "every client to the others, both ways",
+                       c->send_only ? "send-only" : "recv-only");
+  if (c->udp && c->listen && c->send_only)
+    return usage_error(err, "cannot use --send-only with -u -l: a UDP "
+                            "listener learns its peer only from a datagram "
+                            "it receives");
   if (c->unix_sock && c->source_port)
     return usage_error(err, "cannot use -p with -U");
   if (c->scan && (c->chat || c->send_only || c->recv_only))
@@ -211,13 +275,26 @@ static int conflicts_check(const cli_t *c, char *err) {
   return 0;
 }
 
+/* Conflicts that depend on the target (unix:PATH sets -U). */
+static int target_conflicts_check(const cli_t *c, char *err) {
+  if (c->unix_sock && c->source_host && (c->listen || !c->udp))
+    return usage_error(err, "cannot use -s with -U%s: only a Unix datagram "
+                            "client (-u) binds a source path",
+                       c->listen ? " -l" : "");
+  return 0;
+}
+
+int cli_addr_flags(const cli_t *c) {
+  return c->numeric ? SK_ADDR_NUMERIC : SK_ADDR_SERVICE;
+}
+
 /* "20-30" (with -z) or one port; fills the scan range. */
 static int range_parse(cli_t *c, const char *text, char *err) {
   char lo[16];
   const char *dash = strchr(text, '-');
   size_t n = dash ? (size_t)(dash - text) : 0;
-  if (!dash || n == 0 || n >= sizeof lo) {
-    c->port_lo = c->port_hi = sk_port_parse(err, text, 0);
+  if (!dash || n == 0 || n >= sizeof lo || text[0] < '0' || text[0] > '9') {
+    c->port_lo = c->port_hi = sk_port_parse(err, text, cli_addr_flags(c));
     return c->port_lo < 0 ? -1 : 0;
   }
   memcpy(lo, text, n);
@@ -241,7 +318,7 @@ static int unix_target_parse(cli_t *c, int n, char **pos, char *err) {
 
 /* One "host:port" form: [v6]:port, unix:/path, or (with -l) a port. */
 static int single_target_parse(cli_t *c, const char *text, char *err) {
-  int flags = c->listen ? SK_ADDR_PORT_ZERO : 0;
+  int flags = (c->listen ? SK_ADDR_PORT_ZERO : 0) | cli_addr_flags(c);
   if (sk_addr_parse(err, &c->addr, text, flags) < 0)
     return -1;
   c->unix_sock = c->addr.kind == SK_ADDR_UNIX;
@@ -273,42 +350,79 @@ static int target_parse(cli_t *c, int n, char **pos, char *err) {
   if (!port)
     return usage_error(err, "missing port; usage: sockit host port, or "
                             "sockit -l port");
-  if (!host && !c->listen)
+  /* "" would silently mean the local host; nc refuses it too. */
+  if ((!host || !host[0]) && !c->listen)
     return usage_error(err, "missing host; usage: sockit host port");
   if (c->scan && range_parse(c, port, err) < 0)
     return -1;
   return sk_addr_set_inet(err, &c->addr, host, c->scan ? "1" : port,
-                          c->listen ? SK_ADDR_PORT_ZERO : 0);
+                          (c->listen ? SK_ADDR_PORT_ZERO : 0) |
+                              cli_addr_flags(c));
 }
 
-static int unknown_option(char *err, const char *text) {
-  if (text[0] == '-' && text[1] >= '0' && text[1] <= '9')
+/* Whether arg is "--name=value" for a long option without a value
+ * whose short form (or code) is opt: getopt's "?" for it. */
+static bool long_takes_no_value(const char *arg, int opt) {
+  size_t n = strcspn(arg, "=");
+  if (strncmp(arg, "--", 2) != 0 || !arg[n])
+    return false;
+  for (const struct option *o = long_options; o->name; o++)
+    if (o->val == opt && o->has_arg == no_argument &&
+        strncmp(o->name, arg + 2, n - 2) == 0) /* a prefix, as getopt */
+      return true;
+  return false;
+}
+
+/* Names the option getopt stopped at: optopt for a short one (inside a
+ * cluster such as -xl too), the argument itself for a long one. */
+static int unknown_option(char *err, int argc, char **argv) {
+  const char *arg = argv[optind - 1];
+  if (optopt >= '0' && optopt <= '9') {
+    /* "-1": a negative port, perhaps; quote the whole argument. */
+    if (optind < argc && argv[optind][0] == '-' && argv[optind][1] == optopt)
+      arg = argv[optind];
     return usage_error(err, "\"%.32s\" is not an option; a port is an "
                             "integer in 1..65535",
-                       text);
-  return usage_error(err, "unknown option \"%.64s\"; see sockit --help", text);
+                       arg);
+  }
+  int name_len = (int)strcspn(arg, "=");
+  if (optopt > 0 && optopt < 256 && !long_takes_no_value(arg, optopt))
+    return usage_error(err, "unknown option \"-%c\"; see sockit --help",
+                       optopt);
+  if (optopt) /* --listen=x */
+    return usage_error(err, "option \"%.*s\" takes no value", name_len, arg);
+  return usage_error(err, "unknown option \"%.*s\"; see sockit --help",
+                     name_len, arg);
+}
+
+static int missing_value(char *err, char **argv) {
+  const char *arg = argv[optind - 1];
+  if (strncmp(arg, "--", 2) == 0)
+    return usage_error(err, "option \"%.64s\" needs a value", arg);
+  return usage_error(err, "option \"-%c\" needs a value", optopt);
 }
 
 int cli_parse(cli_t *c, int argc, char **argv, char *err) {
   int opt, rc;
   memset(c, 0, sizeof *c);
   c->family = AF_UNSPEC;
+  c->quit_ms = -1; /* as nc: stdin EOF alone never ends the relay */
   opterr = 0;
   optind = 1;
-  while ((opt = getopt_long(argc, argv, ":46Cdhi:klm:Np:s:uUvVw:z",
+  while ((opt = getopt_long(argc, argv, ":46Cdhi:klm:nNp:q:s:uUvVw:z",
                             long_options, NULL)) != -1) {
     if (opt == '?')
-      return unknown_option(err, argv[optind - 1]);
+      return unknown_option(err, argc, argv);
     if (opt == ':')
-      return usage_error(err, "option \"%.64s\" needs a value",
-                         argv[optind - 1]);
+      return missing_value(err, argv);
     if (opt == 'd')
       opt = OPT_RECV_ONLY; /* nc -d: do not read stdin */
     if ((rc = option_apply(c, opt, optarg, err)) != 0)
       return rc;
   }
   if (conflicts_check(c, err) < 0 ||
-      target_parse(c, argc - optind, argv + optind, err) < 0)
+      target_parse(c, argc - optind, argv + optind, err) < 0 ||
+      target_conflicts_check(c, err) < 0)
     return -1;
   return CLI_RUN;
 }

@@ -37,6 +37,13 @@ typedef struct cli {
  */
 int cli_parse(cli_t *c, int argc, char **argv, char *err);
 
+/* The parser flags for addresses: SK_ADDR_NUMERIC with -n, else
+ * SK_ADDR_SERVICE (ports may be service names). */
+int cli_addr_flags(const cli_t *c);
+
 extern const char cli_usage[];
+
+/* The license printed by --version, next to SOCKIT_VERSION. */
+#define CLI_LICENSE "BSD-2-Clause"
 
 #endif

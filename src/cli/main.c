@@ -24,6 +24,62 @@ static void notice(const cli_t *c, const char *what, const char *where) {
     fprintf(stderr, "sockit: %s %s\n", what, where);
 }
 
+/* -v notices that scripts grep for, in OpenBSD nc 1.219's exact words
+ * (no "sockit:" prefix): "Listening on HOST PORT", "Connection received
+ * on HOST PORT", "Connection to HOST PORT port [tcp/SERVICE] succeeded!".
+ * Hosts are numeric: sockit never looks a peer's name up. */
+static void notice_endpoint(const cli_t *c, const char *what,
+                            const struct sockaddr *sa) {
+  char host[SK_ADDRSTR_LEN];
+  int port;
+  if (!c->verbose)
+    return;
+  if ((port = sk_sockaddr_host(sa, host, sizeof host)) >= 0) {
+    fprintf(stderr, "%s %s %d\n", what, host, port);
+  } else { /* nc names a Unix socket by the listener's path */
+    sk_addr_format(&c->addr, host, sizeof host);
+    fprintf(stderr, "%s %s\n", what, host + strlen("unix:"));
+  }
+}
+
+/* "Listening on": the any address of our dual-stack socket is shown as
+ * nc (IPv4 only) shows its own, 0.0.0.0. */
+static void notice_listening(const cli_t *c, int lfd) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  struct sockaddr_in any4 = {.sin_family = AF_INET};
+  if (getsockname(lfd, (struct sockaddr *)&ss, &len) < 0)
+    return;
+  if (ss.ss_family == AF_INET6 && !c->addr.host[0] && c->family == AF_UNSPEC) {
+    any4.sin_port = ((struct sockaddr_in6 *)&ss)->sin6_port;
+    memcpy(&ss, &any4, sizeof any4);
+  }
+  if (c->udp || c->unix_sock)
+    notice_endpoint(c, "Bound on", (struct sockaddr *)&ss);
+  if (!c->udp)
+    notice_endpoint(c, "Listening on", (struct sockaddr *)&ss);
+}
+
+/* "Connection to HOST [(IP)] PORT port [tcp/http] succeeded!": the host
+ * as typed, its address when that differs (not with -n), and the
+ * service name of the port ("*" when unknown, or with -n). */
+static void notice_connected(const cli_t *c, int fd, int port) {
+  char ip[SK_ADDRSTR_LEN];
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  const char *proto = c->udp ? "udp" : "tcp";
+  struct servent *sv = c->numeric ? NULL : getservbyport(htons(port), proto);
+  if (!c->verbose || c->unix_sock) /* nc -U says nothing either */
+    return;
+  fprintf(stderr, "Connection to %s", c->addr.host);
+  if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
+      sk_sockaddr_host((struct sockaddr *)&ss, ip, sizeof ip) >= 0 &&
+      !c->numeric && strcmp(ip, c->addr.host) != 0)
+    fprintf(stderr, " (%s)", ip);
+  fprintf(stderr, " %d port [%s/%s] succeeded!\n", port, proto,
+          sv ? sv->s_name : "*");
+}
+
 static int socktype(const cli_t *c) {
   return c->udp ? SOCK_DGRAM : SOCK_STREAM;
 }
@@ -63,6 +119,7 @@ static int scan(cli_t *c) {
     sk_addr_format(&c->addr, where, sizeof where);
     int fd = sk_tcp_connect(err, &c->addr, &o);
     if (fd >= 0) {
+      notice_connected(c, fd, port);
       printf("%s open\n", where);
       close(fd);
       open_ports++;
@@ -134,7 +191,7 @@ static int accept_one(const cli_t *c, int lfd, char *err) {
       return fd;
     sk_sockaddr_format((struct sockaddr *)&peer, len, name, sizeof name);
     if (sk_acl_permits(&c->acl, (struct sockaddr *)&peer)) {
-      notice(c, "connection from", name);
+      notice_endpoint(c, "Connection received on", (struct sockaddr *)&peer);
       return fd;
     }
     notice(c, "refused (--allow/--deny)", name);
@@ -149,16 +206,12 @@ static void listener_close(const cli_t *c, int lfd) {
 }
 
 static int listen_and_serve(const cli_t *c) {
-  char err[SK_ERR_LEN], where[SK_ADDRSTR_LEN];
-  struct sockaddr_storage local;
-  socklen_t len = sizeof local;
+  char err[SK_ERR_LEN];
   sk_sock_opts_t o = {.family = c->family};
   int rc, lfd = sk_socket_open(err, &c->addr, socktype(c), SK_SOCK_LISTEN, &o);
   if (lfd < 0)
     return fail(SK_EXIT_ERROR, err);
-  getsockname(lfd, (struct sockaddr *)&local, &len);
-  sk_sockaddr_format((struct sockaddr *)&local, len, where, sizeof where);
-  notice(c, "listening on", where);
+  notice_listening(c, lfd);
   if (c->udp) {
     rc = relay(c, dup(lfd));
   } else if (c->keep || c->chat || c->broker) {
@@ -174,24 +227,35 @@ static int listen_and_serve(const cli_t *c) {
   return rc;
 }
 
+/* -s/-p of a client: the local address to bind before connecting; for a
+ * Unix datagram client (-u -U), -s PATH is the path replies come to. */
+static int source_parse(const cli_t *c, sk_addr_t *src, char *err) {
+  const char *s = c->source_host;
+  if (c->unix_sock)
+    return sk_addr_set_unix(err, src, strncmp(s, "unix:", 5) ? s : s + 5);
+  return sk_addr_set_inet(err, src, s, c->source_port ? c->source_port : "0",
+                          SK_ADDR_PORT_ZERO | cli_addr_flags(c));
+}
+
 static int connect_and_relay(const cli_t *c) {
-  char err[SK_ERR_LEN], where[SK_ADDRSTR_LEN];
+  char err[SK_ERR_LEN];
   sk_addr_t source;
   sk_sock_opts_t o = {.family = c->family, .timeout_ms = c->wait_ms};
   if (c->source_host || c->source_port) {
-    if (sk_addr_set_inet(err, &source, c->source_host,
-                         c->source_port ? c->source_port : "0",
-                         SK_ADDR_PORT_ZERO) < 0)
+    if (source_parse(c, &source, err) < 0)
       return fail(SK_EXIT_USAGE, err);
     o.source = &source;
   }
   int fd = sk_socket_open(err, &c->addr, socktype(c), SK_SOCK_CONNECT, &o);
   if (fd < 0)
     return fail(SK_EXIT_ERROR, err);
-  sk_addr_format(&c->addr, where, sizeof where);
-  notice(c, "connected to", where);
-  if (!c->chat)
-    return relay(c, fd);
+  notice_connected(c, fd, c->addr.port);
+  if (!c->chat) {
+    int rc = relay(c, fd);
+    if (o.source && source.kind == SK_ADDR_UNIX && !source.abstract)
+      unlink(source.path); /* bound by us for the replies: leave nothing */
+    return rc;
+  }
   int rc = sk_chat_client_run(err, fd, STDIN_FILENO, STDOUT_FILENO);
   close(fd);
   return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
@@ -211,7 +275,9 @@ int main(int argc, char **argv) {
   if (action == CLI_HELP)
     return fputs(cli_usage, stdout) < 0 ? SK_EXIT_ERROR : SK_EXIT_OK;
   if (action == CLI_VERSION)
-    return printf("sockit %s\n", SOCKIT_VERSION) < 0 ? SK_EXIT_ERROR : 0;
+    return printf("sockit %s (%s)\n", SOCKIT_VERSION, CLI_LICENSE) < 0
+               ? SK_EXIT_ERROR
+               : 0;
   sk_sigpipe_ignore();
   if (c.scan)
     return scan(&c);

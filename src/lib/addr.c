@@ -9,12 +9,10 @@
 #include "internal.h"
 #include "sockit/addr.h"
 
-/* Room for user text quoted in a message: at most 64 bytes, escaped. */
-#define QUOTE_LEN (64 * 4 + 8)
 
 /* Quotes user text for a one-line message: escapes what is not printable
  * so that a message can never span lines, and cuts long input. */
-static const char *quote(char *out, const char *text, size_t len) {
+const char *sk__quote(char *out, const char *text, size_t len) {
   size_t o = 0, i;
   for (i = 0; i < len && i < 64; i++) {
     unsigned char c = (unsigned char)text[i];
@@ -31,8 +29,21 @@ static const char *quote(char *out, const char *text, size_t len) {
   return out;
 }
 
+/* A service name from /etc/services ("http"), as nc, ncat and socat
+ * accept for a port; 0 when text is no known service. */
+static int service_port(const char *text, size_t len) {
+  char name[64];
+  if (len == 0 || len >= sizeof name || memchr(text, '\0', len))
+    return 0;
+  memcpy(name, text, len);
+  name[len] = '\0';
+  struct servent *sv = getservbyname(name, NULL);
+  return sv ? ntohs((uint16_t)sv->s_port) : 0;
+}
+
 static int port_parse_n(char *err, const char *text, size_t len, int flags) {
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
+  int service = 0;
   int min = (flags & SK_ADDR_PORT_ZERO) ? 0 : 1;
   unsigned long value = 0;
   size_t i;
@@ -42,12 +53,16 @@ static int port_parse_n(char *err, const char *text, size_t len, int flags) {
     if (value <= 65535)
       value = value * 10 + (unsigned long)(text[i] - '0');
   }
+  if (i < len && (flags & SK_ADDR_SERVICE) && !(flags & SK_ADDR_NUMERIC))
+    service = service_port(text, len);
+  if (service > 0)
+    return service;
   if (len == 0 || i < len)
     return sk__fail(err, SK_EPORT, "port \"%s\" is not an integer in %d..65535",
-                    quote(q, text, len), min);
+                    sk__quote(q, text, len), min);
   if (value < (unsigned long)min || value > 65535)
     return sk__fail(err, SK_EPORT, "port \"%s\" is out of range %d..65535",
-                    quote(q, text, len), min);
+                    sk__quote(q, text, len), min);
   return (int)value;
 }
 
@@ -56,20 +71,20 @@ int sk_port_parse(char *err, const char *text, int flags) {
 }
 
 static int host_set(char *err, sk_addr_t *addr, const char *host, size_t len) {
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   if (len >= sizeof addr->host)
     return sk__fail(err, SK_EADDR, "host \"%s\" is longer than %zu bytes",
-                    quote(q, host, len), sizeof addr->host - 1);
+                    sk__quote(q, host, len), sizeof addr->host - 1);
   if (memchr(host, '\0', len))
     return sk__fail(err, SK_EADDR, "host \"%s\" contains a NUL byte",
-                    quote(q, host, len));
+                    sk__quote(q, host, len));
   memcpy(addr->host, host, len);
   addr->host[len] = '\0';
   return 0;
 }
 
 int sk_addr_set_unix(char *err, sk_addr_t *addr, const char *path) {
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   size_t len = strlen(path);
   memset(addr, 0, sizeof *addr);
   addr->kind = SK_ADDR_UNIX;
@@ -80,12 +95,27 @@ int sk_addr_set_unix(char *err, sk_addr_t *addr, const char *path) {
   }
   if (len == 0)
     return sk__fail(err, SK_EADDR, "missing path in Unix address \"%s\"",
-                    quote(q, path - addr->abstract, len + addr->abstract));
+                    sk__quote(q, path - addr->abstract, len + addr->abstract));
   if (len >= sizeof addr->path)
     return sk__fail(err, SK_EADDR, "Unix path \"%s\" is longer than %zu bytes",
-                    quote(q, path, len), sizeof addr->path - 1);
+                    sk__quote(q, path, len), sizeof addr->path - 1);
   memcpy(addr->path, path, len + 1);
   return 0;
+}
+
+/* With SK_ADDR_NUMERIC: the host must parse without any lookup. */
+static int numeric_check(char *err, sk_addr_t *addr) {
+  struct addrinfo hints = {.ai_flags = AI_NUMERICHOST}, *ai = NULL;
+  char q[SK__QUOTE_LEN];
+  addr->numeric = true;
+  if (!addr->host[0] || getaddrinfo(addr->host, NULL, &hints, &ai) == 0) {
+    freeaddrinfo(ai);
+    return 0;
+  }
+  return sk__fail(err, SK_EADDR,
+                  "host \"%s\" is not a numeric IP address, and name "
+                  "lookup is off (-n)",
+                  sk__quote(q, addr->host, strlen(addr->host)));
 }
 
 static int inet_set(char *err, sk_addr_t *addr, const char *host,
@@ -95,6 +125,8 @@ static int inet_set(char *err, sk_addr_t *addr, const char *host,
   memset(addr, 0, sizeof *addr);
   addr->kind = SK_ADDR_INET;
   if ((rc = host_set(err, addr, host, host_len)) < 0)
+    return rc;
+  if ((flags & SK_ADDR_NUMERIC) && (rc = numeric_check(err, addr)) < 0)
     return rc;
   if ((rc = port_parse_n(err, port, port_len, flags)) < 0)
     return rc;
@@ -116,18 +148,19 @@ int sk_addr_set_inet(char *err, sk_addr_t *addr, const char *host,
 /* "[v6addr]:port" */
 static int bracket_parse(char *err, sk_addr_t *addr, const char *text,
                          int flags) {
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   size_t len = strlen(text);
   const char *close = strchr(text, ']');
   if (!close)
     return sk__fail(err, SK_EADDR, "missing \"]\" in address \"%s\"",
-                    quote(q, text, len));
+                    sk__quote(q, text, len));
   if (close[1] == '\0' || (close[1] == ':' && close[2] == '\0'))
-    return sk__fail(err, SK_EADDR, "missing port in \"%s\"", quote(q, text, len));
+    return sk__fail(err, SK_EADDR, "missing port in \"%s\"",
+                    sk__quote(q, text, len));
   if (close[1] != ':')
     return sk__fail(err, SK_EADDR,
                     "expected \":port\" after \"]\" in address \"%s\"",
-                    quote(q, text, len));
+                    sk__quote(q, text, len));
   return inet_set(err, addr, text + 1, (size_t)(close - text - 1), close + 2,
                   strlen(close + 2), flags);
 }
@@ -137,7 +170,7 @@ static int looks_like_port(const char *text) {
 }
 
 int sk_addr_parse(char *err, sk_addr_t *addr, const char *text, int flags) {
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   size_t len = strlen(text);
   memset(addr, 0, sizeof *addr);
   if (strncmp(text, "unix:", 5) == 0)
@@ -148,15 +181,17 @@ int sk_addr_parse(char *err, sk_addr_t *addr, const char *text, int flags) {
   if (!colon) {
     if (len > 0 && looks_like_port(text))
       return inet_set(err, addr, "", 0, text, len, flags);
-    return sk__fail(err, SK_EADDR, "missing port in \"%s\"", quote(q, text, len));
+    return sk__fail(err, SK_EADDR, "missing port in \"%s\"",
+                    sk__quote(q, text, len));
   }
   if (memchr(text, ':', (size_t)(colon - text)))
     return sk__fail(err, SK_EADDR,
                     "IPv6 address in \"%s\" must be in brackets, as in "
                     "[::1]:2333",
-                    quote(q, text, len));
+                    sk__quote(q, text, len));
   if (colon[1] == '\0')
-    return sk__fail(err, SK_EADDR, "missing port in \"%s\"", quote(q, text, len));
+    return sk__fail(err, SK_EADDR, "missing port in \"%s\"",
+                    sk__quote(q, text, len));
   return inet_set(err, addr, text, (size_t)(colon - text), colon + 1,
                   strlen(colon + 1), flags);
 }
@@ -186,18 +221,33 @@ static void unix_format(const struct sockaddr_un *sun, socklen_t len, char *buf,
              sun->sun_path);
 }
 
+int sk_sockaddr_host(const struct sockaddr *sa, char *host, size_t n) {
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)n);
+    return ntohs(in->sin_port);
+  }
+  if (sa->sa_family != AF_INET6)
+    return -1;
+  /* A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d: show
+   * them as the IPv4 address they are. */
+  const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+  if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+    inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, (socklen_t)n);
+  else
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, (socklen_t)n);
+  return ntohs(in6->sin6_port);
+}
+
 void sk_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf,
                         size_t n) {
   char host[INET6_ADDRSTRLEN];
-  if (sa->sa_family == AF_INET) {
-    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    snprintf(buf, n, "%s:%u", host, ntohs(in->sin_port));
-  } else if (sa->sa_family == AF_INET6) {
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    snprintf(buf, n, "[%s]:%u", host, ntohs(in6->sin6_port));
-  } else if (sa->sa_family == AF_UNIX) {
+  int port = sk_sockaddr_host(sa, host, sizeof host);
+  if (port >= 0 && strchr(host, ':'))
+    snprintf(buf, n, "[%s]:%d", host, port);
+  else if (port >= 0)
+    snprintf(buf, n, "%s:%d", host, port);
+  else if (sa->sa_family == AF_UNIX) {
     unix_format((const struct sockaddr_un *)sa, len, buf, n);
   } else {
     snprintf(buf, n, "?");
@@ -210,15 +260,16 @@ int sk_addr_resolve(char *err, const sk_addr_t *addr, int family, int socktype,
   char port[8];
   hints.ai_family = family;
   hints.ai_socktype = socktype;
-  hints.ai_flags = passive ? AI_PASSIVE : 0;
+  hints.ai_flags = (passive ? AI_PASSIVE : 0) |
+                   (addr->numeric ? AI_NUMERICHOST | AI_NUMERICSERV : 0);
   snprintf(port, sizeof port, "%u", addr->port);
   const char *host = addr->host[0] ? addr->host : NULL;
   int rc = getaddrinfo(host, port, &hints, out);
   if (rc == 0)
     return 0;
   *out = NULL;
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   const char *reason = rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc);
   return sk__fail(err, SK_ERESOLVE, "host \"%s\" could not be resolved: %s",
-                  host ? quote(q, host, strlen(host)) : "*", reason);
+                  host ? sk__quote(q, host, strlen(host)) : "*", reason);
 }

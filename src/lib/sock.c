@@ -1,12 +1,14 @@
 /* Sockets: create, bind, listen, accept and connect. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -141,16 +143,57 @@ static socklen_t unix_sockaddr(const sk_addr_t *addr, struct sockaddr_un *sun) {
                      n + !addr->abstract);
 }
 
-/* A path left behind by a dead listener refuses connections: reuse it. */
-static int unix_path_is_stale(const struct sockaddr_un *sun, socklen_t len,
-                              int socktype) {
-  int fd = socket(AF_UNIX, socktype | SOCK_CLOEXEC, 0), stale;
-  if (fd < 0)
-    return 0;
-  stale = connect(fd, (const struct sockaddr *)sun, len) < 0 &&
-          errno == ECONNREFUSED;
-  close(fd);
-  return stale;
+/* Whether the socket file st (at path) belongs to a live socket. Linux
+ * lists every socket in /proc/net/unix: a stream or seqpacket listener
+ * with __SO_ACCEPTCON, a bound datagram socket by its path alone. Asking
+ * there, rather than connecting, leaves a one-shot listener alone (a
+ * probe would be its only client). Entries match by path or by the
+ * file's identity. Returns 1 in use, 0 not, -1 when it cannot tell. */
+static int unix_path_in_use(const char *path, const struct stat *st) {
+  char line[PATH_MAX + 128];
+  unsigned flags, type;
+  int n, used = 0;
+  FILE *f = fopen("/proc/net/unix", "re");
+  if (!f)
+    return -1;
+  while (!used && fgets(line, sizeof line, f)) {
+    n = 0;
+    if (sscanf(line, "%*s %*s %*s %x %x %*s %*s %n", &flags, &type, &n) < 2 ||
+        n == 0 || line[n] == '@' || line[n] == '\0')
+      continue;
+    line[strcspn(line, "\n")] = '\0';
+    if (!(flags & 0x10000) && type != SOCK_DGRAM)
+      continue; /* a connection, not a listener */
+    struct stat other;
+    used = strcmp(line + n, path) == 0 ||
+           (stat(line + n, &other) == 0 && other.st_dev == st->st_dev &&
+            other.st_ino == st->st_ino);
+  }
+  fclose(f);
+  return used;
+}
+
+/* bind said EADDRINUSE for path: removes it only when it is a socket file
+ * nobody uses (left by a listener that died). Returns 0 when the path
+ * is free to bind now, or SK_EADDR / -EADDRINUSE with a message. */
+static int unix_path_reclaim(char *err, const char *path) {
+  char q[SK__QUOTE_LEN];
+  struct stat st;
+  int used;
+  sk__quote(q, path, strlen(path));
+  if (lstat(path, &st) < 0)
+    return 0; /* gone meanwhile: bind again */
+  if (!S_ISSOCK(st.st_mode))
+    return sk__fail(err, SK_EADDR, "unix:%s exists and is not a socket", q);
+  if ((used = unix_path_in_use(path, &st)) != 0)
+    return sk__fail(err, -EADDRINUSE,
+                    used > 0 ? "unix:%s is in use"
+                             : "unix:%s exists and /proc/net/unix cannot "
+                               "tell whether it is in use; remove it first",
+                    q);
+  if (unlink(path) < 0 && errno != ENOENT)
+    return sk__fail(err, -errno, "unlink unix:%s: %s", q, strerror(errno));
+  return 0;
 }
 
 static int open_unix(char *err, const sk_addr_t *addr, int socktype,
@@ -168,14 +211,15 @@ static int open_unix(char *err, const sk_addr_t *addr, int socktype,
     if (rc == 0 && (rc = sk_fd_set_nonblock(fd, o->nonblock)) == 0)
       return fd;
     close(fd);
+    if (!o->source->abstract)
+      unlink(o->source->path); /* bound just now by us: leave nothing */
     return fail_at(err, "connect", sa, len, rc);
   }
   local.source = NULL;
   int fd = open_one(err, sa, len, socktype, mode, &local);
-  if (fd == -EADDRINUSE && mode == SK_SOCK_LISTEN && !addr->abstract &&
-      unix_path_is_stale(&sun, len, socktype)) {
-    unlink(addr->path);
-    fd = open_one(err, sa, len, socktype, mode, &local);
+  if (fd == -EADDRINUSE && mode == SK_SOCK_LISTEN && !addr->abstract) {
+    int rc = unix_path_reclaim(err, addr->path);
+    fd = rc < 0 ? rc : open_one(err, sa, len, socktype, mode, &local);
   }
   return fd;
 }

@@ -270,6 +270,72 @@ static void test_sockaddr_format(void **state) {
   assert_string_equal(buf, "?");
 }
 
+/* IPv4-mapped IPv6 peers (a dual-stack listener's IPv4 clients) are
+ * shown as the IPv4 address; sk_sockaddr_host splits host and port. */
+static void test_sockaddr_mapped(void **state) {
+  struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons(41)};
+  struct sockaddr_un un = {.sun_family = AF_UNIX};
+  char buf[SK_ADDRSTR_LEN];
+  (void)state;
+  inet_pton(AF_INET6, "::ffff:1.2.3.4", &in6.sin6_addr);
+  sk_sockaddr_format((struct sockaddr *)&in6, sizeof in6, buf, sizeof buf);
+  assert_string_equal(buf, "1.2.3.4:41");
+  assert_int_equal(sk_sockaddr_host((struct sockaddr *)&in6, buf, sizeof buf),
+                   41);
+  assert_string_equal(buf, "1.2.3.4");
+  inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr);
+  assert_int_equal(sk_sockaddr_host((struct sockaddr *)&in6, buf, sizeof buf),
+                   41);
+  assert_string_equal(buf, "2001:db8::1");
+  assert_int_equal(sk_sockaddr_host((struct sockaddr *)&un, buf, sizeof buf),
+                   -1);
+}
+
+/* With SK_ADDR_SERVICE a port may be a service name; garbage, ranges of
+ * text and SK_ADDR_NUMERIC still get the port rule. */
+static void test_port_service_names(void **state) {
+  (void)state;
+  assert_int_equal(sk_port_parse(NULL, "http", SK_ADDR_SERVICE), 80);
+  assert_int_equal(sk_port_parse(NULL, "ssh", SK_ADDR_SERVICE), 22);
+  assert_int_equal(sk_port_parse(NULL, "2333", SK_ADDR_SERVICE), 2333);
+  port_fails("http", 0, "port \"http\" is not an integer in 1..65535");
+  port_fails("http", SK_ADDR_SERVICE | SK_ADDR_NUMERIC,
+             "port \"http\" is not an integer in 1..65535");
+  port_fails("no-such-service", SK_ADDR_SERVICE,
+             "port \"no-such-service\" is not an integer in 1..65535");
+  port_fails("70000", SK_ADDR_SERVICE,
+             "port \"70000\" is out of range 1..65535");
+  parse_inet("localhost:http", SK_ADDR_SERVICE, "localhost", 80);
+  parse_inet("[::1]:ssh", SK_ADDR_SERVICE, "::1", 22);
+}
+
+/* SK_ADDR_NUMERIC: numeric hosts (and the any address) only; a name is
+ * an error naming it, and resolution never asks DNS. */
+static void test_addr_numeric(void **state) {
+  char err[SK_ERR_LEN] = "";
+  struct addrinfo *ai = NULL;
+  sk_addr_t a;
+  (void)state;
+  parse_inet("127.0.0.1:80", SK_ADDR_NUMERIC, "127.0.0.1", 80);
+  parse_inet("[::1]:80", SK_ADDR_NUMERIC, "::1", 80);
+  parse_inet(":80", SK_ADDR_NUMERIC, "", 80);
+  parse_fails("localhost:80", SK_ADDR_NUMERIC, SK_EADDR,
+              "host \"localhost\" is not a numeric IP address, and name "
+              "lookup is off (-n)");
+  assert_int_equal(
+      sk_addr_set_inet(err, &a, "example.com", "1", SK_ADDR_NUMERIC), SK_EADDR);
+  /* A name slipped past the parser still never reaches DNS. */
+  assert_int_equal(sk_addr_set_inet(NULL, &a, "localhost", "1", 0), 0);
+  a.numeric = true;
+  assert_int_equal(sk_addr_resolve(err, &a, AF_UNSPEC, SOCK_STREAM, false, &ai),
+                   SK_ERESOLVE);
+  assert_int_equal(sk_addr_set_inet(NULL, &a, "::1", "1", SK_ADDR_NUMERIC), 0);
+  assert_true(a.numeric);
+  assert_int_equal(sk_addr_resolve(err, &a, AF_UNSPEC, SOCK_STREAM, false, &ai),
+                   0);
+  freeaddrinfo(ai);
+}
+
 /* A name that cannot exist gives SK_ERESOLVE and the resolver's reason. */
 static void test_addr_resolve_fails(void **state) {
   static const char want[] =
@@ -325,6 +391,9 @@ int main(void) {
       cmocka_unit_test(test_sockaddr_format),
       cmocka_unit_test(test_addr_resolve_fails),
       cmocka_unit_test(test_addr_resolve_numeric),
+      cmocka_unit_test(test_sockaddr_mapped),
+      cmocka_unit_test(test_port_service_names),
+      cmocka_unit_test(test_addr_numeric),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,7 +142,8 @@ static void test_tcp_dual_stack(void **state) {
   assert_int_equal(getsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len),
                    0);
   assert_int_equal(v6only, 0);
-  tcp_round_trip(lfd, "127.0.0.1", "[::ffff:127.0.0.1]:");
+  /* The IPv4 client arrives as ::ffff:127.0.0.1, shown as IPv4. */
+  tcp_round_trip(lfd, "127.0.0.1", "127.0.0.1:");
   tcp_round_trip(lfd, "[::1]", "[::1]:");
   close(lfd);
 }
@@ -394,18 +395,100 @@ static void test_unix_stale_path(void **state) {
   int s = accept_from(lfd, "unix:");
   exchange(c, s);
   close(c), close(s);
-  /* The second listener is the live one: its path is not taken over. */
+  /* The second listener is the live one: its path is not taken over,
+   * and no probe connection reaches it (/proc/net/unix is asked). */
   assert_int_equal(sk_tcp_listen(err, &a, NULL), -EADDRINUSE);
-  snprintf(want, sizeof want, "bind %s: Address already in use", path);
+  snprintf(want, sizeof want, "%s is in use", path);
   assert_string_equal(err, want);
   assert_int_equal(stat(path + 5, &st), 0);
   assert_true(S_ISSOCK(st.st_mode));
+  assert_int_equal(poll(&(struct pollfd){.fd = lfd, .events = POLLIN}, 1, 0),
+                   0);
   close(lfd);
   /* A stale datagram path is reused the same way. */
   assert_int_equal(unlink(path + 5), 0);
   close(listen_on(path, SOCK_DGRAM, NULL));
   close(listen_on(path, SOCK_DGRAM, NULL));
   assert_int_equal(unlink(path + 5), 0);
+  assert_int_equal(rmdir(dir), 0);
+}
+
+/* A file that is not a socket is never removed to make room: regular
+ * file, directory, a symbolic link to a socket. */
+static void test_unix_path_not_a_socket(void **state) {
+  char dir[64], path[128], link_to[160], err[SK_ERR_LEN] = "";
+  char want[SK_ERR_LEN], buf[8] = "";
+  sk_addr_t a;
+  (void)state;
+  temp_dir(dir);
+  snprintf(path, sizeof path, "unix:%s/file", dir);
+  addr_of(&a, "%s", path);
+  int fd = open(path + 5, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "data", 4), 4);
+  close(fd);
+  snprintf(want, sizeof want, "%s exists and is not a socket", path);
+  for (int type = SOCK_STREAM; type <= SOCK_DGRAM; type++) {
+    assert_int_equal(sk_socket_open(err, &a, type, SK_SOCK_LISTEN, NULL),
+                     SK_EADDR);
+    assert_string_equal(err, want);
+  }
+  fd = open(path + 5, O_RDONLY);
+  assert_int_equal(read(fd, buf, sizeof buf), 4);
+  assert_string_equal(buf, "data");
+  close(fd);
+  /* A symbolic link to a stale socket: the link is no socket either. */
+  snprintf(link_to, sizeof link_to, "%s/sock", dir);
+  int lfd =
+      listen_on(strcat(strcpy(want, "unix:"), link_to), SOCK_STREAM, NULL);
+  close(lfd);
+  assert_int_equal(unlink(path + 5), 0);
+  assert_int_equal(symlink(link_to, path + 5), 0);
+  assert_int_equal(sk_tcp_listen(err, &a, NULL), SK_EADDR);
+  assert_int_equal(unlink(path + 5), 0);
+  assert_int_equal(unlink(link_to), 0);
+  assert_int_equal(rmdir(dir), 0);
+}
+
+/* A bound datagram socket is in use: no second one takes its path. */
+static void test_unix_dgram_path_in_use(void **state) {
+  char dir[64], path[128], err[SK_ERR_LEN] = "", want[SK_ERR_LEN];
+  sk_addr_t a;
+  (void)state;
+  temp_dir(dir);
+  snprintf(path, sizeof path, "unix:%s/dgram", dir);
+  addr_of(&a, "%s", path);
+  int fd = listen_on(path, SOCK_DGRAM, NULL);
+  assert_int_equal(sk_udp_bind(err, &a, NULL), -EADDRINUSE);
+  snprintf(want, sizeof want, "%s is in use", path);
+  assert_string_equal(err, want);
+  close(fd);
+  close(listen_on(path, SOCK_DGRAM, NULL)); /* stale now: reused */
+  assert_int_equal(unlink(path + 5), 0);
+  assert_int_equal(rmdir(dir), 0);
+}
+
+/* A Unix datagram client whose connect fails removes the source path
+ * it had just bound; one bound over a regular file is refused. */
+static void test_unix_dgram_source_cleanup(void **state) {
+  char dir[64], src[128], dst[128], err[SK_ERR_LEN] = "";
+  struct stat st;
+  sk_addr_t from, to;
+  (void)state;
+  temp_dir(dir);
+  snprintf(src, sizeof src, "unix:%s/client", dir);
+  snprintf(dst, sizeof dst, "unix:%s/nobody", dir);
+  addr_of(&from, "%s", src);
+  addr_of(&to, "%s", dst);
+  sk_sock_opts_t o = {.source = &from};
+  assert_int_equal(sk_udp_connect(err, &to, &o), -ENOENT);
+  assert_int_equal(lstat(src + 5, &st), -1);
+  int fd = open(src + 5, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  close(fd);
+  assert_int_equal(sk_udp_connect(err, &to, &o), SK_EADDR);
+  assert_int_equal(lstat(src + 5, &st), 0);
+  assert_true(S_ISREG(st.st_mode));
+  assert_int_equal(unlink(src + 5), 0);
   assert_int_equal(rmdir(dir), 0);
 }
 
@@ -567,6 +650,9 @@ int main(void) {
       cmocka_unit_test(test_unix_stream),
       cmocka_unit_test(test_unix_dgram),
       cmocka_unit_test(test_unix_stale_path),
+      cmocka_unit_test(test_unix_path_not_a_socket),
+      cmocka_unit_test(test_unix_dgram_path_in_use),
+      cmocka_unit_test(test_unix_dgram_source_cleanup),
       cmocka_unit_test(test_bind_in_use),
       cmocka_unit_test(test_connect_refused),
       cmocka_unit_test(test_connect_timeout),
