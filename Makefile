@@ -29,6 +29,7 @@ endif
 DEP_build_TOOLS := cmake pkg-config cc python3
 DEP_build_LIBS := libuv cmocka
 DEP_test_TOOLS := nc ncat socat
+DEP_test_FILES := /etc/services
 DEP_bench_TOOLS := nc ncat socat iperf3 gnuplot perf
 DEP_fuzz_TOOLS := clang
 
@@ -46,6 +47,7 @@ deps: deps-build
 $(DEP_GROUPS:%=deps-%): deps-%:
 	@missing=0; \
 	for t in $(DEP_$*_TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
+	for f in $(DEP_$*_FILES); do [ -e $$f ] || missing=1; done; \
 	if [ $$missing = 0 ] && [ -n "$(DEP_$*_LIBS)" ]; then \
 	  pkg-config --exists $(DEP_$*_LIBS) 2>/dev/null || missing=1; \
 	fi; \
