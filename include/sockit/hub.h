@@ -40,10 +40,23 @@ typedef struct sk_hub_opts {
 } sk_hub_opts_t;
 
 /*
+ * Checks that opts can be served without dropping a reader for one
+ * message it could not have avoided: in chat, the longest line once made
+ * terminal-safe (3 bytes per byte, plus the name) must fit in half a
+ * queue, the room left when reading pauses. Returns 0, or -EINVAL with
+ * the rule in err (a usage error: exit code 2).
+ */
+int sk_hub_opts_check(char *err, const sk_hub_opts_t *opts);
+
+/*
  * Serves clients accepted on listen_fd (a listening stream socket,
  * made by sk_tcp_listen or sk_socket_open) until SIGINT or SIGTERM,
- * as ncat does; the operator's input ending changes nothing else. Returns the process exit code: 0, 1 on a runtime error (with a
- * message in err), 130 after SIGINT, 143 after SIGTERM.
+ * as ncat does; the operator's input ending changes nothing else. On
+ * a signal it stops reading and accepting, gives every client and
+ * out_fd up to 2 s to take what is queued, then closes. Returns the
+ * process exit code: 0, 1 on a runtime error (with a message in err),
+ * 2 when sk_hub_opts_check refuses opts, 130 after SIGINT, 143 after
+ * SIGTERM.
  */
 int sk_hub_run(char *err, int listen_fd, const sk_hub_opts_t *opts);
 
