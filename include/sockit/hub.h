@@ -22,8 +22,12 @@ typedef enum sk_hub_mode {
  * max_queue / 4, so that a burst does not push healthy readers out. A
  * client congested for 2 s, or past max_queue at any time, is dropped
  * with a notice: a stuck client holds the others back 2 s at most and
- * never makes the server grow. The operator's input is read only while
- * at least one client is connected, as ncat does.
+ * never makes the server grow; the 2 s belong to the client's address
+ * (an address dropped for stalling is shed at once when it stalls again
+ * within 60 s). A read is never more than half a queue can take. The
+ * operator's input is read only while at least one client is connected,
+ * as ncat does. In chat, out_fd is a log that never holds the room back:
+ * lines it cannot take are dropped and counted.
  */
 typedef struct sk_hub_opts {
   sk_hub_mode_t mode;
