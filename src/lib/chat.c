@@ -19,7 +19,7 @@
 #define WHO_MAX 4096         /* longest /who answer; the rest is counted */
 #define QUOTE_MAX 64         /* bytes of user text quoted back in an error */
 #define SERVER_NAME "server" /* the operator's name, which nobody may take */
-#define LEFT_SHOWN 4 /* more leaving in one turn are told as a count */
+#define LEFT_SHOWN 4         /* more leaving in one turn are told as a count */
 
 typedef struct chat_conn {
   sk__conn_t base;
@@ -407,7 +407,7 @@ static void chat_data(sk__conn_t *c, const char *data, size_t len) {
     cc->flushed = false;
     size_t skip = len > 1 && data[0] == '\r' && data[1] == '\n' ? 2
                   : data[0] == '\n'                             ? 1
-                                                                 : 0;
+                                                                : 0;
     data += skip;
     len -= skip;
   }

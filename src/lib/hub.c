@@ -161,9 +161,12 @@ static void offender_add(sk__conn_t *c) {
   if (!peer_key(c, key))
     return;
   struct sk__offender *o = offender_find(h, key);
-  for (int i = 0; !o && i < SK__HUB_OFFENDERS; i++)
-    if (!o || h->offenders[i].at < o->at)
-      o = &h->offenders[i]; /* a free slot (0) or the oldest */
+  if (!o) { /* a free slot (at 0) or else the oldest */
+    o = &h->offenders[0];
+    for (int i = 1; i < SK__HUB_OFFENDERS; i++)
+      if (h->offenders[i].at < o->at)
+        o = &h->offenders[i];
+  }
   memcpy(o->addr, key, 16);
   o->at = uv_now(&h->loop) | 1; /* never 0, which marks a free slot */
 }
@@ -265,8 +268,10 @@ const char *sk__why_text(const sk__hub_t *h, int why, char *buf, size_t n) {
              h->opts.max_queue / 2, SK__HUB_STALL_MS);
     return buf;
   case SK__WHY_RESTALL:
-    snprintf(buf, n, "stalled again: its address stalled the room within "
-             "%d s", SK__HUB_OFFENCE_MS / 1000);
+    snprintf(buf, n,
+             "stalled again: its address stalled the room within "
+             "%d s",
+             SK__HUB_OFFENCE_MS / 1000);
     return buf;
   case SK__WHY_STUCK:
     return "output not taken after leaving";
@@ -292,7 +297,7 @@ static void conn_leave(sk__conn_t *c, int why) {
   c->left = true;
   c->why = why;
   h->n_open--;
-  conn_uncongest(c); /* no longer sent to: no reason to hold the room */
+  conn_uncongest(c);  /* no longer sent to: no reason to hold the room */
   sk__conn_unhold(c); /* what it sent and was kept is not looked at */
   if (h->mode->on_leave)
     h->mode->on_leave(c);
@@ -859,8 +864,7 @@ static void stall_timer_cb(uv_timer_t *t) {
     if (c->congested && age >= SK__HUB_STALL_MS) {
       offender_add(c);
       sk__conn_close(c, SK__WHY_STALLED);
-    }
-    else if (c->congested && SK__HUB_STALL_MS - age < next)
+    } else if (c->congested && SK__HUB_STALL_MS - age < next)
       next = SK__HUB_STALL_MS - age;
   }
   if (h->n_congested > 0)
@@ -897,8 +901,8 @@ static void signal_cb(uv_signal_t *s, int signum) {
 
 /* Stopping ends once every client has taken its queue and stdout its. */
 static void hub_stop_check(sk__hub_t *h) {
-  bool out_done = !h->out_open || h->out.error ||
-                  h->out_detached || sk__sink_pending(&h->out) == 0;
+  bool out_done = !h->out_open || h->out.error || h->out_detached ||
+                  sk__sink_pending(&h->out) == 0;
   if (h->stopping && h->n_conns == 0 && out_done)
     hub_finish(h);
 }
@@ -982,10 +986,13 @@ int sk_hub_opts_check(char *err, const sk_hub_opts_t *opts) {
   size_t line = opts->max_line ? opts->max_line : DEFAULT_MAX_LINE;
   size_t queue = opts->max_queue ? opts->max_queue : DEFAULT_MAX_QUEUE;
   if (queue < 4096 || line > SK__HUB_RBUF * 16)
-    return sk__fail(err, -EINVAL, "--max-queue %zu or --max-line %zu: "
+    return sk__fail(err, -EINVAL,
+                    "--max-queue %zu or --max-line %zu: "
                     "expected a queue of 4096 bytes or more and lines of "
-                    "%d bytes at most", queue, line, SK__HUB_RBUF * 16);
-  if (opts->mode != SK_HUB_CHAT || SK__CHAT_LINE_MAX(line) <= room_for_one(queue))
+                    "%d bytes at most",
+                    queue, line, SK__HUB_RBUF * 16);
+  if (opts->mode != SK_HUB_CHAT ||
+      SK__CHAT_LINE_MAX(line) <= room_for_one(queue))
     return 0;
   /* A line of bytes that each need escaping triples; a queue must take
    * it while half full, or every healthy member would be dropped. */
@@ -993,8 +1000,8 @@ int sk_hub_opts_check(char *err, const sk_hub_opts_t *opts) {
                   "--max-queue %zu is too small for --max-line %zu: a line "
                   "can grow to %zu bytes once made safe for terminals, and "
                   "half a queue must hold one; use --max-queue %zu or more, "
-                  "or a shorter --max-line", queue, line,
-                  (size_t)SK__CHAT_LINE_MAX(line),
+                  "or a shorter --max-line",
+                  queue, line, (size_t)SK__CHAT_LINE_MAX(line),
                   2 * ((size_t)SK__CHAT_LINE_MAX(line) + SK__BUFQ_ENTRY_COST));
 }
 
