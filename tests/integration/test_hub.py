@@ -269,6 +269,28 @@ class TestLog(HubCase):
         a.send(b"still logged\n")
         proc.out.wait_line(re.compile(STAMP + rb" <user1> still logged$"))
 
+    def test_log_on_a_terminal_paused_with_ctrl_s(self):
+        master, slave = os.openpty()
+        self.addCleanup(os.close, master)
+        p, port, err = self.server("--chat", stdout=slave)
+        os.close(slave)
+        os.write(master, b"\x13")  # Ctrl-S: the terminal stops output
+        log = LineReader(master, "log terminal")
+        a, b = self.client(port), self.client(port)
+        a.r.wait_line(b"*** user2 joined")
+        n, line = 2000, b"w" * 1000 + b"\n"
+        t = threading.Thread(target=a.send_long, args=(line * n,))
+        t.start()
+        self.addCleanup(t.join, TIMEOUT)
+        for i in range(n):
+            self.assertEqual(b.r.read_line(2 * TIMEOUT),
+                             b"<user1> " + line[:-1], "line %d" % i)
+        self.assertEqual(self.client(port).name, b"user3")
+        os.write(master, b"\x11")  # Ctrl-Q: output resumes
+        log.wait_line(re.compile(rb"^sockit: \d+ log lines dropped\r?$"),
+                      2 * TIMEOUT)
+        self.assertIsNone(p.poll())
+
     def unwritable_log(self, stdout):
         p, port, err = self.server("--chat", stdout=stdout)
         a, b = self.client(port), self.client(port)
