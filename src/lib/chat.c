@@ -42,6 +42,8 @@ typedef struct chat {
   size_t n_bucket, n_names;
   uint64_t next_id; /* userN: N counts up and is never reused in a run */
   sk__lines_t op_lines;
+  char *op_kept; /* operator input not looked at while the room was busy */
+  size_t op_kept_len;
   char *scratch; /* a timestamp, then the line being formatted */
   size_t scratch_cap;
   /* Members who left this loop turn, told in one message at its end:
@@ -448,16 +450,39 @@ static bool op_line_cb(void *ctx, const char *text, size_t len, bool too_long) {
   size_t n =
       sk__chat_format(chat_line(h), chat_line_cap(h), SERVER_NAME, text, len);
   chat_emit(h, n, NULL, TO_MEMBERS | TO_LOG);
-  return true;
+  return !sk__hub_busy(h); /* as chat_line_cb: the rest waits */
 }
 
 static void chat_input(sk__hub_t *h, const char *data, size_t len) {
   chat_t *ch = chat_of(h);
+  sk__lines_t *l = &ch->op_lines;
+  int rc = len == 0
+               ? 0
+               : sk__lines_feed(l, h->opts.max_line, data, len, op_line_cb, h);
+  if (rc == 1 && l->used == len) /* stopped at the last line: none left */
+    rc = 0;
   if (len == 0)
-    sk__lines_finish(&ch->op_lines, h->opts.max_line, op_line_cb, h);
-  else if (sk__lines_feed(&ch->op_lines, h->opts.max_line, data, len,
-                          op_line_cb, h) < 0)
+    sk__lines_finish(l, h->opts.max_line, op_line_cb, h);
+  else if (rc < 0)
     sk__hub_notice(h, "operator input: %s", strerror(ENOMEM));
+  else if (rc == 1 && (ch->op_kept = malloc(len - l->used)) == NULL)
+    sk__hub_notice(h, "operator input: %s", strerror(ENOMEM));
+  else if (rc == 1) { /* taken by chat_turn once queues have room */
+    memcpy(ch->op_kept, data + l->used, len - l->used);
+    ch->op_kept_len = len - l->used;
+    sk__hub_input_hold(h, true);
+  }
+}
+
+/* The operator's input kept by chat_input, once the room has room. */
+static void chat_input_resume(sk__hub_t *h) {
+  chat_t *ch = chat_of(h);
+  char *kept = ch->op_kept;
+  ch->op_kept = NULL;
+  chat_input(h, kept, ch->op_kept_len); /* may keep a part again */
+  free(kept);
+  if (!ch->op_kept)
+    sk__hub_input_hold(h, false);
 }
 
 /* ---- joining and leaving ---- */
@@ -508,11 +533,14 @@ static void chat_leave(sk__conn_t *c) {
               NULL, TO_LOG);
 }
 
-/* Once per loop turn: who left, in one message to every member. */
+/* Once per loop turn: the operator's kept input if there is room, then
+ * who left, in one message to every member. */
 static void chat_turn(sk__hub_t *h) {
   chat_t *ch = chat_of(h);
   size_t o = 0, cap = chat_line_cap(h);
   char *out = chat_line(h);
+  if (ch->op_kept && !sk__hub_busy(h))
+    chat_input_resume(h);
   if (ch->n_left == 0)
     return;
   if (ch->n_left > LEFT_SHOWN)
@@ -550,6 +578,7 @@ static void chat_fini(sk__hub_t *h) {
   if (!ch)
     return;
   sk__lines_free(&ch->op_lines);
+  free(ch->op_kept);
   free(ch->scratch);
   free(ch->bucket);
   free(ch);

@@ -609,10 +609,15 @@ static void input_cb(sk__source_t *src, ssize_t n) {
 static void hub_input_update(sk__hub_t *h) {
   if (!h->in_open)
     return;
-  if (hub_should_read(h) && h->n_open > 0)
+  if (hub_should_read(h) && h->n_open > 0 && !h->in_held)
     sk__source_resume(&h->in);
   else
     sk__source_pause(&h->in);
+}
+
+void sk__hub_input_hold(sk__hub_t *h, bool on) {
+  h->in_held = on;
+  hub_input_update(h);
 }
 
 /* ---- accepting ---- */

@@ -156,6 +156,7 @@ struct sk__hub {
   sk__source_t in;
   sk__sink_t out;
   bool in_open, out_open;
+  bool in_held; /* the mode keeps operator input: read no more for now */
   int crlf_last; /* last operator byte, for LF to CRLF */
 
   sk__conn_t **conns; /* members, draining ones included */
@@ -182,6 +183,9 @@ void sk__conn_close(sk__conn_t *c, int why);
  * on_held has taken it and called sk__conn_unhold. */
 void sk__conn_hold(sk__conn_t *c);
 void sk__conn_unhold(sk__conn_t *c);
+/* The same for the operator's input (sk__hub_input_hold(h, false) when
+ * the mode has taken what it kept). */
+void sk__hub_input_hold(sk__hub_t *h, bool on);
 /* Reads must pause: a queue is over the high-water mark or input held. */
 bool sk__hub_busy(const sk__hub_t *h);
 /* Makes sure the current loop turn reaches the flush (and on_turn). */

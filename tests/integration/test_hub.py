@@ -236,6 +236,18 @@ class TestLimits(HubCase):
                 got += 1
         self.assertNotIn(b"dropped", bytes(proc.err.transcript))
 
+    def test_operator_paste_of_many_lines_does_not_overflow_readers(self):
+        proc, port = self.server("--chat", "--max-queue", "64K")
+        a, b = self.client(port), self.client(port)
+        a.r.wait_line(b"*** user2 joined")
+        n = 30000  # 60 KB in, 30,000 * (11 + 16) = 810 KB of queue out
+        proc.write(b"x\n" * n)
+        for m in (a, b):
+            for i in range(n):
+                self.assertEqual(m.r.read_line(4 * TIMEOUT), b"<server> x",
+                                 "line %d" % i)
+        self.assertNotIn(b"dropped", bytes(proc.err.transcript))
+
     def test_broker_small_queue_one_big_write_reaches_every_reader(self):
         proc, port = self.server("--broker", "--max-queue", "4K")
         base = fd_count(proc.pid)
