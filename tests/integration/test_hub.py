@@ -446,6 +446,14 @@ class TestVerbose(HubCase):
         proc.err.wait_line(b"sockit: Connection received on 127.0.0.1 %d" %
                            a.sock.getsockname()[1])
 
+    def test_ipv4_client_of_a_dual_stack_listener_shown_as_ipv4(self):
+        proc, port = start_listener(
+            lambda p: [sockit(), "-k", "-v", "-l", p],  # no host: both
+            on_start=lambda pr: self.addCleanup(pr.stop))
+        a = self.client(port, chat=False)
+        proc.err.wait_line(b"sockit: Connection received on 127.0.0.1 %d" %
+                           a.sock.getsockname()[1])
+
 
 if __name__ == "__main__":
     unittest.main()
