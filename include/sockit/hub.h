@@ -22,8 +22,12 @@ typedef enum sk_hub_mode {
  * max_queue / 4, so that a burst does not push healthy readers out. A
  * client congested for 2 s, or past max_queue at any time, is dropped
  * with a notice: a stuck client holds the others back 2 s at most and
- * never makes the server grow. The operator's input is read only while
- * at least one client is connected, as ncat does.
+ * never makes the server grow; the 2 s belong to the client's address
+ * (an address dropped for stalling is shed at once when it stalls again
+ * within 60 s). A read is never more than half a queue can take. The
+ * operator's input is read only while at least one client is connected,
+ * as ncat does. In chat, out_fd is a log that never holds the room back:
+ * lines it cannot take are dropped and counted.
  */
 typedef struct sk_hub_opts {
   sk_hub_mode_t mode;
@@ -40,10 +44,23 @@ typedef struct sk_hub_opts {
 } sk_hub_opts_t;
 
 /*
+ * Checks that opts can be served without dropping a reader for one
+ * message it could not have avoided: in chat, the longest line once made
+ * terminal-safe (3 bytes per byte, plus the name) must fit in half a
+ * queue, the room left when reading pauses. Returns 0, or -EINVAL with
+ * the rule in err (a usage error: exit code 2).
+ */
+int sk_hub_opts_check(char *err, const sk_hub_opts_t *opts);
+
+/*
  * Serves clients accepted on listen_fd (a listening stream socket,
  * made by sk_tcp_listen or sk_socket_open) until SIGINT or SIGTERM,
- * as ncat does; the operator's input ending changes nothing else. Returns the process exit code: 0, 1 on a runtime error (with a
- * message in err), 130 after SIGINT, 143 after SIGTERM.
+ * as ncat does; the operator's input ending changes nothing else. On
+ * a signal it stops reading and accepting, gives every client and
+ * out_fd up to 2 s to take what is queued, then closes. Returns the
+ * process exit code: 0, 1 on a runtime error (with a message in err),
+ * 2 when sk_hub_opts_check refuses opts, 130 after SIGINT, 143 after
+ * SIGTERM.
  */
 int sk_hub_run(char *err, int listen_fd, const sk_hub_opts_t *opts);
 

@@ -130,9 +130,7 @@ static int scan(cli_t *c) {
   return open_ports ? SK_EXIT_OK : SK_EXIT_ERROR;
 }
 
-/* Many clients on one loop: -k, --chat, --broker. */
-static int serve_hub(const cli_t *c, int fd) {
-  char err[SK_ERR_LEN];
+static sk_hub_opts_t hub_opts(const cli_t *c) {
   sk_hub_opts_t o = {
       .mode = c->chat ? SK_HUB_CHAT : c->broker ? SK_HUB_BROKER : SK_HUB_KEEP,
       .in_fd = c->recv_only ? -1 : STDIN_FILENO,
@@ -146,6 +144,21 @@ static int serve_hub(const cli_t *c, int fd) {
       .verbose = c->verbose,
       .crlf = c->crlf,
   };
+  return o;
+}
+
+/* -k, --chat, --broker: limits that would drop healthy clients are a
+ * usage error, found before anything listens. */
+static bool hub_refused(const cli_t *c, char *err) {
+  sk_hub_opts_t o = hub_opts(c);
+  bool hub = c->listen && !c->udp && (c->keep || c->chat || c->broker);
+  return hub && sk_hub_opts_check(err, &o) < 0;
+}
+
+/* Many clients on one loop: -k, --chat, --broker. */
+static int serve_hub(const cli_t *c, int fd) {
+  char err[SK_ERR_LEN];
+  sk_hub_opts_t o = hub_opts(c);
   int rc = sk_hub_run(err, fd, &o);
   return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
 }
@@ -278,6 +291,8 @@ int main(int argc, char **argv) {
     return printf("sockit %s (%s)\n", SOCKIT_VERSION, CLI_LICENSE) < 0
                ? SK_EXIT_ERROR
                : 0;
+  if (hub_refused(&c, err))
+    return fail(SK_EXIT_USAGE, err);
   sk_sigpipe_ignore();
   if (c.scan)
     return scan(&c);

@@ -76,6 +76,7 @@ const sk__hub_mode_t sk__hub_keep = {
 const sk__hub_mode_t sk__hub_broker = {
     .conn_size = sizeof(sk__conn_t),
     .out_drops = true,
+    .read_split = true,
     .on_data = broker_data,
     .on_input = raw_input,
 };

@@ -19,11 +19,20 @@
 #define WHO_MAX 4096         /* longest /who answer; the rest is counted */
 #define QUOTE_MAX 64         /* bytes of user text quoted back in an error */
 #define SERVER_NAME "server" /* the operator's name, which nobody may take */
+#define LEFT_SHOWN 4         /* more leaving in one turn are told as a count */
 
 typedef struct chat_conn {
   sk__conn_t base;
   sk__lines_t lines;           /* an unfinished line, only while there is one */
   struct chat_conn *name_next; /* chain in the name table */
+  /* In the list of unfinished lines, oldest first (chat_t.quiet_head). */
+  struct chat_conn *quiet_prev, *quiet_next;
+  uint64_t quiet_at; /* uv_now of its last bytes, while on that list */
+  bool quiet_on;     /* on that list */
+  bool flushed;      /* its unfinished line went out whole: a newline that
+                        comes next ends that line, not a new empty one */
+  char *kept;        /* input not looked at while the room was busy */
+  size_t kept_len;
   uint8_t name_len;
   char name[SK__NICK_BYTES + 1];
 } chat_conn_t;
@@ -33,8 +42,16 @@ typedef struct chat {
   size_t n_bucket, n_names;
   uint64_t next_id; /* userN: N counts up and is never reused in a run */
   sk__lines_t op_lines;
+  char *op_kept; /* operator input not looked at while the room was busy */
+  size_t op_kept_len;
   char *scratch; /* a timestamp, then the line being formatted */
   size_t scratch_cap;
+  /* Members who left this loop turn, told in one message at its end:
+   * told one by one, 10,000 leaving at once cost 500 MB of queues. */
+  uint32_t n_left;
+  char left[LEFT_SHOWN][SK__NICK_BYTES + 1];
+  chat_conn_t *quiet_head, *quiet_tail;
+  uv_timer_t quiet_timer;
 } chat_t;
 
 /* ---- pure helpers ---- */
@@ -315,18 +332,112 @@ static bool chat_line_cb(void *ctx, const char *text, size_t len,
         sk__chat_format(chat_line(h), chat_line_cap(h), cc->name, text, len);
     chat_emit(h, n, &cc->base, TO_MEMBERS | TO_LOG);
   }
-  return cc->base.state == SK__CONN_OPEN;
+  /* A queue past half: the rest of this read waits (chat_keep), so that
+   * one read of many lines cannot overflow a healthy reader. */
+  return cc->base.state == SK__CONN_OPEN && !sk__hub_busy(h);
+}
+
+/* ---- lines without a newline: delivered after SK__CHAT_PARTIAL_MS ---- */
+
+static void quiet_unlink(chat_t *ch, chat_conn_t *cc) {
+  if (!cc->quiet_on)
+    return;
+  cc->quiet_on = false;
+  *(cc->quiet_prev ? &cc->quiet_prev->quiet_next : &ch->quiet_head) =
+      cc->quiet_next;
+  *(cc->quiet_next ? &cc->quiet_next->quiet_prev : &ch->quiet_tail) =
+      cc->quiet_prev;
+}
+
+static void quiet_cb(uv_timer_t *t);
+
+/* After each read: a member with an unfinished line goes to the end of
+ * the list (which stays ordered by quiet_at), one without leaves it. */
+static void quiet_touch(chat_t *ch, chat_conn_t *cc) {
+  sk__hub_t *h = cc->base.hub;
+  quiet_unlink(ch, cc);
+  if (cc->lines.len == 0 || cc->base.state != SK__CONN_OPEN)
+    return;
+  cc->quiet_on = true;
+  cc->quiet_at = uv_now(&h->loop);
+  cc->quiet_next = NULL;
+  cc->quiet_prev = ch->quiet_tail;
+  *(ch->quiet_tail ? &ch->quiet_tail->quiet_next : &ch->quiet_head) = cc;
+  ch->quiet_tail = cc;
+  if (!uv_is_active((uv_handle_t *)&ch->quiet_timer))
+    uv_timer_start(&ch->quiet_timer, quiet_cb, SK__CHAT_PARTIAL_MS, 0);
+}
+
+/* One timer for every unfinished line: the oldest sets its deadline. */
+static void quiet_cb(uv_timer_t *t) {
+  sk__hub_t *h = t->data;
+  chat_t *ch = h->mode_data;
+  uint64_t now = uv_now(&h->loop), wait = SK__CHAT_PARTIAL_MS;
+  chat_conn_t *cc;
+  while ((cc = ch->quiet_head) != NULL && !sk__hub_busy(h)) {
+    if (now - cc->quiet_at < SK__CHAT_PARTIAL_MS) {
+      wait = cc->quiet_at + SK__CHAT_PARTIAL_MS - now;
+      break;
+    }
+    quiet_unlink(ch, cc);
+    cc->flushed = true;
+    sk__lines_flush(&cc->lines, h->opts.max_line, chat_line_cb, cc);
+  }
+  if (ch->quiet_head)
+    uv_timer_start(t, quiet_cb, wait, 0);
+}
+
+/* ---- reading ---- */
+
+/* Keeps what a busy room stopped chat_line_cb from looking at; no client
+ * is read until chat_held has taken it, so at most one read is kept. */
+static void chat_keep(chat_conn_t *cc, const char *rest, size_t n) {
+  if (n == 0)
+    return;
+  if ((cc->kept = malloc(n)) == NULL) {
+    sk__conn_close(&cc->base, UV_ENOMEM);
+    return;
+  }
+  memcpy(cc->kept, rest, n);
+  cc->kept_len = n;
+  sk__conn_hold(&cc->base);
 }
 
 static void chat_data(sk__conn_t *c, const char *data, size_t len) {
   chat_conn_t *cc = (chat_conn_t *)c;
-  if (sk__lines_feed(&cc->lines, c->hub->opts.max_line, data, len, chat_line_cb,
-                     cc) < 0)
+  if (cc->flushed) { /* the newline of a line already delivered whole */
+    cc->flushed = false;
+    size_t skip = len > 1 && data[0] == '\r' && data[1] == '\n' ? 2
+                  : data[0] == '\n'                             ? 1
+                                                                : 0;
+    data += skip;
+    len -= skip;
+  }
+  int rc = sk__lines_feed(&cc->lines, c->hub->opts.max_line, data, len,
+                          chat_line_cb, cc);
+  if (rc < 0)
     sk__conn_close(c, UV_ENOMEM);
+  else if (rc == 1 && c->state == SK__CONN_OPEN && sk__hub_busy(c->hub))
+    chat_keep(cc, data + cc->lines.used, len - cc->lines.used);
+  quiet_touch(chat_of(c->hub), cc);
+}
+
+/* The room has room again: the kept input goes on where it stopped. */
+static void chat_held(sk__conn_t *c) {
+  chat_conn_t *cc = (chat_conn_t *)c;
+  char *kept = cc->kept;
+  size_t n = cc->kept_len;
+  cc->kept = NULL;
+  cc->kept_len = 0;
+  chat_data(c, kept, n); /* may keep a part of it again */
+  free(kept);
+  if (!cc->kept)
+    sk__conn_unhold(c);
 }
 
 static void chat_eof(sk__conn_t *c) {
   chat_conn_t *cc = (chat_conn_t *)c;
+  quiet_unlink(chat_of(c->hub), cc);
   sk__lines_finish(&cc->lines, c->hub->opts.max_line, chat_line_cb, cc);
 }
 
@@ -339,16 +450,39 @@ static bool op_line_cb(void *ctx, const char *text, size_t len, bool too_long) {
   size_t n =
       sk__chat_format(chat_line(h), chat_line_cap(h), SERVER_NAME, text, len);
   chat_emit(h, n, NULL, TO_MEMBERS | TO_LOG);
-  return true;
+  return !sk__hub_busy(h); /* as chat_line_cb: the rest waits */
 }
 
 static void chat_input(sk__hub_t *h, const char *data, size_t len) {
   chat_t *ch = chat_of(h);
+  sk__lines_t *l = &ch->op_lines;
+  int rc = len == 0
+               ? 0
+               : sk__lines_feed(l, h->opts.max_line, data, len, op_line_cb, h);
+  if (rc == 1 && l->used == len) /* stopped at the last line: none left */
+    rc = 0;
   if (len == 0)
-    sk__lines_finish(&ch->op_lines, h->opts.max_line, op_line_cb, h);
-  else if (sk__lines_feed(&ch->op_lines, h->opts.max_line, data, len,
-                          op_line_cb, h) < 0)
+    sk__lines_finish(l, h->opts.max_line, op_line_cb, h);
+  else if (rc < 0)
     sk__hub_notice(h, "operator input: %s", strerror(ENOMEM));
+  else if (rc == 1 && (ch->op_kept = malloc(len - l->used)) == NULL)
+    sk__hub_notice(h, "operator input: %s", strerror(ENOMEM));
+  else if (rc == 1) { /* taken by chat_turn once queues have room */
+    memcpy(ch->op_kept, data + l->used, len - l->used);
+    ch->op_kept_len = len - l->used;
+    sk__hub_input_hold(h, true);
+  }
+}
+
+/* The operator's input kept by chat_input, once the room has room. */
+static void chat_input_resume(sk__hub_t *h) {
+  chat_t *ch = chat_of(h);
+  char *kept = ch->op_kept;
+  ch->op_kept = NULL;
+  chat_input(h, kept, ch->op_kept_len); /* may keep a part again */
+  free(kept);
+  if (!ch->op_kept)
+    sk__hub_input_hold(h, false);
 }
 
 /* ---- joining and leaving ---- */
@@ -372,30 +506,56 @@ static void chat_join(sk__conn_t *c) {
             TO_LOG);
 }
 
+/* The members told at the end of the turn (chat_turn); the log is told
+ * now, one line each, and has its own bound. */
 static void chat_leave(sk__conn_t *c) {
   chat_conn_t *cc = (chat_conn_t *)c;
   sk__hub_t *h = c->hub;
+  chat_t *ch = chat_of(h);
   char buf[96];
-  name_del(chat_of(h), cc);
+  name_del(ch, cc);
+  quiet_unlink(ch, cc);
   if (h->stopping)
     return;
   if (c->why == SK__WHY_IDLE)
     chat_tell(cc, "*** closing: %s\n",
               sk__why_text(h, c->why, buf, sizeof buf));
-  if (c->why == SK__WHY_EOF) {
-    chat_emit(h, chat_printf(h, "*** %s left\n", cc->name), c,
-              TO_MEMBERS | TO_LOG);
+  if (ch->n_left < LEFT_SHOWN)
+    memcpy(ch->left[ch->n_left], cc->name, sizeof cc->name);
+  if (ch->n_left++ == 0)
+    sk__hub_kick(h);
+  if (c->why == SK__WHY_EOF)
+    chat_emit(h, chat_printf(h, "*** %s left\n", cc->name), c, TO_LOG);
+  else
+    chat_emit(h,
+              chat_printf(h, "*** %s left: %s\n", cc->name,
+                          sk__why_text(h, c->why, buf, sizeof buf)),
+              NULL, TO_LOG);
+}
+
+/* Once per loop turn: the operator's kept input if there is room, then
+ * who left, in one message to every member. */
+static void chat_turn(sk__hub_t *h) {
+  chat_t *ch = chat_of(h);
+  size_t o = 0, cap = chat_line_cap(h);
+  char *out = chat_line(h);
+  if (ch->op_kept && !sk__hub_busy(h))
+    chat_input_resume(h);
+  if (ch->n_left == 0)
     return;
-  }
-  chat_emit(h, chat_printf(h, "*** %s left\n", cc->name), c, TO_MEMBERS);
-  chat_emit(h,
-            chat_printf(h, "*** %s left: %s\n", cc->name,
-                        sk__why_text(h, c->why, buf, sizeof buf)),
-            NULL, TO_LOG);
+  if (ch->n_left > LEFT_SHOWN)
+    o = (size_t)snprintf(out, cap, "*** %u users left\n", ch->n_left);
+  for (uint32_t i = 0; ch->n_left <= LEFT_SHOWN && i < ch->n_left; i++)
+    o += (size_t)snprintf(out + o, cap - o, "*** %s left\n", ch->left[i]);
+  ch->n_left = 0;
+  chat_emit(h, o, NULL, TO_MEMBERS);
 }
 
 static void chat_free(sk__conn_t *c) {
-  sk__lines_free(&((chat_conn_t *)c)->lines);
+  chat_conn_t *cc = (chat_conn_t *)c;
+  quiet_unlink(chat_of(c->hub), cc);
+  sk__lines_free(&cc->lines);
+  free(cc->kept);
 }
 
 static int chat_init(sk__hub_t *h) {
@@ -407,6 +567,9 @@ static int chat_init(sk__hub_t *h) {
   ch->scratch = malloc(ch->scratch_cap);
   ch->n_bucket = 64;
   ch->bucket = calloc(ch->n_bucket, sizeof *ch->bucket);
+  uv_timer_init(&h->loop, &ch->quiet_timer);
+  ch->quiet_timer.data = h;
+  uv_unref((uv_handle_t *)&ch->quiet_timer); /* never keeps a stop waiting */
   return ch->scratch && ch->bucket ? 0 : -ENOMEM;
 }
 
@@ -415,6 +578,7 @@ static void chat_fini(sk__hub_t *h) {
   if (!ch)
     return;
   sk__lines_free(&ch->op_lines);
+  free(ch->op_kept);
   free(ch->scratch);
   free(ch->bucket);
   free(ch);
@@ -424,6 +588,7 @@ static void chat_fini(sk__hub_t *h) {
 const sk__hub_mode_t sk__hub_chat = {
     .conn_size = sizeof(chat_conn_t),
     .full_msg = "*** server full\n",
+    .out_lossy = true,
     .init = chat_init,
     .fini = chat_fini,
     .on_join = chat_join,
@@ -432,4 +597,6 @@ const sk__hub_mode_t sk__hub_chat = {
     .on_leave = chat_leave,
     .on_free = chat_free,
     .on_input = chat_input,
+    .on_turn = chat_turn,
+    .on_held = chat_held,
 };

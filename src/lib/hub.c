@@ -16,6 +16,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -32,7 +33,7 @@
 
 #define ACCEPT_BURST 64       /* accepts per wakeup, so clients get a turn */
 #define ACCEPT_BACKOFF_MS 100 /* rest after running out of descriptors */
-#define STOP_FLUSH_MS 2000    /* how long a stop waits for stdout */
+#define STOP_FLUSH_MS 2000    /* how long a stop waits for clients, stdout */
 #define SWEEP_MS 1000         /* idle and drain checks at least this often */
 #define DEFAULT_MAX_LINE 4096
 #define DEFAULT_MAX_QUEUE (1024 * 1024)
@@ -42,6 +43,8 @@ static void hub_input_update(sk__hub_t *h);
 static void hub_reads_update(sk__hub_t *h);
 static void conn_read_start(sk__conn_t *c);
 static void stall_timer_cb(uv_timer_t *t);
+static void hub_stop_check(sk__hub_t *h);
+static void hub_finish(sk__hub_t *h);
 
 void sk__hub_notice(const sk__hub_t *h, const char *fmt, ...) {
   char line[512];
@@ -63,6 +66,10 @@ static void kick_cb(uv_idle_t *idle) {
 /* There is work for the flush: make sure this loop turn reaches it. */
 static void hub_kick(sk__hub_t *h) {
   uv_idle_start(&h->kick, kick_cb);
+}
+
+void sk__hub_kick(sk__hub_t *h) {
+  hub_kick(h);
 }
 
 static void hub_request_stop(sk__hub_t *h, int code) {
@@ -123,9 +130,63 @@ static void conn_doom(sk__conn_t *c, int why) {
   conn_mark_dirty(c);
 }
 
+/* The address of c as 16 bytes (IPv4 as IPv4-mapped); false for a
+ * Unix socket, whose clients all share one "address". */
+static bool peer_key(const sk__conn_t *c, uint8_t key[16]) {
+  const sk__peer_t *p = &c->peer;
+  if (p->sa.sa_family == AF_INET6) {
+    memcpy(key, &p->in6.sin6_addr, 16);
+  } else if (p->sa.sa_family == AF_INET) {
+    memset(key, 0, 10);
+    key[10] = key[11] = 0xff;
+    memcpy(key + 12, &p->in.sin_addr, 4);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+/* The table slot holding key, or NULL. */
+static struct sk__offender *offender_find(sk__hub_t *h, const uint8_t key[16]) {
+  for (int i = 0; i < SK__HUB_OFFENDERS; i++)
+    if (h->offenders[i].at && memcmp(h->offenders[i].addr, key, 16) == 0)
+      return &h->offenders[i];
+  return NULL;
+}
+
+/* Remembers that c's address used its stall budget just now. */
+static void offender_add(sk__conn_t *c) {
+  sk__hub_t *h = c->hub;
+  uint8_t key[16];
+  if (!peer_key(c, key))
+    return;
+  struct sk__offender *o = offender_find(h, key);
+  if (!o) { /* a free slot (at 0) or else the oldest */
+    o = &h->offenders[0];
+    for (int i = 1; i < SK__HUB_OFFENDERS; i++)
+      if (h->offenders[i].at < o->at)
+        o = &h->offenders[i];
+  }
+  memcpy(o->addr, key, 16);
+  o->at = uv_now(&h->loop) | 1; /* never 0, which marks a free slot */
+}
+
+/* True when c's address stalled the room within SK__HUB_OFFENCE_MS. */
+static bool offender_recent(sk__conn_t *c) {
+  uint8_t key[16];
+  if (!peer_key(c, key))
+    return false;
+  const struct sk__offender *o = offender_find(c->hub, key);
+  return o && uv_now(&c->hub->loop) - o->at < SK__HUB_OFFENCE_MS;
+}
+
 /* Over the high-water mark: hold every sender until c catches up. */
 static void conn_congest(sk__conn_t *c) {
   sk__hub_t *h = c->hub;
+  if (offender_recent(c)) { /* its address has had its 2 s already */
+    conn_doom(c, SK__WHY_RESTALL);
+    return;
+  }
   c->congested = true;
   c->congested_at = uv_now(&h->loop);
   if (h->n_congested++ == 0) {
@@ -206,6 +267,12 @@ const char *sk__why_text(const sk__hub_t *h, int why, char *buf, size_t n) {
     snprintf(buf, n, "stalled: output queue over %zu bytes for %d ms",
              h->opts.max_queue / 2, SK__HUB_STALL_MS);
     return buf;
+  case SK__WHY_RESTALL:
+    snprintf(buf, n,
+             "stalled again: its address stalled the room within "
+             "%d s",
+             SK__HUB_OFFENCE_MS / 1000);
+    return buf;
   case SK__WHY_STUCK:
     return "output not taken after leaving";
   case SK__WHY_STOP:
@@ -230,7 +297,8 @@ static void conn_leave(sk__conn_t *c, int why) {
   c->left = true;
   c->why = why;
   h->n_open--;
-  conn_uncongest(c); /* no longer sent to: no reason to hold the room */
+  conn_uncongest(c);  /* no longer sent to: no reason to hold the room */
+  sk__conn_unhold(c); /* what it sent and was kept is not looked at */
   if (h->mode->on_leave)
     h->mode->on_leave(c);
   hub_input_update(h);
@@ -254,7 +322,8 @@ static void conn_notice_close(const sk__conn_t *c) {
   sk__conn_peer_format(c, peer, sizeof peer);
   const char *why = sk__why_text(h, c->why, buf, sizeof buf);
   /* Dropping a client is not routine: always say so. */
-  if (c->why == SK__WHY_OVERFLOW || c->why == SK__WHY_STALLED)
+  if (c->why == SK__WHY_OVERFLOW || c->why == SK__WHY_STALLED ||
+      c->why == SK__WHY_RESTALL)
     sk__hub_notice(h, "%s dropped: %s", peer, why);
   else if (h->opts.verbose && c->why == SK__WHY_EOF)
     sk__hub_notice(h, "%s closed", peer);
@@ -272,6 +341,8 @@ void sk__conn_close(sk__conn_t *c, int why) {
   conn_set_state(c, SK__CONN_CLOSING);
   conn_notice_close(c);
   uv_close(&c->h.handle, conn_close_cb);
+  if (c->hub->stopping)
+    hub_stop_check(c->hub);
 }
 
 static void conn_shutdown_cb(uv_shutdown_t *req, int status) {
@@ -334,7 +405,7 @@ void sk__conn_finish(sk__conn_t *c, int why) {
 static void conn_alloc_cb(uv_handle_t *handle, size_t hint, uv_buf_t *buf) {
   sk__conn_t *c = handle->data;
   (void)hint;
-  *buf = uv_buf_init(c->hub->rbuf, sizeof c->hub->rbuf);
+  *buf = uv_buf_init(c->hub->rbuf, (unsigned)c->hub->read_max);
 }
 
 static void conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
@@ -358,10 +429,43 @@ static void conn_read_start(sk__conn_t *c) {
     conn_doom(c, rc);
 }
 
-/* Clients are read unless stdout is behind or a client is congested:
- * either way more input would only pile up in memory. */
+bool sk__hub_busy(const sk__hub_t *h) {
+  return h->stopping || h->out_paused || h->n_congested > 0;
+}
+
+/* Clients are read unless stdout is behind, a client is congested or
+ * input is held: either way more input would only pile up in memory. */
 static bool hub_should_read(const sk__hub_t *h) {
-  return !h->stopping && !h->out_paused && h->n_congested == 0;
+  return !sk__hub_busy(h) && h->n_held == 0;
+}
+
+void sk__conn_hold(sk__conn_t *c) {
+  if (c->held)
+    return;
+  c->held = true;
+  c->hub->n_held++;
+  uv_read_stop(&c->h.stream);
+  hub_reads_update(c->hub);
+}
+
+void sk__conn_unhold(sk__conn_t *c) {
+  if (!c->held)
+    return;
+  c->held = false;
+  if (--c->hub->n_held == 0)
+    hub_reads_update(c->hub);
+}
+
+/* Lets the modes take the input they kept, now that queues have room;
+ * backwards, since a mode may close a connection (see sweep_cb). */
+static void hub_take_held(sk__hub_t *h) {
+  for (uint32_t i = h->n_conns; i-- > 0 && !sk__hub_busy(h);) {
+    sk__conn_t *c = h->conns[i];
+    if (c->held && c->state == SK__CONN_OPEN && h->mode->on_held)
+      h->mode->on_held(c);
+    else if (c->held)
+      sk__conn_unhold(c);
+  }
 }
 
 /* Safe mid-walk: it starts and stops reads, never closes. */
@@ -395,7 +499,12 @@ static void hub_set_out_paused(sk__hub_t *h, bool on) {
 void sk__hub_output(sk__hub_t *h, sk__msg_t *m) {
   if (!h->out_open || h->out_detached)
     return;
-  if (h->mode->out_drops) {
+  if (h->mode->out_lossy) {
+    /* --chat: the log is the operator's, not the room's. While it is
+     * behind, lines are counted instead of stalling the room. */
+    if (h->out_dropped > 0 || sk__sink_push(&h->out, m, h->opts.max_queue) < 0)
+      h->out_dropped++;
+  } else if (h->mode->out_drops) {
     /* --broker: stdout is one more subscriber and may not hold the
      * clients back, so it is dropped like a client that falls behind. */
     if (sk__sink_push(&h->out, m, h->opts.max_queue) < 0) {
@@ -411,21 +520,45 @@ void sk__hub_output(sk__hub_t *h, sk__msg_t *m) {
   hub_kick(h);
 }
 
-static void hub_finish(sk__hub_t *h);
+/* The log has caught up after losing lines: it says how many, once. */
+static void out_resume(sk__hub_t *h) {
+  char line[96];
+  int n = snprintf(line, sizeof line, "sockit: %" PRIu64 " log lines dropped\n",
+                   h->out_dropped);
+  sk__msg_t *m = sk__msg_new(line, (size_t)n);
+  h->out_dropped = 0;
+  if (m && sk__sink_push(&h->out, m, SIZE_MAX) == 0)
+    hub_kick(h);
+  sk__msg_unref(m);
+}
+
+/* stdout failed: whether that ends the run depends on the mode. */
+static void out_failed(sk__hub_t *h, int status) {
+  if (h->mode->out_drops || h->mode->out_lossy) {
+    /* The clients are served whatever becomes of the operator's copy. */
+    if (!h->out_detached)
+      sk__hub_notice(h, "output: %s: no longer written; still serving",
+                     uv_strerror(status));
+    h->out_detached = true;
+  } else if (status == UV_EPIPE) {
+    hub_request_stop(h, 0); /* -k | head: a filter whose reader is gone */
+  } else {
+    hub_fail(h, "write to output: %s", uv_strerror(status));
+  }
+}
 
 static void out_cb(sk__sink_t *sink, int status) {
   sk__hub_t *h = sink->data;
   size_t pending = sk__sink_pending(sink);
-  if (status < 0 && h->mode->out_drops && !h->out_detached) {
-    h->out_detached = true;
-    sk__hub_notice(h, "output: %s: no longer written", uv_strerror(status));
-  } else if (status < 0) {
-    hub_fail(h, "write to output: %s", uv_strerror(status));
-  }
-  if (h->stopping && (pending == 0 || sink->error))
-    hub_finish(h);
+  if (status < 0)
+    out_failed(h, status);
+  if (h->stopping)
+    hub_stop_check(h);
   else if (h->out_paused && pending <= h->opts.max_queue / 4)
     hub_set_out_paused(h, false);
+  else if (h->out_dropped > 0 && pending <= h->opts.max_queue / 4 &&
+           !sink->error)
+    out_resume(h);
 }
 
 /* ---- the flush: once per loop turn ---- */
@@ -435,6 +568,11 @@ static void hub_stop(sk__hub_t *h);
 static void flush_cb(uv_check_t *check) {
   sk__hub_t *h = check->data;
   sk__conn_t *c;
+  uv_idle_stop(&h->kick); /* what is queued from here on kicks again */
+  if (h->n_held > 0)
+    hub_take_held(h);
+  if (h->mode->on_turn && !h->stopping)
+    h->mode->on_turn(h);
   while ((c = h->dirty_head) != NULL) {
     h->dirty_head = c->dirty_next;
     if (!h->dirty_head)
@@ -445,7 +583,6 @@ static void flush_cb(uv_check_t *check) {
     else
       conn_flush(c);
   }
-  uv_idle_stop(&h->kick);
   if (h->out_open)
     sk__sink_flush(&h->out);
   if (h->stop_requested && !h->stopping)
@@ -472,10 +609,15 @@ static void input_cb(sk__source_t *src, ssize_t n) {
 static void hub_input_update(sk__hub_t *h) {
   if (!h->in_open)
     return;
-  if (hub_should_read(h) && h->n_open > 0)
+  if (hub_should_read(h) && h->n_open > 0 && !h->in_held)
     sk__source_resume(&h->in);
   else
     sk__source_pause(&h->in);
+}
+
+void sk__hub_input_hold(sk__hub_t *h, bool on) {
+  h->in_held = on;
+  hub_input_update(h);
 }
 
 /* ---- accepting ---- */
@@ -519,8 +661,21 @@ static int conn_handle_open(sk__hub_t *h, sk__conn_t *c, int fd) {
   return 0;
 }
 
+/* "Connection received on 127.0.0.1 54321", as OpenBSD nc says it. */
+static void conn_notice_open(const sk__conn_t *c) {
+  char addr[SK_ADDRSTR_LEN], *port;
+  sk__conn_peer_format(c, addr, sizeof addr);
+  port = c->peer.sa.sa_family == AF_UNIX ? NULL : strrchr(addr, ':');
+  if (port)
+    *port++ = '\0';
+  bool brackets = port && addr[0] == '[' && port[-2] == ']';
+  if (brackets)
+    port[-2] = '\0';
+  sk__hub_notice(c->hub, "Connection received on %s%s%s",
+                 addr + (brackets ? 1 : 0), port ? " " : "", port ? port : "");
+}
+
 static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer) {
-  char addr[SK_ADDRSTR_LEN];
   sk__conn_t *c = calloc(1, h->mode->conn_size);
   int rc = !c || conns_reserve(h) < 0 ? UV_ENOMEM : 0;
   if (rc < 0) {
@@ -540,10 +695,8 @@ static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer) {
   h->n_open++;
   c->state = SK__CONN_OPEN;
   c->last_active = uv_now(&h->loop);
-  if (h->opts.verbose) {
-    sk__conn_peer_format(c, addr, sizeof addr);
-    sk__hub_notice(h, "connection from %s", addr);
-  }
+  if (h->opts.verbose)
+    conn_notice_open(c);
   if (h->mode->on_join)
     h->mode->on_join(c);
   if (c->state == SK__CONN_OPEN && h->reading)
@@ -713,9 +866,10 @@ static void stall_timer_cb(uv_timer_t *t) {
   for (uint32_t i = h->n_conns; i-- > 0;) { /* backwards: see sweep_cb */
     sk__conn_t *c = h->conns[i];
     uint64_t age = c->congested ? now - c->congested_at : 0;
-    if (c->congested && age >= SK__HUB_STALL_MS)
+    if (c->congested && age >= SK__HUB_STALL_MS) {
+      offender_add(c);
       sk__conn_close(c, SK__WHY_STALLED);
-    else if (c->congested && SK__HUB_STALL_MS - age < next)
+    } else if (c->congested && SK__HUB_STALL_MS - age < next)
       next = SK__HUB_STALL_MS - age;
   }
   if (h->n_congested > 0)
@@ -731,22 +885,38 @@ static uint64_t sweep_interval(const sk__hub_t *h) {
 
 /* ---- stopping ---- */
 
+/* Closes whatever is left, queues and all, and ends the run. */
+static void hub_abort(sk__hub_t *h) {
+  while (h->n_conns > 0)
+    sk__conn_close(h->conns[h->n_conns - 1], SK__WHY_STOP);
+  hub_finish(h);
+}
+
 static void stop_timer_cb(uv_timer_t *t) {
-  hub_finish(t->data); /* stdout did not take the rest in time */
+  hub_abort(t->data); /* clients or stdout did not take the rest in time */
 }
 
 static void signal_cb(uv_signal_t *s, int signum) {
   sk__hub_t *h = s->data;
-  if (h->stopping) /* a second signal: do not wait for stdout */
-    hub_finish(h);
+  if (h->stopping) /* a second signal: do not wait any longer */
+    hub_abort(h);
   else
     hub_request_stop(h, signum == SIGINT ? 130 : 143);
 }
 
-/* Closes every client and the input, then lets stdout drain. */
+/* Stopping ends once every client has taken its queue and stdout its. */
+static void hub_stop_check(sk__hub_t *h) {
+  bool out_done = !h->out_open || h->out.error || h->out_detached ||
+                  sk__sink_pending(&h->out) == 0;
+  if (h->stopping && h->n_conns == 0 && out_done)
+    hub_finish(h);
+}
+
+/* Stops reading and accepting, then lets each client and stdout take
+ * what was queued for them, STOP_FLUSH_MS at most, as documented. */
 static void hub_stop(sk__hub_t *h) {
   h->stopping = true;
-  hub_listen_update(h);
+  hub_reads_update(h); /* stops client reads, the listener, the input */
   uv_timer_stop(&h->accept_timer);
   uv_timer_stop(&h->sweep_timer);
   uv_timer_stop(&h->stall_timer);
@@ -754,14 +924,17 @@ static void hub_stop(sk__hub_t *h) {
     sk__source_close(&h->in);
     h->in_open = false;
   }
-  while (h->n_conns > 0)
-    sk__conn_close(h->conns[h->n_conns - 1], SK__WHY_STOP);
-  if (h->out_open && sk__sink_pending(&h->out) > 0 && !h->out.error) {
-    uv_timer_start(&h->stop_timer, stop_timer_cb, STOP_FLUSH_MS, 0);
-    sk__sink_flush(&h->out);
-  } else {
-    hub_finish(h);
+  for (uint32_t i = h->n_conns; i-- > 0;) { /* backwards: see sweep_cb */
+    sk__conn_t *c = h->conns[i];
+    if (c->state == SK__CONN_OPEN)
+      sk__conn_finish(c, SK__WHY_STOP);
+    else if (c->state == SK__CONN_DOOMED)
+      sk__conn_close(c, c->why);
   }
+  uv_timer_start(&h->stop_timer, stop_timer_cb, STOP_FLUSH_MS, 0);
+  if (h->out_open)
+    sk__sink_flush(&h->out);
+  hub_stop_check(h);
 }
 
 static void close_if_open(uv_handle_t *handle) {
@@ -808,7 +981,45 @@ static void raise_nofile_limit(void) {
   (void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* The largest message a client may be sent while reads go on: reads
+ * pause once a queue passes half, so half a queue is always free. */
+static size_t room_for_one(size_t max_queue) {
+  return max_queue / 2 - SK__BUFQ_ENTRY_COST;
+}
+
+int sk_hub_opts_check(char *err, const sk_hub_opts_t *opts) {
+  size_t line = opts->max_line ? opts->max_line : DEFAULT_MAX_LINE;
+  size_t queue = opts->max_queue ? opts->max_queue : DEFAULT_MAX_QUEUE;
+  if (queue < 4096 || line > SK__HUB_RBUF * 16)
+    return sk__fail(err, -EINVAL,
+                    "--max-queue %zu or --max-line %zu: "
+                    "expected a queue of 4096 bytes or more and lines of "
+                    "%d bytes at most",
+                    queue, line, SK__HUB_RBUF * 16);
+  if (opts->mode != SK_HUB_CHAT ||
+      SK__CHAT_LINE_MAX(line) <= room_for_one(queue))
+    return 0;
+  /* A line of bytes that each need escaping triples; a queue must take
+   * it while half full, or every healthy member would be dropped. */
+  return sk__fail(err, -EINVAL,
+                  "--max-queue %zu is too small for --max-line %zu: a line "
+                  "can grow to %zu bytes once made safe for terminals, and "
+                  "half a queue must hold one; use --max-queue %zu or more, "
+                  "or a shorter --max-line",
+                  queue, line, (size_t)SK__CHAT_LINE_MAX(line),
+                  2 * ((size_t)SK__CHAT_LINE_MAX(line) + SK__BUFQ_ENTRY_COST));
+}
+
+/* Reads of a mode whose read is one message (the broker) fit half a
+ * queue, so that one big write never overflows a healthy reader. */
+static size_t read_size(const sk__hub_t *h) {
+  size_t room = room_for_one(h->opts.max_queue);
+  return h->mode->read_split && room < SK__HUB_RBUF ? room : SK__HUB_RBUF;
+}
+
 static int hub_opts_set(char *err, sk__hub_t *h, const sk_hub_opts_t *opts) {
+  if (sk_hub_opts_check(err, opts) < 0)
+    return 2;
   h->opts = *opts;
   if (!h->opts.max_line)
     h->opts.max_line = DEFAULT_MAX_LINE;
@@ -827,10 +1038,9 @@ static int hub_opts_set(char *err, sk__hub_t *h, const sk_hub_opts_t *opts) {
   default:
     return sk__fail(err, 1, "hub: unknown mode %d", (int)opts->mode);
   }
-  if (h->opts.max_line > SK__HUB_RBUF * 16 || h->opts.max_conns < 0 ||
-      h->opts.idle_timeout_ms < 0)
-    return sk__fail(err, 1, "hub: max_line over %d, or a negative limit",
-                    SK__HUB_RBUF * 16);
+  if (h->opts.max_conns < 0 || h->opts.idle_timeout_ms < 0)
+    return sk__fail(err, 1, "hub: a negative limit");
+  h->read_max = read_size(h);
   return 0;
 }
 
@@ -862,8 +1072,12 @@ static int hub_handles_init(char *err, sk__hub_t *h) {
 static int hub_stdio_open(char *err, sk__hub_t *h) {
   int rc;
   if (h->opts.in_fd >= 0) {
-    rc = sk__source_open(&h->in, &h->loop, h->opts.in_fd, h->inbuf,
-                         sizeof h->inbuf, input_cb);
+    /* The operator's input goes to every client, doubled by -C. */
+    size_t cap = room_for_one(h->opts.max_queue) / (h->opts.crlf ? 2 : 1);
+    if (cap > sizeof h->inbuf)
+      cap = sizeof h->inbuf;
+    rc = sk__source_open(&h->in, &h->loop, h->opts.in_fd, h->inbuf, cap,
+                         input_cb);
     if (rc < 0)
       return sk__fail(err, 1, "standard input: %s", uv_strerror(rc));
     h->in.data = h;

@@ -38,6 +38,16 @@
  */
 #define SK__HUB_STALL_MS 2000
 
+/*
+ * The stall budget belongs to an address, not a connection: an address
+ * whose client was dropped for stalling is remembered this long (in a
+ * table of SK__HUB_OFFENDERS entries, oldest replaced), and its next
+ * client that stalls is shed at once instead of holding the room 2 s
+ * again, so that reconnecting does not renew the budget.
+ */
+#define SK__HUB_OFFENCE_MS 60000
+#define SK__HUB_OFFENDERS 64
+
 typedef enum sk__conn_state {
   SK__CONN_OPEN,     /* a member: reading (unless paused), sent to */
   SK__CONN_DOOMED,   /* queue overflowed during a fan-out: closed at flush */
@@ -53,6 +63,7 @@ enum sk__why {
   SK__WHY_IDLE,     /* sent nothing for idle_timeout_ms */
   SK__WHY_OVERFLOW, /* output queue over max_queue */
   SK__WHY_STALLED,  /* congested for SK__HUB_STALL_MS */
+  SK__WHY_RESTALL,  /* congested again: its address used its budget */
   SK__WHY_STUCK,    /* left, but did not take its output in time */
   SK__WHY_STOP,     /* the hub is stopping */
 };
@@ -84,6 +95,7 @@ struct sk__conn {
   uint32_t index;         /* in hub->conns */
   uint8_t state;          /* sk__conn_state_t */
   bool dirty, left, shut, congested;
+  bool held; /* reads stopped with unread input kept by the mode */
   int why; /* enum sk__why or a uv error, once it is ending */
   uint64_t congested_at;
   sk__peer_t peer;
@@ -94,6 +106,8 @@ typedef struct sk__hub_mode {
   size_t conn_size;     /* a mode's connection struct starts with sk__conn_t */
   const char *full_msg; /* sent to a client refused by max_conns, or NULL */
   bool out_drops;       /* out_fd falling behind is dropped, not waited on */
+  bool out_lossy;       /* out_fd falling behind loses lines, counted */
+  bool read_split;      /* a read is one message: cut it to fit a queue */
   int (*init)(sk__hub_t *h);
   void (*fini)(sk__hub_t *h);
   void (*on_join)(sk__conn_t *c);
@@ -102,6 +116,8 @@ typedef struct sk__hub_mode {
   void (*on_leave)(sk__conn_t *c);
   void (*on_free)(sk__conn_t *c);
   void (*on_input)(sk__hub_t *h, const char *data, size_t len); /* 0: EOF */
+  void (*on_turn)(sk__hub_t *h); /* once per loop turn, before the flush */
+  void (*on_held)(sk__conn_t *c); /* reads may go on: take the kept input */
 } sk__hub_mode_t;
 
 extern const sk__hub_mode_t sk__hub_keep, sk__hub_broker, sk__hub_chat;
@@ -116,8 +132,11 @@ struct sk__hub {
   bool loop_ready, stop_requested, stopping, finished;
   bool reading;         /* clients are being read */
   bool out_paused;      /* stdout is over max_queue behind */
-  bool out_detached;    /* --broker: stdout fell behind and was dropped */
+  bool out_detached;    /* stdout fell behind (--broker) or failed */
+  uint64_t out_dropped; /* --chat: log lines lost since it fell behind */
   uint32_t n_congested; /* clients over max_queue / 2 */
+  uint32_t n_held;      /* clients with kept input (sk__conn_hold) */
+  size_t read_max;      /* bytes per client read */
 
   int listen_fd, reserve_fd;
   uv_poll_t listener;
@@ -129,9 +148,15 @@ struct sk__hub {
   uv_signal_t sigint, sigterm;
   uint64_t last_emfile_notice;
 
+  struct sk__offender { /* addresses whose client stalled */
+    uint8_t addr[16];
+    uint64_t at; /* uv_now of the drop; 0: free slot */
+  } offenders[SK__HUB_OFFENDERS];
+
   sk__source_t in;
   sk__sink_t out;
   bool in_open, out_open;
+  bool in_held; /* the mode keeps operator input: read no more for now */
   int crlf_last; /* last operator byte, for LF to CRLF */
 
   sk__conn_t **conns; /* members, draining ones included */
@@ -154,6 +179,17 @@ void sk__conn_send_copy(sk__conn_t *c, const char *data, size_t len);
 void sk__conn_finish(sk__conn_t *c, int why);
 /* Leaves at once, dropping what is queued. */
 void sk__conn_close(sk__conn_t *c, int why);
+/* The mode keeps unread input of c: no client is read until the mode's
+ * on_held has taken it and called sk__conn_unhold. */
+void sk__conn_hold(sk__conn_t *c);
+void sk__conn_unhold(sk__conn_t *c);
+/* The same for the operator's input (sk__hub_input_hold(h, false) when
+ * the mode has taken what it kept). */
+void sk__hub_input_hold(sk__hub_t *h, bool on);
+/* Reads must pause: a queue is over the high-water mark or input held. */
+bool sk__hub_busy(const sk__hub_t *h);
+/* Makes sure the current loop turn reaches the flush (and on_turn). */
+void sk__hub_kick(sk__hub_t *h);
 /* Writes m to out_fd, if there is one, under the mode's policy. */
 void sk__hub_output(sk__hub_t *h, sk__msg_t *m);
 /* "127.0.0.1:5555" */
@@ -184,6 +220,10 @@ int sk__chat_nick_check(const char *name, size_t len);
 
 /* Bytes sk__chat_format needs for a text of len bytes. */
 #define SK__CHAT_LINE_MAX(len) (SK__NICK_BYTES + 4 + SK_UTF8_SANITIZED_MAX(len))
+
+/* A line without a newline is delivered whole once its sender has sent
+ * nothing more for this long (what input() in a tutorial sends). */
+#define SK__CHAT_PARTIAL_MS 200
 
 /*
  * Writes "<name> text\n" with the text made terminal-safe by

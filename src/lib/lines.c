@@ -74,6 +74,7 @@ static int line_keep(sk__lines_t *l, size_t max, const char *p, size_t n,
 int sk__lines_feed(sk__lines_t *l, size_t max, const char *data, size_t len,
                    sk__line_cb cb, void *ctx) {
   const char *p = data, *end = data + len;
+  l->used = len;
   while (p < end) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     if (!nl)
@@ -84,10 +85,20 @@ int sk__lines_feed(sk__lines_t *l, size_t max, const char *data, size_t len,
     else
       rc = line_end(l, max, p, (size_t)(nl - p), cb, ctx);
     p = nl + 1;
-    if (rc != 0)
+    if (rc != 0) {
+      l->used = (size_t)(p - data);
       return rc;
+    }
   }
   return 0;
+}
+
+bool sk__lines_flush(sk__lines_t *l, size_t max, sk__line_cb cb, void *ctx) {
+  bool go_on = true;
+  if (!l->skipping && l->len > 0)
+    go_on = emit(max, l->buf, l->len, cb, ctx) == 0;
+  sk__lines_free(l);
+  return go_on;
 }
 
 void sk__lines_finish(sk__lines_t *l, size_t max, sk__line_cb cb, void *ctx) {

@@ -14,6 +14,7 @@ typedef struct sk__lines {
   uint32_t len;  /* bytes in buf */
   uint32_t cap;  /* bytes allocated */
   bool skipping; /* inside a line already reported too long */
+  size_t used;   /* bytes of the last feed taken: all, unless cb stopped */
 } sk__lines_t;
 
 /*
@@ -29,14 +30,19 @@ typedef bool (*sk__line_cb)(void *ctx, const char *text, size_t len,
 /*
  * Feeds len bytes. Complete lines that arrive whole in one piece are
  * passed straight from data; only an unfinished tail is copied.
- * Returns 0, 1 when cb stopped early, or -ENOMEM (the unfinished line
- * is lost; the assembler stays usable).
+ * Returns 0, 1 when cb stopped early (l->used says how many bytes of
+ * data were taken: the rest was not looked at), or -ENOMEM (the
+ * unfinished line is lost; the assembler stays usable).
  */
 int sk__lines_feed(sk__lines_t *l, size_t max, const char *data, size_t len,
                    sk__line_cb cb, void *ctx);
 
 /* At end of stream: passes an unfinished line, if any, then frees. */
 void sk__lines_finish(sk__lines_t *l, size_t max, sk__line_cb cb, void *ctx);
+
+/* Passes an unfinished line, if any, as a whole one (the sender went
+ * quiet); returns what cb returned, or true when there was none. */
+bool sk__lines_flush(sk__lines_t *l, size_t max, sk__line_cb cb, void *ctx);
 
 /* Frees the unfinished line, if any. */
 void sk__lines_free(sk__lines_t *l);

@@ -111,7 +111,7 @@ class HubTest(unittest.TestCase):
     def connected(self, proc, n):
         """Waits until the server (run with -v) has accepted n clients."""
         for _ in range(n):
-            proc.err.wait_line(re.compile(rb"connection from 127\.0\.0\.1:"))
+            proc.err.wait_line(re.compile(rb"Connection received on 127\.0\.0\.1 "))
 
 
 class TestBroker(HubTest):
@@ -189,7 +189,7 @@ class TestBroker(HubTest):
         t.join(TIMEOUT)
         self.assertEqual(errors, [])
         late = self.client(port)  # still accepting, still relaying
-        proc.err.wait_line(re.compile(rb"connection from"))
+        proc.err.wait_line(re.compile(rb"Connection received on "))
         a.send(b"hello late")
         self.assertEqual(late.r.read_exact(10), b"hello late")
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../../src/lib/hub_int.h"
+#include "sockit/error.h"
 
 /* ---- bufq ---- */
 
@@ -182,7 +183,54 @@ static void test_lines_stop(void **state) {
   (void)state;
   assert_int_equal(sk__lines_feed(&l, 100, "a\nb\nc", 5, record_cb, &s), 1);
   assert_int_equal(s.n, 1);
+  assert_int_equal(l.used, 2); /* "b\nc" was not looked at */
+  /* Fed again from there, as a busy chat room does with kept input. */
+  s.stop_after = 0;
+  assert_int_equal(sk__lines_feed(&l, 100, "b\nc", 3, record_cb, &s), 0);
+  assert_int_equal(l.used, 3);
+  assert_string_equal(s.lines[1], "b");
   sk__lines_free(&l);
+}
+
+/* An unfinished line is passed whole by a flush (the sender went quiet)
+ * and the assembler starts afresh; with nothing held, no call. */
+static void test_lines_flush(void **state) {
+  sk__lines_t l = {0};
+  seen_t s = {0};
+  (void)state;
+  assert_int_equal(sk__lines_feed(&l, 100, "hel", 3, record_cb, &s), 0);
+  assert_int_equal(sk__lines_feed(&l, 100, "lo", 2, record_cb, &s), 0);
+  assert_true(sk__lines_flush(&l, 100, record_cb, &s));
+  assert_int_equal(s.n, 1);
+  assert_string_equal(s.lines[0], "hello");
+  assert_null(l.buf);
+  assert_true(sk__lines_flush(&l, 100, record_cb, &s));
+  assert_int_equal(s.n, 1);
+}
+
+/* ---- options ---- */
+
+/* A chat line made safe (up to 3 bytes a byte, plus the name) must fit
+ * in half a queue; the broker and -k split reads instead. */
+static void test_opts_check(void **state) {
+  char err[SK_ERR_LEN];
+  sk_hub_opts_t o = {.mode = SK_HUB_CHAT};
+  (void)state;
+  assert_int_equal(sk_hub_opts_check(err, &o), 0); /* defaults */
+  o.max_line = 1 << 20;
+  assert_int_equal(sk_hub_opts_check(err, &o), -EINVAL);
+  assert_non_null(strstr(err, "--max-queue 1048576 is too small for "
+                              "--max-line 1048576"));
+  o.max_queue = 2 * (SK__CHAT_LINE_MAX(o.max_line) + SK__BUFQ_ENTRY_COST);
+  assert_int_equal(sk_hub_opts_check(err, &o), 0);
+  o.max_queue--;
+  assert_int_equal(sk_hub_opts_check(err, &o), -EINVAL);
+  o = (sk_hub_opts_t){.mode = SK_HUB_CHAT, .max_queue = 8192};
+  assert_int_equal(sk_hub_opts_check(err, &o), -EINVAL);
+  o.mode = SK_HUB_BROKER;
+  assert_int_equal(sk_hub_opts_check(err, &o), 0);
+  o.max_queue = 4095;
+  assert_int_equal(sk_hub_opts_check(err, &o), -EINVAL);
 }
 
 /* ---- chat ---- */
@@ -274,6 +322,8 @@ int main(void) {
       cmocka_unit_test(test_lines_one_byte_per_read),
       cmocka_unit_test(test_lines_too_long),
       cmocka_unit_test(test_lines_stop),
+      cmocka_unit_test(test_lines_flush),
+      cmocka_unit_test(test_opts_check),
       cmocka_unit_test(test_nick_rules),
       cmocka_unit_test(test_chat_format),
       cmocka_unit_test(test_chat_stamp),
