@@ -14,6 +14,7 @@ enum sk_error {
   SK_EADDR = -30002,  /* address text is malformed */
   SK_ERESOLVE = -30003, /* getaddrinfo could not resolve the host */
   SK_ETOOLONG = -30004, /* line or datagram over its size limit */
+  SK_EPROXY = -30005,   /* the proxy refused, or spoke something else */
 };
 
 /* A short constant description of code; never NULL. */

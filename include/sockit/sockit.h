@@ -9,6 +9,7 @@
 #include "sockit/error.h"
 #include "sockit/hub.h"
 #include "sockit/io.h"
+#include "sockit/proxy.h"
 #include "sockit/relay.h"
 #include "sockit/sock.h"
 #include "sockit/utf8.h"

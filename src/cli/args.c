@@ -43,6 +43,9 @@ const char cli_usage[] =
     "  --max-queue BYTES  per-client output queue (default 1M)\n"
     "  --progress         bytes and rate on stderr once a second\n"
     "  --no-splice        plain read/write, no splice/sendfile\n"
+    "  --proxy HOST[:PORT]  connect through a proxy (-x: nc's spelling)\n"
+    "  --proxy-type TYPE  socks4, socks5 or http (-X 4|5|connect)\n"
+    "  --proxy-auth USER:PASS  proxy credentials (socks4: USER only)\n"
     "  -h, --help         this help;  -V, --version  the version\n"
     "\n"
     "SECS: seconds, fractions allowed (2.5), or a unit: 500ms, 3s, 2m, 1h.\n"
@@ -61,6 +64,9 @@ enum {
   OPT_MAX_QUEUE,
   OPT_PROGRESS,
   OPT_NO_SPLICE,
+  OPT_PROXY,
+  OPT_PROXY_TYPE,
+  OPT_PROXY_AUTH,
 };
 
 static const struct option long_options[] = {
@@ -88,6 +94,9 @@ static const struct option long_options[] = {
     {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-splice", no_argument, NULL, OPT_NO_SPLICE},
+    {"proxy", required_argument, NULL, OPT_PROXY},
+    {"proxy-type", required_argument, NULL, OPT_PROXY_TYPE},
+    {"proxy-auth", required_argument, NULL, OPT_PROXY_AUTH},
     {NULL, 0, NULL, 0},
 };
 
@@ -171,6 +180,17 @@ static int quit_parse(char *err, const char *text, int *ms) {
   return 0;
 }
 
+/* --proxy and -x: one proxy, named as given for messages. */
+static int proxy_option_apply(cli_t *c, int opt, const char *arg, char *err) {
+  const char *flag = opt == 'x' ? "-x" : "--proxy";
+  if (c->proxy_text && strcmp(flag, c->proxy_flag) != 0)
+    return usage_error(err, "cannot use -x with --proxy: they name the same "
+                            "proxy");
+  c->proxy_text = arg;
+  c->proxy_flag = flag;
+  return 0;
+}
+
 /* Applies one option; returns 0, CLI_HELP / CLI_VERSION, or -1. */
 static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   long long v;
@@ -226,6 +246,11 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   case OPT_BROKER: c->broker = true; break;
   case OPT_PROGRESS: c->progress = true; break;
   case OPT_NO_SPLICE: c->no_zero_copy = true; break;
+  case 'x':
+  case OPT_PROXY: return proxy_option_apply(c, opt, arg, err);
+  case 'X':
+  case OPT_PROXY_TYPE: c->proxy_type = arg; break;
+  case OPT_PROXY_AUTH: c->proxy_auth = arg; break;
   case 'h': return CLI_HELP;
   case 'V': return CLI_VERSION;
   default: return -1;
@@ -233,9 +258,38 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   return 0;
 }
 
+/* A proxy carries one outgoing TCP stream, and its own flags need it. */
+static int proxy_conflicts_check(const cli_t *c, char *err) {
+  sk_proxy_type_t type = c->proxy_type ? sk_proxy_type_parse(c->proxy_type)
+                                       : SK_PROXY_NONE;
+  if (!c->proxy_text && (c->proxy_type || c->proxy_auth))
+    return usage_error(err, "--proxy-type, -X and --proxy-auth need --proxy "
+                            "or -x");
+  if (!c->proxy_text)
+    return 0;
+  if (c->listen || c->udp || c->unix_sock || c->scan)
+    return usage_error(err, "cannot use %s with %s: a proxy carries one "
+                            "outgoing TCP connection",
+                       c->proxy_flag, c->listen ? "-l" : c->udp ? "-u"
+                                      : c->unix_sock ? "-U" : "-z");
+  if (c->proxy_type && type == SK_PROXY_NONE)
+    return usage_error(err, "proxy type \"%.32s\" is not socks4, socks5 or "
+                            "http (-X: 4, 5 or connect)",
+                       c->proxy_type);
+  if (type == SK_PROXY_SOCKS4 && c->proxy_auth && strchr(c->proxy_auth, ':'))
+    return usage_error(err, "SOCKS4 carries a user id only: --proxy-auth "
+                            "USER, not USER:PASS");
+  if (type != SK_PROXY_SOCKS4 && c->proxy_auth && !strchr(c->proxy_auth, ':'))
+    return usage_error(err, "--proxy-auth needs USER:PASS for a %s proxy",
+                       c->proxy_type ? c->proxy_type : "SOCKS5 or HTTP");
+  return 0;
+}
+
 /* Every combination that cannot work, checked once, before any I/O. */
 static int conflicts_check(const cli_t *c, char *err) {
   bool hub = c->keep || c->chat || c->broker;
+  if (proxy_conflicts_check(c, err) < 0)
+    return -1;
   if (c->family == AF_INET && c->unix_sock)
     return usage_error(err, "cannot use -4 with -U");
   if (c->family == AF_INET6 && c->unix_sock)
@@ -360,6 +414,44 @@ static int target_parse(cli_t *c, int n, char **pos, char *err) {
                               cli_addr_flags(c));
 }
 
+/* Fills c->proxy once the flags are known: the type (ncat's default for
+ * --proxy is http, nc's for -x is SOCKS5), its address with the type's
+ * default port, and the credentials. */
+static int proxy_setup(cli_t *c, char *err) {
+  sk_proxy_opts_t *p = &c->proxy;
+  char port[8];
+  if (!c->proxy_text)
+    return 0;
+  if (c->unix_sock)
+    return usage_error(err, "cannot use %s with a Unix socket target",
+                       c->proxy_flag);
+  p->type = c->proxy_type ? sk_proxy_type_parse(c->proxy_type)
+            : c->proxy_flag[1] == 'x' ? SK_PROXY_SOCKS5 : SK_PROXY_HTTP;
+  snprintf(port, sizeof port, "%d", sk_proxy_default_port(p->type));
+  int flags = cli_addr_flags(c);
+  if (strpbrk(c->proxy_text, ":[")
+          ? sk_addr_parse(err, &p->addr, c->proxy_text, flags)
+          : sk_addr_set_inet(err, &p->addr, c->proxy_text, port, flags))
+    return -1;
+  if (p->addr.kind != SK_ADDR_INET || !p->addr.host[0])
+    return usage_error(err, "%s \"%.64s\" is not HOST[:PORT]", c->proxy_flag,
+                       c->proxy_text);
+  p->resolve_local = c->numeric; /* -n: never ask the proxy to resolve */
+  p->timeout_ms = c->wait_ms;
+  if (!c->proxy_auth)
+    return 0;
+  if (strlen(c->proxy_auth) >= sizeof c->proxy_cred)
+    return usage_error(err, "--proxy-auth is longer than %zu bytes",
+                       sizeof c->proxy_cred - 1);
+  strcpy(c->proxy_cred, c->proxy_auth);
+  char *colon = strchr(c->proxy_cred, ':');
+  if (colon)
+    *colon = '\0';
+  p->user = c->proxy_cred;
+  p->password = colon ? colon + 1 : NULL;
+  return 0;
+}
+
 /* Whether arg is "--name=value" for a long option without a value
  * whose short form (or code) is opt: getopt's "?" for it. */
 static bool long_takes_no_value(const char *arg, int opt) {
@@ -409,7 +501,7 @@ int cli_parse(cli_t *c, int argc, char **argv, char *err) {
   c->quit_ms = -1; /* as nc: stdin EOF alone never ends the relay */
   opterr = 0;
   optind = 1;
-  while ((opt = getopt_long(argc, argv, ":46Cdhi:klm:nNp:q:s:uUvVw:z",
+  while ((opt = getopt_long(argc, argv, ":46Cdhi:klm:nNp:q:s:uUvVw:x:X:z",
                             long_options, NULL)) != -1) {
     if (opt == '?')
       return unknown_option(err, argc, argv);
@@ -422,7 +514,7 @@ int cli_parse(cli_t *c, int argc, char **argv, char *err) {
   }
   if (conflicts_check(c, err) < 0 ||
       target_parse(c, argc - optind, argv + optind, err) < 0 ||
-      target_conflicts_check(c, err) < 0)
+      target_conflicts_check(c, err) < 0 || proxy_setup(c, err) < 0)
     return -1;
   return CLI_RUN;
 }

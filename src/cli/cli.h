@@ -29,6 +29,13 @@ typedef struct cli {
   sk_addr_t addr;      /* where to connect, or where to listen */
   int port_lo, port_hi; /* -z range */
   sk_acl_t acl;
+  /* --proxy / -x: connect through a proxy (ncat's and OpenBSD nc's flags) */
+  const char *proxy_text;  /* HOST[:PORT] as given */
+  const char *proxy_flag;  /* "--proxy" or "-x", for messages */
+  const char *proxy_type;  /* --proxy-type / -X as given, or NULL */
+  const char *proxy_auth;  /* --proxy-auth USER[:PASS], or NULL */
+  char proxy_cred[512];    /* proxy_auth split: user, NUL, password */
+  sk_proxy_opts_t proxy;   /* type SK_PROXY_NONE when there is none */
 } cli_t;
 
 /*

@@ -74,7 +74,8 @@ static void notice_connected(const cli_t *c, int fd, int port) {
   fprintf(stderr, "Connection to %s", c->addr.host);
   if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
       sk_sockaddr_host((struct sockaddr *)&ss, ip, sizeof ip) >= 0 &&
-      !c->numeric && strcmp(ip, c->addr.host) != 0)
+      !c->numeric && c->proxy.type == SK_PROXY_NONE &&
+      strcmp(ip, c->addr.host) != 0) /* a proxy's address is not the host's */
     fprintf(stderr, " (%s)", ip);
   fprintf(stderr, " %d port [%s/%s] succeeded!\n", port, proto,
           sv ? sv->s_name : "*");
@@ -250,6 +251,13 @@ static int source_parse(const cli_t *c, sk_addr_t *src, char *err) {
                           SK_ADDR_PORT_ZERO | cli_addr_flags(c));
 }
 
+/* The connect step: straight to the target, or through the proxy. */
+static int target_open(const cli_t *c, const sk_sock_opts_t *o, char *err) {
+  if (c->proxy.type == SK_PROXY_NONE)
+    return sk_socket_open(err, &c->addr, socktype(c), SK_SOCK_CONNECT, o);
+  return sk_proxy_connect(err, &c->proxy, &c->addr, o);
+}
+
 static int connect_and_relay(const cli_t *c) {
   char err[SK_ERR_LEN];
   sk_addr_t source;
@@ -259,7 +267,7 @@ static int connect_and_relay(const cli_t *c) {
       return fail(SK_EXIT_USAGE, err);
     o.source = &source;
   }
-  int fd = sk_socket_open(err, &c->addr, socktype(c), SK_SOCK_CONNECT, &o);
+  int fd = target_open(c, &o, err);
   if (fd < 0)
     return fail(SK_EXIT_ERROR, err);
   notice_connected(c, fd, c->addr.port);

@@ -16,6 +16,8 @@ const char *sk_strerror(int code) {
     return "host could not be resolved";
   case SK_ETOOLONG:
     return "too long";
+  case SK_EPROXY:
+    return "proxy handshake failed";
   }
   return code < 0 ? strerror(-code) : "Unknown error";
 }

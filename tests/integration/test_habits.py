@@ -235,10 +235,10 @@ class NumericTest(HabitCase):
                           b'port "http" is not an integer in 1..65535')
 
     def test_unknown_option_names_the_option(self):
-        """Before: the message quoted argv[optind - 1], so `-u -xl` blamed
+        """Before: the message quoted argv[optind - 1], so `-u -yl` blamed
         -u and a lone cluster blamed the program's own path."""
-        self.assert_usage(["-u", "-xl", "4444"],
-                          b'unknown option "-x"; see sockit --help')
+        self.assert_usage(["-u", "-yl", "4444"],
+                          b'unknown option "-y"; see sockit --help')
         self.assert_usage(["-lQ", "4444"],
                           b'unknown option "-Q"; see sockit --help')
         self.assert_usage(["--bogus=1", "127.0.0.1", "1"],
@@ -246,8 +246,8 @@ class NumericTest(HabitCase):
         self.assert_usage(["-lw"], b'option "-w" needs a value')
         self.assert_usage(["--listen=1", "1"],
                           b'option "--listen" takes no value')
-        self.assert_usage(["--udp", "-xl", "1"],
-                          b'unknown option "-x"; see sockit --help')
+        self.assert_usage(["--udp", "-yl", "1"],
+                          b'unknown option "-y"; see sockit --help')
 
 
 # ============================================ 3. service names
