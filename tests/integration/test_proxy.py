@@ -305,6 +305,11 @@ class ProxyTest(unittest.TestCase):
     def test_socks4_dante(self):
         self.through(["-x", self.proxy(self.dante), "-X", "4"])
 
+    def test_socks4_dante_user_id(self):
+        """SOCKS4 carries --proxy-auth as its user id."""
+        self.through(["-x", self.proxy(self.dante), "-X", "4",
+                      "--proxy-auth", "operator"], n=4096)
+
     def test_socks5_dante_auth(self):
         self.through(["--proxy", self.proxy(self.dante_auth),
                       "--proxy-type", "socks5", "--proxy-auth",
@@ -432,6 +437,30 @@ class ProxyTest(unittest.TestCase):
         join()
         self.assertEqual(seen, [b"\x05\x01\x00\x03\x14no-such-host.invalid"
                                 b"\x01\xbb"])
+
+    def test_socks4a_name_and_user_id(self):
+        """SOCKS4 with a name: SOCKS4a's 0.0.0.1, the user id, the name."""
+        seen = []
+
+        def handler(conn):
+            data = b""
+            while not data.endswith(b".invalid\0"):
+                chunk = conn.recv(256)
+                if not chunk:
+                    break
+                data += chunk
+            seen.append(data)
+            conn.sendall(b"\x00\x5a" + b"\x00" * 6 + b"tunnel\n")
+            conn.close()
+        where, join = self.fake(handler)
+        p = self.run_sockit("--proxy", where, "--proxy-type", "socks4",
+                            "--proxy-auth", "op", "example.invalid", "80")
+        p.close_stdin()
+        self.assertEqual(p.out.read_line(), b"tunnel")
+        self.assertEqual(p.wait_exit(), 0, p.describe())
+        join()
+        self.assertEqual(seen, [b"\x04\x01\x00\x50\x00\x00\x00\x01op\x00"
+                                b"example.invalid\x00"])
 
     def test_garbage_proxy(self):
         def handler(conn):
