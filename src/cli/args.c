@@ -45,7 +45,7 @@ const char cli_usage[] =
     "  --no-splice        plain read/write, no splice/sendfile\n"
     "  --proxy HOST[:PORT]  connect through a proxy (-x: nc's spelling)\n"
     "  --proxy-type TYPE  socks4, socks5 or http (-X 4|5|connect)\n"
-    "  --proxy-auth USER:PASS  proxy credentials (socks4: USER only)\n"
+    "  --proxy-auth U:P   proxy user and password (socks4: a user id)\n"
     "  -h, --help         this help;  -V, --version  the version\n"
     "\n"
     "SECS: seconds, fractions allowed (2.5), or a unit: 500ms, 3s, 2m, 1h.\n"
