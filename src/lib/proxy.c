@@ -18,23 +18,6 @@
 
 /* ---- pure parts: requests and replies ---- */
 
-/* Escapes what is not printable so that a reply quoted in a message
- * keeps it on one line; at most 64 bytes, out holds 64 * 4 + 8. */
-static const char *quote(char *out, const char *text, size_t len) {
-  size_t o = 0, i;
-  for (i = 0; i < len && i < 64; i++) {
-    unsigned char c = (unsigned char)text[i];
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-      out[o++] = (char)c;
-    else
-      o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
-  }
-  if (i < len)
-    o += (size_t)snprintf(out + o, 4, "...");
-  out[o] = '\0';
-  return out;
-}
-
 static int too_long(char *why, const char *what, size_t max) {
   return sk__fail(why, SK_EPROXY, "%s is longer than %zu bytes", what, max);
 }
@@ -49,7 +32,7 @@ int sk__socks4_request(char *why, uint8_t *buf, size_t cap,
                                     "%s; use socks5",
                     target->host);
   if (8 + ulen + 1 + (name ? hlen + 1 : 0) > cap)
-    return too_long(why, "SOCKS4 user id", 255);
+    return too_long(why, "SOCKS4 request", cap);
   buf[0] = 4; /* version */
   buf[1] = 1; /* CONNECT */
   buf[2] = (uint8_t)(target->port >> 8);
@@ -236,18 +219,18 @@ size_t sk__http_head_end(const char *buf, size_t len, size_t from) {
 }
 
 int sk__http_reply(char *why, const char *head, size_t len) {
-  char q[64 * 4 + 8];
+  char q[SK__QUOTE_LEN];
   const char *eol = memchr(head, '\r', len);
   size_t line = eol ? (size_t)(eol - head) : len;
   if (line < 12 || strncmp(head, "HTTP/1.", 7) != 0 || head[8] != ' ' ||
       head[9] < '1' || head[9] > '5' || head[10] < '0' || head[10] > '9' ||
       head[11] < '0' || head[11] > '9')
     return sk__fail(why, SK_EPROXY, "the reply is not HTTP (\"%s\")",
-                    quote(q, head, line));
+                    sk__quote(q, head, line));
   if (head[9] == '2')
     return 0;
   /* "403 Forbidden": the status line after the version. */
-  return sk__fail(why, SK_EPROXY, "%s", quote(q, head + 9, line - 9));
+  return sk__fail(why, SK_EPROXY, "%s", sk__quote(q, head + 9, line - 9));
 }
 
 /* ---- the handshake on a socket, within one deadline ---- */
