@@ -305,6 +305,10 @@ class ProxyTest(unittest.TestCase):
     def test_socks4_dante(self):
         self.through(["-x", self.proxy(self.dante), "-X", "4"])
 
+    def test_socks5_dante_numeric(self):
+        """-n: addresses only, the proxy's and the target's."""
+        self.through(["-n", "-x", self.proxy(self.dante)], n=4096)
+
     def test_socks4_dante_user_id(self):
         """SOCKS4 carries --proxy-auth as its user id."""
         self.through(["-x", self.proxy(self.dante), "-X", "4",
@@ -540,6 +544,8 @@ class ProxyTest(unittest.TestCase):
             (["--proxy", "127.0.0.1", "-x", "127.0.0.1", "h", "80"],
              "cannot use -x with --proxy"),
             (["--proxy", "127.0.0.1:99999", "h", "80"], "99999"),
+            (["-n", "--proxy", "localhost", "127.0.0.1", "80"],
+             "name lookup is off"),
         ]
         for args, fragment in cases:
             with self.subTest(args=args):
