@@ -43,7 +43,7 @@ const char cli_usage[] =
     "  --max-queue BYTES  per-client output queue (default 1M)\n"
     "  --progress         bytes and rate on stderr once a second\n"
     "  --no-splice        plain read/write, no splice/sendfile\n"
-    "  --proxy HOST[:PORT]  connect through a proxy (-x: nc's spelling)\n"
+    "  --proxy ADDR       connect through a proxy at HOST[:PORT] (nc: -x)\n"
     "  --proxy-type TYPE  socks4, socks5 or http (-X 4|5|connect)\n"
     "  --proxy-auth U:P   proxy user and password (socks4: a user id)\n"
     "  -h, --help         this help;  -V, --version  the version\n"
@@ -258,21 +258,28 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   return 0;
 }
 
+/* The type asked for; else ncat's default for --proxy, HTTP, and nc's
+ * for -x, SOCKS5. SK_PROXY_NONE for a type that does not exist. */
+static sk_proxy_type_t proxy_type_of(const cli_t *c) {
+  if (c->proxy_type)
+    return sk_proxy_type_parse(c->proxy_type);
+  return strcmp(c->proxy_flag, "-x") == 0 ? SK_PROXY_SOCKS5 : SK_PROXY_HTTP;
+}
+
 /* A proxy carries one outgoing TCP stream, and its own flags need it. */
 static int proxy_conflicts_check(const cli_t *c, char *err) {
-  sk_proxy_type_t type = c->proxy_type ? sk_proxy_type_parse(c->proxy_type)
-                                       : SK_PROXY_NONE;
   if (!c->proxy_text && (c->proxy_type || c->proxy_auth))
     return usage_error(err, "--proxy-type, -X and --proxy-auth need --proxy "
                             "or -x");
   if (!c->proxy_text)
     return 0;
+  sk_proxy_type_t type = proxy_type_of(c);
   if (c->listen || c->udp || c->unix_sock || c->scan)
     return usage_error(err, "cannot use %s with %s: a proxy carries one "
                             "outgoing TCP connection",
                        c->proxy_flag, c->listen ? "-l" : c->udp ? "-u"
                                       : c->unix_sock ? "-U" : "-z");
-  if (c->proxy_type && type == SK_PROXY_NONE)
+  if (type == SK_PROXY_NONE)
     return usage_error(err, "proxy type \"%.32s\" is not socks4, socks5 or "
                             "http (-X: 4, 5 or connect)",
                        c->proxy_type);
@@ -280,8 +287,8 @@ static int proxy_conflicts_check(const cli_t *c, char *err) {
     return usage_error(err, "SOCKS4 carries a user id only: --proxy-auth "
                             "USER, not USER:PASS");
   if (type != SK_PROXY_SOCKS4 && c->proxy_auth && !strchr(c->proxy_auth, ':'))
-    return usage_error(err, "--proxy-auth needs USER:PASS for a %s proxy",
-                       c->proxy_type ? c->proxy_type : "SOCKS5 or HTTP");
+    return usage_error(err, "--proxy-auth for a %s proxy is USER:PASS",
+                       sk_proxy_type_name(type));
   return 0;
 }
 
@@ -425,8 +432,7 @@ static int proxy_setup(cli_t *c, char *err) {
   if (c->unix_sock)
     return usage_error(err, "cannot use %s with a Unix socket target",
                        c->proxy_flag);
-  p->type = c->proxy_type ? sk_proxy_type_parse(c->proxy_type)
-            : c->proxy_flag[1] == 'x' ? SK_PROXY_SOCKS5 : SK_PROXY_HTTP;
+  p->type = proxy_type_of(c);
   snprintf(port, sizeof port, "%d", sk_proxy_default_port(p->type));
   int flags = cli_addr_flags(c);
   if (strpbrk(c->proxy_text, ":[")
