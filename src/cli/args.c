@@ -287,7 +287,7 @@ static int proxy_conflicts_check(const cli_t *c, char *err) {
     return usage_error(err, "SOCKS4 carries a user id only: --proxy-auth "
                             "USER, not USER:PASS");
   if (type != SK_PROXY_SOCKS4 && c->proxy_auth && !strchr(c->proxy_auth, ':'))
-    return usage_error(err, "--proxy-auth for a %s proxy is USER:PASS",
+    return usage_error(err, "--proxy-auth is USER:PASS for %s proxies",
                        sk_proxy_type_name(type));
   return 0;
 }
