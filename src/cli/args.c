@@ -127,6 +127,20 @@ static int seconds_parse(char *err, const char *flag, const char *text,
   return 0;
 }
 
+/* -q SECS (relay helper's stand-in; the cli helper may replace it):
+ * 0 and up in seconds; a negative number means never, as in Debian nc. */
+static int quit_parse(char *err, const char *text, int *ms) {
+  long long v;
+  if (text[0] == '-' && text[1] >= '0' && text[1] <= '9') {
+    *ms = -1;
+    return 0;
+  }
+  if (number_parse(err, "-q", text, 0, 86400, false, &v) < 0)
+    return -1;
+  *ms = (int)v * 1000;
+  return 0;
+}
+
 /* Applies one option; returns 0, CLI_HELP / CLI_VERSION, or -1. */
 static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   long long v;
@@ -145,6 +159,7 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   case 's': c->source_host = arg; break;
   case 'w': return seconds_parse(err, "timeout", arg, &c->wait_ms);
   case 'i': return seconds_parse(err, "idle timeout", arg, &c->idle_ms);
+  case 'q': return quit_parse(err, arg, &c->quit_ms); /* cli may replace */
   case 'm':
     if (number_parse(err, "max-conns", arg, 1, 1000000, false, &v) < 0)
       return -1;
@@ -199,11 +214,12 @@ static int conflicts_check(const cli_t *c, char *err) {
                        c->chat ? "chat" : "broker");
   if ((c->keep || c->broker) && !c->listen)
     return usage_error(err, "-%s needs -l", c->keep ? "k" : "-broker");
-  if (!c->listen && (c->max_conns || c->idle_ms || c->acl.n_allow ||
-                     c->acl.n_deny))
-    return usage_error(err, "-m, -i, --allow and --deny need -l");
-  if (c->listen && !hub && !c->udp && (c->max_conns || c->idle_ms))
-    return usage_error(err, "-m and -i need -k, --chat or --broker");
+  /* -i in connect and plain listen mode: the relay's idle timeout
+   * (relay helper's stand-in; the cli helper may replace it). */
+  if (!c->listen && (c->max_conns || c->acl.n_allow || c->acl.n_deny))
+    return usage_error(err, "-m, --allow and --deny need -l");
+  if (c->listen && !hub && !c->udp && c->max_conns)
+    return usage_error(err, "-m needs -k, --chat or --broker");
   if (c->unix_sock && c->source_port)
     return usage_error(err, "cannot use -p with -U");
   if (c->scan && (c->chat || c->send_only || c->recv_only))
@@ -293,9 +309,10 @@ int cli_parse(cli_t *c, int argc, char **argv, char *err) {
   int opt, rc;
   memset(c, 0, sizeof *c);
   c->family = AF_UNSPEC;
+  c->quit_ms = -1;
   opterr = 0;
   optind = 1;
-  while ((opt = getopt_long(argc, argv, ":46Cdhi:klm:Np:s:uUvVw:z",
+  while ((opt = getopt_long(argc, argv, ":46Cdhi:klm:Np:q:s:uUvVw:z",
                             long_options, NULL)) != -1) {
     if (opt == '?')
       return unknown_option(err, argv[optind - 1]);
