@@ -89,6 +89,7 @@ struct relay {
   bool progress_tty;  /* --progress rewrites one line on a terminal */
   uint64_t in_size;   /* bytes a regular-file input holds, or 0 */
   size_t dgram_max;   /* the largest datagram one read of input makes */
+  uint64_t unheard_bytes; /* -k -u -l: input read before any peer spoke */
   struct sockaddr_storage peers[PEERS_MAX];
   socklen_t peer_lens[PEERS_MAX];
   size_t n_peers, next_evict;
@@ -252,6 +253,8 @@ static void pump_write_failed(pump_t *p, int e) {
 static void peer_note(relay_t *r, const struct sockaddr_storage *from,
                       socklen_t len) {
   size_t i;
+  if (len <= sizeof(sa_family_t))
+    return; /* an unbound Unix datagram socket: no address to answer */
   if (!r->opts->dgram_all_peers) {
     r->n_peers = 1;
     i = 0;
@@ -309,7 +312,9 @@ static bool pump_wants_read(const pump_t *p) {
   if (p->move == MOVE_SPLICE)
     return p->in_pipe < p->pipe_cap && !p->pipe_full;
   if (p->dst->dgram) /* one read is one datagram: send it first */
-    return p->head == p->tail && (!r->opts->dgram_listen || r->n_peers > 0);
+    return p->head == p->tail &&
+           (!r->opts->dgram_listen || r->n_peers > 0 ||
+            r->opts->dgram_all_peers);
   return p->cap - (p->tail - p->head) >= copy_need(p);
 }
 
@@ -393,12 +398,28 @@ static bool copy_read(pump_t *p) {
   return true;
 }
 
+/* -k -u -l: input goes to the peers heard from so far, each read to all
+ * of them at once. Input read before anyone spoke has no one to go to;
+ * holding it for whoever speaks first would greet that peer only, and
+ * holding it for all comers is unbounded. Drop it, and say so once. */
+static bool dgram_unheard(pump_t *p, size_t len) {
+  relay_t *r = p->relay;
+  if (r->unheard_bytes == 0)
+    fprintf(stderr, "sockit: no peer has spoken yet: input not sent "
+                    "(-k sends to the peers heard from)\n");
+  r->unheard_bytes += len;
+  p->head = p->tail = 0;
+  return true;
+}
+
 /* Sends the pending bytes as one datagram, to each peer that needs it. */
 static bool dgram_write(pump_t *p) {
   relay_t *r = p->relay;
   const char *data = p->buf + p->head;
   size_t len = p->tail - p->head;
   size_t n_peers = r->opts->dgram_listen ? r->n_peers : 1;
+  if (n_peers == 0) /* -k before anyone spoke */
+    return dgram_unheard(p, len);
   while (p->peer_next < n_peers) {
     const struct sockaddr *to = NULL;
     socklen_t to_len = 0;
