@@ -138,6 +138,20 @@ class RelayCase(CliCase):
                         "while %s" % (used, CPU_WINDOW, what))
 
 
+def sanitizer_env(lib):
+    """The environment for loading lib into python: a sanitized build
+    needs its runtime loaded first (LD_PRELOAD), and python's own leaks
+    are not ours."""
+    out = subprocess.run(["ldd", lib], capture_output=True, text=True)
+    runtime = [line.split("=>")[1].split()[0]
+               for line in out.stdout.splitlines()
+               if "=>" in line and "libasan" in line]
+    if not runtime:
+        return None
+    return dict(os.environ, LD_PRELOAD=runtime[0],
+                ASAN_OPTIONS="detect_leaks=0")
+
+
 def _close_quietly(fd):
     try:
         os.close(fd)
@@ -350,7 +364,7 @@ print(rc, still, err.value.decode())
         for extra in range(1, 12):
             out = subprocess.run([sys.executable, "-c", self.CHILD, lib,
                                   str(extra)], capture_output=True,
-                                 timeout=TIMEOUT)
+                                 timeout=TIMEOUT, env=sanitizer_env(lib))
             self.assertEqual(out.returncode, 0, out.stderr)
             rc, still, msg = out.stdout.decode().rstrip("\n").split(" ", 2)
             if rc == "0":
