@@ -29,6 +29,7 @@ const char cli_usage[] =
     "  -w SECS            connect timeout, and idle timeout of the relay\n"
     "  -q SECS            quit SECS after stdin EOF (0: at once; -1: never)\n"
     "  -N                 shut down the sending side after stdin EOF\n"
+    "  -q SECS            quit SECS after stdin EOF (0: at once; <0: never)\n"
     "  -C, --crlf         send each LF as CRLF\n"
     "  -z                 scan: connect and close, no data\n"
     "  -v, --verbose      connection notices and byte counts on stderr\n"

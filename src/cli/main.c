@@ -91,12 +91,16 @@ static sk_relay_opts_t relay_opts(const cli_t *c) {
       .out_fd = c->send_only ? -1 : STDOUT_FILENO,
       .shutdown_on_eof = c->shutdown_on_eof,
       .crlf = c->crlf,
-      .idle_timeout_ms = c->wait_ms,
+      /* -i is the idle timeout proper; -w doubles as one, as in nc. */
+      .idle_timeout_ms = c->idle_ms ? c->idle_ms : c->wait_ms,
       .progress = c->progress,
       .verbose = c->verbose,
       .no_zero_copy = c->no_zero_copy,
+      .quit_after_eof = c->quit_ms >= 0,
+      .quit_after_eof_ms = c->quit_ms,
       .dgram_listen = c->udp && c->listen,
       .dgram_all_peers = c->udp && c->listen && c->keep,
+      .acl = c->udp && c->listen ? &c->acl : NULL,
   };
   return o;
 }

@@ -201,13 +201,6 @@ void sk__hub_notice(const sk__hub_t *h, const char *fmt, ...) SK__PRINTF(2, 3);
 
 /* ---- pure helpers (broker.c, chat.c), exposed for the unit tests ---- */
 
-/*
- * Copies len bytes to out turning each LF not preceded by CR into CRLF;
- * *last carries the previous byte across calls. out needs 2 * len.
- * Returns the bytes written.
- */
-size_t sk__crlf_convert(const char *in, size_t len, char *out, int *last);
-
 #define SK__NICK_CHARS 32
 #define SK__NICK_BYTES (SK__NICK_CHARS * 4)
 

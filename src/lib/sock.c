@@ -314,14 +314,13 @@ int sk_accept(char *err, int fd, struct sockaddr_storage *peer,
   return cfd;
 }
 
-/* The largest UDP payload to the destination (to, or the connected
- * peer): 65507 over IPv4, IPv4-mapped IPv6 included, 65527 over IPv6;
- * 0 when no fixed limit applies (Unix sockets: the send buffer). */
-static int udp_payload_max(int fd, const struct sockaddr *to) {
+/* See internal.h. Unconnected and no `to`: the socket's own family. */
+int sk__udp_payload_max(int fd, const struct sockaddr *to) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (!to) {
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0 &&
+        getsockname(fd, (struct sockaddr *)&ss, &(socklen_t){sizeof ss}) < 0)
       return 0;
     to = (const struct sockaddr *)&ss;
   }
@@ -335,7 +334,7 @@ static int udp_payload_max(int fd, const struct sockaddr *to) {
 
 static int msgsize_fail(char *err, int fd, size_t len,
                         const struct sockaddr *to) {
-  int max = udp_payload_max(fd, to);
+  int max = sk__udp_payload_max(fd, to);
   if (max == 0)
     return sk__fail(err, -EMSGSIZE,
                     "sendto: datagram of %zu bytes is too long", len);
