@@ -359,7 +359,7 @@ print(rc, still, err.value.decode())
 """
 
     def test_stdin_survives_a_failed_start(self):
-        lib = os.path.join(build_dir(), "libsockit.so")
+        lib = os.path.join(build_dir(), "libsockit_engine_test.so")
         failures = 0
         for extra in range(1, 12):
             out = subprocess.run([sys.executable, "-c", self.CHILD, lib,
