@@ -28,15 +28,15 @@ typedef enum sk_sock_mode {
  * "bind 127.0.0.1:2333: Address already in use". Listening on the any
  * address with AF_UNSPEC gives one dual-stack IPv6 socket when it can.
  */
-int sk_socket_open(char *err, const sk_addr_t *addr, int socktype,
+SK_API int sk_socket_open(char *err, const sk_addr_t *addr, int socktype,
                    sk_sock_mode_t mode, const sk_sock_opts_t *opts);
 
-int sk_tcp_connect(char *err, const sk_addr_t *addr,
+SK_API int sk_tcp_connect(char *err, const sk_addr_t *addr,
                    const sk_sock_opts_t *opts);
-int sk_tcp_listen(char *err, const sk_addr_t *addr,
+SK_API int sk_tcp_listen(char *err, const sk_addr_t *addr,
                   const sk_sock_opts_t *opts);
-int sk_udp_bind(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts);
-int sk_udp_connect(char *err, const sk_addr_t *addr,
+SK_API int sk_udp_bind(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts);
+SK_API int sk_udp_connect(char *err, const sk_addr_t *addr,
                    const sk_sock_opts_t *opts);
 
 /*
@@ -44,22 +44,16 @@ int sk_udp_connect(char *err, const sk_addr_t *addr,
  * to the aborted connection only. Returns the new descriptor (close on
  * exec) or a negative code; peer and peer_len may be NULL.
  */
-int sk_accept(char *err, int fd, struct sockaddr_storage *peer,
+SK_API int sk_accept(char *err, int fd, struct sockaddr_storage *peer,
               socklen_t *peer_len);
 
 /* One datagram each way; returns bytes or a negative code. */
-ssize_t sk_sendto(char *err, int fd, const void *buf, size_t len,
+SK_API ssize_t sk_sendto(char *err, int fd, const void *buf, size_t len,
                   const struct sockaddr *to, socklen_t to_len);
-ssize_t sk_recvfrom(char *err, int fd, void *buf, size_t cap,
+SK_API ssize_t sk_recvfrom(char *err, int fd, void *buf, size_t cap,
                     struct sockaddr_storage *from, socklen_t *from_len);
 
 /* Sets O_NONBLOCK on or off; returns 0 or -errno. */
-int sk_fd_set_nonblock(int fd, bool on);
-
-/*
- * Makes sure SIGPIPE cannot kill the process: ignores it unless the
- * program installed a handler of its own. Every socket call does this.
- */
-void sk_sigpipe_ignore(void);
+SK_API int sk_fd_set_nonblock(int fd, bool on);
 
 #endif

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hub.h"
+#include "relay.h"
 
 static int fail(int code, const char *err) {
   fprintf(stderr, "sockit: %s\n", err);
@@ -160,9 +162,20 @@ static bool hub_refused(const cli_t *c, char *err) {
   return hub && sk_hub_opts_check(err, &o) < 0;
 }
 
+/* Up to 20,000 clients need as many descriptors; the soft limit is often
+ * 1,024 while the hard one allows far more. Process policy: main's. */
+static void raise_nofile_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+    return;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1 << 20 : rl.rlim_max;
+  (void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 /* Many clients on one loop: -k, --chat, --broker. */
 static int serve_hub(const cli_t *c, int fd) {
   char err[SK_ERR_LEN];
+  raise_nofile_limit();
   sk_hub_opts_t o = hub_opts(c);
   int rc = sk_hub_run(err, fd, &o);
   return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
@@ -305,7 +318,9 @@ int main(int argc, char **argv) {
                : 0;
   if (hub_refused(&c, err))
     return fail(SK_EXIT_USAGE, err);
-  sk_sigpipe_ignore();
+  /* A peer or reader that closes early must cost an EPIPE, not the
+   * process; the library sets no such policy, main does. */
+  signal(SIGPIPE, SIG_IGN);
   if (c.scan)
     return scan(&c);
   return c.listen ? listen_and_serve(&c) : connect_and_relay(&c);

@@ -14,7 +14,7 @@
 #include "internal.h"
 #include "lines.h"
 #include "sockit/error.h"
-#include "sockit/hub.h"
+#include "hub.h"
 #include "sockit/sock.h"
 #include "sockit/utf8.h"
 #include "uvfd.h"
@@ -327,7 +327,6 @@ int sk_chat_client_run(char *err, int fd, int in_fd, int out_fd) {
     free(show);
     return sk__fail(err, 1, "chat: %s", strerror(ENOMEM));
   }
-  sk_sigpipe_ignore();
   cl->err = err;
   cl->show = show;
   cl->in.orig_fd = cl->out.orig_fd = -1;

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "hub_int.h"
@@ -971,16 +970,6 @@ static void hub_finish(sk__hub_t *h) {
 
 /* ---- setting up and tearing down ---- */
 
-/* Up to 20,000 clients need as many descriptors; the soft limit is often
- * 1,024 while the hard one allows far more. */
-static void raise_nofile_limit(void) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
-    return;
-  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1 << 20 : rl.rlim_max;
-  (void)setrlimit(RLIMIT_NOFILE, &rl);
-}
-
 /* The largest message a client may be sent while reads go on: reads
  * pause once a queue passes half, so half a queue is always free. */
 static size_t room_for_one(size_t max_queue) {
@@ -1139,8 +1128,6 @@ int sk_hub_run(char *err, int listen_fd, const sk_hub_opts_t *opts) {
   sk__hub_t *h = calloc(1, sizeof *h);
   if (!h)
     return sk__fail(err, 1, "hub: %s", strerror(ENOMEM));
-  sk_sigpipe_ignore();
-  raise_nofile_limit();
   h->reserve_fd = -1;
   int rc = hub_setup(err, h, listen_fd, opts);
   if (rc == 0) {

@@ -16,7 +16,7 @@
 #include "bufq.h"
 #include "internal.h"
 #include "lines.h"
-#include "sockit/hub.h"
+#include "hub.h"
 #include "sockit/utf8.h"
 #include "uvfd.h"
 

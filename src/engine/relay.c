@@ -26,7 +26,7 @@
 #include "internal.h"
 #include "sockit/acl.h"
 #include "sockit/addr.h"
-#include "sockit/relay.h"
+#include "relay.h"
 #include "sockit/sock.h"
 
 #define BUF_DEFAULT (256 * 1024)
@@ -953,7 +953,6 @@ int sk_relay_run(char *err, int fd, const sk_relay_opts_t *opts,
                  sk_relay_stats_t *stats) {
   relay_t *r = calloc(1, sizeof *r);
   int rc;
-  sk_sigpipe_ignore();
   if (!r)
     return sk__fail(err, SK_EXIT_ERROR, "relay: %s", strerror(ENOMEM));
   relay_blank(r);
