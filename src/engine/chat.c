@@ -359,7 +359,7 @@ static void quiet_touch(chat_t *ch, chat_conn_t *cc) {
   if (cc->lines.len == 0 || cc->base.state != SK__CONN_OPEN)
     return;
   cc->quiet_on = true;
-  cc->quiet_at = uv_now(&h->loop);
+  cc->quiet_at = uv_now(h->loop);
   cc->quiet_next = NULL;
   cc->quiet_prev = ch->quiet_tail;
   *(ch->quiet_tail ? &ch->quiet_tail->quiet_next : &ch->quiet_head) = cc;
@@ -372,7 +372,7 @@ static void quiet_touch(chat_t *ch, chat_conn_t *cc) {
 static void quiet_cb(uv_timer_t *t) {
   sk__hub_t *h = t->data;
   chat_t *ch = h->mode_data;
-  uint64_t now = uv_now(&h->loop), wait = SK__CHAT_PARTIAL_MS;
+  uint64_t now = uv_now(h->loop), wait = SK__CHAT_PARTIAL_MS;
   chat_conn_t *cc;
   while ((cc = ch->quiet_head) != NULL && !sk__hub_busy(h)) {
     if (now - cc->quiet_at < SK__CHAT_PARTIAL_MS) {
@@ -567,7 +567,7 @@ static int chat_init(sk__hub_t *h) {
   ch->scratch = malloc(ch->scratch_cap);
   ch->n_bucket = 64;
   ch->bucket = calloc(ch->n_bucket, sizeof *ch->bucket);
-  uv_timer_init(&h->loop, &ch->quiet_timer);
+  uv_timer_init(h->loop, &ch->quiet_timer);
   ch->quiet_timer.data = h;
   uv_unref((uv_handle_t *)&ch->quiet_timer); /* never keeps a stop waiting */
   return ch->scratch && ch->bucket ? 0 : -ENOMEM;

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "bufq.h"
+#include "engine.h"
 #include "internal.h"
 #include "lines.h"
 #include "hub.h"
@@ -123,12 +124,13 @@ typedef struct sk__hub_mode {
 extern const sk__hub_mode_t sk__hub_keep, sk__hub_broker, sk__hub_chat;
 
 struct sk__hub {
-  uv_loop_t loop;
+  sk_engine_t *e; /* the loop core: the caller's loop, stop, log */
+  uv_loop_t *loop;
   const sk__hub_mode_t *mode;
   sk_hub_opts_t opts; /* with the defaults filled in */
   void *mode_data;
   char *err;
-  int exit_code;
+  sk_stop_t reason; /* why it stops: done, error, or the caller asked */
   bool loop_ready, stop_requested, stopping, finished;
   bool reading;         /* clients are being read */
   bool out_paused;      /* stdout is over max_queue behind */
@@ -145,7 +147,6 @@ struct sk__hub {
   uv_timer_t accept_timer, sweep_timer, stop_timer, stall_timer;
   uv_idle_t kick; /* keeps the loop from blocking while work is dirty */
   uv_check_t flush;
-  uv_signal_t sigint, sigterm;
   uint64_t last_emfile_notice;
 
   struct sk__offender { /* addresses whose client stalled */

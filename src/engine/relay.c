@@ -20,12 +20,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <signal.h>
 #include <uv.h>
 
 #include "internal.h"
 #include "sockit/acl.h"
 #include "sockit/addr.h"
+#include "engine.h"
 #include "relay.h"
 #include "sockit/sock.h"
 
@@ -36,7 +36,7 @@
 #define DGRAM_MAX 65536
 #define UDP_PAYLOAD_MAX 65507 /* IPv4; also the Unix datagram chunk */
 #define PEERS_MAX 1024
-#define FLUSH_DEADLINE_MS 2000
+#define FLUSH_DEADLINE_MS SK_ENGINE_FLUSH_MS
 
 typedef struct relay relay_t;
 
@@ -44,6 +44,7 @@ typedef struct end {
   int fd;
   int saved_flags;     /* fcntl flags to restore at exit, or -1 */
   bool polled;         /* watched with uv_poll; else always ready */
+  bool poll_ready;     /* poll is initialised: close it at the end */
   bool socket, dgram, regular, tty;
   bool can_read, can_write; /* last known readiness */
   int events;          /* what uv_poll watches now */
@@ -73,16 +74,19 @@ typedef struct pump {
 } pump_t;
 
 struct relay {
-  uv_loop_t loop;
+  sk_engine_t *e;     /* the loop core this relay runs on */
+  uv_loop_t *loop;    /* e->loop: the caller's */
   uv_idle_t idle;
-  uv_timer_t tick;    /* idle timeout, progress, flush deadline */
+  uv_timer_t tick;    /* idle timeout, progress, flush deadline: runs
+                         only while one of them is pending */
   uv_timer_t quit;    /* -q: the end, some time after input EOF */
-  uv_signal_t sigint, sigterm;
+  bool handles_ready; /* idle, tick and quit are initialised */
   end_t net, in, out;
   pump_t up, down;
   const sk_relay_opts_t *opts;
   bool failed, stopping;
-  int exit_code;
+  bool errored;       /* a runtime error is recorded in err */
+  bool asked_stop;    /* sk_engine_stop() came once already */
   char *err;
   uint64_t last_activity, last_bytes, stop_at, started, last_report;
   uint64_t report_bytes;
@@ -90,12 +94,22 @@ struct relay {
   uint64_t in_size;   /* bytes a regular-file input holds, or 0 */
   size_t dgram_max;   /* the largest datagram one read of input makes */
   uint64_t unheard_bytes; /* -k -u -l: input read before any peer spoke */
-  struct sockaddr_storage peers[PEERS_MAX];
-  socklen_t peer_lens[PEERS_MAX];
+  /* -u -l only (130 KiB, so allocated then): the peers heard from */
+  struct sockaddr_storage *peers;
+  socklen_t *peer_lens;
   size_t n_peers, next_evict;
 };
 
 static void relay_turn(relay_t *r);
+static void on_tick(uv_timer_t *t);
+
+/* A stop deadline is due: the tick watches it (and runs only then, or
+ * for -w / -i / --progress). */
+static void relay_deadline(relay_t *r) {
+  r->stop_at = uv_now(r->loop) + FLUSH_DEADLINE_MS;
+  if (r->handles_ready && !uv_is_active((uv_handle_t *)&r->tick))
+    uv_timer_start(&r->tick, on_tick, 100, 100);
+}
 
 /* ---- ends ---------------------------------------------------------- */
 
@@ -131,7 +145,9 @@ static int end_open(end_t *e) {
   if (e->saved_flags < 0 || fcntl(e->fd, F_SETFL, e->saved_flags | O_NONBLOCK))
     return -errno;
   e->poll.data = e;
-  return uv_poll_init(&e->relay->loop, &e->poll, e->fd);
+  int rc = uv_poll_init(e->relay->loop, &e->poll, e->fd);
+  e->poll_ready = rc == 0;
+  return rc;
 }
 
 static void end_restore(end_t *e) {
@@ -170,15 +186,15 @@ static void relay_fail(relay_t *r, bool stop, const char *fmt, ...)
  * direction carries on, so that bytes the peer sent before it reset
  * still reach stdout. */
 static void relay_fail(relay_t *r, bool stop, const char *fmt, ...) {
-  if (r->exit_code != SK_EXIT_ERROR && r->err) {
+  if (!r->errored && r->err) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->err, SK_ERR_LEN, fmt, ap);
     va_end(ap);
   }
-  r->exit_code = SK_EXIT_ERROR;
+  r->errored = true;
   if (stop && !r->failed)
-    r->stop_at = uv_now(&r->loop) + FLUSH_DEADLINE_MS;
+    relay_deadline(r);
   r->failed |= stop;
 }
 
@@ -186,7 +202,7 @@ static void relay_fail(relay_t *r, bool stop, const char *fmt, ...) {
  * flush what is buffered (bounded by the deadline), exit code as is. */
 static void relay_wind_down(relay_t *r) {
   if (!r->stopping && !r->failed)
-    r->stop_at = uv_now(&r->loop) + FLUSH_DEADLINE_MS;
+    relay_deadline(r);
   r->stopping = true;
 }
 
@@ -339,8 +355,8 @@ static bool dgram_refused(relay_t *r, const struct sockaddr_storage *from,
     return false;
   if (o->verbose) {
     sk_sockaddr_format((const struct sockaddr *)from, len, name, sizeof name);
-    fprintf(stderr, "sockit: dropped a datagram from %s (--allow/--deny)\n",
-            name);
+    sk__engine_log(r->e, SK_LOG_NOTICE,
+                   "dropped a datagram from %s (--allow/--deny)", name);
   }
   return true;
 }
@@ -405,8 +421,9 @@ static bool copy_read(pump_t *p) {
 static bool dgram_unheard(pump_t *p, size_t len) {
   relay_t *r = p->relay;
   if (r->unheard_bytes == 0)
-    fprintf(stderr, "sockit: no peer has spoken yet: input not sent "
-                    "(-k sends to the peers heard from)\n");
+    sk__engine_log(r->e, SK_LOG_NOTICE,
+                   "no peer has spoken yet: input not sent "
+                   "(-k sends to the peers heard from)");
   r->unheard_bytes += len;
   p->head = p->tail = 0;
   return true;
@@ -724,8 +741,10 @@ static bool relay_is_over(const relay_t *r) {
   return pump_settled(&r->up) && pump_settled(&r->down);
 }
 
+/* The run is over: relay_free closes the relay's own handles. */
 static void relay_close(relay_t *r) {
-  uv_stop(&r->loop);
+  sk__engine_reason(r->e, r->errored ? SK_STOP_ERROR : SK_STOP_DONE);
+  uv_stop(r->loop);
 }
 
 static void on_idle(uv_idle_t *h) {
@@ -747,7 +766,7 @@ static void relay_turn(relay_t *r) {
     pump_step(&r->down);
   bool more = pump_can_act(&r->up) || pump_can_act(&r->down);
   if (r->up.bytes + r->down.bytes != before)
-    r->last_activity = uv_now(&r->loop);
+    r->last_activity = uv_now(r->loop);
   if (relay_is_over(r)) {
     relay_close(r);
     return;
@@ -787,7 +806,7 @@ void sk_bytes_format(uint64_t bytes, char *buf, size_t len) {
 
 /* ", 42%, ETA 0:07" for a regular-file input of known size, else "". */
 static void progress_eta(const relay_t *r, char *buf, size_t len) {
-  uint64_t now = uv_now(&r->loop), sent = r->up.bytes;
+  uint64_t now = uv_now(r->loop), sent = r->up.bytes;
   buf[0] = '\0';
   if (!r->in_size || sent > r->in_size)
     return;
@@ -809,7 +828,7 @@ static void progress_eta(const relay_t *r, char *buf, size_t len) {
  * pipe) each report is its own line. */
 static void relay_report(relay_t *r, bool final) {
   char sent[32], received[32], eta[48];
-  uint64_t now = uv_now(&r->loop), total = r->up.bytes + r->down.bytes;
+  uint64_t now = uv_now(r->loop), total = r->up.bytes + r->down.bytes;
   uint64_t since = final ? r->started : r->last_report;
   uint64_t moved = final ? total : total - r->report_bytes;
   double secs = (double)(now > since ? now - since : 1) / 1000.0;
@@ -817,26 +836,27 @@ static void relay_report(relay_t *r, bool final) {
   sk_bytes_format(r->up.bytes, sent, sizeof sent);
   sk_bytes_format(r->down.bytes, received, sizeof received);
   progress_eta(r, eta, sizeof eta);
-  fprintf(stderr, "%ssockit: %s%s sent, %s received, %.1f MiB/s%s%s%s",
-          tty ? "\r" : "", final ? "total: " : "", sent, received,
-          (double)moved / secs / (1024.0 * 1024.0), final ? " average" : "",
-          final ? "" : eta, tty ? "\033[K" : "");
-  if (final || !tty)
-    fputc('\n', stderr);
-  fflush(stderr);
+  sk__engine_log(r->e, SK_LOG_PROGRESS,
+                 "%ssockit: %s%s sent, %s received, %.1f MiB/s%s%s%s%s",
+                 tty ? "\r" : "", final ? "total: " : "", sent, received,
+                 (double)moved / secs / (1024.0 * 1024.0),
+                 final ? " average" : "", final ? "" : eta,
+                 tty ? "\033[K" : "", final || !tty ? "\n" : "");
   r->last_report = now;
   r->report_bytes = total;
 }
 
 static void on_tick(uv_timer_t *t) {
   relay_t *r = t->data;
-  uint64_t now = uv_now(&r->loop);
+  uint64_t now = uv_now(r->loop);
   int idle_ms = r->opts->idle_timeout_ms;
   if ((r->failed || r->stopping) && now >= r->stop_at) {
     relay_close(r);
   } else if (idle_ms > 0 && now - r->last_activity >= (uint64_t)idle_ms) {
     if (r->opts->verbose)
-      fprintf(stderr, "sockit: no traffic for %d ms; closing\n", idle_ms);
+      sk__engine_log(r->e, SK_LOG_NOTICE, "no traffic for %d ms; closing",
+                     idle_ms);
+    sk__engine_reason(r->e, SK_STOP_IDLE);
     relay_close(r);
   } else if (r->opts->progress && now - r->last_report >= 1000) {
     relay_report(r, false);
@@ -849,21 +869,40 @@ static void on_quit(uv_timer_t *t) {
   relay_turn(r);
 }
 
-static void on_signal(uv_signal_t *s, int signum) {
-  relay_t *r = s->data;
-  if (r->exit_code == SK_EXIT_OK)
-    r->exit_code = signum == SIGINT ? SK_EXIT_SIGINT : SK_EXIT_SIGTERM;
-  r->stopping = true;
-  r->stop_at = uv_now(&r->loop) + FLUSH_DEADLINE_MS;
+/* sk_engine_stop(): read no more, flush what is buffered within the
+ * deadline; asked again while flushing, close at once. */
+static void relay_on_stop(void *mode, sk_stop_t reason) {
+  relay_t *r = mode;
+  (void)reason; /* the engine keeps it */
+  if (r->stopping && r->asked_stop) {
+    relay_close(r);
+    return;
+  }
+  r->asked_stop = r->stopping = true;
+  relay_deadline(r);
   relay_turn(r);
 }
 
 /* ---- set-up and tear-down ------------------------------------------- */
 
-static void handle_close(uv_handle_t *h, void *arg) {
-  (void)arg;
+static void handle_close(uv_handle_t *h) {
   if (!uv_is_closing(h))
     uv_close(h, NULL);
+}
+
+/* Closes the relay's own handles (the caller's loop may hold others)
+ * and lets the loop finish closing them. */
+static void relay_handles_close(relay_t *r) {
+  end_t *ends[] = {&r->net, &r->in, &r->out};
+  for (size_t i = 0; i < 3; i++)
+    if (ends[i]->poll_ready)
+      handle_close((uv_handle_t *)&ends[i]->poll);
+  if (r->handles_ready) {
+    handle_close((uv_handle_t *)&r->idle);
+    handle_close((uv_handle_t *)&r->tick);
+    handle_close((uv_handle_t *)&r->quit);
+  }
+  uv_run(r->loop, UV_RUN_DEFAULT);
 }
 
 /* The largest datagram one read of input makes: the real limit of the
@@ -909,25 +948,26 @@ static int relay_open(relay_t *r, int fd, const sk_relay_opts_t *o) {
   if ((rc = pump_init(&r->up, r, &r->in, &r->net, o->crlf)) < 0 ||
       (rc = pump_init(&r->down, r, &r->net, &r->out, false)) < 0)
     return rc;
-  uv_idle_init(&r->loop, &r->idle);
-  uv_timer_init(&r->loop, &r->tick);
-  uv_timer_init(&r->loop, &r->quit);
-  uv_signal_init(&r->loop, &r->sigint);
-  uv_signal_init(&r->loop, &r->sigterm);
+  if (o->dgram_listen &&
+      (!(r->peers = calloc(PEERS_MAX, sizeof *r->peers)) ||
+       !(r->peer_lens = calloc(PEERS_MAX, sizeof *r->peer_lens))))
+    return -ENOMEM;
+  uv_idle_init(r->loop, &r->idle);
+  uv_timer_init(r->loop, &r->tick);
+  uv_timer_init(r->loop, &r->quit);
+  r->handles_ready = true;
   r->idle.data = r->tick.data = r->quit.data = r;
-  r->sigint.data = r->sigterm.data = r;
-  uv_timer_start(&r->tick, on_tick, 100, 100);
-  uv_signal_start(&r->sigint, on_signal, SIGINT);
-  uv_signal_start(&r->sigterm, on_signal, SIGTERM);
-  r->started = r->last_activity = r->last_report = uv_now(&r->loop);
+  /* The tick only when something needs it: 100 ms wake-ups cost an
+   * idle relay its sleep. A stop deadline starts it (relay_deadline). */
+  if (o->idle_timeout_ms > 0 || o->progress)
+    uv_timer_start(&r->tick, on_tick, 100, 100);
+  r->started = r->last_activity = r->last_report = uv_now(r->loop);
   relay_measure(r, o);
   return 0;
 }
 
 static void relay_free(relay_t *r, const sk_relay_opts_t *o) {
-  uv_walk(&r->loop, handle_close, NULL);
-  uv_run(&r->loop, UV_RUN_DEFAULT);
-  uv_loop_close(&r->loop);
+  relay_handles_close(r);
   /* Reverse order: stdin and stdout may share one open file description
    * (a terminal), so out's saved flags already hold in's O_NONBLOCK. */
   end_restore(&r->out);
@@ -937,6 +977,8 @@ static void relay_free(relay_t *r, const sk_relay_opts_t *o) {
     close(r->out.fd);
   pump_free(&r->up);
   pump_free(&r->down);
+  free(r->peers);
+  free(r->peer_lens);
   free(r);
 }
 
@@ -949,36 +991,60 @@ static void relay_blank(relay_t *r) {
   r->up.pipe[0] = r->up.pipe[1] = r->down.pipe[0] = r->down.pipe[1] = -1;
 }
 
-int sk_relay_run(char *err, int fd, const sk_relay_opts_t *opts,
-                 sk_relay_stats_t *stats) {
+/* A relay that could not start: one line in err, the code returned. */
+static int relay_start_failed(relay_t *r, int rc) {
+  sk__fail(r->err, rc, "relay: %s",
+           rc > -4096 ? strerror(-rc) : uv_strerror(rc));
+  sk__engine_reason(r->e, SK_STOP_ERROR);
+  return rc;
+}
+
+static int relay_run_on(sk_engine_t *e, char *err, int fd,
+                        const sk_relay_opts_t *opts, sk_relay_stats_t *stats) {
   relay_t *r = calloc(1, sizeof *r);
   int rc;
   if (!r)
-    return sk__fail(err, SK_EXIT_ERROR, "relay: %s", strerror(ENOMEM));
+    return sk__fail(err, -ENOMEM, "relay: %s", strerror(ENOMEM));
   relay_blank(r);
   r->opts = opts;
   r->err = err;
-  if ((rc = uv_loop_init(&r->loop)) < 0) {
-    free(r);
-    return sk__fail(err, SK_EXIT_ERROR, "relay: %s", uv_strerror(rc));
-  }
+  r->e = e;
+  r->loop = e->loop;
+  sk__engine_attach(e, r, relay_on_stop);
   if ((rc = relay_open(r, fd, opts)) < 0) {
-    sk__fail(err, SK_EXIT_ERROR, "relay: %s",
-             rc > -4096 ? strerror(-rc) : uv_strerror(rc));
-    r->exit_code = SK_EXIT_ERROR;
+    relay_start_failed(r, rc);
   } else {
     relay_turn(r);
     /* Even when the first turn ended it: uv_run also clears the stop
-     * request, without which relay_free could not close the handles. */
-    uv_run(&r->loop, UV_RUN_DEFAULT);
+     * request, without which the handles could not be closed. */
+    uv_run(r->loop, UV_RUN_DEFAULT);
     if (opts->progress || opts->verbose)
       relay_report(r, true);
+    rc = r->errored ? -EIO : 0;
+    if (r->errored)
+      e->reason = SK_STOP_ERROR; /* an error outranks a signal */
   }
+  sk__engine_detach(e);
   if (stats) {
     stats->sent = r->up.bytes;
     stats->received = r->down.bytes;
   }
-  rc = r->exit_code;
   relay_free(r, opts);
+  return rc;
+}
+
+int sk_relay_run(sk_engine_t *e, char *err, int fd,
+                 const sk_relay_opts_t *opts, sk_relay_stats_t *stats) {
+  uv_loop_t loop;
+  sk_engine_t alone;
+  int rc;
+  if (e)
+    return relay_run_on(e, err, fd, opts, stats);
+  /* No caller's loop (tests, ctypes): one of its own, no log. */
+  if ((rc = uv_loop_init(&loop)) < 0)
+    return sk__fail(err, rc, "relay: %s", uv_strerror(rc));
+  sk_engine_init(&alone, &loop, NULL, NULL);
+  rc = relay_run_on(&alone, err, fd, opts, stats);
+  uv_loop_close(&loop);
   return rc;
 }

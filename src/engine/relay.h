@@ -10,14 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* Exit codes shared by every long-running sockit job. */
-enum sk_exit {
-  SK_EXIT_OK = 0,
-  SK_EXIT_ERROR = 1,    /* runtime error: refused, reset, timeout, I/O */
-  SK_EXIT_USAGE = 2,    /* bad flags, ports or addresses */
-  SK_EXIT_SIGINT = 130, /* 128 + SIGINT, after flushing */
-  SK_EXIT_SIGTERM = 143 /* 128 + SIGTERM, after flushing */
-};
+#include "engine.h"
 
 typedef struct sk_relay_opts {
   int in_fd;            /* bytes to send (stdin), or -1: --recv-only */
@@ -50,14 +43,17 @@ typedef struct sk_relay_stats {
  * relay ends quit_after_eof_ms later); network EOF ends the relay once
  * what arrived is written to out_fd, even while input is still open. It
  * also ends when a side fails, when out_fd is closed (EPIPE: exit 0),
- * after idle_timeout_ms without traffic, or on SIGINT / SIGTERM; every
- * end flushes what is buffered (for up to 2 s). Descriptors it sets
- * non-blocking get their flags back; it closes none of the caller's,
- * even when it fails to start. Returns an sk_exit code; on failure err
- * holds one line. stats may be NULL.
+ * after idle_timeout_ms without traffic, or when sk_engine_stop(e)
+ * asks; every end flushes what is buffered (for up to
+ * SK_ENGINE_FLUSH_MS). Runs on e's loop (e NULL: on a loop of its own)
+ * and closes only its own handles. Descriptors it sets non-blocking get
+ * their flags back; it closes none of the caller's, even when it fails
+ * to start. Returns 0, or a negative code with one line in err (-EIO for
+ * a failure during the run); e->reason says why it ended. Notices and
+ * --progress lines go to e's log callback. stats may be NULL.
  */
-int sk_relay_run(char *err, int fd, const sk_relay_opts_t *opts,
-                 sk_relay_stats_t *stats);
+int sk_relay_run(sk_engine_t *e, char *err, int fd,
+                 const sk_relay_opts_t *opts, sk_relay_stats_t *stats);
 
 /* Formats a byte count as "512 B", "1.5 KiB", "3.2 GiB". */
 void sk_bytes_format(uint64_t bytes, char *buf, size_t len);
