@@ -32,7 +32,7 @@
 
 #define ACCEPT_BURST 64       /* accepts per wakeup, so clients get a turn */
 #define ACCEPT_BACKOFF_MS 100 /* rest after running out of descriptors */
-#define STOP_FLUSH_MS 2000    /* how long a stop waits for clients, stdout */
+#define STOP_FLUSH_MS SK_ENGINE_FLUSH_MS /* a stop waits for clients, stdout */
 #define SWEEP_MS 1000         /* idle and drain checks at least this often */
 #define DEFAULT_MAX_LINE 4096
 #define DEFAULT_MAX_QUEUE (1024 * 1024)
