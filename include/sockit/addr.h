@@ -52,7 +52,7 @@ SK_API int sk_addr_parse(char *err, sk_addr_t *addr, const char *text, int flags
 
 /* Fills addr from a separate host (NULL or "" for any) and port. */
 SK_API int sk_addr_set_inet(char *err, sk_addr_t *addr, const char *host,
-                     const char *port, int flags);
+                            const char *port, int flags);
 
 /* Fills addr from a Unix path; a leading '@' names an abstract socket. */
 SK_API int sk_addr_set_unix(char *err, sk_addr_t *addr, const char *path);
@@ -63,7 +63,7 @@ SK_API void sk_addr_format(const sk_addr_t *addr, char *buf, size_t len);
 /* Writes a kernel address the same way; "?" when unknown. An
  * IPv4-mapped IPv6 address (::ffff:1.2.3.4) is written as plain IPv4. */
 SK_API void sk_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf,
-                        size_t n);
+                               size_t n);
 
 /*
  * Writes the numeric host of an IPv4 or IPv6 address, without brackets
@@ -80,6 +80,6 @@ SK_API int sk_sockaddr_host(const struct sockaddr *sa, char *host, size_t n);
  * with freeaddrinfo(), or SK_ERESOLVE with the resolver's reason.
  */
 SK_API int sk_addr_resolve(char *err, const sk_addr_t *addr, int family, int socktype,
-                    bool passive, struct addrinfo **out);
+                           bool passive, struct addrinfo **out);
 
 #endif

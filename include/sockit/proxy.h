@@ -38,14 +38,14 @@ typedef struct sk_proxy_opts {
  * refused or spoke something else.
  */
 SK_API int sk_proxy_connect(char *err, const sk_proxy_opts_t *proxy,
-                     const sk_addr_t *target, const sk_sock_opts_t *opts);
+                            const sk_addr_t *target, const sk_sock_opts_t *opts);
 
 /*
  * The handshake alone, on fd already connected to the proxy (blocking
  * or not; its mode is kept). Returns 0 or a negative code as above.
  */
 SK_API int sk_proxy_handshake(char *err, int fd, const sk_proxy_opts_t *proxy,
-                       const sk_addr_t *target);
+                              const sk_addr_t *target);
 
 /* "socks4", "socks5", "http"; also nc's -X "4", "5", "connect".
  * Returns the type, or SK_PROXY_NONE for anything else. */

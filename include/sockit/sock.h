@@ -29,15 +29,15 @@ typedef enum sk_sock_mode {
  * address with AF_UNSPEC gives one dual-stack IPv6 socket when it can.
  */
 SK_API int sk_socket_open(char *err, const sk_addr_t *addr, int socktype,
-                   sk_sock_mode_t mode, const sk_sock_opts_t *opts);
+                          sk_sock_mode_t mode, const sk_sock_opts_t *opts);
 
 SK_API int sk_tcp_connect(char *err, const sk_addr_t *addr,
-                   const sk_sock_opts_t *opts);
+                          const sk_sock_opts_t *opts);
 SK_API int sk_tcp_listen(char *err, const sk_addr_t *addr,
-                  const sk_sock_opts_t *opts);
+                         const sk_sock_opts_t *opts);
 SK_API int sk_udp_bind(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts);
 SK_API int sk_udp_connect(char *err, const sk_addr_t *addr,
-                   const sk_sock_opts_t *opts);
+                          const sk_sock_opts_t *opts);
 
 /*
  * Accepts one connection, retrying on EINTR and on errors that belong
@@ -45,13 +45,13 @@ SK_API int sk_udp_connect(char *err, const sk_addr_t *addr,
  * exec) or a negative code; peer and peer_len may be NULL.
  */
 SK_API int sk_accept(char *err, int fd, struct sockaddr_storage *peer,
-              socklen_t *peer_len);
+                     socklen_t *peer_len);
 
 /* One datagram each way; returns bytes or a negative code. */
 SK_API ssize_t sk_sendto(char *err, int fd, const void *buf, size_t len,
-                  const struct sockaddr *to, socklen_t to_len);
+                         const struct sockaddr *to, socklen_t to_len);
 SK_API ssize_t sk_recvfrom(char *err, int fd, void *buf, size_t cap,
-                    struct sockaddr_storage *from, socklen_t *from_len);
+                           struct sockaddr_storage *from, socklen_t *from_len);
 
 /* Sets O_NONBLOCK on or off; returns 0 or -errno. */
 SK_API int sk_fd_set_nonblock(int fd, bool on);

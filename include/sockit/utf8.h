@@ -40,7 +40,7 @@ SK_API size_t sk_utf8_sanitize(const char *in, size_t len, char *out, size_t cap
  * show what a peer sent. Returns 0, or -1 when out failed.
  */
 SK_API int sk_utf8_print_line(FILE *out, const char *prefix, const char *text,
-                       size_t len);
+                              size_t len);
 
 /* Number of characters in valid UTF-8 text, or -1 when it is invalid. */
 SK_API long sk_utf8_count(const char *s, size_t len);
