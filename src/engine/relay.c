@@ -81,8 +81,12 @@ struct relay {
                          only while one of them is pending */
   uv_timer_t quit;    /* -q: the end, some time after input EOF */
   bool handles_ready; /* idle, tick and quit are initialised */
-  end_t net, in, out;
-  pump_t up, down;
+  /* The ends of the two sides, b's first: a side's reading and writing
+   * halves share one end when they are one descriptor (a socket). */
+  end_t ends[4];
+  size_t n_ends;
+  end_t *a_rd, *a_wr, *b_rd, *b_wr;
+  pump_t up, down; /* up: a_rd -> b_wr; down: b_rd -> a_wr */
   const sk_relay_opts_t *opts;
   bool failed, stopping;
   bool errored;       /* a runtime error is recorded in err */
@@ -719,10 +723,16 @@ static void end_watch(end_t *e, int events) {
     uv_poll_stop(&e->poll);
 }
 
+/* Each end polled for what the pumps that read and write it want. */
 static void relay_watch(relay_t *r) {
-  end_watch(&r->in, end_interest(&r->in, &r->up, NULL));
-  end_watch(&r->out, end_interest(&r->out, NULL, &r->down));
-  end_watch(&r->net, end_interest(&r->net, &r->down, &r->up));
+  for (size_t i = 0; i < r->n_ends; i++) {
+    end_t *e = &r->ends[i];
+    const pump_t *rd = r->up.src == e ? &r->up
+                       : r->down.src == e ? &r->down : NULL;
+    const pump_t *wr = r->up.dst == e ? &r->up
+                       : r->down.dst == e ? &r->down : NULL;
+    end_watch(e, end_interest(e, rd, wr));
+  }
 }
 
 static bool pump_settled(const pump_t *p) {
@@ -893,10 +903,9 @@ static void handle_close(uv_handle_t *h) {
 /* Closes the relay's own handles (the caller's loop may hold others)
  * and lets the loop finish closing them. */
 static void relay_handles_close(relay_t *r) {
-  end_t *ends[] = {&r->net, &r->in, &r->out};
-  for (size_t i = 0; i < 3; i++)
-    if (ends[i]->poll_ready)
-      handle_close((uv_handle_t *)&ends[i]->poll);
+  for (size_t i = 0; i < r->n_ends; i++)
+    if (r->ends[i].poll_ready)
+      handle_close((uv_handle_t *)&r->ends[i].poll);
   if (r->handles_ready) {
     handle_close((uv_handle_t *)&r->idle);
     handle_close((uv_handle_t *)&r->tick);
@@ -923,30 +932,38 @@ static size_t dgram_limit(int fd, const sk_relay_opts_t *o) {
 static void relay_measure(relay_t *r, const sk_relay_opts_t *o) {
   struct stat st;
   off_t at;
-  r->dgram_max = dgram_limit(r->net.fd, o);
+  r->dgram_max = dgram_limit(r->b_rd->fd, o);
   r->progress_tty = o->progress && isatty(STDERR_FILENO);
-  if (r->in.regular && fstat(r->in.fd, &st) == 0 &&
-      (at = lseek(r->in.fd, 0, SEEK_CUR)) >= 0 && st.st_size > at)
+  if (r->a_rd->regular && fstat(r->a_rd->fd, &st) == 0 &&
+      (at = lseek(r->a_rd->fd, 0, SEEK_CUR)) >= 0 && st.st_size > at)
     r->in_size = (uint64_t)(st.st_size - at);
 }
 
-static int relay_open(relay_t *r, int fd, const sk_relay_opts_t *o) {
-  char name[SK_ADDRSTR_LEN] = "the network";
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  int rc, out_fd = o->out_fd;
-  if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-    sk_sockaddr_format((struct sockaddr *)&ss, len, name, sizeof name);
-  if (out_fd >= 0 && out_fd == o->in_fd && (out_fd = dup(o->out_fd)) < 0)
-    return -errno; /* one uv_poll per descriptor */
-  end_init(&r->net, r, fd, name);
-  end_init(&r->in, r, o->in_fd, "stdin");
-  end_init(&r->out, r, out_fd, "stdout");
-  if ((rc = end_open(&r->net)) < 0 || (rc = end_open(&r->in)) < 0 ||
-      (rc = end_open(&r->out)) < 0)
+/* One end per descriptor (one uv_poll each), opened in order. */
+static int side_open(relay_t *r, const sk_relay_side_t *s, end_t **rd,
+                     end_t **wr) {
+  int rc;
+  *rd = &r->ends[r->n_ends++];
+  end_init(*rd, r, s->rfd, s->rname);
+  if ((rc = end_open(*rd)) < 0)
     return rc;
-  if ((rc = pump_init(&r->up, r, &r->in, &r->net, o->crlf)) < 0 ||
-      (rc = pump_init(&r->down, r, &r->net, &r->out, false)) < 0)
+  if (s->wfd == s->rfd) {
+    *wr = *rd;
+    return 0;
+  }
+  *wr = &r->ends[r->n_ends++];
+  end_init(*wr, r, s->wfd, s->wname ? s->wname : s->rname);
+  return end_open(*wr);
+}
+
+static int relay_open(relay_t *r, const sk_relay_side_t *a,
+                      const sk_relay_side_t *b, const sk_relay_opts_t *o) {
+  int rc;
+  if ((rc = side_open(r, b, &r->b_rd, &r->b_wr)) < 0 ||
+      (rc = side_open(r, a, &r->a_rd, &r->a_wr)) < 0)
+    return rc;
+  if ((rc = pump_init(&r->up, r, r->a_rd, r->b_wr, o->crlf)) < 0 ||
+      (rc = pump_init(&r->down, r, r->b_rd, r->a_wr, false)) < 0)
     return rc;
   if (o->dgram_listen &&
       (!(r->peers = calloc(PEERS_MAX, sizeof *r->peers)) ||
@@ -966,15 +983,12 @@ static int relay_open(relay_t *r, int fd, const sk_relay_opts_t *o) {
   return 0;
 }
 
-static void relay_free(relay_t *r, const sk_relay_opts_t *o) {
+static void relay_free(relay_t *r) {
   relay_handles_close(r);
   /* Reverse order: stdin and stdout may share one open file description
    * (a terminal), so out's saved flags already hold in's O_NONBLOCK. */
-  end_restore(&r->out);
-  end_restore(&r->in);
-  end_restore(&r->net);
-  if (r->out.fd >= 0 && r->out.fd != o->out_fd)
-    close(r->out.fd);
+  for (size_t i = r->n_ends; i-- > 0;)
+    end_restore(&r->ends[i]);
   pump_free(&r->up);
   pump_free(&r->down);
   free(r->peers);
@@ -985,9 +999,8 @@ static void relay_free(relay_t *r, const sk_relay_opts_t *o) {
 /* Every descriptor field at -1 before anything can fail: calloc's 0 is
  * stdin, which a failed start would otherwise close. */
 static void relay_blank(relay_t *r) {
-  end_t *ends[] = {&r->net, &r->in, &r->out};
-  for (size_t i = 0; i < 3; i++)
-    ends[i]->fd = ends[i]->saved_flags = -1;
+  for (size_t i = 0; i < 4; i++)
+    r->ends[i].fd = r->ends[i].saved_flags = -1;
   r->up.pipe[0] = r->up.pipe[1] = r->down.pipe[0] = r->down.pipe[1] = -1;
 }
 
@@ -999,8 +1012,10 @@ static int relay_start_failed(relay_t *r, int rc) {
   return rc;
 }
 
-static int relay_run_on(sk_engine_t *e, char *err, int fd,
-                        const sk_relay_opts_t *opts, sk_relay_stats_t *stats) {
+static int relay_join_on(sk_engine_t *e, char *err, const sk_relay_side_t *a,
+                         const sk_relay_side_t *b,
+                         const sk_relay_opts_t *opts,
+                         sk_relay_stats_t *stats) {
   relay_t *r = calloc(1, sizeof *r);
   int rc;
   if (!r)
@@ -1011,7 +1026,7 @@ static int relay_run_on(sk_engine_t *e, char *err, int fd,
   r->e = e;
   r->loop = e->loop;
   sk__engine_attach(e, r, relay_on_stop);
-  if ((rc = relay_open(r, fd, opts)) < 0) {
+  if ((rc = relay_open(r, a, b, opts)) < 0) {
     relay_start_failed(r, rc);
   } else {
     relay_turn(r);
@@ -1029,22 +1044,41 @@ static int relay_run_on(sk_engine_t *e, char *err, int fd,
     stats->sent = r->up.bytes;
     stats->received = r->down.bytes;
   }
-  relay_free(r, opts);
+  relay_free(r);
   return rc;
 }
 
-int sk_relay_run(sk_engine_t *e, char *err, int fd,
-                 const sk_relay_opts_t *opts, sk_relay_stats_t *stats) {
+int sk_relay_join(sk_engine_t *e, char *err, const sk_relay_side_t *a,
+                  const sk_relay_side_t *b, const sk_relay_opts_t *opts,
+                  sk_relay_stats_t *stats) {
   uv_loop_t loop;
   sk_engine_t alone;
   int rc;
   if (e)
-    return relay_run_on(e, err, fd, opts, stats);
+    return relay_join_on(e, err, a, b, opts, stats);
   /* No caller's loop (tests, ctypes): one of its own, no log. */
   if ((rc = uv_loop_init(&loop)) < 0)
     return sk__fail(err, rc, "relay: %s", uv_strerror(rc));
   sk_engine_init(&alone, &loop, NULL, NULL);
-  rc = relay_run_on(&alone, err, fd, opts, stats);
+  rc = relay_join_on(&alone, err, a, b, opts, stats);
   uv_loop_close(&loop);
   return rc;
+}
+
+/* stdin/stdout (opts) joined to the socket fd, named by its peer. */
+static int relay_run_on(sk_engine_t *e, char *err, int fd,
+                        const sk_relay_opts_t *opts, sk_relay_stats_t *stats) {
+  char name[SK_ADDRSTR_LEN] = "the network";
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+    sk_sockaddr_format((struct sockaddr *)&ss, len, name, sizeof name);
+  sk_relay_side_t a = {opts->in_fd, opts->out_fd, "stdin", "stdout"};
+  sk_relay_side_t b = {fd, fd, name, NULL};
+  return sk_relay_join(e, err, &a, &b, opts, stats);
+}
+
+int sk_relay_run(sk_engine_t *e, char *err, int fd,
+                 const sk_relay_opts_t *opts, sk_relay_stats_t *stats) {
+  return relay_run_on(e, err, fd, opts, stats);
 }

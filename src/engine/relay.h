@@ -31,6 +31,15 @@ typedef struct sk_relay_opts {
   const struct sk_acl *acl; /* dgram_listen: drop datagrams it refuses */
 } sk_relay_opts_t;
 
+/* One side of a relay: where it reads and where it writes. The two may
+ * be one descriptor (a socket) or two (stdin and stdout, a child's
+ * pipes); -1 for a half that is not used. Names are for messages. */
+typedef struct sk_relay_side {
+  int rfd, wfd;
+  const char *rname; /* "stdin", "127.0.0.1:80" */
+  const char *wname; /* NULL: rname */
+} sk_relay_side_t;
+
 typedef struct sk_relay_stats {
   uint64_t sent;     /* bytes written to the socket */
   uint64_t received; /* bytes read from the socket */
@@ -54,6 +63,19 @@ typedef struct sk_relay_stats {
  */
 int sk_relay_run(sk_engine_t *e, char *err, int fd,
                  const sk_relay_opts_t *opts, sk_relay_stats_t *stats);
+
+/*
+ * The relay proper: joins side a to side b on e's loop, a's reads to
+ * b's writes ("up", with -C and the send-side options) and b's reads to
+ * a's writes ("down"); opts->in_fd and out_fd are not used. b is the
+ * one whose datagrams, peers and EOF the options speak of (the
+ * network). Each direction moves with the cheapest call its two
+ * descriptors allow: sendfile, splice through a pipe, read/write.
+ * Returns and ends as sk_relay_run (e NULL: on a loop of its own).
+ */
+int sk_relay_join(sk_engine_t *e, char *err, const sk_relay_side_t *a,
+                  const sk_relay_side_t *b, const sk_relay_opts_t *opts,
+                  sk_relay_stats_t *stats);
 
 /* Formats a byte count as "512 B", "1.5 KiB", "3.2 GiB". */
 void sk_bytes_format(uint64_t bytes, char *buf, size_t len);
