@@ -25,6 +25,7 @@
 #include "internal.h"
 #include "sockit/acl.h"
 #include "sockit/addr.h"
+#include "endpoint.h"
 #include "engine.h"
 #include "relay.h"
 #include "sockit/sock.h"
@@ -40,18 +41,8 @@
 
 typedef struct relay relay_t;
 
-typedef struct end {
-  int fd;
-  int saved_flags;     /* fcntl flags to restore at exit, or -1 */
-  bool polled;         /* watched with uv_poll; else always ready */
-  bool poll_ready;     /* poll is initialised: close it at the end */
-  bool socket, dgram, regular, tty;
-  bool can_read, can_write; /* last known readiness */
-  int events;          /* what uv_poll watches now */
-  uv_poll_t poll;
-  relay_t *relay;
-  char name[SK_ADDRSTR_LEN];
-} end_t;
+/* The relay's ends are the engine's endpoints (endpoint.h). */
+typedef sk__endpoint_t end_t;
 
 typedef enum move { MOVE_COPY, MOVE_SENDFILE, MOVE_SPLICE } move_t;
 
@@ -113,71 +104,6 @@ static void relay_deadline(relay_t *r) {
   r->stop_at = uv_now(r->loop) + FLUSH_DEADLINE_MS;
   if (r->handles_ready && !uv_is_active((uv_handle_t *)&r->tick))
     uv_timer_start(&r->tick, on_tick, 100, 100);
-}
-
-/* ---- ends ---------------------------------------------------------- */
-
-static void end_init(end_t *e, relay_t *r, int fd, const char *name) {
-  struct stat st;
-  memset(e, 0, sizeof *e);
-  e->fd = fd;
-  e->relay = r;
-  e->saved_flags = -1;
-  e->can_read = e->can_write = true;
-  snprintf(e->name, sizeof e->name, "%s", name);
-  if (fd < 0 || fstat(fd, &st) < 0)
-    return;
-  e->socket = S_ISSOCK(st.st_mode);
-  e->regular = S_ISREG(st.st_mode);
-  e->tty = isatty(fd);
-  /* epoll refuses regular files and most devices (/dev/null): those
-   * never block, so we treat them as always ready instead. */
-  e->polled = e->socket || S_ISFIFO(st.st_mode) || e->tty;
-  if (e->socket) {
-    int type = 0;
-    socklen_t len = sizeof type;
-    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
-    e->dgram = type == SOCK_DGRAM;
-  }
-}
-
-/* Non-blocking I/O on polled ends; the old flags come back at exit. */
-static int end_open(end_t *e) {
-  if (!e->polled)
-    return 0;
-  e->saved_flags = fcntl(e->fd, F_GETFL);
-  if (e->saved_flags < 0 || fcntl(e->fd, F_SETFL, e->saved_flags | O_NONBLOCK))
-    return -errno;
-  e->poll.data = e;
-  int rc = uv_poll_init(e->relay->loop, &e->poll, e->fd);
-  e->poll_ready = rc == 0;
-  return rc;
-}
-
-static void end_restore(end_t *e) {
-  if (e->saved_flags >= 0)
-    fcntl(e->fd, F_SETFL, e->saved_flags);
-}
-
-static ssize_t end_read(end_t *e, char *buf, size_t len) {
-  ssize_t n;
-  do
-    n = read(e->fd, buf, len);
-  while (n < 0 && errno == EINTR);
-  /* A short read drained the kernel buffer: ask poll, not read again. */
-  if ((n < 0 && errno == EAGAIN) || (e->polled && n > 0 && (size_t)n < len))
-    e->can_read = false;
-  return n;
-}
-
-static ssize_t end_write(end_t *e, const char *buf, size_t len) {
-  ssize_t n;
-  do
-    n = e->socket ? send(e->fd, buf, len, MSG_NOSIGNAL) : write(e->fd, buf, len);
-  while (n < 0 && errno == EINTR);
-  if ((n < 0 && errno == EAGAIN) || (e->polled && n >= 0 && (size_t)n < len))
-    e->can_write = false;
-  return n;
 }
 
 /* ---- failures -------------------------------------------------------- */
@@ -405,7 +331,7 @@ static bool copy_read(pump_t *p) {
   /* -C reads into the far end of the room and converts down to `at`:
    * in place, since the output never overtakes the input. */
   char *at = p->buf + p->tail, *into = p->crlf ? at + space - want : at;
-  ssize_t n = end_read(p->src, into, want);
+  ssize_t n = sk__endpoint_read(p->src, into, want);
   if (n > 0)
     p->tail += p->crlf ? sk__crlf_convert(into, (size_t)n, at, &p->crlf_last)
                        : (size_t)n;
@@ -474,7 +400,7 @@ static bool dgram_write(pump_t *p) {
 static bool copy_write(pump_t *p) {
   if (p->dst->dgram)
     return dgram_write(p);
-  ssize_t n = end_write(p->dst, p->buf + p->head, p->tail - p->head);
+  ssize_t n = sk__endpoint_write(p->dst, p->buf + p->head, p->tail - p->head);
   if (n > 0) {
     p->head += (size_t)n;
     p->bytes += (uint64_t)n;
@@ -714,13 +640,7 @@ static int end_interest(const end_t *e, const pump_t *reader,
 static void on_poll(uv_poll_t *h, int status, int events);
 
 static void end_watch(end_t *e, int events) {
-  if (!e->polled || e->events == events)
-    return;
-  e->events = events;
-  if (events)
-    uv_poll_start(&e->poll, events, on_poll);
-  else
-    uv_poll_stop(&e->poll);
+  sk__endpoint_watch(e, events, on_poll);
 }
 
 /* Each end polled for what the pumps that read and write it want. */
@@ -795,7 +715,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     e->can_read = true;
   if (status < 0 || (events & UV_WRITABLE))
     e->can_write = true;
-  relay_turn(e->relay);
+  relay_turn(e->owner);
 }
 
 /* ---- timers, signals, reports ---------------------------------------- */
@@ -904,8 +824,7 @@ static void handle_close(uv_handle_t *h) {
  * and lets the loop finish closing them. */
 static void relay_handles_close(relay_t *r) {
   for (size_t i = 0; i < r->n_ends; i++)
-    if (r->ends[i].poll_ready)
-      handle_close((uv_handle_t *)&r->ends[i].poll);
+    sk__endpoint_close(&r->ends[i]);
   if (r->handles_ready) {
     handle_close((uv_handle_t *)&r->idle);
     handle_close((uv_handle_t *)&r->tick);
@@ -944,16 +863,16 @@ static int side_open(relay_t *r, const sk_relay_side_t *s, end_t **rd,
                      end_t **wr) {
   int rc;
   *rd = &r->ends[r->n_ends++];
-  end_init(*rd, r, s->rfd, s->rname);
-  if ((rc = end_open(*rd)) < 0)
+  sk__endpoint_init(*rd, r, s->rfd, s->rname);
+  if ((rc = sk__endpoint_open(*rd, r->loop)) < 0)
     return rc;
   if (s->wfd == s->rfd) {
     *wr = *rd;
     return 0;
   }
   *wr = &r->ends[r->n_ends++];
-  end_init(*wr, r, s->wfd, s->wname ? s->wname : s->rname);
-  return end_open(*wr);
+  sk__endpoint_init(*wr, r, s->wfd, s->wname ? s->wname : s->rname);
+  return sk__endpoint_open(*wr, r->loop);
 }
 
 static int relay_open(relay_t *r, const sk_relay_side_t *a,
@@ -988,7 +907,7 @@ static void relay_free(relay_t *r) {
   /* Reverse order: stdin and stdout may share one open file description
    * (a terminal), so out's saved flags already hold in's O_NONBLOCK. */
   for (size_t i = r->n_ends; i-- > 0;)
-    end_restore(&r->ends[i]);
+    sk__endpoint_restore(&r->ends[i]);
   pump_free(&r->up);
   pump_free(&r->down);
   free(r->peers);
