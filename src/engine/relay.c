@@ -720,7 +720,8 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 /* ---- timers, signals, reports ---------------------------------------- */
 
-void sk_bytes_format(uint64_t bytes, char *buf, size_t len) {
+/* A byte count as "512 B", "1.5 KiB", "3.2 GiB" (the reports only). */
+static void bytes_format(uint64_t bytes, char *buf, size_t len) {
   static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = (double)bytes;
   int u = 0;
@@ -763,8 +764,8 @@ static void relay_report(relay_t *r, bool final) {
   uint64_t moved = final ? total : total - r->report_bytes;
   double secs = (double)(now > since ? now - since : 1) / 1000.0;
   bool tty = r->progress_tty;
-  sk_bytes_format(r->up.bytes, sent, sizeof sent);
-  sk_bytes_format(r->down.bytes, received, sizeof received);
+  bytes_format(r->up.bytes, sent, sizeof sent);
+  bytes_format(r->down.bytes, received, sizeof received);
   progress_eta(r, eta, sizeof eta);
   sk__engine_log(r->e, SK_LOG_PROGRESS,
                  "%ssockit: %s%s sent, %s received, %.1f MiB/s%s%s%s%s",

@@ -77,7 +77,4 @@ int sk_relay_join(sk_engine_t *e, char *err, const sk_relay_side_t *a,
                   const sk_relay_side_t *b, const sk_relay_opts_t *opts,
                   sk_relay_stats_t *stats);
 
-/* Formats a byte count as "512 B", "1.5 KiB", "3.2 GiB". */
-void sk_bytes_format(uint64_t bytes, char *buf, size_t len);
-
 #endif
