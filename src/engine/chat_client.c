@@ -27,6 +27,7 @@
 
 typedef struct client {
   sk_engine_t *e;
+  sk__part_t part; /* how sk_engine_stop() reaches the client */
   uv_loop_t *loop; /* the caller's */
   sk__uvstream_t sock; /* on a dup of the caller's socket */
   uv_write_t wreq;
@@ -318,7 +319,7 @@ int sk_chat_client_run(sk_engine_t *e, char *err, int fd, int in_fd,
   cl->err = err;
   cl->show = show;
   cl->in.orig_fd = cl->out.orig_fd = -1;
-  sk__engine_attach(e, cl, client_on_stop);
+  sk__engine_attach(e, &cl->part, cl, client_on_stop);
   rc = client_setup(cl, fd, in_fd, out_fd);
   if (rc == 0) {
     uv_run(cl->loop, UV_RUN_DEFAULT);
@@ -327,7 +328,7 @@ int sk_chat_client_run(sk_engine_t *e, char *err, int fd, int in_fd,
   } else {
     sk__engine_reason(e, SK_STOP_ERROR);
   }
-  sk__engine_detach(e);
+  sk__engine_detach(e, &cl->part);
   client_free(cl);
   return rc;
 }

@@ -53,12 +53,15 @@ void sk__endpoint_watch(sk__endpoint_t *e, int events, uv_poll_cb cb) {
     uv_poll_stop(&e->poll);
 }
 
-void sk__endpoint_close(sk__endpoint_t *e) {
-  if (e->poll_ready && !uv_is_closing((uv_handle_t *)&e->poll))
-    uv_close((uv_handle_t *)&e->poll, NULL);
+int sk__endpoint_close(sk__endpoint_t *e, uv_close_cb cb) {
+  if (!e->poll_ready || uv_is_closing((uv_handle_t *)&e->poll))
+    return 0;
+  uv_close((uv_handle_t *)&e->poll, cb);
+  return 1;
 }
 
 void sk__endpoint_restore(sk__endpoint_t *e) {
   if (e->saved_flags >= 0)
     fcntl(e->fd, F_SETFL, e->saved_flags);
+  e->saved_flags = -1;
 }

@@ -42,8 +42,10 @@ int sk__endpoint_open(sk__endpoint_t *e, uv_loop_t *loop);
 /* Watches for events (UV_READABLE | UV_WRITABLE; 0 stops). */
 void sk__endpoint_watch(sk__endpoint_t *e, int events, uv_poll_cb cb);
 
-/* Closes the poll (the loop finishes it) and gives the flags back. */
-void sk__endpoint_close(sk__endpoint_t *e);
+/* Starts closing the poll; returns 1 when cb will be called, else 0. */
+int sk__endpoint_close(sk__endpoint_t *e, uv_close_cb cb);
+
+/* Gives the descriptor its flags back (once; the caller's order). */
 void sk__endpoint_restore(sk__endpoint_t *e);
 
 /* One read; notes when poll must be asked before reading again. */

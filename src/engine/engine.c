@@ -16,8 +16,10 @@ void sk__engine_reason(sk_engine_t *e, sk_stop_t reason) {
 
 void sk_engine_stop(sk_engine_t *e, sk_stop_t reason) {
   sk__engine_reason(e, reason);
-  if (e->on_stop)
-    e->on_stop(e->mode, reason);
+  for (sk__part_t *p = e->parts, *next; p; p = next) {
+    next = p->next; /* a part may end (and detach) at once */
+    p->on_stop(p->mode, reason);
+  }
 }
 
 void sk__engine_log(const sk_engine_t *e, sk_log_level_t level,
@@ -32,16 +34,26 @@ void sk__engine_log(const sk_engine_t *e, sk_log_level_t level,
   e->log(e->log_ctx, level, line);
 }
 
-void sk__engine_attach(sk_engine_t *e, void *mode,
+void sk__engine_attach(sk_engine_t *e, sk__part_t *part, void *mode,
                        void (*on_stop)(void *mode, sk_stop_t reason)) {
-  e->reason = SK_STOP_NONE;
-  e->mode = mode;
-  e->on_stop = on_stop;
+  if (!e->parts)
+    e->reason = SK_STOP_NONE;
+  *part = (sk__part_t){.on_stop = on_stop, .mode = mode, .next = e->parts};
+  if (e->parts)
+    e->parts->prev = part;
+  e->parts = part;
 }
 
-void sk__engine_detach(sk_engine_t *e) {
-  e->mode = NULL;
-  e->on_stop = NULL;
+void sk__engine_detach(sk_engine_t *e, sk__part_t *part) {
+  if (part->prev)
+    part->prev->next = part->next;
+  else if (e->parts == part)
+    e->parts = part->next;
+  else
+    return; /* not attached */
+  if (part->next)
+    part->next->prev = part->prev;
+  part->prev = part->next = NULL;
 }
 
 static void close_cb(uv_handle_t *h, void *arg) {

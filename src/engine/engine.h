@@ -40,16 +40,21 @@ typedef void (*sk_log_cb)(void *ctx, sk_log_level_t level, const char *line);
 
 typedef struct sk_engine sk_engine_t;
 
+/* One running part (a relay, the hub, the chat client): how it stops
+ * (reading ends, what is buffered drains for SK_ENGINE_FLUSH_MS, then
+ * it closes; asked again while draining, it closes at once). */
+typedef struct sk__part {
+  void (*on_stop)(void *mode, sk_stop_t reason);
+  void *mode;
+  struct sk__part *prev, *next;
+} sk__part_t;
+
 struct sk_engine {
   uv_loop_t *loop; /* the caller's */
   sk_log_cb log;   /* NULL: nothing is said */
   void *log_ctx;
   sk_stop_t reason; /* why the last run ended (the first reason wins) */
-  /* Set by the running mode: how it stops (reading ends, what is
-   * buffered drains for SK_ENGINE_FLUSH_MS, then it closes; asked
-   * again while draining, it closes at once). */
-  void (*on_stop)(void *mode, sk_stop_t reason);
-  void *mode;
+  sk__part_t *parts; /* what sk_engine_stop() reaches: every part running */
 };
 
 /* Prepares e on the caller's loop; log may be NULL. */
@@ -67,10 +72,11 @@ void sk__engine_reason(sk_engine_t *e, sk_stop_t reason);
 void sk__engine_log(const sk_engine_t *e, sk_log_level_t level,
                     const char *fmt, ...) SK__PRINTF(3, 4);
 
-/* A mode starts and ends its run: what sk_engine_stop() reaches. */
-void sk__engine_attach(sk_engine_t *e, void *mode,
+/* A part starts and ends its run: what sk_engine_stop() reaches. The
+ * first part of a run clears the stop reason. */
+void sk__engine_attach(sk_engine_t *e, sk__part_t *part, void *mode,
                        void (*on_stop)(void *mode, sk_stop_t reason));
-void sk__engine_detach(sk_engine_t *e);
+void sk__engine_detach(sk_engine_t *e, sk__part_t *part);
 
 /* The one teardown: closes every handle of the loop that is not the
  * caller's (a caller's handle has data == e: main's signal watchers),

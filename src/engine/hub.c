@@ -1116,7 +1116,7 @@ int sk_hub_run(sk_engine_t *e, char *err, int listen_fd,
   h->reserve_fd = -1;
   h->e = e;
   h->loop = e->loop;
-  sk__engine_attach(e, h, hub_on_stop);
+  sk__engine_attach(e, &h->part, h, hub_on_stop);
   int rc = hub_setup(err, h, listen_fd, opts);
   if (rc == 0) {
     uv_run(h->loop, UV_RUN_DEFAULT);
@@ -1125,7 +1125,7 @@ int sk_hub_run(sk_engine_t *e, char *err, int listen_fd,
   } else {
     sk__engine_reason(e, SK_STOP_ERROR);
   }
-  sk__engine_detach(e);
+  sk__engine_detach(e, &h->part);
   hub_free(h);
   return rc;
 }

@@ -125,6 +125,7 @@ extern const sk__hub_mode_t sk__hub_keep, sk__hub_broker, sk__hub_chat;
 
 struct sk__hub {
   sk_engine_t *e; /* the loop core: the caller's loop, stop, log */
+  sk__part_t part; /* how sk_engine_stop() reaches the hub */
   uv_loop_t *loop;
   const sk__hub_mode_t *mode;
   sk_hub_opts_t opts; /* with the defaults filled in */

@@ -66,7 +66,15 @@ typedef struct pump {
 
 struct relay {
   sk_engine_t *e;     /* the loop core this relay runs on */
+  sk__part_t part;    /* how sk_engine_stop() reaches it */
   uv_loop_t *loop;    /* e->loop: the caller's */
+  sk_relay_done_cb done; /* NULL after a failed start: never called */
+  void *done_arg;
+  sk_relay_opts_t o;  /* the caller's options, kept */
+  sk_stop_t reason;   /* why it ends (the first reason wins) */
+  bool over;          /* finished: handles closing, then freed */
+  unsigned closing;   /* handles whose close callback is pending */
+  char errbuf[SK_ERR_LEN];
   uv_idle_t idle;
   uv_timer_t tick;    /* idle timeout, progress, flush deadline: runs
                          only while one of them is pending */
@@ -671,10 +679,20 @@ static bool relay_is_over(const relay_t *r) {
   return pump_settled(&r->up) && pump_settled(&r->down);
 }
 
-/* The run is over: relay_free closes the relay's own handles. */
+static void relay_finish(relay_t *r, int rc);
+static void relay_report(relay_t *r, bool final);
+
+/* The run is over: the final report, then the end (relay_finish). */
 static void relay_close(relay_t *r) {
-  sk__engine_reason(r->e, r->errored ? SK_STOP_ERROR : SK_STOP_DONE);
-  uv_stop(r->loop);
+  if (r->over)
+    return;
+  if (r->errored)
+    r->reason = SK_STOP_ERROR; /* an error outranks the other reasons */
+  else if (r->reason == SK_STOP_NONE)
+    r->reason = SK_STOP_DONE;
+  if (r->o.progress || r->o.verbose)
+    relay_report(r, true);
+  relay_finish(r, r->errored ? -EIO : 0);
 }
 
 static void on_idle(uv_idle_t *h) {
@@ -787,7 +805,8 @@ static void on_tick(uv_timer_t *t) {
     if (r->opts->verbose)
       sk__engine_log(r->e, SK_LOG_NOTICE, "no traffic for %d ms; closing",
                      idle_ms);
-    sk__engine_reason(r->e, SK_STOP_IDLE);
+    if (r->reason == SK_STOP_NONE)
+      r->reason = SK_STOP_IDLE;
     relay_close(r);
   } else if (r->opts->progress && now - r->last_report >= 1000) {
     relay_report(r, false);
@@ -804,7 +823,8 @@ static void on_quit(uv_timer_t *t) {
  * deadline; asked again while flushing, close at once. */
 static void relay_on_stop(void *mode, sk_stop_t reason) {
   relay_t *r = mode;
-  (void)reason; /* the engine keeps it */
+  if (r->reason == SK_STOP_NONE)
+    r->reason = reason;
   if (r->stopping && r->asked_stop) {
     relay_close(r);
     return;
@@ -816,22 +836,56 @@ static void relay_on_stop(void *mode, sk_stop_t reason) {
 
 /* ---- set-up and tear-down ------------------------------------------- */
 
-static void handle_close(uv_handle_t *h) {
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
+static void relay_free(relay_t *r) {
+  free(r->peers);
+  free(r->peer_lens);
+  free(r);
 }
 
-/* Closes the relay's own handles (the caller's loop may hold others)
- * and lets the loop finish closing them. */
+static void relay_closed(relay_t *r) {
+  if (--r->closing == 0)
+    relay_free(r);
+}
+
+static void endpoint_closed_cb(uv_handle_t *h) {
+  relay_closed(((end_t *)h->data)->owner);
+}
+
+static void handle_closed_cb(uv_handle_t *h) {
+  relay_closed(h->data);
+}
+
+/* Closes the relay's own handles (the caller's loop may hold others);
+ * the last close callback frees the relay. */
 static void relay_handles_close(relay_t *r) {
+  r->closing = 1; /* held until every close has started */
   for (size_t i = 0; i < r->n_ends; i++)
-    sk__endpoint_close(&r->ends[i]);
+    r->closing += sk__endpoint_close(&r->ends[i], endpoint_closed_cb);
   if (r->handles_ready) {
-    handle_close((uv_handle_t *)&r->idle);
-    handle_close((uv_handle_t *)&r->tick);
-    handle_close((uv_handle_t *)&r->quit);
+    uv_close((uv_handle_t *)&r->idle, handle_closed_cb);
+    uv_close((uv_handle_t *)&r->tick, handle_closed_cb);
+    uv_close((uv_handle_t *)&r->quit, handle_closed_cb);
+    r->closing += 3;
   }
-  uv_run(r->loop, UV_RUN_DEFAULT);
+  relay_closed(r);
+}
+
+/* The end, once: flags back, pipes closed, the caller told (done), the
+ * handles closed (the memory goes with the last of them). */
+static void relay_finish(relay_t *r, int rc) {
+  sk_relay_stats_t stats = {r->up.bytes, r->down.bytes};
+  r->over = true;
+  sk__engine_detach(r->e, &r->part);
+  /* Reverse order: stdin and stdout may share one open file description
+   * (a terminal), so out's saved flags already hold in's O_NONBLOCK. */
+  for (size_t i = r->n_ends; i-- > 0;)
+    sk__endpoint_restore(&r->ends[i]);
+  pump_free(&r->up);
+  pump_free(&r->down);
+  r->up.buf = r->down.buf = NULL;
+  if (r->done)
+    r->done(r->done_arg, rc, r->reason, r->errbuf, &stats);
+  relay_handles_close(r);
 }
 
 /* The largest datagram one read of input makes: the real limit of the
@@ -903,19 +957,6 @@ static int relay_open(relay_t *r, const sk_relay_side_t *a,
   return 0;
 }
 
-static void relay_free(relay_t *r) {
-  relay_handles_close(r);
-  /* Reverse order: stdin and stdout may share one open file description
-   * (a terminal), so out's saved flags already hold in's O_NONBLOCK. */
-  for (size_t i = r->n_ends; i-- > 0;)
-    sk__endpoint_restore(&r->ends[i]);
-  pump_free(&r->up);
-  pump_free(&r->down);
-  free(r->peers);
-  free(r->peer_lens);
-  free(r);
-}
-
 /* Every descriptor field at -1 before anything can fail: calloc's 0 is
  * stdin, which a failed start would otherwise close. */
 static void relay_blank(relay_t *r) {
@@ -924,48 +965,68 @@ static void relay_blank(relay_t *r) {
   r->up.pipe[0] = r->up.pipe[1] = r->down.pipe[0] = r->down.pipe[1] = -1;
 }
 
-/* A relay that could not start: one line in err, the code returned. */
-static int relay_start_failed(relay_t *r, int rc) {
-  sk__fail(r->err, rc, "relay: %s",
-           rc > -4096 ? strerror(-rc) : uv_strerror(rc));
-  sk__engine_reason(r->e, SK_STOP_ERROR);
-  return rc;
+int sk_relay_start(sk_engine_t *e, char *err, const sk_relay_side_t *a,
+                   const sk_relay_side_t *b, const sk_relay_opts_t *opts,
+                   sk_relay_done_cb done, void *done_arg) {
+  relay_t *r = calloc(1, sizeof *r);
+  int rc;
+  if (!r)
+    return sk__fail(err, -ENOMEM, "relay: %s", strerror(ENOMEM));
+  relay_blank(r);
+  r->o = *opts;
+  r->opts = &r->o;
+  r->err = r->errbuf;
+  r->e = e;
+  r->loop = e->loop;
+  r->done = done;
+  r->done_arg = done_arg;
+  sk__engine_attach(e, &r->part, r, relay_on_stop);
+  if ((rc = relay_open(r, a, b, &r->o)) < 0) {
+    sk__fail(err, rc, "relay: %s",
+             rc > -4096 ? strerror(-rc) : uv_strerror(rc));
+    r->done = NULL; /* an error returned: the callback is never called */
+    relay_finish(r, rc);
+    return rc;
+  }
+  uv_idle_start(&r->idle, on_idle); /* the first turn, on the loop */
+  return 0;
+}
+
+/* The blocking run: start, then the loop until the relay is gone. */
+typedef struct relay_wait {
+  int rc;
+  sk_stop_t reason;
+  char *err;
+  sk_relay_stats_t *stats;
+} relay_wait_t;
+
+static void relay_wait_done(void *arg, int rc, sk_stop_t reason,
+                            const char *err, const sk_relay_stats_t *stats) {
+  relay_wait_t *w = arg;
+  w->rc = rc;
+  w->reason = reason;
+  if (rc < 0 && w->err)
+    snprintf(w->err, SK_ERR_LEN, "%s", err);
+  if (w->stats)
+    *w->stats = *stats;
 }
 
 static int relay_join_on(sk_engine_t *e, char *err, const sk_relay_side_t *a,
                          const sk_relay_side_t *b,
                          const sk_relay_opts_t *opts,
                          sk_relay_stats_t *stats) {
-  relay_t *r = calloc(1, sizeof *r);
-  int rc;
-  if (!r)
-    return sk__fail(err, -ENOMEM, "relay: %s", strerror(ENOMEM));
-  relay_blank(r);
-  r->opts = opts;
-  r->err = err;
-  r->e = e;
-  r->loop = e->loop;
-  sk__engine_attach(e, r, relay_on_stop);
-  if ((rc = relay_open(r, a, b, opts)) < 0) {
-    relay_start_failed(r, rc);
-  } else {
-    relay_turn(r);
-    /* Even when the first turn ended it: uv_run also clears the stop
-     * request, without which the handles could not be closed. */
-    uv_run(r->loop, UV_RUN_DEFAULT);
-    if (opts->progress || opts->verbose)
-      relay_report(r, true);
-    rc = r->errored ? -EIO : 0;
-    if (r->errored)
-      e->reason = SK_STOP_ERROR; /* an error outranks a signal */
+  relay_wait_t w = {.err = err, .stats = stats};
+  int rc = sk_relay_start(e, err, a, b, opts, relay_wait_done, &w);
+  uv_run(e->loop, UV_RUN_DEFAULT); /* also after a failed start: closes */
+  if (rc < 0) {
+    sk__engine_reason(e, SK_STOP_ERROR);
+    return rc;
   }
-  sk__engine_detach(e);
-  if (stats) {
-    stats->sent = r->up.bytes;
-    stats->received = r->down.bytes;
-  }
-  relay_free(r);
-  return rc;
+  if (w.reason == SK_STOP_ERROR)
+    e->reason = SK_STOP_ERROR; /* an error outranks a signal */
+  else
+    sk__engine_reason(e, w.reason);
+  return w.rc;
 }
 
 int sk_relay_join(sk_engine_t *e, char *err, const sk_relay_side_t *a,

@@ -64,6 +64,25 @@ typedef struct sk_relay_stats {
 int sk_relay_run(sk_engine_t *e, char *err, int fd,
                  const sk_relay_opts_t *opts, sk_relay_stats_t *stats);
 
+/* The end of a relay started with sk_relay_start: rc 0 or a negative
+ * code (err: one line), why it ended, the bytes each way. The relay's
+ * memory is released on the loop afterwards; nothing of the caller's is
+ * closed. */
+typedef void (*sk_relay_done_cb)(void *arg, int rc, sk_stop_t reason,
+                                 const char *err,
+                                 const sk_relay_stats_t *stats);
+
+/*
+ * Starts joining side a to side b on e's loop and returns: 0, and done
+ * is called once when the relay ends; or a negative code with one line
+ * in err, and done is never called. opts is copied (opts->acl is kept
+ * by reference). Any number of relays may run on one loop;
+ * sk_engine_stop(e) stops every one. What exec and forwarding build on.
+ */
+int sk_relay_start(sk_engine_t *e, char *err, const sk_relay_side_t *a,
+                   const sk_relay_side_t *b, const sk_relay_opts_t *opts,
+                   sk_relay_done_cb done, void *done_arg);
+
 /*
  * The relay proper: joins side a to side b on e's loop, a's reads to
  * b's writes ("up", with -C and the send-side options) and b's reads to
