@@ -10,6 +10,9 @@
 #define SK__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define SK__PRINTF(f, a)
+/* Text for the TLS codes (tls.c), for sk_strerror; NULL when not one. */
+const char *sk__tls_strerror(int code);
+
 #endif
 
 /* Writes one formatted line into err (SK_ERR_LEN bytes) and returns code. */
@@ -37,5 +40,8 @@ size_t sk__crlf_convert(const char *in, size_t len, char *out, int *last);
  * limit applies (Unix sockets: the send buffer decides).
  */
 int sk__udp_payload_max(int fd, const struct sockaddr *to);
+
+/* Text for the TLS codes (tls.c), for sk_strerror; NULL when not one. */
+const char *sk__tls_strerror(int code);
 
 #endif

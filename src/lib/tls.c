@@ -1,0 +1,447 @@
+/* sockit: TLS sessions on non-blocking descriptors, and their messages. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "internal.h"
+#include "tls_int.h"
+
+/* ------------------------------------------------------ pure helpers */
+
+int sk_tls_pin_parse(char *err, const char *text, unsigned char out[32]) {
+  char q[SK__QUOTE_LEN];
+  const char *p = text;
+  size_t n = 0;
+  if (strncasecmp(p, "sha256:", 7) != 0)
+    goto bad;
+  for (p += 7; *p && n < 64; p++) {
+    if (*p == ':' && n % 2 == 0 && n > 0 && isxdigit((unsigned char)p[1]))
+      continue;
+    if (!isxdigit((unsigned char)*p))
+      goto bad;
+    int v = isdigit((unsigned char)*p) ? *p - '0'
+                                       : tolower((unsigned char)*p) - 'a' + 10;
+    out[n / 2] = (unsigned char)(n % 2 ? (out[n / 2] | v) : v << 4);
+    n++;
+  }
+  if (n == 64 && *p == '\0')
+    return 0;
+bad:
+  return sk__fail(err, SK_ETLS_CONFIG,
+                  "pin \"%s\": expected sha256: and 64 hex digits "
+                  "(the certificate's SHA-256 fingerprint)",
+                  sk__quote(q, text, strlen(text)));
+}
+
+char *sk_tls_fp_format(char out[SK_TLS_FP_LEN], const unsigned char md[32]) {
+  memcpy(out, "sha256:", 7);
+  for (int i = 0; i < 32; i++)
+    snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+  return out;
+}
+
+static const char *or_none(const char *s, const char *none) {
+  return s && *s ? s : none;
+}
+
+/* The X509_V_ERR_* values are stable numbers; named here without
+ * pulling OpenSSL into the pure part's callers. */
+int sk_tls_refusal_format(char *err, const sk_tls_refusal_t *r) {
+  const char *peer = or_none(r->peer, "the peer");
+  const char *subj = or_none(r->subject, "no subject");
+  if (r->pinned)
+    return sk__fail(err, SK_ETLS_VERIFY,
+                    "certificate of %s has fingerprint %s, not the pinned %s",
+                    peer, or_none(r->fingerprint, "unknown"), r->pinned);
+  switch (r->verify_code) {
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+    return sk__fail(err, SK_ETLS_VERIFY, "certificate of %s expired on %s (%s)",
+                    peer, or_none(r->not_after, "?"), subj);
+  case X509_V_ERR_CERT_NOT_YET_VALID:
+    return sk__fail(err, SK_ETLS_VERIFY,
+                    "certificate of %s is not valid until %s (%s)", peer,
+                    or_none(r->not_before, "?"), subj);
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    return sk__fail(err, SK_ETLS_VERIFY,
+                    "certificate of %s is self-signed and not trusted (%s, %s)",
+                    peer, subj, or_none(r->fingerprint, "?"));
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    return sk__fail(err, SK_ETLS_VERIFY,
+                    "certificate of %s is issued by an unknown authority "
+                    "(%s, issuer %s)", peer, subj, or_none(r->issuer, "?"));
+  case X509_V_ERR_HOSTNAME_MISMATCH:
+  case X509_V_ERR_IP_ADDRESS_MISMATCH:
+    return sk__fail(err, SK_ETLS_VERIFY,
+                    "certificate of %s is for %s, not %s", peer,
+                    or_none(r->names, "no name"), or_none(r->expected, "?"));
+  }
+  return sk__fail(err, SK_ETLS_VERIFY, "certificate of %s refused: %s (%s)",
+                  peer, X509_verify_cert_error_string(r->verify_code), subj);
+}
+
+const char *sk__tls_strerror(int code) {
+  switch (code) {
+  case SK_TLS_WANT_READ:
+    return "TLS wants to read";
+  case SK_TLS_WANT_WRITE:
+    return "TLS wants to write";
+  case SK_ETLS:
+    return "TLS failure";
+  case SK_ETLS_VERIFY:
+    return "certificate refused";
+  case SK_ETLS_PLAINTEXT:
+    return "peer does not speak TLS";
+  case SK_ETLS_TRUNCATED:
+    return "TLS stream truncated (no close_notify)";
+  case SK_ETLS_ALERT:
+    return "TLS alert from the peer";
+  case SK_ETLS_CONFIG:
+    return "bad TLS configuration";
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------ certificate details */
+
+void sk__tls_cert_fp(char out[SK_TLS_FP_LEN], X509 *cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  out[0] = '\0';
+  if (cert && X509_digest(cert, EVP_sha256(), md, &len) && len == 32)
+    sk_tls_fp_format(out, md);
+}
+
+static void time_text(char *out, size_t cap, const ASN1_TIME *t) {
+  struct tm tm;
+  if (!t || !ASN1_TIME_to_tm(t, &tm) ||
+      !strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm))
+    snprintf(out, cap, "?");
+}
+
+static void name_text(char *out, size_t cap, const X509_NAME *name) {
+  BIO *b = BIO_new(BIO_s_mem());
+  int n = 0;
+  out[0] = '\0';
+  if (b && X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE) >= 0)
+    n = BIO_read(b, out, (int)cap - 1);
+  out[n > 0 ? n : 0] = '\0';
+  BIO_free(b);
+}
+
+static void append(char *out, size_t cap, const char *text) {
+  size_t o = strlen(out);
+  snprintf(out + o, cap - o, "%s\"%s\"", o ? ", " : "", text);
+}
+
+/* The names a certificate is for: its SANs, else its CN, quoted. */
+static void cert_names(char *out, size_t cap, X509 *cert) {
+  GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+  char buf[INET6_ADDRSTRLEN], q[SK__QUOTE_LEN];
+  out[0] = '\0';
+  for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+    GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+    const ASN1_STRING *s = g->type == GEN_DNS ? g->d.dNSName : g->d.iPAddress;
+    if (g->type == GEN_DNS)
+      append(out, cap, sk__quote(q, (const char *)ASN1_STRING_get0_data(s),
+                                 (size_t)ASN1_STRING_length(s)));
+    else if (g->type == GEN_IPADD)
+      append(out, cap,
+             inet_ntop(ASN1_STRING_length(s) == 4 ? AF_INET : AF_INET6,
+                       ASN1_STRING_get0_data(s), buf, sizeof buf)
+                 ? buf
+                 : "?");
+  }
+  GENERAL_NAMES_free(sans);
+  if (!out[0]) {
+    char cn[256];
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName,
+                                  cn, sizeof cn) > 0)
+      append(out, cap, sk__quote(q, cn, strlen(cn)));
+  }
+}
+
+/* Writes the message for cert refused with code into t->refusal. */
+static void refuse(sk_tls_t *t, X509 *cert, int code, const char *pinned) {
+  char subj[256] = "", iss[256] = "", names[512] = "", nb[40] = "",
+       na[40] = "", fp[SK_TLS_FP_LEN] = "";
+  if (cert) {
+    name_text(subj, sizeof subj, X509_get_subject_name(cert));
+    name_text(iss, sizeof iss, X509_get_issuer_name(cert));
+    cert_names(names, sizeof names, cert);
+    time_text(nb, sizeof nb, X509_get0_notBefore(cert));
+    time_text(na, sizeof na, X509_get0_notAfter(cert));
+    sk__tls_cert_fp(fp, cert);
+  }
+  char expected[300];
+  snprintf(expected, sizeof expected, "\"%s\"", t->name);
+  sk_tls_refusal_t r = {code, t->peer, subj, iss, names, expected, nb, na,
+                        fp, pinned};
+  sk_tls_refusal_format(t->refusal, &r);
+}
+
+static sk_tls_t *session_of(X509_STORE_CTX *store) {
+  SSL *ssl = X509_STORE_CTX_get_ex_data(store,
+                                        SSL_get_ex_data_X509_STORE_CTX_idx());
+  return ssl ? SSL_get_app_data(ssl) : NULL;
+}
+
+int sk__tls_verify_cb(int ok, X509_STORE_CTX *store) {
+  sk_tls_t *t = session_of(store);
+  /* The first failure is the reason; later ones follow from it. */
+  if (!ok && t && !t->refusal[0])
+    refuse(t, X509_STORE_CTX_get_current_cert(store),
+           X509_STORE_CTX_get_error(store), NULL);
+  return ok;
+}
+
+int sk__tls_pin_cb(X509_STORE_CTX *store, void *arg) {
+  sk_tls_ctx_t *c = arg;
+  sk_tls_t *t = session_of(store);
+  X509 *leaf = X509_STORE_CTX_get0_cert(store);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  char want[SK_TLS_FP_LEN];
+  if (leaf && X509_digest(leaf, EVP_sha256(), md, &len) && len == 32 &&
+      memcmp(md, c->pin, 32) == 0)
+    return 1;
+  if (t)
+    refuse(t, leaf, X509_V_ERR_APPLICATION_VERIFICATION,
+           sk_tls_fp_format(want, c->pin));
+  X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+  return 0;
+}
+
+/* ------------------------------------------------------------ sessions */
+
+/* Records a fatal alert the peer sent: the reason it gives. */
+static void info_cb(const SSL *ssl, int where, int ret) {
+  sk_tls_t *t = SSL_get_app_data(ssl);
+  if ((where & SSL_CB_READ_ALERT) && (ret >> 8) == SSL3_AL_FATAL && t)
+    snprintf(t->alert, sizeof t->alert, "%s", SSL_alert_desc_string_long(ret));
+}
+
+static void strip_brackets(char *out, size_t cap, const char *host) {
+  size_t n = strlen(host);
+  if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
+    snprintf(out, cap, "%.*s", (int)(n - 2), host + 1);
+  else
+    snprintf(out, cap, "%s", host);
+}
+
+/* SNI (names only: RFC 6066 forbids addresses) and the name check. */
+static int client_names(char *err, sk_tls_t *t) {
+  unsigned char ip[16];
+  bool is_ip = inet_pton(AF_INET, t->name, ip) == 1 ||
+               inet_pton(AF_INET6, t->name, ip) == 1;
+  if (!is_ip && t->name[0] && !SSL_set_tlsext_host_name(t->ssl, t->name))
+    return sk__fail(err, SK_ETLS_CONFIG, "server name \"%s\" refused", t->name);
+  if (t->ctx->insecure || t->ctx->pinned || !t->name[0])
+    return 0;
+  SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  if (is_ip ? !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), t->name)
+            : !SSL_set1_host(t->ssl, t->name))
+    return sk__fail(err, SK_ETLS_CONFIG, "host name \"%s\" cannot be checked",
+                    t->name);
+  return 0;
+}
+
+int sk_tls_new(char *err, sk_tls_t **out, sk_tls_ctx_t *ctx, int fd,
+               const char *host, const char *peer) {
+  sk_tls_t *t = calloc(1, sizeof *t);
+  int rc = 0;
+  *out = NULL;
+  if (!t || !(t->ssl = SSL_new(ctx->ssl))) {
+    free(t);
+    return sk__fail(err, -ENOMEM, "TLS session: out of memory");
+  }
+  t->ctx = ctx;
+  t->fd = fd;
+  snprintf(t->peer, sizeof t->peer, "%s", peer ? peer : "the peer");
+  strip_brackets(t->name, sizeof t->name,
+                 ctx->servername ? ctx->servername : host ? host : "");
+  SSL_set_app_data(t->ssl, t);
+  SSL_set_info_callback(t->ssl, info_cb);
+  if (!SSL_set_fd(t->ssl, fd))
+    rc = sk__fail(err, SK_ETLS, "TLS session on descriptor %d failed", fd);
+  else if (ctx->role == SK_TLS_CLIENT) {
+    SSL_set_connect_state(t->ssl);
+    rc = client_names(err, t);
+  } else
+    SSL_set_accept_state(t->ssl);
+  if (rc < 0) {
+    sk_tls_free(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+void sk_tls_free(sk_tls_t *t) {
+  if (!t)
+    return;
+  SSL_free(t->ssl);
+  free(t);
+}
+
+/*
+ * Looks at the peer's first bytes before OpenSSL takes them: a TLS peer
+ * starts with a handshake (22) or alert (21) record. Anything else is
+ * reported with what it said, and nothing (no alert) is sent back, so a
+ * plaintext client sees a clean close. 1 when not decided yet.
+ */
+static int check_plaintext(char *err, sk_tls_t *t) {
+  char buf[12], q[SK__QUOTE_LEN];
+  ssize_t n = recv(t->fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && errno == ENOTSOCK)
+    t->seen_first = true; /* a pipe: nothing to peek at, trust it */
+  if (n <= 0)
+    return 1;
+  t->seen_first = true;
+  if (buf[0] == 22 || buf[0] == 21)
+    return 0;
+  t->failed = true;
+  return sk__fail(err, SK_ETLS_PLAINTEXT, "%s is not speaking TLS (got \"%s\"%s)",
+                  t->peer, sk__quote(q, buf, (size_t)n),
+                  n == (ssize_t)sizeof buf ? "..." : "");
+}
+
+static const char *ossl_reason(void) {
+  const char *r = ERR_reason_error_string(ERR_peek_last_error());
+  return r ? r : "unknown error";
+}
+
+static bool eof_error(int e) {
+  return (e == SSL_ERROR_SYSCALL && errno == 0 && ERR_peek_error() == 0) ||
+         (e == SSL_ERROR_SSL &&
+          ERR_GET_REASON(ERR_peek_last_error()) ==
+              SSL_R_UNEXPECTED_EOF_WHILE_READING);
+}
+
+static int handshake_failure(char *err, sk_tls_t *t, int e) {
+  t->failed = true;
+  if (t->refusal[0]) {
+    if (err)
+      snprintf(err, SK_ERR_LEN, "%s", t->refusal);
+    return SK_ETLS_VERIFY;
+  }
+  if (t->alert[0])
+    return sk__fail(err, SK_ETLS_ALERT, "%s refused the TLS handshake: "
+                    "alert \"%s\"", t->peer, t->alert);
+  if (eof_error(e))
+    return sk__fail(err, SK_ETLS, "%s closed the connection during the TLS "
+                    "handshake", t->peer);
+  if (e == SSL_ERROR_SYSCALL && errno)
+    return sk__fail(err, -errno, "TLS handshake with %s: %s", t->peer,
+                    strerror(errno));
+  if (ERR_GET_REASON(ERR_peek_last_error()) ==
+      SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+    return sk__fail(err, SK_ETLS_VERIFY, "%s sent no client certificate",
+                    t->peer);
+  return sk__fail(err, SK_ETLS, "TLS handshake with %s failed: %s", t->peer,
+                  ossl_reason());
+}
+
+int sk_tls_handshake(char *err, sk_tls_t *t) {
+  int rc;
+  /* A client's first read comes after its hello: peek from then on. */
+  if (!t->seen_first && (t->ctx->role == SK_TLS_SERVER || t->started) &&
+      (rc = check_plaintext(err, t)) < 0)
+    return rc;
+  t->started = true;
+  ERR_clear_error();
+  errno = 0;
+  rc = SSL_do_handshake(t->ssl);
+  if (rc == 1) {
+    const unsigned char *p = NULL;
+    unsigned int n = 0;
+    sk__tls_cert_fp(t->fp, SSL_get0_peer_certificate(t->ssl));
+    SSL_get0_alpn_selected(t->ssl, &p, &n);
+    snprintf(t->alpn, sizeof t->alpn, "%.*s", (int)n, p ? (const char *)p : "");
+    return 0;
+  }
+  int e = SSL_get_error(t->ssl, rc);
+  if (e == SSL_ERROR_WANT_READ)
+    return SK_TLS_WANT_READ;
+  if (e == SSL_ERROR_WANT_WRITE)
+    return SK_TLS_WANT_WRITE;
+  return handshake_failure(err, t, e);
+}
+
+/* What a failed read, write or shutdown means, as a code and a line. */
+static ssize_t io_failure(char *err, sk_tls_t *t, int e, const char *what) {
+  if (e == SSL_ERROR_ZERO_RETURN)
+    return 0;
+  if (e == SSL_ERROR_WANT_READ)
+    return SK_TLS_WANT_READ;
+  if (e == SSL_ERROR_WANT_WRITE)
+    return SK_TLS_WANT_WRITE;
+  t->failed = true;
+  if (eof_error(e))
+    return sk__fail(err, SK_ETLS_TRUNCATED, "%s closed the connection without "
+                    "TLS close_notify: the data may be truncated", t->peer);
+  if (e == SSL_ERROR_SYSCALL && errno)
+    return sk__fail(err, -errno, "TLS %s %s: %s", what, t->peer,
+                    strerror(errno));
+  if (t->alert[0])
+    return sk__fail(err, SK_ETLS_ALERT, "%s ended the TLS session: alert "
+                    "\"%s\"", t->peer, t->alert);
+  return sk__fail(err, SK_ETLS, "TLS %s %s: %s", what, t->peer, ossl_reason());
+}
+
+ssize_t sk_tls_read(char *err, sk_tls_t *t, void *buf, size_t cap) {
+  size_t n = 0;
+  ERR_clear_error();
+  errno = 0;
+  if (SSL_read_ex(t->ssl, buf, cap, &n))
+    return (ssize_t)n;
+  return io_failure(err, t, SSL_get_error(t->ssl, 0), "read from");
+}
+
+ssize_t sk_tls_write(char *err, sk_tls_t *t, const void *buf, size_t len) {
+  size_t n = 0;
+  ERR_clear_error();
+  errno = 0;
+  if (SSL_write_ex(t->ssl, buf, len, &n))
+    return (ssize_t)n;
+  return io_failure(err, t, SSL_get_error(t->ssl, 0), "write to");
+}
+
+int sk_tls_shutdown(char *err, sk_tls_t *t) {
+  if (t->failed) /* RFC 8446: no close_notify after a fatal error */
+    return 0;
+  ERR_clear_error();
+  errno = 0;
+  int rc = SSL_shutdown(t->ssl);
+  if (rc >= 0)
+    return 0;
+  return (int)io_failure(err, t, SSL_get_error(t->ssl, rc), "close_notify to");
+}
+
+size_t sk_tls_pending(const sk_tls_t *t) {
+  return (size_t)SSL_pending(t->ssl);
+}
+
+const char *sk_tls_version(const sk_tls_t *t) {
+  return SSL_get_version(t->ssl);
+}
+
+const char *sk_tls_cipher(const sk_tls_t *t) {
+  const char *c = SSL_get_cipher_name(t->ssl);
+  return c ? c : "";
+}
+
+const char *sk_tls_alpn(const sk_tls_t *t) { return t->alpn; }
+
+const char *sk_tls_peer_fingerprint(const sk_tls_t *t) { return t->fp; }
