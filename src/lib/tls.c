@@ -134,7 +134,7 @@ static void name_text(char *out, size_t cap, const X509_NAME *name) {
   BIO *b = BIO_new(BIO_s_mem());
   int n = 0;
   out[0] = '\0';
-  if (b && X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE) >= 0)
+  if (b && X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE & ~XN_FLAG_SPC_EQ) >= 0)
     n = BIO_read(b, out, (int)cap - 1);
   out[n > 0 ? n : 0] = '\0';
   BIO_free(b);
@@ -228,7 +228,8 @@ int sk__tls_pin_cb(X509_STORE_CTX *store, void *arg) {
 /* Records a fatal alert the peer sent: the reason it gives. */
 static void info_cb(const SSL *ssl, int where, int ret) {
   sk_tls_t *t = SSL_get_app_data(ssl);
-  if ((where & SSL_CB_READ_ALERT) && (ret >> 8) == SSL3_AL_FATAL && t)
+  if ((where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT &&
+      (ret >> 8) == SSL3_AL_FATAL && t)
     snprintf(t->alert, sizeof t->alert, "%s", SSL_alert_desc_string_long(ret));
 }
 
@@ -257,6 +258,75 @@ static int client_names(char *err, sk_tls_t *t) {
   return 0;
 }
 
+/* The plaintext refusal, quoting what the peer said. */
+static int plaintext(char *err, sk_tls_t *t, const char *buf, size_t n) {
+  char q[SK__QUOTE_LEN];
+  t->failed = true;
+  return sk__fail(err, SK_ETLS_PLAINTEXT, "%s is not speaking TLS (got \"%s\"%s)",
+                  t->peer, sk__quote(q, buf, n),
+                  n == SK__TLS_SHOWN ? "..." : "");
+}
+
+/* Reads and drops what a plaintext peer sent (64 KiB at most): closing
+ * with unread bytes would reset the connection instead of ending it. */
+static void discard_input(int fd) {
+  char sink[4096];
+  for (int i = 0; i < 16; i++)
+    if (recv(fd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
+      break;
+}
+
+/*
+ * Server: looks at the client's first bytes before OpenSSL takes them. A
+ * TLS client starts with a handshake record (22); anything else is
+ * refused with what it said, and nothing (no alert) is sent back, so a
+ * plaintext client sees a clean close.
+ */
+static int check_plaintext(char *err, sk_tls_t *t) {
+  char buf[SK__TLS_SHOWN];
+  ssize_t n = recv(t->fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && errno == ENOTSOCK)
+    t->seen_first = true; /* a pipe: nothing to peek at, trust it */
+  if (n <= 0)
+    return 0;
+  t->seen_first = true;
+  if (buf[0] == 22)
+    return 0;
+  int rc = plaintext(err, t, buf, (size_t)n);
+  discard_input(t->fd);
+  return rc;
+}
+
+/*
+ * Client: OpenSSL read the server's first bytes (a record header) as it
+ * wrote the hello; the BIO callback kept them. When they are no TLS
+ * record, the message quotes them and what follows in the socket.
+ */
+static int client_plaintext(char *err, sk_tls_t *t) {
+  char buf[SK__TLS_SHOWN];
+  size_t n = t->first_len;
+  if (n == 0 || t->first[0] == 22 || t->first[0] == 21)
+    return 0;
+  memcpy(buf, t->first, n);
+  ssize_t more = recv(t->fd, buf + n, sizeof buf - n, MSG_PEEK | MSG_DONTWAIT);
+  return plaintext(err, t, buf, n + (more > 0 ? (size_t)more : 0));
+}
+
+static long first_bytes_cb(BIO *b, int oper, const char *argp, size_t len,
+                           int argi, long argl, int ret, size_t *processed) {
+  sk_tls_t *t = (sk_tls_t *)BIO_get_callback_arg(b);
+  (void)len, (void)argi, (void)argl;
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 && processed &&
+      t->first_len < sizeof t->first) {
+    size_t n = *processed;
+    if (n > sizeof t->first - t->first_len)
+      n = sizeof t->first - t->first_len;
+    memcpy(t->first + t->first_len, argp, n);
+    t->first_len += n;
+  }
+  return ret;
+}
+
 int sk_tls_new(char *err, sk_tls_t **out, sk_tls_ctx_t *ctx, int fd,
                const char *host, const char *peer) {
   sk_tls_t *t = calloc(1, sizeof *t);
@@ -276,6 +346,9 @@ int sk_tls_new(char *err, sk_tls_t **out, sk_tls_ctx_t *ctx, int fd,
   if (!SSL_set_fd(t->ssl, fd))
     rc = sk__fail(err, SK_ETLS, "TLS session on descriptor %d failed", fd);
   else if (ctx->role == SK_TLS_CLIENT) {
+    BIO *rbio = SSL_get_rbio(t->ssl);
+    BIO_set_callback_arg(rbio, (char *)t);
+    BIO_set_callback_ex(rbio, first_bytes_cb);
     SSL_set_connect_state(t->ssl);
     rc = client_names(err, t);
   } else
@@ -295,28 +368,6 @@ void sk_tls_free(sk_tls_t *t) {
   free(t);
 }
 
-/*
- * Looks at the peer's first bytes before OpenSSL takes them: a TLS peer
- * starts with a handshake (22) or alert (21) record. Anything else is
- * reported with what it said, and nothing (no alert) is sent back, so a
- * plaintext client sees a clean close. 1 when not decided yet.
- */
-static int check_plaintext(char *err, sk_tls_t *t) {
-  char buf[12], q[SK__QUOTE_LEN];
-  ssize_t n = recv(t->fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
-  if (n < 0 && errno == ENOTSOCK)
-    t->seen_first = true; /* a pipe: nothing to peek at, trust it */
-  if (n <= 0)
-    return 1;
-  t->seen_first = true;
-  if (buf[0] == 22 || buf[0] == 21)
-    return 0;
-  t->failed = true;
-  return sk__fail(err, SK_ETLS_PLAINTEXT, "%s is not speaking TLS (got \"%s\"%s)",
-                  t->peer, sk__quote(q, buf, (size_t)n),
-                  n == (ssize_t)sizeof buf ? "..." : "");
-}
-
 static const char *ossl_reason(void) {
   const char *r = ERR_reason_error_string(ERR_peek_last_error());
   return r ? r : "unknown error";
@@ -330,7 +381,10 @@ static bool eof_error(int e) {
 }
 
 static int handshake_failure(char *err, sk_tls_t *t, int e) {
+  int rc = client_plaintext(err, t);
   t->failed = true;
+  if (rc < 0)
+    return rc;
   if (t->refusal[0]) {
     if (err)
       snprintf(err, SK_ERR_LEN, "%s", t->refusal);
@@ -355,11 +409,9 @@ static int handshake_failure(char *err, sk_tls_t *t, int e) {
 
 int sk_tls_handshake(char *err, sk_tls_t *t) {
   int rc;
-  /* A client's first read comes after its hello: peek from then on. */
-  if (!t->seen_first && (t->ctx->role == SK_TLS_SERVER || t->started) &&
+  if (!t->seen_first && t->ctx->role == SK_TLS_SERVER &&
       (rc = check_plaintext(err, t)) < 0)
     return rc;
-  t->started = true;
   ERR_clear_error();
   errno = 0;
   rc = SSL_do_handshake(t->ssl);

@@ -7,6 +7,9 @@
 #include "sockit/error.h"
 #include "sockit/tls.h"
 
+/* How much of a plaintext peer's first bytes a message quotes. */
+#define SK__TLS_SHOWN 12
+
 struct sk_tls_ctx {
   SSL_CTX *ssl;
   sk_tls_role_t role;
@@ -21,8 +24,7 @@ struct sk_tls {
   SSL *ssl;
   sk_tls_ctx_t *ctx;
   int fd;
-  bool started;    /* the first handshake step ran */
-  bool seen_first; /* the peer's first byte was a TLS record type */
+  bool seen_first; /* server: the client's first byte was looked at */
   bool failed;     /* a fatal error: no close_notify may follow */
   char peer[96];   /* "127.0.0.1:4433", for messages */
   char name[256];  /* the name checked (client) */
@@ -30,6 +32,8 @@ struct sk_tls {
   char alert[64];  /* the fatal alert the peer sent */
   char fp[SK_TLS_FP_LEN];   /* the peer certificate's fingerprint */
   char alpn[256];           /* the protocol chosen, "" for none */
+  char first[SK__TLS_SHOWN]; /* client: the server's first bytes */
+  size_t first_len;
 };
 
 /* Fingerprint of cert into out ("" when cert is NULL). */
