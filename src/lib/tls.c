@@ -53,8 +53,8 @@ static const char *or_none(const char *s, const char *none) {
   return s && *s ? s : none;
 }
 
-/* The X509_V_ERR_* values are stable numbers; named here without
- * pulling OpenSSL into the pure part's callers. */
+/* verify_code is OpenSSL's X509_V_ERR_*: the reasons a person can act
+ * on get words of their own, the rest OpenSSL's. */
 int sk_tls_refusal_format(char *err, const sk_tls_refusal_t *r) {
   const char *peer = or_none(r->peer, "the peer");
   const char *subj = or_none(r->subject, "no subject");

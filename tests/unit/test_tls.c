@@ -1,0 +1,172 @@
+/* Unit tests for tls.c: pins, fingerprints and refusal messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include <openssl/x509_vfy.h>
+
+#include "sockit/error.h"
+#include "sockit/tls.h"
+
+#define HEX "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+/* Parses text, which must be accepted as the bytes 00 11 22 ... ff twice. */
+static void pin_ok(const char *text) {
+  char err[SK_ERR_LEN] = "";
+  unsigned char md[32];
+  assert_int_equal(sk_tls_pin_parse(err, text, md), 0);
+  assert_string_equal(err, "");
+  for (int i = 0; i < 32; i++)
+    assert_int_equal(md[i], (i % 16) * 0x11);
+}
+
+static void pin_bad(const char *text, const char *msg) {
+  char err[SK_ERR_LEN] = "";
+  unsigned char md[32];
+  assert_int_equal(sk_tls_pin_parse(err, text, md), SK_ETLS_CONFIG);
+  assert_string_equal(err, msg);
+}
+
+/* A pin is sha256: and 64 hex digits, in any case, colons allowed. */
+static void test_tls_pin_parse(void **state) {
+  (void)state;
+  pin_ok("sha256:" HEX);
+  pin_ok("SHA256:00112233445566778899AABBCCDDEEFF"
+         "00112233445566778899AABBCCDDEEFF");
+  pin_ok("sha256:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
+         "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff");
+}
+
+/* Everything else is refused with one line that says what a pin is. */
+static void test_tls_pin_refused(void **state) {
+  (void)state;
+  const char *tail = "\": expected sha256: and 64 hex digits (the "
+                     "certificate's SHA-256 fingerprint)";
+  char msg[SK_ERR_LEN];
+  const char *bad[] = {"", "sha1:abcd", "sha256:", "sha256:0:0112233",
+                       "sha256:abc", HEX};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(msg, sizeof msg, "pin \"%s%s", bad[i], tail);
+    pin_bad(bad[i], msg);
+  }
+  /* User text is escaped, and cut after 64 bytes as every quote is. */
+  snprintf(msg, sizeof msg, "pin \"sha256:ab\\x0a%s", tail);
+  pin_bad("sha256:ab\n", msg);
+  const char *longer[] = {"sha256:" HEX "00", "sha256:" HEX ":",
+                          "sha256:zz112233445566778899aabbccddeeff"
+                          "00112233445566778899aabbccddeeff"};
+  for (size_t i = 0; i < sizeof longer / sizeof longer[0]; i++) {
+    snprintf(msg, sizeof msg, "pin \"%.64s...%s", longer[i], tail);
+    pin_bad(longer[i], msg);
+  }
+}
+
+/* The printed form is the form a pin takes back. */
+static void test_tls_fp_format_round_trip(void **state) {
+  (void)state;
+  unsigned char md[32], back[32];
+  char fp[SK_TLS_FP_LEN];
+  for (int i = 0; i < 32; i++)
+    md[i] = (unsigned char)(i * 7 + 3);
+  assert_string_equal(sk_tls_fp_format(fp, md),
+                      "sha256:030a11181f262d343b424950575e656c"
+                      "737a81888f969da4abb2b9c0c7ced5dc");
+  assert_int_equal(sk_tls_pin_parse(NULL, fp, back), 0);
+  assert_memory_equal(md, back, 32);
+}
+
+static const sk_tls_refusal_t base = {
+    .peer = "example.org:443",
+    .subject = "CN=example.org",
+    .issuer = "CN=Test CA",
+    .names = "\"example.org\", \"www.example.org\"",
+    .expected = "\"mail.example.org\"",
+    .not_before = "2026-01-01 00:00:00 UTC",
+    .not_after = "2026-04-01 00:00:00 UTC",
+    .fingerprint = "sha256:ab",
+};
+
+static void refusal_is(int code, const char *msg) {
+  char err[SK_ERR_LEN] = "";
+  sk_tls_refusal_t r = base;
+  r.verify_code = code;
+  assert_int_equal(sk_tls_refusal_format(err, &r), SK_ETLS_VERIFY);
+  assert_string_equal(err, msg);
+}
+
+/* Each reason a person can act on has its own words, with its facts. */
+static void test_tls_refusal_messages(void **state) {
+  (void)state;
+  refusal_is(X509_V_ERR_CERT_HAS_EXPIRED, "certificate of example.org:443 "
+             "expired on 2026-04-01 00:00:00 UTC (CN=example.org)");
+  refusal_is(X509_V_ERR_CERT_NOT_YET_VALID, "certificate of example.org:443 "
+             "is not valid until 2026-01-01 00:00:00 UTC (CN=example.org)");
+  refusal_is(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, "certificate of "
+             "example.org:443 is self-signed and not trusted (CN=example.org, "
+             "sha256:ab)");
+  refusal_is(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, "certificate of "
+             "example.org:443 is issued by an unknown authority "
+             "(CN=example.org, issuer CN=Test CA)");
+  refusal_is(X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, "certificate of "
+             "example.org:443 is issued by an unknown authority "
+             "(CN=example.org, issuer CN=Test CA)");
+  refusal_is(X509_V_ERR_HOSTNAME_MISMATCH, "certificate of example.org:443 is "
+             "for \"example.org\", \"www.example.org\", not "
+             "\"mail.example.org\"");
+  refusal_is(X509_V_ERR_IP_ADDRESS_MISMATCH, "certificate of example.org:443 "
+             "is for \"example.org\", \"www.example.org\", not "
+             "\"mail.example.org\"");
+  /* Any other reason: OpenSSL's words. */
+  refusal_is(X509_V_ERR_CERT_REVOKED, "certificate of example.org:443 "
+             "refused: certificate revoked (CN=example.org)");
+}
+
+/* A pin mismatch names both fingerprints, whatever the verify code. */
+static void test_tls_refusal_pin(void **state) {
+  (void)state;
+  char err[SK_ERR_LEN];
+  sk_tls_refusal_t r = base;
+  r.pinned = "sha256:cd";
+  r.verify_code = X509_V_ERR_APPLICATION_VERIFICATION;
+  assert_int_equal(sk_tls_refusal_format(err, &r), SK_ETLS_VERIFY);
+  assert_string_equal(err, "certificate of example.org:443 has fingerprint "
+                           "sha256:ab, not the pinned sha256:cd");
+}
+
+/* Missing facts never print "(null)"; a NULL err is allowed. */
+static void test_tls_refusal_sparse(void **state) {
+  (void)state;
+  char err[SK_ERR_LEN];
+  sk_tls_refusal_t r = {.verify_code = X509_V_ERR_HOSTNAME_MISMATCH};
+  sk_tls_refusal_format(err, &r);
+  assert_string_equal(err, "certificate of the peer is for no name, not ?");
+  assert_int_equal(sk_tls_refusal_format(NULL, &r), SK_ETLS_VERIFY);
+}
+
+/* sk_strerror knows the TLS codes. */
+static void test_tls_strerror(void **state) {
+  (void)state;
+  assert_string_equal(sk_strerror(SK_ETLS_PLAINTEXT),
+                      "peer does not speak TLS");
+  assert_string_equal(sk_strerror(SK_ETLS_TRUNCATED),
+                      "TLS stream truncated (no close_notify)");
+  assert_string_equal(sk_strerror(SK_TLS_WANT_READ), "TLS wants to read");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_tls_pin_parse),
+      cmocka_unit_test(test_tls_pin_refused),
+      cmocka_unit_test(test_tls_fp_format_round_trip),
+      cmocka_unit_test(test_tls_refusal_messages),
+      cmocka_unit_test(test_tls_refusal_pin),
+      cmocka_unit_test(test_tls_refusal_sparse),
+      cmocka_unit_test(test_tls_strerror),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
