@@ -225,12 +225,26 @@ int sk__tls_pin_cb(X509_STORE_CTX *store, void *arg) {
 
 /* ------------------------------------------------------------ sessions */
 
+/* An alert's description; OpenSSL 3.0 names none of TLS 1.3's new ones. */
+static void alert_text(char *out, size_t cap, int alert) {
+  const char *d = SSL_alert_desc_string_long(alert);
+  switch (alert & 0xff) {
+  case 109: d = "missing extension"; break;
+  case 116: d = "certificate required"; break;
+  case 120: d = "no application protocol"; break;
+  }
+  if (strcmp(d, "unknown") == 0)
+    snprintf(out, cap, "number %d", alert & 0xff);
+  else
+    snprintf(out, cap, "%s", d);
+}
+
 /* Records a fatal alert the peer sent: the reason it gives. */
 static void info_cb(const SSL *ssl, int where, int ret) {
   sk_tls_t *t = SSL_get_app_data(ssl);
   if ((where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT &&
       (ret >> 8) == SSL3_AL_FATAL && t)
-    snprintf(t->alert, sizeof t->alert, "%s", SSL_alert_desc_string_long(ret));
+    alert_text(t->alert, sizeof t->alert, ret);
 }
 
 static void strip_brackets(char *out, size_t cap, const char *host) {

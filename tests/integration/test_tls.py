@@ -210,6 +210,15 @@ class Refusals(TLSCase):
         self.assert_refused(c, r'127\.0\.0\.1:\d+ refused the TLS handshake: '
                             r'alert "handshake failure"$')
 
+    def test_alert_after_the_handshake(self):
+        # TLS 1.3: the server checks the client's certificate after the
+        # client finished; its alert arrives on the first read, named
+        # (OpenSSL 3.0 itself calls alert 116 "unknown").
+        server, port = self.s_server("good", "-Verify", "1")
+        c = self.client(port, "--trustfile", cert("ca.pem"))
+        self.assert_refused(c, r'127\.0\.0\.1:\d+ ended the TLS session: '
+                            r'alert "certificate required"$')
+
     def test_plaintext_server(self):
         with socket.socket() as ls:
             ls.bind(("127.0.0.1", 0))
