@@ -294,17 +294,19 @@ static void discard_input(int fd) {
  * Server: looks at the client's first bytes before OpenSSL takes them. A
  * TLS client starts with a handshake record (22); anything else is
  * refused with what it said, and nothing (no alert) is sent back, so a
- * plaintext client sees a clean close.
+ * plaintext client sees a clean close. Returns 0 to go on,
+ * SK_TLS_WANT_READ while nothing arrived, or SK_ETLS_PLAINTEXT.
  */
 static int check_plaintext(char *err, sk_tls_t *t) {
   char buf[SK__TLS_SHOWN];
   ssize_t n = recv(t->fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
-  if (n < 0 && errno == ENOTSOCK)
-    t->seen_first = true; /* a pipe: nothing to peek at, trust it */
-  if (n <= 0)
-    return 0;
+  /* Nothing yet: OpenSSL must not read first, or the bytes it takes
+   * between this peek and its read would go unchecked. */
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return SK_TLS_WANT_READ;
+  /* EOF, errors and pipes (nothing to peek at): OpenSSL reports them. */
   t->seen_first = true;
-  if (buf[0] == 22)
+  if (n <= 0 || buf[0] == 22)
     return 0;
   int rc = plaintext(err, t, buf, (size_t)n);
   discard_input(t->fd);
@@ -424,7 +426,7 @@ static int handshake_failure(char *err, sk_tls_t *t, int e) {
 int sk_tls_handshake(char *err, sk_tls_t *t) {
   int rc;
   if (!t->seen_first && t->ctx->role == SK_TLS_SERVER &&
-      (rc = check_plaintext(err, t)) < 0)
+      (rc = check_plaintext(err, t)) != 0)
     return rc;
   ERR_clear_error();
   errno = 0;
