@@ -44,7 +44,7 @@ typedef struct sk_tls_opts {
    * certificate (DER), as `openssl x509 -fingerprint -sha256` and ncat
    * show it. The peer must present exactly that certificate; chain,
    * dates and name are then not checked. */
-  const char *pin;
+  const char *pin;    /* excludes insecure and trustfile */
   bool insecure;      /* client: accept any certificate */
   const char *cert;   /* PEM certificate (chain); server: none = ephemeral */
   const char *key;    /* PEM private key; defaults to cert's file */
@@ -75,8 +75,8 @@ bool sk_tls_ctx_insecure(const sk_tls_ctx_t *ctx);
 /*
  * A session on fd (connected, non-blocking, still the caller's to close).
  * host is the name or address connected to (client: SNI and name check
- * unless opts.servername); peer labels messages ("127.0.0.1:4433").
- * Returns 0 and *out, or a negative code.
+ * unless opts.servername; required when verifying); peer labels
+ * messages ("127.0.0.1:4433"). Returns 0 and *out, or a negative code.
  */
 int sk_tls_new(char *err, sk_tls_t **out, sk_tls_ctx_t *ctx, int fd,
                const char *host, const char *peer);
@@ -98,13 +98,14 @@ int sk_tls_handshake(char *err, sk_tls_t *t);
 ssize_t sk_tls_read(char *err, sk_tls_t *t, void *buf, size_t cap);
 
 /*
- * Writes up to len bytes: bytes written (> 0), SK_TLS_WANT_READ/WRITE
+ * Writes up to len (> 0) bytes: bytes written (> 0), SK_TLS_WANT_READ/WRITE
  * (retry with the same bytes; the buffer may move), or an error.
  */
 ssize_t sk_tls_write(char *err, sk_tls_t *t, const void *buf, size_t len);
 
-/* Sends close_notify: 0 once sent, SK_TLS_WANT_WRITE, or an error. The
- * peer's close_notify arrives later as sk_tls_read returning 0. */
+/* Sends close_notify: 0 once sent (call it no more), SK_TLS_WANT_WRITE
+ * (call again), or an error; after a fatal error it sends nothing and
+ * returns 0. The peer's close_notify arrives as sk_tls_read's 0. */
 int sk_tls_shutdown(char *err, sk_tls_t *t);
 
 /* Decrypted bytes already buffered: read them before polling again. */

@@ -262,8 +262,11 @@ static int client_names(char *err, sk_tls_t *t) {
                inet_pton(AF_INET6, t->name, ip) == 1;
   if (!is_ip && t->name[0] && !SSL_set_tlsext_host_name(t->ssl, t->name))
     return sk__fail(err, SK_ETLS_CONFIG, "server name \"%s\" refused", t->name);
-  if (t->ctx->insecure || t->ctx->pinned || !t->name[0])
+  if (t->ctx->insecure || t->ctx->pinned)
     return 0;
+  if (!t->name[0]) /* a chain is worth nothing without the name it is for */
+    return sk__fail(err, SK_ETLS_CONFIG, "verifying %s needs its host name",
+                    t->peer);
   SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
   if (is_ip ? !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), t->name)
             : !SSL_set1_host(t->ssl, t->name))

@@ -207,6 +207,11 @@ static int setup_client(char *err, sk_tls_ctx_t *c, const sk_tls_opts_t *o) {
   if (o->verify_client || o->ephemeral_host)
     return sk__fail(err, SK_ETLS_CONFIG,
                     "verify_client and ephemeral_host are server options");
+  /* A pin replaces chain and name checks: with either of these one of
+   * the two options would be silently ignored. */
+  if (o->pin && (o->insecure || o->trustfile))
+    return sk__fail(err, SK_ETLS_CONFIG, "a pin excludes %s: give one",
+                    o->insecure ? "insecure" : "a trust file");
   if (o->pin && (rc = sk_tls_pin_parse(err, o->pin, c->pin)) < 0)
     return rc;
   if (o->cert && (rc = load_cert_key(err, c->ssl, o->cert, o->key)) < 0)

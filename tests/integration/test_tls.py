@@ -238,6 +238,15 @@ class Refusals(TLSCase):
                          r'^tls_probe: pin "sha1:abcd": expected sha256: and '
                          r'64 hex digits')
 
+    def test_pin_with_insecure_or_trustfile_is_a_usage_error(self):
+        # Either would make the other flag silently ignored.
+        for extra, what in ((["--insecure"], "insecure"),
+                            (["--trustfile", cert("ca.pem")], "a trust file")):
+            c = self.client(1, "--pin", fingerprint("self.pem"), *extra)
+            self.assertEqual(c.wait_exit(), 2)
+            self.assertEqual(c.err.all_lines(), [
+                b"tls_probe: a pin excludes %s: give one" % what.encode()])
+
     def test_missing_trustfile_is_a_usage_error(self):
         c = self.client(1, "--trustfile", cert("nope.pem"))
         self.assertEqual(c.wait_exit(), 2)
