@@ -44,11 +44,11 @@ typedef struct sk_tls_opts {
    * certificate (DER), as `openssl x509 -fingerprint -sha256` and ncat
    * show it. The peer must present exactly that certificate; chain,
    * dates and name are then not checked. */
-  const char *pin;    /* excludes insecure and trustfile */
-  bool insecure;      /* client: accept any certificate */
-  const char *cert;   /* PEM certificate (chain); server: none = ephemeral */
-  const char *key;    /* PEM private key; defaults to cert's file */
-  const char *alpn;   /* comma-separated protocols, e.g. "h2,http/1.1" */
+  const char *pin;  /* excludes insecure and trustfile */
+  bool insecure;    /* client: accept any certificate */
+  const char *cert; /* PEM certificate (chain); server: none = ephemeral */
+  const char *key;  /* PEM private key; defaults to cert's file */
+  const char *alpn; /* comma-separated protocols, e.g. "h2,http/1.1" */
   /* Client: the name sent as SNI and checked against the certificate,
    * instead of the host connected to. */
   const char *servername;

@@ -80,12 +80,13 @@ int sk_tls_refusal_format(char *err, const sk_tls_refusal_t *r) {
   case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
     return sk__fail(err, SK_ETLS_VERIFY,
                     "certificate of %s is issued by an unknown authority "
-                    "(%s, issuer %s)", peer, subj, or_none(r->issuer, "?"));
+                    "(%s, issuer %s)",
+                    peer, subj, or_none(r->issuer, "?"));
   case X509_V_ERR_HOSTNAME_MISMATCH:
   case X509_V_ERR_IP_ADDRESS_MISMATCH:
-    return sk__fail(err, SK_ETLS_VERIFY,
-                    "certificate of %s is for %s, not %s", peer,
-                    or_none(r->names, "no name"), or_none(r->expected, "?"));
+    return sk__fail(err, SK_ETLS_VERIFY, "certificate of %s is for %s, not %s",
+                    peer, or_none(r->names, "no name"),
+                    or_none(r->expected, "?"));
   }
   return sk__fail(err, SK_ETLS_VERIFY, "certificate of %s refused: %s (%s)",
                   peer, X509_verify_cert_error_string(r->verify_code), subj);
@@ -134,7 +135,8 @@ static void name_text(char *out, size_t cap, const X509_NAME *name) {
   BIO *b = BIO_new(BIO_s_mem());
   int n = 0;
   out[0] = '\0';
-  if (b && X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE & ~XN_FLAG_SPC_EQ) >= 0)
+  if (b &&
+      X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE & ~XN_FLAG_SPC_EQ) >= 0)
     n = BIO_read(b, out, (int)cap - 1);
   out[n > 0 ? n : 0] = '\0';
   BIO_free(b);
@@ -147,15 +149,17 @@ static void append(char *out, size_t cap, const char *text) {
 
 /* The names a certificate is for: its SANs, else its CN, quoted. */
 static void cert_names(char *out, size_t cap, X509 *cert) {
-  GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+  GENERAL_NAMES *sans =
+      X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
   char buf[INET6_ADDRSTRLEN], q[SK__QUOTE_LEN];
   out[0] = '\0';
   for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
     GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
     const ASN1_STRING *s = g->type == GEN_DNS ? g->d.dNSName : g->d.iPAddress;
     if (g->type == GEN_DNS)
-      append(out, cap, sk__quote(q, (const char *)ASN1_STRING_get0_data(s),
-                                 (size_t)ASN1_STRING_length(s)));
+      append(out, cap,
+             sk__quote(q, (const char *)ASN1_STRING_get0_data(s),
+                       (size_t)ASN1_STRING_length(s)));
     else if (g->type == GEN_IPADD)
       append(out, cap,
              inet_ntop(ASN1_STRING_length(s) == 4 ? AF_INET : AF_INET6,
@@ -174,8 +178,8 @@ static void cert_names(char *out, size_t cap, X509 *cert) {
 
 /* Writes the message for cert refused with code into t->refusal. */
 static void refuse(sk_tls_t *t, X509 *cert, int code, const char *pinned) {
-  char subj[256] = "", iss[256] = "", names[512] = "", nb[40] = "",
-       na[40] = "", fp[SK_TLS_FP_LEN] = "";
+  char subj[256] = "", iss[256] = "", names[512] = "", nb[40] = "", na[40] = "",
+       fp[SK_TLS_FP_LEN] = "";
   if (cert) {
     name_text(subj, sizeof subj, X509_get_subject_name(cert));
     name_text(iss, sizeof iss, X509_get_issuer_name(cert));
@@ -186,14 +190,14 @@ static void refuse(sk_tls_t *t, X509 *cert, int code, const char *pinned) {
   }
   char expected[300];
   snprintf(expected, sizeof expected, "\"%s\"", t->name);
-  sk_tls_refusal_t r = {code, t->peer, subj, iss, names, expected, nb, na,
-                        fp, pinned};
+  sk_tls_refusal_t r = {code,     t->peer, subj, iss, names,
+                        expected, nb,      na,   fp,  pinned};
   sk_tls_refusal_format(t->refusal, &r);
 }
 
 static sk_tls_t *session_of(X509_STORE_CTX *store) {
-  SSL *ssl = X509_STORE_CTX_get_ex_data(store,
-                                        SSL_get_ex_data_X509_STORE_CTX_idx());
+  SSL *ssl =
+      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
   return ssl ? SSL_get_app_data(ssl) : NULL;
 }
 
@@ -229,9 +233,15 @@ int sk__tls_pin_cb(X509_STORE_CTX *store, void *arg) {
 static void alert_text(char *out, size_t cap, int alert) {
   const char *d = SSL_alert_desc_string_long(alert);
   switch (alert & 0xff) {
-  case 109: d = "missing extension"; break;
-  case 116: d = "certificate required"; break;
-  case 120: d = "no application protocol"; break;
+  case 109:
+    d = "missing extension";
+    break;
+  case 116:
+    d = "certificate required";
+    break;
+  case 120:
+    d = "no application protocol";
+    break;
   }
   if (strcmp(d, "unknown") == 0)
     snprintf(out, cap, "number %d", alert & 0xff);
@@ -279,9 +289,9 @@ static int client_names(char *err, sk_tls_t *t) {
 static int plaintext(char *err, sk_tls_t *t, const char *buf, size_t n) {
   char q[SK__QUOTE_LEN];
   t->failed = true;
-  return sk__fail(err, SK_ETLS_PLAINTEXT, "%s is not speaking TLS (got \"%s\"%s)",
-                  t->peer, sk__quote(q, buf, n),
-                  n == SK__TLS_SHOWN ? "..." : "");
+  return sk__fail(err, SK_ETLS_PLAINTEXT,
+                  "%s is not speaking TLS (got \"%s\"%s)", t->peer,
+                  sk__quote(q, buf, n), n == SK__TLS_SHOWN ? "..." : "");
 }
 
 /* Reads and drops what a plaintext peer sent (64 KiB at most): closing
@@ -359,7 +369,9 @@ int sk_tls_new(char *err, sk_tls_t **out, sk_tls_ctx_t *ctx, int fd,
   t->fd = fd;
   snprintf(t->peer, sizeof t->peer, "%s", peer ? peer : "the peer");
   strip_brackets(t->name, sizeof t->name,
-                 ctx->servername ? ctx->servername : host ? host : "");
+                 ctx->servername ? ctx->servername
+                 : host          ? host
+                                 : "");
   SSL_set_app_data(t->ssl, t);
   SSL_set_info_callback(t->ssl, info_cb);
   if (!SSL_set_fd(t->ssl, fd))
@@ -394,9 +406,8 @@ static const char *ossl_reason(void) {
 
 static bool eof_error(int e) {
   return (e == SSL_ERROR_SYSCALL && errno == 0 && ERR_peek_error() == 0) ||
-         (e == SSL_ERROR_SSL &&
-          ERR_GET_REASON(ERR_peek_last_error()) ==
-              SSL_R_UNEXPECTED_EOF_WHILE_READING);
+         (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_last_error()) ==
+                                    SSL_R_UNEXPECTED_EOF_WHILE_READING);
 }
 
 static int handshake_failure(char *err, sk_tls_t *t, int e) {
@@ -410,11 +421,15 @@ static int handshake_failure(char *err, sk_tls_t *t, int e) {
     return SK_ETLS_VERIFY;
   }
   if (t->alert[0])
-    return sk__fail(err, SK_ETLS_ALERT, "%s refused the TLS handshake: "
-                    "alert \"%s\"", t->peer, t->alert);
+    return sk__fail(err, SK_ETLS_ALERT,
+                    "%s refused the TLS handshake: "
+                    "alert \"%s\"",
+                    t->peer, t->alert);
   if (eof_error(e))
-    return sk__fail(err, SK_ETLS, "%s closed the connection during the TLS "
-                    "handshake", t->peer);
+    return sk__fail(err, SK_ETLS,
+                    "%s closed the connection during the TLS "
+                    "handshake",
+                    t->peer);
   if (e == SSL_ERROR_SYSCALL && errno)
     return sk__fail(err, -errno, "TLS handshake with %s: %s", t->peer,
                     strerror(errno));
@@ -460,14 +475,18 @@ static ssize_t io_failure(char *err, sk_tls_t *t, int e, const char *what) {
     return SK_TLS_WANT_WRITE;
   t->failed = true;
   if (eof_error(e))
-    return sk__fail(err, SK_ETLS_TRUNCATED, "%s closed the connection without "
-                    "TLS close_notify: the data may be truncated", t->peer);
+    return sk__fail(err, SK_ETLS_TRUNCATED,
+                    "%s closed the connection without "
+                    "TLS close_notify: the data may be truncated",
+                    t->peer);
   if (e == SSL_ERROR_SYSCALL && errno)
     return sk__fail(err, -errno, "TLS %s %s: %s", what, t->peer,
                     strerror(errno));
   if (t->alert[0])
-    return sk__fail(err, SK_ETLS_ALERT, "%s ended the TLS session: alert "
-                    "\"%s\"", t->peer, t->alert);
+    return sk__fail(err, SK_ETLS_ALERT,
+                    "%s ended the TLS session: alert "
+                    "\"%s\"",
+                    t->peer, t->alert);
   return sk__fail(err, SK_ETLS, "TLS %s %s: %s", what, t->peer, ossl_reason());
 }
 
@@ -513,6 +532,10 @@ const char *sk_tls_cipher(const sk_tls_t *t) {
   return c ? c : "";
 }
 
-const char *sk_tls_alpn(const sk_tls_t *t) { return t->alpn; }
+const char *sk_tls_alpn(const sk_tls_t *t) {
+  return t->alpn;
+}
 
-const char *sk_tls_peer_fingerprint(const sk_tls_t *t) { return t->fp; }
+const char *sk_tls_peer_fingerprint(const sk_tls_t *t) {
+  return t->fp;
+}

@@ -38,7 +38,8 @@ static int alpn_encode(char *err, const char *list, unsigned char *out,
     if (n == 0 || n > 255 || o + 1 + n > cap)
       return sk__fail(err, SK_ETLS_CONFIG,
                       "ALPN list \"%s\": expected names of 1 to 255 bytes "
-                      "separated by commas", list);
+                      "separated by commas",
+                      list);
     out[o++] = (unsigned char)n;
     memcpy(out + o, p, n);
     o += n;
@@ -74,8 +75,7 @@ static int set_alpn(char *err, sk_tls_ctx_t *c, const char *list) {
   /* The server's list lives as the context's app data (freed with
    * it), its first byte the length: 255 bytes are plenty. */
   if (len > 255)
-    return sk__fail(err, SK_ETLS_CONFIG, "ALPN list \"%s\" is too long",
-                    list);
+    return sk__fail(err, SK_ETLS_CONFIG, "ALPN list \"%s\" is too long", list);
   unsigned char *copy = OPENSSL_malloc(len + 1);
   if (!copy)
     return sk__fail(err, -ENOMEM, "ALPN: out of memory");
@@ -137,7 +137,8 @@ static bool cert_fill(X509 *x, EVP_PKEY *k, const char *host) {
   X509_NAME *name = X509_get_subject_name(x);
   const char *cn = is_any_host(host) || strlen(host) > 64 ? "localhost" : host;
   BIGNUM *serial = BN_new();
-  bool ok = serial && BN_rand(serial, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) &&
+  bool ok = serial &&
+            BN_rand(serial, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) &&
             BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x));
   BN_free(serial);
   /* An hour back for clocks behind ours; a year, as ncat's. */
@@ -152,8 +153,8 @@ static bool cert_fill(X509 *x, EVP_PKEY *k, const char *host) {
     return false;
   ephemeral_san(san, sizeof san, host);
   X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-  X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-                                            san);
+  X509_EXTENSION *ext =
+      X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
   ok = ext && X509_add_ext(x, ext, -1);
   X509_EXTENSION_free(ext);
   return ok && X509_sign(x, k, EVP_sha256()) > 0;
@@ -164,7 +165,8 @@ static int use_ephemeral(char *err, SSL_CTX *ssl, const char *host) {
   EVP_PKEY *k = EVP_EC_gen("P-256");
   X509 *x = X509_new();
   int rc = 0;
-  if (!k || !x || !cert_fill(x, k, host) || SSL_CTX_use_certificate(ssl, x) != 1 ||
+  if (!k || !x || !cert_fill(x, k, host) ||
+      SSL_CTX_use_certificate(ssl, x) != 1 ||
       SSL_CTX_use_PrivateKey(ssl, k) != 1)
     rc = sk__fail(err, SK_ETLS_CONFIG, "ephemeral certificate: %s",
                   ossl_reason());
@@ -179,8 +181,10 @@ static int setup_server(char *err, sk_tls_ctx_t *c, const sk_tls_opts_t *o) {
     return sk__fail(err, SK_ETLS_CONFIG,
                     "pin, insecure and servername are client options");
   if (o->key && !o->cert)
-    return sk__fail(err, SK_ETLS_CONFIG, "key file \"%s\" given without its "
-                    "certificate", o->key);
+    return sk__fail(err, SK_ETLS_CONFIG,
+                    "key file \"%s\" given without its "
+                    "certificate",
+                    o->key);
   rc = o->cert ? load_cert_key(err, c->ssl, o->cert, o->key)
                : use_ephemeral(err, c->ssl, o->ephemeral_host);
   if (rc < 0)
@@ -193,11 +197,10 @@ static int setup_server(char *err, sk_tls_ctx_t *c, const sk_tls_opts_t *o) {
                     "verifying clients needs a trust file of their CAs");
   STACK_OF(X509_NAME) *cas = SSL_load_client_CA_file(o->trustfile);
   if (!cas)
-    return sk__fail(err, SK_ETLS_CONFIG, "trust file \"%s\": %s",
-                    o->trustfile, ossl_reason());
+    return sk__fail(err, SK_ETLS_CONFIG, "trust file \"%s\": %s", o->trustfile,
+                    ossl_reason());
   SSL_CTX_set_client_CA_list(c->ssl, cas);
-  SSL_CTX_set_verify(c->ssl,
-                     SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+  SSL_CTX_set_verify(c->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
                      sk__tls_verify_cb);
   return 0;
 }
@@ -217,8 +220,10 @@ static int setup_client(char *err, sk_tls_ctx_t *c, const sk_tls_opts_t *o) {
   if (o->cert && (rc = load_cert_key(err, c->ssl, o->cert, o->key)) < 0)
     return rc;
   if (o->key && !o->cert)
-    return sk__fail(err, SK_ETLS_CONFIG, "key file \"%s\" given without its "
-                    "certificate", o->key);
+    return sk__fail(err, SK_ETLS_CONFIG,
+                    "key file \"%s\" given without its "
+                    "certificate",
+                    o->key);
   if (o->servername && !(c->servername = strdup(o->servername)))
     return sk__fail(err, -ENOMEM, "servername: out of memory");
   c->pinned = o->pin != NULL;
@@ -300,4 +305,6 @@ const char *sk_tls_ctx_fingerprint(const sk_tls_ctx_t *c) {
   return c->fingerprint;
 }
 
-bool sk_tls_ctx_insecure(const sk_tls_ctx_t *c) { return c->insecure; }
+bool sk_tls_ctx_insecure(const sk_tls_ctx_t *c) {
+  return c->insecure;
+}

@@ -24,14 +24,14 @@ struct sk_tls {
   SSL *ssl;
   sk_tls_ctx_t *ctx;
   int fd;
-  bool seen_first; /* server: the client's first byte was looked at */
-  bool failed;     /* a fatal error: no close_notify may follow */
-  char peer[96];   /* "127.0.0.1:4433", for messages */
-  char name[256];  /* the name checked (client) */
-  char refusal[SK_ERR_LEN]; /* why the certificate was refused */
-  char alert[64];  /* the fatal alert the peer sent */
-  char fp[SK_TLS_FP_LEN];   /* the peer certificate's fingerprint */
-  char alpn[256];           /* the protocol chosen, "" for none */
+  bool seen_first;           /* server: the client's first byte was looked at */
+  bool failed;               /* a fatal error: no close_notify may follow */
+  char peer[96];             /* "127.0.0.1:4433", for messages */
+  char name[256];            /* the name checked (client) */
+  char refusal[SK_ERR_LEN];  /* why the certificate was refused */
+  char alert[64];            /* the fatal alert the peer sent */
+  char fp[SK_TLS_FP_LEN];    /* the peer certificate's fingerprint */
+  char alpn[256];            /* the protocol chosen, "" for none */
   char first[SK__TLS_SHOWN]; /* client: the server's first bytes */
   size_t first_len;
 };

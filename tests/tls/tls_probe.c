@@ -32,9 +32,12 @@ static int fail(const char *msg) {
 }
 
 static int usage(const char *msg) {
-  fprintf(stderr, PROG ": %s\nusage: " PROG " [-l] [-v] [--trustfile F] "
+  fprintf(stderr,
+          PROG
+          ": %s\nusage: " PROG " [-l] [-v] [--trustfile F] "
           "[--pin sha256:HEX] [--insecure] [--cert F] [--key F] [--alpn L] "
-          "[--servername N] [--verify-client] host port\n", msg);
+          "[--servername N] [--verify-client] host port\n",
+          msg);
   return 2;
 }
 
@@ -52,17 +55,38 @@ static int parse_args(int argc, char **argv, sk_tls_opts_t *o, bool *listen) {
   int c;
   while ((c = getopt_long(argc, argv, "lv", longs, NULL)) != -1) {
     switch (c) {
-    case 'l': *listen = true; break;
-    case 'v': verbose = 1; break;
-    case 't': o->trustfile = optarg; break;
-    case 'p': o->pin = optarg; break;
-    case 'k': o->insecure = true; break;
-    case 'c': o->cert = optarg; break;
-    case 'K': o->key = optarg; break;
-    case 'a': o->alpn = optarg; break;
-    case 's': o->servername = optarg; break;
-    case 'V': o->verify_client = true; break;
-    default: return usage("unknown option");
+    case 'l':
+      *listen = true;
+      break;
+    case 'v':
+      verbose = 1;
+      break;
+    case 't':
+      o->trustfile = optarg;
+      break;
+    case 'p':
+      o->pin = optarg;
+      break;
+    case 'k':
+      o->insecure = true;
+      break;
+    case 'c':
+      o->cert = optarg;
+      break;
+    case 'K':
+      o->key = optarg;
+      break;
+    case 'a':
+      o->alpn = optarg;
+      break;
+    case 's':
+      o->servername = optarg;
+      break;
+    case 'V':
+      o->verify_client = true;
+      break;
+    default:
+      return usage("unknown option");
     }
   }
   if (argc - optind != 2)

@@ -52,7 +52,7 @@ static void test_tls_pin_refused(void **state) {
   const char *tail = "\": expected sha256: and 64 hex digits (the "
                      "certificate's SHA-256 fingerprint)";
   char msg[SK_ERR_LEN];
-  const char *bad[] = {"", "sha1:abcd", "sha256:", "sha256:0:0112233",
+  const char *bad[] = {"",           "sha1:abcd", "sha256:", "sha256:0:0112233",
                        "sha256:abc", HEX};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     snprintf(msg, sizeof msg, "pin \"%s%s", bad[i], tail);
@@ -106,27 +106,35 @@ static void refusal_is(int code, const char *msg) {
 /* Each reason a person can act on has its own words, with its facts. */
 static void test_tls_refusal_messages(void **state) {
   (void)state;
-  refusal_is(X509_V_ERR_CERT_HAS_EXPIRED, "certificate of example.org:443 "
+  refusal_is(X509_V_ERR_CERT_HAS_EXPIRED,
+             "certificate of example.org:443 "
              "expired on 2026-04-01 00:00:00 UTC (CN=example.org)");
-  refusal_is(X509_V_ERR_CERT_NOT_YET_VALID, "certificate of example.org:443 "
+  refusal_is(X509_V_ERR_CERT_NOT_YET_VALID,
+             "certificate of example.org:443 "
              "is not valid until 2026-01-01 00:00:00 UTC (CN=example.org)");
-  refusal_is(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, "certificate of "
+  refusal_is(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+             "certificate of "
              "example.org:443 is self-signed and not trusted (CN=example.org, "
              "sha256:ab)");
-  refusal_is(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, "certificate of "
+  refusal_is(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+             "certificate of "
              "example.org:443 is issued by an unknown authority "
              "(CN=example.org, issuer CN=Test CA)");
-  refusal_is(X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, "certificate of "
+  refusal_is(X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
+             "certificate of "
              "example.org:443 is issued by an unknown authority "
              "(CN=example.org, issuer CN=Test CA)");
-  refusal_is(X509_V_ERR_HOSTNAME_MISMATCH, "certificate of example.org:443 is "
+  refusal_is(X509_V_ERR_HOSTNAME_MISMATCH,
+             "certificate of example.org:443 is "
              "for \"example.org\", \"www.example.org\", not "
              "\"mail.example.org\"");
-  refusal_is(X509_V_ERR_IP_ADDRESS_MISMATCH, "certificate of example.org:443 "
+  refusal_is(X509_V_ERR_IP_ADDRESS_MISMATCH,
+             "certificate of example.org:443 "
              "is for \"example.org\", \"www.example.org\", not "
              "\"mail.example.org\"");
   /* Any other reason: OpenSSL's words. */
-  refusal_is(X509_V_ERR_CERT_REVOKED, "certificate of example.org:443 "
+  refusal_is(X509_V_ERR_CERT_REVOKED,
+             "certificate of example.org:443 "
              "refused: certificate revoked (CN=example.org)");
 }
 
@@ -202,8 +210,8 @@ static void pass(sk_tls_t *from, sk_tls_t *to, const char *text) {
   ssize_t n;
   assert_int_equal(sk_tls_write(err, from, text, strlen(text)),
                    (ssize_t)strlen(text));
-  for (int i = 0; i < 10 && stepping((int)(n = sk_tls_read(err, to, buf,
-                                                           sizeof buf)));
+  for (int i = 0;
+       i < 10 && stepping((int)(n = sk_tls_read(err, to, buf, sizeof buf)));
        i++)
     ;
   assert_int_equal(n, (ssize_t)strlen(text));
