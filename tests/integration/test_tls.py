@@ -18,11 +18,10 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (TIMEOUT, LineReader, Proc, binary, free_port,  # noqa: E402
+from common import (TIMEOUT, LineReader, Proc, binary,  # noqa: E402
                     start_listener, wait_listening)
 
 CERTS = None  # the directory of certificates, made in setUpModule
@@ -111,7 +110,8 @@ def probe():
     return binary("tls_probe", os.path.join("tests", "tls"))
 
 
-LISTENING = re.compile(rb"listening on (\S+):(\d+), certificate (sha256:[0-9a-f]{64})$")
+LISTENING = re.compile(
+    rb"listening on (\S+):(\d+), certificate (sha256:[0-9a-f]{64})$")
 
 
 class TLSCase(unittest.TestCase):
@@ -125,10 +125,14 @@ class TLSCase(unittest.TestCase):
         client; returns (proc, port)."""
         def argv(port):
             return ["openssl", "s_server", "-quiet", "-naccept", "1",
-                    "-accept", "127.0.0.1:%d" % port, "-cert", cert(name + ".pem"),
+                    "-accept", "127.0.0.1:%d" % port,
+                    "-cert", cert(name + ".pem"),
                     "-key", cert(name + ".key")] + list(extra)
-        proc, port = start_listener(argv, on_start=lambda p: self.addCleanup(p.stop))
-        return proc, port
+        return self.listener(argv)
+
+    def listener(self, argv):
+        return start_listener(argv,
+                              on_start=lambda p: self.addCleanup(p.stop))
 
     def client(self, port, *opts, host="127.0.0.1"):
         return self.run_proc([probe()] + list(opts) + [host, str(port)])
@@ -177,7 +181,8 @@ class Refusals(TLSCase):
 
     def test_not_yet_valid(self):
         self.refused_by("future", r"certificate of 127\.0\.0\.1:\d+ is not "
-                        r"valid until 2099-01-01 00:00:00 UTC \(CN=localhost\)$",
+                        r"valid until 2099-01-01 00:00:00 UTC "
+                        r"\(CN=localhost\)$",
                         "--trustfile", cert("ca.pem"))
 
     def test_self_signed(self):
@@ -333,13 +338,14 @@ class ClientAccepts(TLSCase):
             self.assertEqual(c.wait_exit(), 0, c.describe())
         self.assertRegex(c.err.all_lines()[-1].decode(),
                          r"^tls_probe: 127\.0\.0\.1:\d+ closed the connection "
-                         r"without TLS close_notify: the data may be truncated$")
+                         r"without TLS close_notify: the data may be "
+                         r"truncated$")
 
     def test_ncat_server(self):
         def argv(port):
             return ["ncat", "--ssl", "--ssl-cert", cert("good.pem"),
                     "--ssl-key", cert("good.key"), "-l", "127.0.0.1", str(port)]
-        server, port = start_listener(argv, on_start=lambda p: self.addCleanup(p.stop))
+        server, port = self.listener(argv)
         c = self.client(port, "--trustfile", cert("ca.pem"), host="localhost")
         self.exchange(c, server)
 
@@ -348,7 +354,7 @@ class ClientAccepts(TLSCase):
             return ["socat", "-", "OPENSSL-LISTEN:%d,bind=127.0.0.1,reuseaddr,"
                     "cert=%s,key=%s,verify=0" % (port, cert("good.pem"),
                                                  cert("good.key"))]
-        server, port = start_listener(argv, on_start=lambda p: self.addCleanup(p.stop))
+        server, port = self.listener(argv)
         c = self.client(port, "--trustfile", cert("ca.pem"))
         self.exchange(c, server)
 
@@ -380,7 +386,8 @@ class Server(TLSCase):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port))) as s:
+        raw = socket.create_connection(("127.0.0.1", port))
+        with ctx.wrap_socket(raw) as s:
             der = s.getpeercert(binary_form=True)
             self.assertEqual(fp, "sha256:" + hashlib.sha256(der).hexdigest())
             s.sendall(b"hi\n")
@@ -398,7 +405,8 @@ class Server(TLSCase):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port))) as s:
+        raw = socket.create_connection(("127.0.0.1", port))
+        with ctx.wrap_socket(raw) as s:
             der = s.getpeercert(binary_form=True)
         text = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout",
                                "-subject", "-ext", "subjectAltName"],
@@ -412,9 +420,10 @@ class Server(TLSCase):
         server, port, fp = self.probe_server("--cert", cert("good.pem"),
                                              "--key", cert("good.key"))
         self.assertEqual(fp, fingerprint("good.pem"))
-        c = self.run_proc(["openssl", "s_client", "-quiet", "-verify_return_error",
-                           "-CAfile", cert("ca.pem"), "-verify_hostname",
-                           "localhost", "-connect", "127.0.0.1:%d" % port])
+        c = self.run_proc(["openssl", "s_client", "-quiet",
+                           "-verify_return_error", "-CAfile", cert("ca.pem"),
+                           "-verify_hostname", "localhost",
+                           "-connect", "127.0.0.1:%d" % port])
         self.exchange(c, server)
 
     def test_ncat_client_verifies(self):
