@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "internal.h"
@@ -86,25 +88,53 @@ static int set_alpn(char *err, sk_tls_ctx_t *c, const char *list) {
   return 0;
 }
 
+/* Never ask for a pass phrase: a library must not read the terminal.
+ * Being called at all means the key is encrypted. */
+static int no_passphrase_cb(char *buf, int size, int rwflag, void *arg) {
+  (void)buf, (void)size, (void)rwflag;
+  *(bool *)arg = true;
+  return -1;
+}
+
+/* Why a PEM file was refused, in words for the person who gave it. */
+static const char *pem_reason(const char *what, bool encrypted) {
+  unsigned long e = ERR_peek_error(); /* the first: the root cause */
+  if (encrypted)
+    return "the key is encrypted; give it decrypted (openssl pkey -in KEY)";
+  /* OpenSSL 3 says "unsupported" (decoders) where 1.1 said "no start
+   * line": either way nothing of the kind was found in the file. */
+  if ((ERR_GET_LIB(e) == ERR_LIB_PEM &&
+       ERR_GET_REASON(e) == PEM_R_NO_START_LINE) ||
+      (ERR_GET_LIB(e) == ERR_LIB_OSSL_DECODER &&
+       ERR_GET_REASON(e) == ERR_R_UNSUPPORTED))
+    return strcmp(what, "key file") == 0 ? "no PEM private key in it"
+                                         : "no PEM certificate in it";
+  if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+    return "the key does not match the certificate";
+  return ossl_reason();
+}
+
 static int load_cert_key(char *err, SSL_CTX *ssl, const char *cert,
                          const char *key) {
+  bool encrypted = false;
   int rc = check_file(err, "certificate file", cert);
   if (rc == 0 && key)
     rc = check_file(err, "key file", key);
   if (rc < 0)
     return rc;
+  SSL_CTX_set_default_passwd_cb(ssl, no_passphrase_cb);
+  SSL_CTX_set_default_passwd_cb_userdata(ssl, &encrypted);
   if (SSL_CTX_use_certificate_chain_file(ssl, cert) != 1)
     return sk__fail(err, SK_ETLS_CONFIG, "certificate file \"%s\": %s", cert,
-                    ossl_reason());
+                    pem_reason("certificate file", false));
   if (!key)
     key = cert;
-  if (SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) != 1)
+  rc = SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) == 1 &&
+       SSL_CTX_check_private_key(ssl) == 1;
+  SSL_CTX_set_default_passwd_cb_userdata(ssl, NULL);
+  if (!rc)
     return sk__fail(err, SK_ETLS_CONFIG, "key file \"%s\": %s", key,
-                    ossl_reason());
-  if (SSL_CTX_check_private_key(ssl) != 1)
-    return sk__fail(err, SK_ETLS_CONFIG,
-                    "key file \"%s\" does not match certificate \"%s\"", key,
-                    cert);
+                    pem_reason("key file", encrypted));
   return 0;
 }
 

@@ -260,6 +260,40 @@ class Refusals(TLSCase):
              % cert("nope.pem")).encode()])
 
 
+class Files(TLSCase):
+    """Certificate and key files: one line each, exit 2, no prompt."""
+
+    def refused_file(self, opts, line):
+        p = self.run_proc([probe(), "-l"] + opts + ["127.0.0.1", "0"])
+        p.close_stdin()  # a pass phrase prompt would read EOF, not hang
+        self.assertEqual(p.wait_exit(), 2, p.describe())
+        self.assertEqual(p.err.all_lines(), [b"tls_probe: " + line.encode()])
+
+    def test_encrypted_key_is_refused_without_a_prompt(self):
+        enc = cert("enc.key")
+        _openssl("pkey", "-in", "good.key", "-aes128", "-passout",
+                 "pass:secret", "-out", enc)
+        self.refused_file(["--cert", cert("good.pem"), "--key", enc],
+                          'key file "%s": the key is encrypted; give it '
+                          'decrypted (openssl pkey -in KEY)' % enc)
+
+    def test_key_of_another_certificate(self):
+        self.refused_file(["--cert", cert("good.pem"), "--key",
+                           cert("self.key")],
+                          'key file "%s": the key does not match the '
+                          'certificate' % cert("self.key"))
+
+    def test_no_key_in_the_certificate_file(self):
+        self.refused_file(["--cert", cert("good.pem")],
+                          'key file "%s": no PEM private key in it'
+                          % cert("good.pem"))
+
+    def test_no_certificate_in_the_file(self):
+        self.refused_file(["--cert", cert("good.key")],
+                          'certificate file "%s": no PEM certificate in it'
+                          % cert("good.key"))
+
+
 class ClientAccepts(TLSCase):
     """The probe as a client: what it accepts, and data both ways."""
 
@@ -467,6 +501,17 @@ class Server(TLSCase):
                 ctx.wrap_socket(raw).close()
         self.assert_refused(server, r"127\.0\.0\.1:\d+ sent no client "
                             r"certificate$")
+
+    def test_mutual_tls_refuses_untrusted_client_certificate(self):
+        server, port, _ = self.probe_server("--verify-client", "--trustfile",
+                                            cert("ca.pem"))
+        c = self.run_proc(["openssl", "s_client", "-quiet", "-cert",
+                           cert("self.pem"), "-key", cert("self.key"),
+                           "-connect", "127.0.0.1:%d" % port])
+        self.assert_refused(server, r"certificate of 127\.0\.0\.1:\d+ is "
+                            r"self-signed and not trusted \(CN=localhost, "
+                            r"%s\)$" % fingerprint("self.pem"))
+        c.wait_exit()
 
     def test_plaintext_client_gets_a_clean_close(self):
         server, port, _ = self.probe_server()
