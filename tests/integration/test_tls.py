@@ -120,18 +120,20 @@ class TLSCase(unittest.TestCase):
         self.addCleanup(p.stop)
         return p
 
-    def s_server(self, name, *extra):
+    def s_server(self, name, *extra, host="127.0.0.1"):
         """openssl s_server with certificate name on a free port, one
         client; returns (proc, port)."""
         def argv(port):
+            where = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (
+                host, port)
             return ["openssl", "s_server", "-quiet", "-naccept", "1",
-                    "-accept", "127.0.0.1:%d" % port,
+                    "-accept", where,
                     "-cert", cert(name + ".pem"),
                     "-key", cert(name + ".key")] + list(extra)
-        return self.listener(argv)
+        return self.listener(argv, host)
 
-    def listener(self, argv):
-        return start_listener(argv,
+    def listener(self, argv, host="127.0.0.1"):
+        return start_listener(argv, host=host,
                               on_start=lambda p: self.addCleanup(p.stop))
 
     def client(self, port, *opts, host="127.0.0.1"):
@@ -200,6 +202,12 @@ class Refusals(TLSCase):
         self.refused_by("wronghost", r'certificate of 127\.0\.0\.1:\d+ is for '
                         r'"other\.example", "www\.other\.example", not '
                         r'"127\.0\.0\.1"$', "--trustfile", cert("ca.pem"))
+
+    def test_ipv6_address_mismatch(self):
+        server, port = self.s_server("good", host="::1")
+        c = self.client(port, "--trustfile", cert("ca.pem"), host="::1")
+        self.assert_refused(c, r'certificate of \[::1\]:\d+ is for '
+                            r'"localhost", "127\.0\.0\.1", not "::1"$')
 
     def test_pin_mismatch_shows_both_fingerprints(self):
         want = fingerprint("good.pem")
@@ -428,9 +436,10 @@ class Server(TLSCase):
             server.out.wait_line(b"hi")
 
     def test_ephemeral_pinned_by_the_probe_client(self):
-        server, port, fp = self.probe_server()
-        c = self.client(port, "--pin", fp)
-        self.exchange(c, server)
+        for host in ("127.0.0.1", "::1"):
+            server, port, fp = self.probe_server(host=host)
+            c = self.client(port, "--pin", fp, host=host)
+            self.exchange(c, server)
 
     def test_ephemeral_certificate_names_localhost(self):
         # CN is the listen host; the SAN lets a client that trusts the
