@@ -441,6 +441,17 @@ static int handshake_failure(char *err, sk_tls_t *t, int e) {
                   ossl_reason());
 }
 
+/* Keeps what the caller may ask about; stops watching the first bytes. */
+static int handshake_done(sk_tls_t *t) {
+  const unsigned char *p = NULL;
+  unsigned int n = 0;
+  sk__tls_cert_fp(t->fp, SSL_get0_peer_certificate(t->ssl));
+  SSL_get0_alpn_selected(t->ssl, &p, &n);
+  snprintf(t->alpn, sizeof t->alpn, "%.*s", (int)n, p ? (const char *)p : "");
+  BIO_set_callback_ex(SSL_get_rbio(t->ssl), NULL);
+  return 0;
+}
+
 int sk_tls_handshake(char *err, sk_tls_t *t) {
   int rc;
   if (!t->seen_first && t->ctx->role == SK_TLS_SERVER &&
@@ -449,14 +460,8 @@ int sk_tls_handshake(char *err, sk_tls_t *t) {
   ERR_clear_error();
   errno = 0;
   rc = SSL_do_handshake(t->ssl);
-  if (rc == 1) {
-    const unsigned char *p = NULL;
-    unsigned int n = 0;
-    sk__tls_cert_fp(t->fp, SSL_get0_peer_certificate(t->ssl));
-    SSL_get0_alpn_selected(t->ssl, &p, &n);
-    snprintf(t->alpn, sizeof t->alpn, "%.*s", (int)n, p ? (const char *)p : "");
-    return 0;
-  }
+  if (rc == 1)
+    return handshake_done(t);
   int e = SSL_get_error(t->ssl, rc);
   if (e == SSL_ERROR_WANT_READ)
     return SK_TLS_WANT_READ;
