@@ -6,6 +6,14 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "sockit/error.h"
+
+/* The engine branch defines SK_API in error.h (exported symbols); until
+ * it lands, an empty one. */
+#ifndef SK_API
+#define SK_API
+#endif
+
 /*
  * Two objects: a context holds what every connection of one side shares
  * (role, certificates, trust, ALPN), a session drives one connection on
@@ -63,14 +71,15 @@ typedef struct sk_tls_opts {
  * session tickets on, buffers released while idle. Returns 0 and *out,
  * or SK_ETLS_CONFIG with a message naming the option and file.
  */
-int sk_tls_ctx_new(char *err, sk_tls_ctx_t **out, const sk_tls_opts_t *opts);
-void sk_tls_ctx_free(sk_tls_ctx_t *ctx);
+SK_API int sk_tls_ctx_new(char *err, sk_tls_ctx_t **out,
+                          const sk_tls_opts_t *opts);
+SK_API void sk_tls_ctx_free(sk_tls_ctx_t *ctx);
 
 /* Server: its certificate's fingerprint, in the form opts.pin takes. */
-const char *sk_tls_ctx_fingerprint(const sk_tls_ctx_t *ctx);
+SK_API const char *sk_tls_ctx_fingerprint(const sk_tls_ctx_t *ctx);
 
 /* Client: true when verification is off (the caller warns about it). */
-bool sk_tls_ctx_insecure(const sk_tls_ctx_t *ctx);
+SK_API bool sk_tls_ctx_insecure(const sk_tls_ctx_t *ctx);
 
 /*
  * A session on fd (connected, non-blocking, still the caller's to close).
@@ -78,9 +87,9 @@ bool sk_tls_ctx_insecure(const sk_tls_ctx_t *ctx);
  * unless opts.servername; required when verifying); peer labels
  * messages ("127.0.0.1:4433"). Returns 0 and *out, or a negative code.
  */
-int sk_tls_new(char *err, sk_tls_t **out, sk_tls_ctx_t *ctx, int fd,
-               const char *host, const char *peer);
-void sk_tls_free(sk_tls_t *t);
+SK_API int sk_tls_new(char *err, sk_tls_t **out, sk_tls_ctx_t *ctx, int fd,
+                      const char *host, const char *peer);
+SK_API void sk_tls_free(sk_tls_t *t);
 
 /*
  * One handshake step: 0 when done, SK_TLS_WANT_READ/WRITE to call again
@@ -88,36 +97,37 @@ void sk_tls_free(sk_tls_t *t);
  * not yet valid, self-signed, unknown issuer, name or pin mismatch,
  * alert from the peer, plaintext peer.
  */
-int sk_tls_handshake(char *err, sk_tls_t *t);
+SK_API int sk_tls_handshake(char *err, sk_tls_t *t);
 
 /*
  * Reads application data: bytes (> 0), 0 when the peer sent
  * close_notify, SK_TLS_WANT_READ/WRITE (a read may need a write),
  * SK_ETLS_TRUNCATED on EOF without close_notify, or an error.
  */
-ssize_t sk_tls_read(char *err, sk_tls_t *t, void *buf, size_t cap);
+SK_API ssize_t sk_tls_read(char *err, sk_tls_t *t, void *buf, size_t cap);
 
 /*
  * Writes up to len (> 0) bytes: bytes written (> 0), SK_TLS_WANT_READ/WRITE
  * (retry with the same bytes; the buffer may move), or an error.
  */
-ssize_t sk_tls_write(char *err, sk_tls_t *t, const void *buf, size_t len);
+SK_API ssize_t sk_tls_write(char *err, sk_tls_t *t, const void *buf,
+                            size_t len);
 
 /* Sends close_notify: 0 once sent (call it no more), SK_TLS_WANT_WRITE
  * (call again), or an error; after a fatal error it sends nothing and
  * returns 0. The peer's close_notify arrives as sk_tls_read's 0. */
-int sk_tls_shutdown(char *err, sk_tls_t *t);
+SK_API int sk_tls_shutdown(char *err, sk_tls_t *t);
 
 /* Decrypted bytes already buffered: read them before polling again. */
-size_t sk_tls_pending(const sk_tls_t *t);
+SK_API size_t sk_tls_pending(const sk_tls_t *t);
 
 /* After the handshake: "TLSv1.3", "TLS_AES_256_GCM_SHA384", the ALPN
  * protocol chosen ("" for none), the peer's certificate fingerprint
  * ("" for none). Never NULL. */
-const char *sk_tls_version(const sk_tls_t *t);
-const char *sk_tls_cipher(const sk_tls_t *t);
-const char *sk_tls_alpn(const sk_tls_t *t);
-const char *sk_tls_peer_fingerprint(const sk_tls_t *t);
+SK_API const char *sk_tls_version(const sk_tls_t *t);
+SK_API const char *sk_tls_cipher(const sk_tls_t *t);
+SK_API const char *sk_tls_alpn(const sk_tls_t *t);
+SK_API const char *sk_tls_peer_fingerprint(const sk_tls_t *t);
 
 /* ---- pure helpers, exposed for the tests and the command line ---- */
 
@@ -125,10 +135,11 @@ const char *sk_tls_peer_fingerprint(const sk_tls_t *t);
  * Parses "sha256:HEX" (prefix in any case, hex in any case, colons
  * between bytes allowed) into 32 bytes. Returns 0 or SK_ETLS_CONFIG.
  */
-int sk_tls_pin_parse(char *err, const char *text, unsigned char out[32]);
+SK_API int sk_tls_pin_parse(char *err, const char *text, unsigned char out[32]);
 
 /* Formats 32 bytes as "sha256:" and lowercase hex into out. */
-char *sk_tls_fp_format(char out[SK_TLS_FP_LEN], const unsigned char md[32]);
+SK_API char *sk_tls_fp_format(char out[SK_TLS_FP_LEN],
+                              const unsigned char md[32]);
 
 /* What a refused certificate looks like, for the message builder. */
 typedef struct sk_tls_refusal {
@@ -145,6 +156,6 @@ typedef struct sk_tls_refusal {
 } sk_tls_refusal_t;
 
 /* One line for a refused certificate into err; returns SK_ETLS_VERIFY. */
-int sk_tls_refusal_format(char *err, const sk_tls_refusal_t *r);
+SK_API int sk_tls_refusal_format(char *err, const sk_tls_refusal_t *r);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -341,19 +342,86 @@ static int client_plaintext(char *err, sk_tls_t *t) {
   return plaintext(err, t, buf, n + (more > 0 ? (size_t)more : 0));
 }
 
-static long first_bytes_cb(BIO *b, int oper, const char *argp, size_t len,
-                           int argi, long argl, int ret, size_t *processed) {
-  sk_tls_t *t = (sk_tls_t *)BIO_get_callback_arg(b);
-  (void)len, (void)argi, (void)argl;
-  if (oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 && processed &&
-      t->first_len < sizeof t->first) {
-    size_t n = *processed;
-    if (n > sizeof t->first - t->first_len)
-      n = sizeof t->first - t->first_len;
-    memcpy(t->first + t->first_len, argp, n);
-    t->first_len += n;
+/*
+ * The descriptor BIO. OpenSSL's socket BIO writes with write(), which
+ * raises SIGPIPE when the peer is gone: a library must not, so this one
+ * sends with MSG_NOSIGNAL (write() for descriptors that are no socket).
+ * On a client it also keeps the server's first bytes for the plaintext
+ * message.
+ */
+static int bio_result(BIO *b, ssize_t n, bool reading) {
+  BIO_clear_retry_flags(b);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    if (reading)
+      BIO_set_retry_read(b);
+    else
+      BIO_set_retry_write(b);
   }
-  return ret;
+  if (n == 0 && reading)
+    BIO_set_flags(b, BIO_FLAGS_IN_EOF);
+  return (int)n;
+}
+
+static int bio_write(BIO *b, const char *buf, int len) {
+  sk_tls_t *t = BIO_get_data(b);
+  ssize_t n = send(t->fd, buf, (size_t)len, MSG_NOSIGNAL);
+  if (n < 0 && errno == ENOTSOCK)
+    n = write(t->fd, buf, (size_t)len);
+  return bio_result(b, n, false);
+}
+
+static int bio_read(BIO *b, char *buf, int len) {
+  sk_tls_t *t = BIO_get_data(b);
+  ssize_t n = recv(t->fd, buf, (size_t)len, 0);
+  if (n < 0 && errno == ENOTSOCK)
+    n = read(t->fd, buf, (size_t)len);
+  if (n > 0 && t->watch_first && t->first_len < sizeof t->first) {
+    size_t k = sizeof t->first - t->first_len;
+    k = (size_t)n < k ? (size_t)n : k;
+    memcpy(t->first + t->first_len, buf, k);
+    t->first_len += k;
+  }
+  return bio_result(b, n, true);
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  sk_tls_t *t = BIO_get_data(b);
+  (void)num;
+  switch (cmd) {
+  case BIO_CTRL_FLUSH:
+    return 1;
+  case BIO_CTRL_EOF:
+    return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
+  case BIO_C_GET_FD:
+    if (ptr)
+      *(int *)ptr = t->fd;
+    return t->fd;
+  }
+  return 0;
+}
+
+BIO_METHOD *sk__tls_bio_method_new(void) {
+  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+                                   BIO_TYPE_DESCRIPTOR,
+                               "sockit descriptor");
+  if (m &&
+      (!BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) ||
+       !BIO_meth_set_ctrl(m, bio_ctrl))) {
+    BIO_meth_free(m);
+    m = NULL;
+  }
+  return m;
+}
+
+/* The session's descriptor BIO, both ways; 0 or -1 (out of memory). */
+static int attach_fd(sk_tls_t *t) {
+  BIO *b = BIO_new(t->ctx->bio_method);
+  if (!b)
+    return -1;
+  BIO_set_data(b, t);
+  BIO_set_init(b, 1);
+  SSL_set_bio(t->ssl, b, b); /* one reference, taken by the session */
+  return 0;
 }
 
 int sk_tls_new(char *err, sk_tls_t **out, sk_tls_ctx_t *ctx, int fd,
@@ -374,12 +442,10 @@ int sk_tls_new(char *err, sk_tls_t **out, sk_tls_ctx_t *ctx, int fd,
                                  : "");
   SSL_set_app_data(t->ssl, t);
   SSL_set_info_callback(t->ssl, info_cb);
-  if (!SSL_set_fd(t->ssl, fd))
-    rc = sk__fail(err, SK_ETLS, "TLS session on descriptor %d failed", fd);
+  if (attach_fd(t) < 0)
+    rc = sk__fail(err, -ENOMEM, "TLS session: out of memory");
   else if (ctx->role == SK_TLS_CLIENT) {
-    BIO *rbio = SSL_get_rbio(t->ssl);
-    BIO_set_callback_arg(rbio, (char *)t);
-    BIO_set_callback_ex(rbio, first_bytes_cb);
+    t->watch_first = true;
     SSL_set_connect_state(t->ssl);
     rc = client_names(err, t);
   } else
@@ -448,7 +514,7 @@ static int handshake_done(sk_tls_t *t) {
   sk__tls_cert_fp(t->fp, SSL_get0_peer_certificate(t->ssl));
   SSL_get0_alpn_selected(t->ssl, &p, &n);
   snprintf(t->alpn, sizeof t->alpn, "%.*s", (int)n, p ? (const char *)p : "");
-  BIO_set_callback_ex(SSL_get_rbio(t->ssl), NULL);
+  t->watch_first = false;
   return 0;
 }
 

@@ -311,7 +311,9 @@ int sk_tls_ctx_new(char *err, sk_tls_ctx_t **out, const sk_tls_opts_t *opts) {
     return sk__fail(err, -ENOMEM, "TLS context: out of memory");
   c->role = opts->role;
   ERR_clear_error();
-  rc = ctx_setup(err, c, opts);
+  c->bio_method = sk__tls_bio_method_new();
+  rc = c->bio_method ? ctx_setup(err, c, opts)
+                     : sk__fail(err, -ENOMEM, "TLS context: out of memory");
   if (rc < 0) {
     sk_tls_ctx_free(c);
     return rc;
@@ -327,6 +329,7 @@ void sk_tls_ctx_free(sk_tls_ctx_t *c) {
     OPENSSL_free(SSL_CTX_get_app_data(c->ssl));
     SSL_CTX_free(c->ssl);
   }
+  BIO_meth_free(c->bio_method);
   free(c->servername);
   free(c);
 }

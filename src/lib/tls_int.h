@@ -12,6 +12,7 @@
 
 struct sk_tls_ctx {
   SSL_CTX *ssl;
+  BIO_METHOD *bio_method; /* the sessions' descriptor BIO */
   sk_tls_role_t role;
   bool insecure;
   bool pinned;
@@ -32,12 +33,16 @@ struct sk_tls {
   char alert[64];            /* the fatal alert the peer sent */
   char fp[SK_TLS_FP_LEN];    /* the peer certificate's fingerprint */
   char alpn[256];            /* the protocol chosen, "" for none */
+  bool watch_first;          /* client, until the handshake is done */
   char first[SK__TLS_SHOWN]; /* client: the server's first bytes */
   size_t first_len;
 };
 
 /* Fingerprint of cert into out ("" when cert is NULL). */
 void sk__tls_cert_fp(char out[SK_TLS_FP_LEN], X509 *cert);
+
+/* A BIO method over a descriptor, without SIGPIPE (tls.c). */
+BIO_METHOD *sk__tls_bio_method_new(void);
 
 /* The callbacks the context installs; they report into the session. */
 int sk__tls_verify_cb(int ok, X509_STORE_CTX *store);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,7 +279,7 @@ int main(int argc, char **argv) {
   int rc = parse_args(argc, argv, &o, &listen);
   if (rc)
     return rc;
-  sk_sigpipe_ignore();
+  signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error, not a death */
   if (sk_tls_ctx_new(err, &ctx, &o) < 0)
     return fail(err) + 1; /* options the user gave: a usage error */
   if (sk_tls_ctx_insecure(ctx))

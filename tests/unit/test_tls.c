@@ -6,7 +6,9 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <malloc.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -278,6 +280,26 @@ static void test_tls_session_truncated(void **state) {
   pair_close(&p);
 }
 
+/* Writing to a peer that is gone is an error, never SIGPIPE: the
+ * library sets no signal policy, so it must not raise one. */
+static void test_tls_session_no_sigpipe(void **state) {
+  sk_tls_ctx_t **ctx = *state;
+  struct pair p;
+  char err[SK_ERR_LEN];
+  ssize_t n = 1;
+  void (*old)(int) = signal(SIGPIPE, SIG_DFL);
+  pair_open(&p, ctx[0], ctx[1]);
+  pair_handshake(&p);
+  close(p.fd[1]);
+  for (int i = 0; i < 4 && n > 0; i++)
+    n = sk_tls_write(err, p.c, "x", 1);
+  signal(SIGPIPE, old);
+  assert_int_equal(n, -EPIPE);
+  assert_string_equal(err, "TLS write to s: Broken pipe");
+  p.fd[1] = -1;
+  pair_close(&p);
+}
+
 /* A plaintext client is refused before OpenSSL reads, quoted. */
 static void test_tls_session_plaintext_client(void **state) {
   sk_tls_ctx_t **ctx = *state;
@@ -334,6 +356,7 @@ int main(void) {
       cmocka_unit_test(test_tls_session_close_notify),
       cmocka_unit_test(test_tls_session_truncated),
       cmocka_unit_test(test_tls_session_plaintext_client),
+      cmocka_unit_test(test_tls_session_no_sigpipe),
       cmocka_unit_test(test_tls_idle_client_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL) +
