@@ -490,6 +490,46 @@ class Server(TLSCase):
         for p in (c, server):
             p.err.wait_line(re.compile(rb'alpn "h2"'))
 
+    def bulk(self, sender_is_client):
+        """4 MiB one way, partial writes and WANT_* included: the sender's
+        stdin EOF sends close_notify, the receiver (whose stdin stays open
+        and silent) gets every byte, answers, and both exit 0."""
+        blob = os.urandom(4 << 20)
+        src, dst = cert("bulk-in"), cert("bulk-out")
+        with open(src, "wb") as f:
+            f.write(blob)
+        silent_r, silent_w = os.pipe()
+        self.addCleanup(os.close, silent_w)
+        with open(src, "rb") as fin, open(dst, "wb") as fout:
+            s_io = (fin, subprocess.DEVNULL) if not sender_is_client else (
+                silent_r, fout)
+            c_io = (fin, subprocess.DEVNULL) if sender_is_client else (
+                silent_r, fout)
+            server = subprocess.Popen([probe(), "-l", "127.0.0.1", "0"],
+                                      stdin=s_io[0], stdout=s_io[1],
+                                      stderr=subprocess.PIPE)
+            self.addCleanup(server.kill)
+            err = LineReader(server.stderr, "server stderr")
+            m = LISTENING.search(err.wait_line(LISTENING))
+            client = subprocess.Popen([probe(), "--pin", m.group(3).decode(),
+                                       "127.0.0.1", m.group(2).decode()],
+                                      stdin=c_io[0], stdout=c_io[1])
+            self.addCleanup(client.kill)
+            os.close(silent_r)
+            self.assertEqual(client.wait(TIMEOUT * 4), 0)
+            self.assertEqual(server.wait(TIMEOUT * 4), 0)
+            server.stderr.close()
+        with open(dst, "rb") as f:
+            got = f.read()
+        self.assertEqual(len(got), len(blob))
+        self.assertTrue(got == blob, "the bytes differ")
+
+    def test_bulk_client_to_server(self):
+        self.bulk(sender_is_client=True)
+
+    def test_bulk_server_to_client(self):
+        self.bulk(sender_is_client=False)
+
     def test_mutual_tls(self):
         server, port, _ = self.probe_server("--verify-client", "--trustfile",
                                             cert("ca.pem"))
