@@ -488,13 +488,11 @@ static int handshake_failure(char *err, sk_tls_t *t, int e) {
   }
   if (t->alert[0])
     return sk__fail(err, SK_ETLS_ALERT,
-                    "%s refused the TLS handshake: "
-                    "alert \"%s\"",
-                    t->peer, t->alert);
+                    "%s refused the TLS handshake: alert \"%s\"", t->peer,
+                    t->alert);
   if (eof_error(e))
     return sk__fail(err, SK_ETLS,
-                    "%s closed the connection during the TLS "
-                    "handshake",
+                    "%s closed the connection during the TLS handshake",
                     t->peer);
   if (e == SSL_ERROR_SYSCALL && errno)
     return sk__fail(err, -errno, "TLS handshake with %s: %s", t->peer,
@@ -547,17 +545,16 @@ static ssize_t io_failure(char *err, sk_tls_t *t, int e, const char *what) {
   t->failed = true;
   if (eof_error(e))
     return sk__fail(err, SK_ETLS_TRUNCATED,
-                    "%s closed the connection without "
-                    "TLS close_notify: the data may be truncated",
+                    "%s closed the connection without TLS close_notify: "
+                    "the data may be truncated",
                     t->peer);
   if (e == SSL_ERROR_SYSCALL && errno)
     return sk__fail(err, -errno, "TLS %s %s: %s", what, t->peer,
                     strerror(errno));
   if (t->alert[0])
     return sk__fail(err, SK_ETLS_ALERT,
-                    "%s ended the TLS session: alert "
-                    "\"%s\"",
-                    t->peer, t->alert);
+                    "%s ended the TLS session: alert \"%s\"", t->peer,
+                    t->alert);
   return sk__fail(err, SK_ETLS, "TLS %s %s: %s", what, t->peer, ossl_reason());
 }
 

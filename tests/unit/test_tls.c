@@ -172,6 +172,48 @@ static void test_tls_strerror(void **state) {
   assert_string_equal(sk_strerror(SK_TLS_WANT_READ), "TLS wants to read");
 }
 
+static void ctx_refused(const sk_tls_opts_t *o, const char *msg) {
+  char err[SK_ERR_LEN] = "";
+  sk_tls_ctx_t *ctx = (sk_tls_ctx_t *)1;
+  assert_int_equal(sk_tls_ctx_new(err, &ctx, o), SK_ETLS_CONFIG);
+  assert_null(ctx);
+  assert_string_equal(err, msg);
+}
+
+/* Options that do not fit the role or each other are refused, never
+ * ignored. */
+static void test_tls_ctx_options_refused(void **state) {
+  (void)state;
+  sk_tls_opts_t o = {.role = SK_TLS_CLIENT, .alpn = "h2,,x"};
+  ctx_refused(&o, "ALPN list \"h2,,x\": expected names of 1 to 255 bytes "
+                  "separated by commas");
+  o = (sk_tls_opts_t){.role = SK_TLS_CLIENT, .verify_client = true};
+  ctx_refused(&o, "verify_client and ephemeral_host are server options");
+  o = (sk_tls_opts_t){.role = SK_TLS_SERVER, .insecure = true};
+  ctx_refused(&o, "pin, insecure and servername are client options");
+  o = (sk_tls_opts_t){.role = SK_TLS_SERVER, .verify_client = true};
+  ctx_refused(&o, "verifying clients needs a trust file of their CAs");
+  o = (sk_tls_opts_t){.role = SK_TLS_SERVER, .key = "k.pem"};
+  ctx_refused(&o, "key file \"k.pem\" given without its certificate");
+  o = (sk_tls_opts_t){.role = 0};
+  ctx_refused(&o, "TLS role must be client or server");
+}
+
+/* A verifying client needs the name the certificate must carry. */
+static void test_tls_session_needs_host(void **state) {
+  (void)state;
+  char err[SK_ERR_LEN] = "";
+  sk_tls_opts_t o = {.role = SK_TLS_CLIENT};
+  sk_tls_ctx_t *ctx;
+  sk_tls_t *t = (sk_tls_t *)1;
+  assert_int_equal(sk_tls_ctx_new(err, &ctx, &o), 0);
+  assert_int_equal(sk_tls_new(err, &t, ctx, 0, NULL, "10.0.0.1:443"),
+                   SK_ETLS_CONFIG);
+  assert_null(t);
+  assert_string_equal(err, "verifying 10.0.0.1:443 needs its host name");
+  sk_tls_ctx_free(ctx);
+}
+
 /* ---- sessions on socket pairs, both ends driven here ---- */
 
 struct pair {
@@ -351,6 +393,8 @@ int main(void) {
       cmocka_unit_test(test_tls_refusal_pin),
       cmocka_unit_test(test_tls_refusal_sparse),
       cmocka_unit_test(test_tls_strerror),
+      cmocka_unit_test(test_tls_ctx_options_refused),
+      cmocka_unit_test(test_tls_session_needs_host),
   };
   const struct CMUnitTest sessions[] = {
       cmocka_unit_test(test_tls_session_close_notify),
