@@ -10,9 +10,6 @@
 #define SK__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define SK__PRINTF(f, a)
-/* Text for the TLS codes (tls.c), for sk_strerror; NULL when not one. */
-const char *sk__tls_strerror(int code);
-
 #endif
 
 /* Writes one formatted line into err (SK_ERR_LEN bytes) and returns code. */
