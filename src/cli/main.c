@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ping.h"
 
 static int fail(int code, const char *err) {
   fprintf(stderr, "sockit: %s\n", err);
@@ -200,6 +201,8 @@ static int connect_and_relay(const cli_t *c) {
 int main(int argc, char **argv) {
   char err[SK_ERR_LEN];
   cli_t c;
+  if (argc > 1 && strcmp(argv[1], "ping") == 0)
+    return ping_main(argc - 1, argv + 1);
   /* A closed standard descriptor must not be taken by our socket, or
    * the relay would send the peer's bytes back to it. */
   for (int fd = 0; fd < 3; fd++)

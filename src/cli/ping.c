@@ -1,0 +1,412 @@
+/*
+ * sockit ping HOST: ICMP echo over IPv4 and IPv6 with the options and the
+ * output of iputils ping, on an ICMP datagram socket where
+ * net.ipv4.ping_group_range allows it and a raw socket otherwise. A plain
+ * ppoll loop: one socket, one timer, nothing for libuv to add.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ping.h"
+#include "sockit/sockit.h"
+
+#define US_PER_S 1000000LL
+#define FLOOD_WAIT_US 10000 /* -f: next request after a reply or 10 ms */
+#define USER_MIN_INTERVAL_US 2000 /* iputils: users may not go below 2 ms */
+/* As iputils: a payload shorter than a struct timeval carries no time. */
+#define TIMED_MIN 16
+
+typedef struct ping_opts {
+  int family;
+  long count;             /* -c; 0 for no limit */
+  long long interval_us;  /* -i */
+  long long linger_us;    /* -W: wait for a reply when none came */
+  size_t size;            /* -s: payload bytes */
+  bool quiet, flood, verbose;
+  const char *host;
+} ping_opts_t;
+
+typedef struct ping_run {
+  ping_opts_t o;
+  sk_icmp_sock_t s;
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  char where[NI_MAXHOST];
+  long sent, received, dups, corrupt;
+  long long tmin, tmax, tsum; /* microseconds */
+  double tsum2;
+  long long start, exit_at, next_send, last_send;
+  long long last_event; /* last send or reply: iputils' end of "time" */
+  uint8_t seen[65536 / 8]; /* which sequence numbers came back */
+  uint8_t pkt[8 + SK_ICMP_DATA_MAX6];
+  uint8_t rbuf[65536 + 60];
+} ping_run_t;
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int signum) {
+  stop_signal = signum;
+}
+
+static long long now_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * US_PER_S + t.tv_nsec / 1000;
+}
+
+static const char ping_usage[] =
+    "usage: sockit ping [-46fqv] [-c COUNT] [-i SECS] [-W SECS] [-s SIZE] "
+    "HOST\n"
+    "  -c COUNT  stop after COUNT replies or COUNT requests and the wait\n"
+    "  -i SECS   between requests (default 1; fractions allowed)\n"
+    "  -W SECS   wait this long for a reply when none came (default 10)\n"
+    "  -s SIZE   payload bytes (default 56)\n"
+    "  -f        flood: next request at each reply or every 10 ms (root)\n"
+    "  -q        only the summary;  -4, -6  IPv4 or IPv6 only\n"
+    "  -v        name the kind of ICMP socket on stderr\n"
+    "exit: 0 a reply came, 1 none came, 2 usage or socket error\n";
+
+static int usage_fail(const char *fmt, const char *arg) {
+  fputs("sockit ping: ", stderr);
+  fprintf(stderr, fmt, arg);
+  fputc('\n', stderr);
+  return SK_EXIT_USAGE;
+}
+
+/* "0.2", "1", "10" seconds within [min_us, 86400 s]; -1 if not. */
+static long long seconds_parse(const char *text, long long min_us) {
+  char *end;
+  double v = strtod(text, &end);
+  if (end == text || *end || !(v >= 0 && v <= 86400))
+    return -1;
+  long long us = llround(v * US_PER_S);
+  return us < min_us ? -1 : us;
+}
+
+static long long integer_parse(const char *text, long long max) {
+  char *end;
+  long long v = strtoll(text, &end, 10);
+  return end == text || *end || text[0] == '-' || v > max ? -1 : v;
+}
+
+/* Applies one option; returns 0 or an exit code. */
+static int option_apply(ping_opts_t *o, int opt, const char *arg) {
+  long long v;
+  switch (opt) {
+  case '4':
+  case '6':
+    if (o->family)
+      return usage_fail("cannot use -4 with -6%s", "");
+    o->family = opt == '4' ? AF_INET : AF_INET6;
+    return 0;
+  case 'c':
+    if ((v = integer_parse(arg, 1000000000)) < 1)
+      return usage_fail("count \"%.32s\" is not an integer in 1..1000000000",
+                        arg);
+    o->count = (long)v;
+    return 0;
+  case 'i':
+    if ((o->interval_us = seconds_parse(arg, 0)) < 0)
+      return usage_fail("interval \"%.32s\" is not a number of seconds in "
+                        "0..86400", arg);
+    return 0;
+  case 'W':
+    if ((o->linger_us = seconds_parse(arg, 1000)) < 0)
+      return usage_fail("timeout \"%.32s\" is not a number of seconds in "
+                        "0.001..86400", arg);
+    return 0;
+  case 's':
+    if ((v = integer_parse(arg, SK_ICMP_DATA_MAX6)) < 0)
+      return usage_fail("size \"%.32s\" is not an integer in 0..65527", arg);
+    o->size = (size_t)v;
+    return 0;
+  case 'f': o->flood = true; return 0;
+  case 'q': o->quiet = true; return 0;
+  case 'v': o->verbose = true; return 0;
+  default: return fputs(ping_usage, stdout) < 0 ? 1 : -1; /* -h */
+  }
+}
+
+/* Parses argv; returns 0, or an exit code (-1: help printed, exit 0). */
+static int opts_parse(ping_opts_t *o, int argc, char **argv) {
+  static const struct option longs[] = {{"help", no_argument, NULL, 'h'},
+                                        {NULL, 0, NULL, 0}};
+  int opt, rc;
+  bool interval_set = false;
+  *o = (ping_opts_t){.interval_us = US_PER_S, .linger_us = 10 * US_PER_S,
+                     .size = 56};
+  opterr = 0;
+  optind = 1;
+  while ((opt = getopt_long(argc, argv, ":46c:fhi:qs:vW:", longs, NULL)) !=
+         -1) {
+    if (opt == ':')
+      return usage_fail("option \"%.32s\" needs a value", argv[optind - 1]);
+    if (opt == '?') {
+      char name[3] = {'-', (char)optopt, '\0'};
+      return usage_fail("unknown option \"%.32s\"; see sockit ping -h",
+                        optopt ? name : argv[optind - 1]);
+    }
+    if ((rc = option_apply(o, opt, optarg)))
+      return rc;
+    interval_set |= opt == 'i';
+  }
+  if (argc - optind != 1)
+    return usage_fail(argc == optind ? "missing host; usage: sockit ping "
+                                       "[options] HOST%s"
+                                     : "one host only, not \"%.64s\"",
+                      argc == optind ? "" : argv[optind + 1]);
+  o->host = argv[optind];
+  if (o->flood && geteuid() != 0)
+    return usage_fail("cannot flood: -f needs root%s", "");
+  if (o->flood && !interval_set)
+    o->interval_us = 0;
+  if (geteuid() != 0 && o->interval_us < USER_MIN_INTERVAL_US)
+    return usage_fail("interval below 2 ms needs root (as iputils)%s", "");
+  return 0;
+}
+
+/* Resolves the host for o->family; returns 0 or an exit code. */
+static int target_resolve(ping_run_t *r) {
+  struct addrinfo hints = {.ai_family = r->o.family,
+                           .ai_socktype = SOCK_DGRAM}, *ai;
+  int rc = getaddrinfo(r->o.host, NULL, &hints, &ai);
+  if (rc != 0) {
+    fprintf(stderr, "sockit ping: %.64s: %s\n", r->o.host, gai_strerror(rc));
+    return SK_EXIT_USAGE;
+  }
+  memcpy(&r->to, ai->ai_addr, ai->ai_addrlen);
+  r->tolen = ai->ai_addrlen;
+  r->o.family = ai->ai_family;
+  freeaddrinfo(ai);
+  getnameinfo((struct sockaddr *)&r->to, r->tolen, r->where, sizeof r->where,
+              NULL, 0, NI_NUMERICHOST);
+  if (r->o.family == AF_INET && r->o.size > SK_ICMP_DATA_MAX4)
+    return usage_fail("size over 65507, the IPv4 limit%s", "");
+  return 0;
+}
+
+/* One request: a timestamp (when it fits, as iputils) then i & 0xff. */
+static int request_send(ping_run_t *r, long long now) {
+  char err[SK_ERR_LEN];
+  uint8_t *data = r->pkt + 8;
+  uint16_t seq = (uint16_t)(r->sent + 1);
+  for (size_t i = 0; i < r->o.size; i++)
+    data[i] = (uint8_t)i;
+  if (r->o.size >= TIMED_MIN)
+    memcpy(data, &now, sizeof now);
+  size_t len = sk_icmp_echo_build(r->pkt, sizeof r->pkt, r->o.family,
+                                  r->s.ident, seq, data, r->o.size);
+  r->seen[seq / 8] &= (uint8_t)~(1U << (seq % 8));
+  r->sent++;
+  if (sk_icmp_send(err, &r->s, r->pkt, len, (struct sockaddr *)&r->to,
+                   r->tolen) < 0 &&
+      !r->o.quiet)
+    fprintf(stderr, "sockit ping: %s\n", err);
+  if (r->o.flood && !r->o.quiet)
+    fputc('.', stdout);
+  return 0;
+}
+
+/* iputils' rtt text: about three significant digits. */
+static void rtt_format(char *out, size_t cap, long long us) {
+  if (us >= 100000)
+    snprintf(out, cap, "%lld", us / 1000);
+  else if (us >= 10000)
+    snprintf(out, cap, "%lld.%01lld", us / 1000, us % 1000 / 100);
+  else if (us >= 1000)
+    snprintf(out, cap, "%lld.%02lld", us / 1000, us % 1000 / 10);
+  else
+    snprintf(out, cap, "%lld.%03lld", us / 1000, us % 1000);
+}
+
+static void rtt_add(ping_run_t *r, long long rtt) {
+  if (r->received == 1 || rtt < r->tmin)
+    r->tmin = rtt;
+  if (rtt > r->tmax)
+    r->tmax = rtt;
+  r->tsum += rtt;
+  r->tsum2 += (double)rtt * (double)rtt;
+}
+
+/* Counts one reply and prints its line; a sequence number already seen
+ * is a duplicate, counted apart and marked as iputils does. */
+static void reply_take(ping_run_t *r, const sk_icmp_echo_t *e,
+                       const char *from, long long now) {
+  bool dup = r->seen[e->seq / 8] & (1U << (e->seq % 8));
+  bool timed = e->data_len >= TIMED_MIN;
+  long long sent_at = 0;
+  char ttl[16] = "", time[48] = "";
+  r->seen[e->seq / 8] |= (uint8_t)(1U << (e->seq % 8));
+  if (timed)
+    memcpy(&sent_at, e->data, sizeof sent_at);
+  if (sent_at > now)
+    sent_at = now; /* a forged or damaged stamp: no negative rtt */
+  if (dup) {
+    r->dups++;
+  } else {
+    r->received++;
+    if (timed)
+      rtt_add(r, now - sent_at);
+  }
+  if (r->o.flood) {
+    if (!r->o.quiet && !dup)
+      fputc('\b', stdout);
+    return;
+  }
+  if (r->o.quiet)
+    return;
+  if (e->ttl >= 0)
+    snprintf(ttl, sizeof ttl, " ttl=%d", e->ttl);
+  if (timed) {
+    rtt_format(time + 6, sizeof time - 6, now - sent_at);
+    memcpy(time, " time=", 6);
+    strcat(time, " ms");
+  }
+  printf("%zu bytes from %s: icmp_seq=%u%s%s%s\n", e->data_len + 8, from,
+         e->seq, ttl, time, dup ? " (DUP!)" : "");
+}
+
+/* Reads every waiting packet; returns the number of replies taken. */
+static int replies_drain(ping_run_t *r) {
+  struct sockaddr_storage from;
+  socklen_t fromlen;
+  sk_icmp_echo_t e;
+  char name[NI_MAXHOST];
+  int ttl, taken = 0;
+  ssize_t n;
+  while ((n = sk_icmp_recv(&r->s, r->rbuf, sizeof r->rbuf, &from, &fromlen,
+                           &ttl)) >= 0) {
+    e.ttl = ttl;
+    sk_icmp_kind_t k = sk_icmp_echo_parse(&r->s, r->rbuf, (size_t)n, &e);
+    if (k == SK_ICMP_CORRUPT)
+      r->corrupt++;
+    if (k != SK_ICMP_REPLY)
+      continue;
+    getnameinfo((struct sockaddr *)&from, fromlen, name, sizeof name, NULL,
+                0, NI_NUMERICHOST);
+    reply_take(r, &e, name, r->last_event = now_us());
+    taken++;
+  }
+  return taken;
+}
+
+static void stats_print(const ping_run_t *r, long long end) {
+  printf("\n--- %s ping statistics ---\n", r->o.host);
+  printf("%ld packets transmitted, %ld received", r->sent, r->received);
+  if (r->dups)
+    printf(", +%ld duplicates", r->dups);
+  if (r->corrupt)
+    printf(", +%ld corrupted", r->corrupt);
+  if (r->sent)
+    printf(", %g%% packet loss",
+           (float)((r->sent - r->received) * 100.0 / r->sent));
+  printf(", time %lldms\n", (end - r->start) / 1000);
+  if (!r->received || r->o.size < TIMED_MIN)
+    return;
+  double avg = (double)r->tsum / (double)r->received;
+  double mdev = sqrt(fmax(r->tsum2 / (double)r->received - avg * avg, 0));
+  long long a = llround(avg), d = llround(mdev);
+  printf("rtt min/avg/max/mdev = %lld.%03lld/%lld.%03lld/%lld.%03lld/"
+         "%lld.%03lld ms\n",
+         r->tmin / 1000, r->tmin % 1000, a / 1000, a % 1000, r->tmax / 1000,
+         r->tmax % 1000, d / 1000, d % 1000);
+}
+
+/* As iputils: after the last request, wait two round trips (at least one
+ * interval) when replies came, the -W time when none did. */
+static long long exit_wait(const ping_run_t *r) {
+  if (!r->received)
+    return r->o.linger_us;
+  return 2 * r->tmax > r->o.interval_us ? 2 * r->tmax : r->o.interval_us;
+}
+
+static bool run_done(ping_run_t *r, long long now) {
+  if (stop_signal)
+    return true;
+  if (!r->o.count || r->sent < r->o.count)
+    return false;
+  if (r->received >= r->o.count)
+    return true;
+  if (!r->exit_at)
+    r->exit_at = now + exit_wait(r);
+  return now >= r->exit_at;
+}
+
+/* The loop: send when due, read replies, until -c is met or a signal. */
+static void run_loop(ping_run_t *r, const sigset_t *waitmask) {
+  struct pollfd p = {.fd = r->s.fd, .events = POLLIN};
+  long long now = r->start = r->next_send = now_us();
+  while (!run_done(r, now)) {
+    if ((!r->o.count || r->sent < r->o.count) && now >= r->next_send) {
+      request_send(r, now);
+      r->last_send = r->last_event = now;
+      r->next_send = now + (r->o.flood && r->o.interval_us < FLOOD_WAIT_US
+                                ? FLOOD_WAIT_US
+                                : r->o.interval_us);
+      continue;
+    }
+    long long until = r->exit_at ? r->exit_at : r->next_send;
+    struct timespec ts = {.tv_sec = (until - now) / US_PER_S,
+                          .tv_nsec = (until - now) % US_PER_S * 1000};
+    if (r->o.flood)
+      fflush(stdout);
+    if (ppoll(&p, 1, &ts, waitmask) > 0 && replies_drain(r) > 0 &&
+        r->o.flood && r->last_send + r->o.interval_us < r->next_send)
+      r->next_send = r->last_send + r->o.interval_us; /* at each reply */
+    now = now_us();
+  }
+}
+
+static void header_print(const ping_run_t *r) {
+  if (r->o.family == AF_INET)
+    printf("PING %s (%s) %zu(%zu) bytes of data.\n", r->o.host, r->where,
+           r->o.size, r->o.size + 28);
+  else
+    printf("PING %s(%s) %zu data bytes\n", r->o.host, r->where, r->o.size);
+  if (r->o.verbose)
+    fprintf(stderr, "sockit ping: %s socket, identifier %u\n",
+            r->s.raw ? "raw ICMP (SOCK_RAW)" : "ICMP datagram (SOCK_DGRAM)",
+            r->s.ident);
+}
+
+int ping_main(int argc, char **argv) {
+  char err[SK_ERR_LEN];
+  struct sigaction on = {.sa_handler = on_stop};
+  sigset_t stops, orig;
+  ping_run_t *r = calloc(1, sizeof *r);
+  int rc = r ? opts_parse(&r->o, argc, argv) : SK_EXIT_ERROR;
+  if (rc || (rc = target_resolve(r)))
+    goto out;
+  if (sk_icmp_open(err, r->o.family, &r->s) < 0) {
+    fprintf(stderr, "sockit ping: %s\n", err);
+    rc = SK_EXIT_USAGE;
+    goto out;
+  }
+  sk_sigpipe_ignore();
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGTERM);
+  sigprocmask(SIG_BLOCK, &stops, &orig); /* delivered only inside ppoll */
+  sigaction(SIGINT, &on, NULL);
+  sigaction(SIGTERM, &on, NULL);
+  header_print(r);
+  run_loop(r, &orig);
+  stats_print(r, r->last_event);
+  close(r->s.fd);
+  /* As iputils, Ctrl-C ends with the summary and the reply rule. */
+  rc = stop_signal == SIGTERM ? SK_EXIT_SIGTERM : r->received ? 0 : 1;
+  if (fflush(stdout) != 0 && rc == 0)
+    rc = SK_EXIT_ERROR;
+out:
+  free(r);
+  return rc < 0 ? 0 : rc;
+}

@@ -1,0 +1,198 @@
+/* ICMP echo: sockets, checksum, requests and replies (sockit ping). */
+#include <errno.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "sockit/error.h"
+#include "sockit/icmp.h"
+
+uint16_t sk_icmp_checksum(const void *buf, size_t len) {
+  const uint8_t *p = buf;
+  uint32_t sum = 0;
+  for (; len > 1; p += 2, len -= 2)
+    sum += (uint32_t)(p[0] << 8 | p[1]);
+  if (len)
+    sum += (uint32_t)p[0] << 8;
+  while (sum >> 16)
+    sum = (sum & 0xffff) + (sum >> 16);
+  return htons((uint16_t)~sum);
+}
+
+size_t sk_icmp_echo_build(void *buf, size_t cap, int family, uint16_t ident,
+                          uint16_t seq, const void *data, size_t data_len) {
+  uint8_t *p = buf;
+  uint16_t id = htons(ident), sq = htons(seq), sum;
+  if (cap < 8 || data_len > cap - 8)
+    return 0;
+  p[0] = family == AF_INET6 ? ICMP6_ECHO_REQUEST : ICMP_ECHO;
+  p[1] = 0;
+  memset(p + 2, 0, 2);
+  memcpy(p + 4, &id, 2);
+  memcpy(p + 6, &sq, 2);
+  if (data_len)
+    memcpy(p + 8, data, data_len);
+  if (family == AF_INET) {
+    sum = sk_icmp_checksum(p, 8 + data_len);
+    memcpy(p + 2, &sum, 2);
+  }
+  return 8 + data_len;
+}
+
+sk_icmp_kind_t sk_icmp_echo_parse(const sk_icmp_sock_t *s, const void *pkt,
+                                  size_t len, sk_icmp_echo_t *out) {
+  const uint8_t *p = pkt;
+  uint16_t id, seq;
+  if (s->raw && s->family == AF_INET) { /* raw IPv4 hands us the IP header */
+    size_t hl = len ? (size_t)(p[0] & 0x0f) * 4 : 0;
+    if (hl < 20 || len < hl + 8)
+      return SK_ICMP_CORRUPT;
+    out->ttl = p[8];
+    p += hl;
+    len -= hl;
+  }
+  if (len < 8)
+    return SK_ICMP_CORRUPT;
+  if (p[0] != (s->family == AF_INET6 ? ICMP6_ECHO_REPLY : ICMP_ECHOREPLY))
+    return SK_ICMP_OTHER;
+  memcpy(&id, p + 4, 2);
+  memcpy(&seq, p + 6, 2);
+  if (ntohs(id) != s->ident)
+    return SK_ICMP_OTHER; /* another ping's reply (raw sockets see all) */
+  if (s->family == AF_INET && sk_icmp_checksum(p, len) != 0)
+    return SK_ICMP_CORRUPT;
+  out->ident = ntohs(id);
+  out->seq = ntohs(seq);
+  out->data = p + 8;
+  out->data_len = len - 8;
+  return SK_ICMP_REPLY;
+}
+
+/* Raw sockets see every ICMP packet: let the kernel pass replies only,
+ * and ask for the TTL / hop limit of each packet as control data. */
+static void icmp_sock_setup(sk_icmp_sock_t *s) {
+  int one = 1;
+  if (s->family == AF_INET6) {
+    struct icmp6_filter f;
+    ICMP6_FILTER_SETBLOCKALL(&f);
+    ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
+    if (s->raw)
+      setsockopt(s->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f);
+    setsockopt(s->fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one);
+  } else if (s->raw) {
+    /* linux/icmp.h's ICMP_FILTER (1): a bit set per type to drop; that
+     * header clashes with netinet/ip_icmp.h, hence the literal. */
+    uint32_t drop = ~(1U << ICMP_ECHOREPLY);
+    setsockopt(s->fd, SOL_RAW, 1, &drop, sizeof drop);
+  } else {
+    setsockopt(s->fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof one);
+  }
+}
+
+/* Binds a datagram ICMP socket to port 0 for the kernel to choose its
+ * identifier now, and learns it; on failure the first send does it. */
+static void icmp_ident_bind(sk_icmp_sock_t *s) {
+  struct sockaddr_storage me = {.ss_family = (sa_family_t)s->family};
+  socklen_t len = s->family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                        : sizeof(struct sockaddr_in);
+  if (bind(s->fd, (struct sockaddr *)&me, len) < 0 ||
+      getsockname(s->fd, (struct sockaddr *)&me, &len) < 0)
+    return;
+  s->ident = ntohs(s->family == AF_INET6
+                       ? ((struct sockaddr_in6 *)&me)->sin6_port
+                       : ((struct sockaddr_in *)&me)->sin_port);
+}
+
+/* The current ping_group_range, for the message; "?" if unreadable. */
+static void group_range_read(char *out, size_t cap) {
+  FILE *f = fopen("/proc/sys/net/ipv4/ping_group_range", "r");
+  unsigned long lo, hi;
+  if (f && fscanf(f, "%lu %lu", &lo, &hi) == 2)
+    snprintf(out, cap, "%lu %lu", lo, hi);
+  else
+    snprintf(out, cap, "?");
+  if (f)
+    fclose(f);
+}
+
+int sk_icmp_open(char *err, int family, sk_icmp_sock_t *s) {
+  int proto = family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+  char range[64];
+  memset(s, 0, sizeof *s);
+  s->family = family;
+  s->fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, proto);
+  if (s->fd < 0 && (errno == EACCES || errno == EPERM)) {
+    s->raw = true; /* our group is outside ping_group_range */
+    s->fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, proto);
+  }
+  if (s->fd < 0) {
+    int code = -errno;
+    if (code != -EACCES && code != -EPERM)
+      return sk__fail(err, code, "socket ICMP%s: %s",
+                      family == AF_INET6 ? "v6" : "", sk_strerror(code));
+    group_range_read(range, sizeof range);
+    return sk__fail(err, code,
+                    "no ICMP socket allowed: group %u is outside "
+                    "net.ipv4.ping_group_range (%s; widen it with sysctl) "
+                    "and raw sockets need root or CAP_NET_RAW",
+                    (unsigned)getegid(), range);
+  }
+  /* A raw socket's identifier is ours to choose; a datagram socket's is
+   * the port the kernel gives it at bind (or at the first send). */
+  s->ident = (uint16_t)getpid();
+  if (!s->raw)
+    icmp_ident_bind(s);
+  icmp_sock_setup(s);
+  return s->fd;
+}
+
+ssize_t sk_icmp_send(char *err, sk_icmp_sock_t *s, const void *pkt,
+                     size_t len, const struct sockaddr *to, socklen_t tolen) {
+  struct sockaddr_storage me;
+  socklen_t melen = sizeof me;
+  ssize_t n = sendto(s->fd, pkt, len, 0, to, tolen);
+  if (n < 0)
+    return sk__fail(err, -errno, "sendto: %s", sk_strerror(-errno));
+  if (!s->raw && getsockname(s->fd, (struct sockaddr *)&me, &melen) == 0)
+    s->ident = ntohs(me.ss_family == AF_INET6
+                         ? ((struct sockaddr_in6 *)&me)->sin6_port
+                         : ((struct sockaddr_in *)&me)->sin_port);
+  return n;
+}
+
+static int cmsg_ttl(struct msghdr *m) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+    int v;
+    if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+        (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
+      memcpy(&v, CMSG_DATA(c), sizeof v);
+      return v;
+    }
+  }
+  return -1;
+}
+
+ssize_t sk_icmp_recv(sk_icmp_sock_t *s, void *buf, size_t cap,
+                     struct sockaddr_storage *from, socklen_t *fromlen,
+                     int *ttl) {
+  union {
+    char buf[CMSG_SPACE(sizeof(int)) * 2];
+    struct cmsghdr align;
+  } ctl;
+  struct iovec iov = {.iov_base = buf, .iov_len = cap};
+  struct msghdr m = {.msg_name = from, .msg_namelen = sizeof *from,
+                     .msg_iov = &iov, .msg_iovlen = 1,
+                     .msg_control = ctl.buf, .msg_controllen = sizeof ctl};
+  ssize_t n = recvmsg(s->fd, &m, MSG_DONTWAIT);
+  if (n < 0)
+    return -errno;
+  *fromlen = m.msg_namelen;
+  *ttl = cmsg_ttl(&m);
+  return n;
+}
