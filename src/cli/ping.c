@@ -41,6 +41,8 @@ typedef struct ping_run {
   struct sockaddr_storage to;
   socklen_t tolen;
   char where[NI_MAXHOST];
+  struct sockaddr_storage last_from; /* cache of from_format's lookup */
+  char last_name[2 * NI_MAXHOST + 4];
   long sent, received, dups, corrupt;
   long long tmin, tmax, tsum; /* microseconds */
   double tsum2;
@@ -275,12 +277,30 @@ static void reply_take(ping_run_t *r, const sk_icmp_echo_t *e,
          e->seq, ttl, time, dup ? " (DUP!)" : "");
 }
 
+/* The sender as iputils names it: "name (address)" when the host was
+ * given as a name, the address alone otherwise; one lookup per sender. */
+static const char *from_format(ping_run_t *r, struct sockaddr_storage *from,
+                               socklen_t len) {
+  char num[NI_MAXHOST], name[NI_MAXHOST];
+  if (r->last_name[0] && memcmp(&r->last_from, from, len) == 0)
+    return r->last_name;
+  getnameinfo((struct sockaddr *)from, len, num, sizeof num, NULL, 0,
+              NI_NUMERICHOST);
+  if (strcmp(r->o.host, r->where) != 0 &&
+      getnameinfo((struct sockaddr *)from, len, name, sizeof name, NULL, 0,
+                  NI_NAMEREQD) == 0)
+    snprintf(r->last_name, sizeof r->last_name, "%s (%s)", name, num);
+  else
+    snprintf(r->last_name, sizeof r->last_name, "%s", num);
+  memcpy(&r->last_from, from, len);
+  return r->last_name;
+}
+
 /* Reads every waiting packet; returns the number of replies taken. */
 static int replies_drain(ping_run_t *r) {
   struct sockaddr_storage from;
   socklen_t fromlen;
   sk_icmp_echo_t e;
-  char name[NI_MAXHOST];
   int ttl, taken = 0;
   ssize_t n;
   while ((n = sk_icmp_recv(&r->s, r->rbuf, sizeof r->rbuf, &from, &fromlen,
@@ -291,9 +311,8 @@ static int replies_drain(ping_run_t *r) {
       r->corrupt++;
     if (k != SK_ICMP_REPLY)
       continue;
-    getnameinfo((struct sockaddr *)&from, fromlen, name, sizeof name, NULL,
-                0, NI_NUMERICHOST);
-    reply_take(r, &e, name, r->last_event = now_us());
+    reply_take(r, &e, from_format(r, &from, fromlen),
+               r->last_event = now_us());
     taken++;
   }
   return taken;
@@ -310,8 +329,10 @@ static void stats_print(const ping_run_t *r, long long end) {
     printf(", %g%% packet loss",
            (float)((r->sent - r->received) * 100.0 / r->sent));
   printf(", time %lldms\n", (end - r->start) / 1000);
-  if (!r->received || r->o.size < TIMED_MIN)
+  if (!r->received || r->o.size < TIMED_MIN) {
+    putchar('\n'); /* iputils ends a summary without rtts so */
     return;
+  }
   double avg = (double)r->tsum / (double)r->received;
   double mdev = sqrt(fmax(r->tsum2 / (double)r->received - avg * avg, 0));
   long long a = llround(avg), d = llround(mdev);
@@ -398,6 +419,7 @@ int ping_main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &stops, &orig); /* delivered only inside ppoll */
   sigaction(SIGINT, &on, NULL);
   sigaction(SIGTERM, &on, NULL);
+  setvbuf(stdout, NULL, _IOLBF, 0); /* a line per reply, also in a pipe */
   header_print(r);
   run_loop(r, &orig);
   stats_print(r, r->last_event);
