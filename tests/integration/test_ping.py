@@ -203,18 +203,24 @@ class Usage(PingCase):
         self.assertIn(b"usage: sockit ping", p.stdout)
 
 
-@unittest.skipUnless(ROOT, NEED_ROOT)
-class Sockets(PingCase):
-    """Which socket sockit takes, in a namespace of its own."""
+class NsCase(PingCase):
+    """Runs a copy of a program in a network namespace of its own."""
+    program = None
 
     def setUp(self):
         # nobody must be able to run the binary: copy it somewhere public.
         d = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, d)
         os.chmod(d, 0o755)
-        self.bin = os.path.join(d, "sockit")
-        shutil.copy(sockit(), self.bin)
+        self.bin = os.path.join(d, "prog")
+        shutil.copy(self.program(), self.bin)
         os.chmod(self.bin, 0o755)
+
+
+@unittest.skipUnless(ROOT, NEED_ROOT)
+class Sockets(NsCase):
+    """Which socket sockit takes, in a namespace of its own."""
+    program = staticmethod(sockit)
 
     def ns_ping(self, setup, args, user=None):
         return run(in_netns(setup, [self.bin, "ping", "-v"] + args, user))
@@ -303,6 +309,44 @@ class Verification(PingCase):
         out = bytes(p.out.transcript)
         self.assertEqual(summary(out)[:5], (3, 3, 1, 1, 0.0))
         self.assertEqual(len(re.findall(rb"icmp_seq=2 ", out)), 1, out)
+
+
+@unittest.skipUnless(ROOT, NEED_ROOT)
+class Example(NsCase):
+    """examples/ping: SOCK_RAW when allowed, else the datagram socket."""
+    program = staticmethod(lambda: binary("ping"))
+
+    def ns_example(self, setup, args, user=None):
+        return run(in_netns(setup, [self.bin] + args, user))
+
+    def test_raw_socket(self):
+        p = self.ns_example(["net.ipv4.ping_group_range=1 0"],
+                            ["127.0.0.1", "2"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = re.sub(rb"time=[\d.]+ ms", b"time=N ms", p.stdout)
+        self.assertEqual(lines.splitlines(), [
+            b"PING 127.0.0.1 with a SOCK_RAW socket",
+            b"reply from 127.0.0.1: icmp_seq=1 ttl=64 time=N ms",
+            b"reply from 127.0.0.1: icmp_seq=2 ttl=64 time=N ms",
+            b"2 sent, 2 received"])
+
+    def test_datagram_socket_as_nobody(self):
+        p = self.ns_example(["net.ipv4.ping_group_range=0 2147483647"],
+                            ["127.0.0.1", "1"], "nobody")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"SOCK_DGRAM socket", p.stdout)
+        self.assertRegex(p.stdout, rb"reply from 127.0.0.1: icmp_seq=1 "
+                                   rb"time=[\d.]+ ms\n1 sent, 1 received")
+
+    def test_no_reply_and_no_socket(self):
+        p = self.ns_example(["net.ipv4.icmp_echo_ignore_all=1"],
+                            ["127.0.0.1", "1"])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"no reply for icmp_seq=1", p.stdout)
+        p = self.ns_example(["net.ipv4.ping_group_range=1 0"],
+                            ["127.0.0.1", "1"], "nobody")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"ping_group_range", p.stderr)
 
 
 @unittest.skipUnless(ROOT, "-f needs root")
