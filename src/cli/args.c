@@ -39,6 +39,10 @@ const char cli_usage[] =
     "  --max-queue BYTES  per-client output queue (default 1M)\n"
     "  --progress         bytes and rate on stderr once a second\n"
     "  --no-splice        plain read/write, no splice/sendfile\n"
+    "  --mcast-join G[,IF] -u: join multicast group G (on interface IF)\n"
+    "  --mcast-ttl N      -u: multicast TTL / hop limit (0..255)\n"
+    "  --mcast-loop on|off -u: our own multicast back to this host\n"
+    "  -b, --broadcast    -u: allow sending to a broadcast address\n"
     "  -h, --help         this help;  -V, --version  the version\n"
     "\n"
     "exit: 0 success, 1 runtime error, 2 usage error, 130/143 on "
@@ -55,6 +59,9 @@ enum {
   OPT_MAX_QUEUE,
   OPT_PROGRESS,
   OPT_NO_SPLICE,
+  OPT_MCAST_JOIN,
+  OPT_MCAST_TTL,
+  OPT_MCAST_LOOP,
 };
 
 static const struct option long_options[] = {
@@ -81,6 +88,10 @@ static const struct option long_options[] = {
     {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-splice", no_argument, NULL, OPT_NO_SPLICE},
+    {"mcast-join", required_argument, NULL, OPT_MCAST_JOIN},
+    {"mcast-ttl", required_argument, NULL, OPT_MCAST_TTL},
+    {"mcast-loop", required_argument, NULL, OPT_MCAST_LOOP},
+    {"broadcast", no_argument, NULL, 'b'},
     {NULL, 0, NULL, 0},
 };
 
@@ -127,6 +138,38 @@ static int seconds_parse(char *err, const char *flag, const char *text,
   return 0;
 }
 
+/* --mcast-join, --mcast-ttl, --mcast-loop, -b; returns 0 or -1. */
+static int mcast_option_apply(cli_t *c, int opt, const char *arg,
+                              char *err) {
+  struct sockaddr_storage group;
+  unsigned ifindex;
+  long long v;
+  switch (opt) {
+  case 'b': c->mcast.broadcast = true; return 0;
+  case OPT_MCAST_JOIN:
+    c->mcast.join = arg;
+    if (sk_mcast_group_parse(err, arg, &group, &ifindex) < 0)
+      return -1;
+    /* A group's datagrams come in its own family: no dual-stack socket. */
+    if (c->family == AF_UNSPEC)
+      c->family = group.ss_family;
+    return 0;
+  case OPT_MCAST_TTL:
+    if (number_parse(err, "mcast-ttl", arg, 0, 255, false, &v) < 0)
+      return -1;
+    c->mcast.ttl = (int)v;
+    c->mcast.ttl_set = true;
+    return 0;
+  case OPT_MCAST_LOOP:
+    if (strcmp(arg, "on") && strcmp(arg, "off"))
+      return usage_error(err, "mcast-loop \"%.32s\" is not on or off", arg);
+    c->mcast.loop = strcmp(arg, "on") == 0;
+    c->mcast.loop_set = true;
+    return 0;
+  }
+  return -1;
+}
+
 /* Applies one option; returns 0, CLI_HELP / CLI_VERSION, or -1. */
 static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   long long v;
@@ -171,8 +214,17 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   case OPT_NO_SPLICE: c->no_zero_copy = true; break;
   case 'h': return CLI_HELP;
   case 'V': return CLI_VERSION;
-  default: return -1;
+  default: return mcast_option_apply(c, opt, arg, err);
   }
+  return 0;
+}
+
+static int mcast_conflicts_check(const cli_t *c, char *err) {
+  const sk_mcast_t *m = &c->mcast;
+  bool any = m->join || m->ttl_set || m->loop_set || m->broadcast;
+  if (any && (!c->udp || c->unix_sock || c->scan))
+    return usage_error(err, "--mcast-join, --mcast-ttl, --mcast-loop and "
+                            "-b need -u (and no -U or -z)");
   return 0;
 }
 
@@ -185,9 +237,6 @@ static int conflicts_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use -6 with -U");
   if (c->listen && c->scan)
     return usage_error(err, "cannot use -l with -z");
-  if (c->scan && c->udp)
-    return usage_error(err, "cannot use -z with -u: UDP has no connection "
-                            "to test");
   if (c->udp && c->shutdown_on_eof)
     return usage_error(err, "cannot use -N with -u: UDP has no half-close");
   if (c->send_only && c->recv_only)
@@ -208,7 +257,7 @@ static int conflicts_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use -p with -U");
   if (c->scan && (c->chat || c->send_only || c->recv_only))
     return usage_error(err, "cannot use -z with a data option");
-  return 0;
+  return mcast_conflicts_check(c, err);
 }
 
 /* "20-30" (with -z) or one port; fills the scan range. */
@@ -295,7 +344,7 @@ int cli_parse(cli_t *c, int argc, char **argv, char *err) {
   c->family = AF_UNSPEC;
   opterr = 0;
   optind = 1;
-  while ((opt = getopt_long(argc, argv, ":46Cdhi:klm:Np:s:uUvVw:z",
+  while ((opt = getopt_long(argc, argv, ":46bCdhi:klm:Np:s:uUvVw:z",
                             long_options, NULL)) != -1) {
     if (opt == '?')
       return unknown_option(err, argv[optind - 1]);

@@ -29,6 +29,7 @@ typedef struct cli {
   sk_addr_t addr;      /* where to connect, or where to listen */
   int port_lo, port_hi; /* -z range */
   sk_acl_t acl;
+  sk_mcast_t mcast;    /* --mcast-join, --mcast-ttl, --mcast-loop, -b */
 } cli_t;
 
 /*

@@ -53,6 +53,20 @@ static int relay(const cli_t *c, int fd) {
   return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
 }
 
+/* -z -u: one probe; returns 1 when the port may be open. */
+static int udp_scan_one(const cli_t *c, const sk_sock_opts_t *o,
+                        const char *where) {
+  static const char *const state[] = {"closed", "open", "open|filtered"};
+  char err[SK_ERR_LEN];
+  int rc = sk_udp_probe(err, &c->addr, o, c->wait_ms ? c->wait_ms : 1000);
+  if (rc < 0 && c->verbose)
+    fprintf(stderr, "sockit: %s\n", err);
+  else if (rc > 0 || c->verbose)
+    fprintf(rc > 0 ? stdout : stderr, "%s%s %s\n", rc > 0 ? "" : "sockit: ",
+            where, state[rc]);
+  return rc > 0;
+}
+
 /* -z: connect to each port in the range and close; 0 if any is open. */
 static int scan(cli_t *c) {
   char err[SK_ERR_LEN], where[SK_ADDRSTR_LEN];
@@ -62,6 +76,10 @@ static int scan(cli_t *c) {
   for (int port = c->port_lo; port <= c->port_hi; port++) {
     c->addr.port = (uint16_t)port;
     sk_addr_format(&c->addr, where, sizeof where);
+    if (c->udp) {
+      open_ports += udp_scan_one(c, &o, where);
+      continue;
+    }
     int fd = sk_tcp_connect(err, &c->addr, &o);
     if (fd >= 0) {
       printf("%s open\n", where);
@@ -153,7 +171,7 @@ static int listen_and_serve(const cli_t *c) {
   char err[SK_ERR_LEN], where[SK_ADDRSTR_LEN];
   struct sockaddr_storage local;
   socklen_t len = sizeof local;
-  sk_sock_opts_t o = {.family = c->family};
+  sk_sock_opts_t o = {.family = c->family, .mcast = &c->mcast};
   int rc, lfd = sk_socket_open(err, &c->addr, socktype(c), SK_SOCK_LISTEN, &o);
   if (lfd < 0)
     return fail(SK_EXIT_ERROR, err);
@@ -178,7 +196,8 @@ static int listen_and_serve(const cli_t *c) {
 static int connect_and_relay(const cli_t *c) {
   char err[SK_ERR_LEN], where[SK_ADDRSTR_LEN];
   sk_addr_t source;
-  sk_sock_opts_t o = {.family = c->family, .timeout_ms = c->wait_ms};
+  sk_sock_opts_t o = {.family = c->family, .timeout_ms = c->wait_ms,
+                      .mcast = &c->mcast};
   if (c->source_host || c->source_port) {
     if (sk_addr_set_inet(err, &source, c->source_host,
                          c->source_port ? c->source_port : "0",

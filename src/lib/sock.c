@@ -1,6 +1,8 @@
 /* Sockets: create, bind, listen, accept and connect. */
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -88,6 +90,10 @@ static int open_one(char *err, const struct sockaddr *sa, socklen_t len,
   int fd = socket(sa->sa_family, socktype | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return fail_at(err, "socket", sa, len, -errno);
+  /* Before connect: a broadcast destination needs SO_BROADCAST set. */
+  if (o->mcast && mode == SK_SOCK_CONNECT &&
+      (rc = sk_mcast_apply(err, fd, sa->sa_family, o->mcast)))
+    goto error;
   if (mode == SK_SOCK_CONNECT) {
     if (o->source && (rc = bind_source(err, fd, o->source, sa->sa_family)) < 0)
       goto error;
@@ -102,7 +108,9 @@ static int open_one(char *err, const struct sockaddr *sa, socklen_t len,
     if ((rc = connect_timed(fd, sa, len, o->timeout_ms)) < 0)
       goto fail;
   } else {
-    if (socktype == SOCK_STREAM && sa->sa_family != AF_UNIX)
+    /* Several receivers of one group share the port (multicast only). */
+    if ((socktype == SOCK_STREAM && sa->sa_family != AF_UNIX) ||
+        (o->mcast && o->mcast->join))
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (sa->sa_family == AF_INET6)
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
@@ -116,6 +124,9 @@ static int open_one(char *err, const struct sockaddr *sa, socklen_t len,
       goto fail_listen;
     }
   }
+  if (o->mcast && mode == SK_SOCK_LISTEN &&
+      (rc = sk_mcast_apply(err, fd, sa->sa_family, o->mcast)))
+    goto error;
   if ((rc = sk_fd_set_nonblock(fd, o->nonblock)) < 0)
     goto error;
   return fd;
@@ -328,4 +339,131 @@ ssize_t sk_recvfrom(char *err, int fd, void *buf, size_t cap,
   if (from_len)
     *from_len = len;
   return n;
+}
+
+/* ---- multicast and broadcast (sockit --mcast-*, -b) ---- */
+
+int sk_mcast_group_parse(char *err, const char *text,
+                         struct sockaddr_storage *group, unsigned *ifindex) {
+  struct addrinfo hints = {.ai_flags = AI_NUMERICHOST,
+                           .ai_socktype = SOCK_DGRAM}, *ai;
+  char host[SK_ADDRSTR_LEN];
+  const char *comma = strchr(text, ',');
+  size_t n = comma ? (size_t)(comma - text) : strlen(text);
+  if (n >= sizeof host)
+    return sk__fail(err, SK_EADDR, "multicast group \"%.64s\" is too long",
+                    text);
+  memcpy(host, text, n);
+  host[n] = '\0';
+  *ifindex = 0;
+  if (comma && !(*ifindex = if_nametoindex(comma + 1)))
+    return sk__fail(err, SK_EADDR, "no network interface \"%.32s\"",
+                    comma + 1);
+  if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+    return sk__fail(err, SK_EADDR, "multicast group \"%.64s\" is not a "
+                    "numeric IPv4 or IPv6 address", host);
+  memcpy(group, ai->ai_addr, ai->ai_addrlen);
+  freeaddrinfo(ai);
+  bool is_mc = group->ss_family == AF_INET
+                   ? IN_MULTICAST(ntohl(((struct sockaddr_in *)group)
+                                            ->sin_addr.s_addr))
+                   : IN6_IS_ADDR_MULTICAST(
+                         &((struct sockaddr_in6 *)group)->sin6_addr);
+  if (!is_mc)
+    return sk__fail(err, SK_EADDR, "\"%.64s\" is not a multicast group "
+                    "(224.0.0.0/4 or ff00::/8)", host);
+  return 0;
+}
+
+static int mcast_setopt(char *err, int fd, int level, int name,
+                        const void *v, socklen_t len, const char *what) {
+  if (setsockopt(fd, level, name, v, len) == 0)
+    return 0;
+  return sk__fail(err, -errno, "setsockopt %s: %s", what, strerror(errno));
+}
+
+/* Joins the group (MCAST_JOIN_GROUP takes both families on Linux); a
+ * client with IFACE also sends through it. */
+static int mcast_join(char *err, int fd, int family, const char *text) {
+  struct group_req req = {0};
+  unsigned ifindex;
+  int rc = sk_mcast_group_parse(err, text, &req.gr_group, &ifindex);
+  int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+  if (rc < 0)
+    return rc;
+  if (family != req.gr_group.ss_family)
+    return sk__fail(err, SK_EADDR, "cannot join group \"%.64s\" on an "
+                    "IPv%c socket", text, family == AF_INET ? '4' : '6');
+  req.gr_interface = ifindex;
+  if ((rc = mcast_setopt(err, fd, level, MCAST_JOIN_GROUP, &req, sizeof req,
+                         "MCAST_JOIN_GROUP")) < 0 || !ifindex)
+    return rc;
+  if (family == AF_INET6) {
+    int i = (int)ifindex;
+    return mcast_setopt(err, fd, level, IPV6_MULTICAST_IF, &i, sizeof i,
+                        "IPV6_MULTICAST_IF");
+  }
+  struct ip_mreqn mr = {.imr_ifindex = (int)ifindex};
+  return mcast_setopt(err, fd, level, IP_MULTICAST_IF, &mr, sizeof mr,
+                      "IP_MULTICAST_IF");
+}
+
+int sk_mcast_apply(char *err, int fd, int family, const sk_mcast_t *m) {
+  int v6 = family == AF_INET6, rc = 0, one = 1;
+  int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP, loop = m->loop;
+  if (family != AF_INET && family != AF_INET6)
+    return 0;
+  if (m->broadcast &&
+      (rc = mcast_setopt(err, fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one,
+                         "SO_BROADCAST")) < 0)
+    return rc;
+  if (m->ttl_set &&
+      (rc = mcast_setopt(err, fd, level,
+                         v6 ? IPV6_MULTICAST_HOPS : IP_MULTICAST_TTL, &m->ttl,
+                         sizeof m->ttl, "multicast TTL")) < 0)
+    return rc;
+  if (m->loop_set &&
+      (rc = mcast_setopt(err, fd, level,
+                         v6 ? IPV6_MULTICAST_LOOP : IP_MULTICAST_LOOP, &loop,
+                         sizeof loop, "multicast loop")) < 0)
+    return rc;
+  return m->join ? mcast_join(err, fd, family, m->join) : 0;
+}
+
+/* ---- UDP port probe (sockit -z -u) ---- */
+
+/* Waits for the probe's answer: a datagram (open), ICMP port
+ * unreachable, which a connected socket reports as ECONNREFUSED
+ * (closed), or nothing within wait_ms (open or filtered). */
+static int udp_probe_wait(int fd, int wait_ms) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  char byte;
+  int rc;
+  do
+    rc = poll(&p, 1, wait_ms);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0)
+    return -errno;
+  if (rc == 0)
+    return SK_UDP_OPEN_FILTERED;
+  if (recv(fd, &byte, 1, MSG_DONTWAIT) >= 0)
+    return SK_UDP_OPEN;
+  return errno == ECONNREFUSED ? SK_UDP_CLOSED : -errno;
+}
+
+int sk_udp_probe(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts,
+                 int wait_ms) {
+  int fd = sk_udp_connect(err, addr, opts), rc;
+  if (fd < 0)
+    return fd;
+  /* As OpenBSD nc: one byte, "X"; an empty datagram is ignored by some
+   * services that would answer anything else. */
+  if (send(fd, "X", 1, MSG_NOSIGNAL) < 0)
+    rc = errno == ECONNREFUSED ? SK_UDP_CLOSED : -errno;
+  else
+    rc = udp_probe_wait(fd, wait_ms);
+  close(fd);
+  if (rc < 0)
+    sk__fail(err, rc, "udp probe: %s", strerror(-rc));
+  return rc;
 }
