@@ -396,8 +396,16 @@ static int mcast_join(char *err, int fd, int family, const char *text) {
                     "IPv%c socket", text, family == AF_INET ? '4' : '6');
   req.gr_interface = ifindex;
   if ((rc = mcast_setopt(err, fd, level, MCAST_JOIN_GROUP, &req, sizeof req,
-                         "MCAST_JOIN_GROUP")) < 0 || !ifindex)
+                         "MCAST_JOIN_GROUP")) < 0)
     return rc;
+  /* Linux hands a wildcard-bound socket every group any program on the
+   * host joined; a user who joined one group wants that group only. */
+  int all = 0;
+  setsockopt(fd, level, family == AF_INET6 ? IPV6_MULTICAST_ALL
+                                           : IP_MULTICAST_ALL,
+             &all, sizeof all);
+  if (!ifindex)
+    return 0;
   if (family == AF_INET6) {
     int i = (int)ifindex;
     return mcast_setopt(err, fd, level, IPV6_MULTICAST_IF, &i, sizeof i,
