@@ -313,7 +313,11 @@ static int replies_drain(ping_run_t *r) {
       continue;
     reply_take(r, &e, from_format(r, &from, fromlen),
                r->last_event = now_us());
+    /* Flood: send the next request at once; ppoll reports what is left
+     * (saves the recvmsg that would only say EAGAIN). */
     taken++;
+    if (r->o.flood)
+      break;
   }
   return taken;
 }
