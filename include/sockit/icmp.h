@@ -30,8 +30,8 @@ typedef struct sk_icmp_echo {
 /* What sk_icmp_echo_parse found. */
 typedef enum sk_icmp_kind {
   SK_ICMP_REPLY = 0,    /* an echo reply for us */
-  SK_ICMP_OTHER = 1,    /* another ICMP type, or another identifier */
-  SK_ICMP_CORRUPT = 2,  /* truncated, or a bad checksum */
+  SK_ICMP_OTHER = 1,    /* another type or identifier, or too short */
+  SK_ICMP_CORRUPT = 2,  /* our reply, but its checksum fails (out filled) */
 } sk_icmp_kind_t;
 
 /*
@@ -56,7 +56,7 @@ size_t sk_icmp_echo_build(void *buf, size_t cap, int family, uint16_t ident,
 
 /*
  * Classifies one received packet (with its IPv4 header when s is a raw
- * IPv4 socket) and fills out for a reply. The IPv4 checksum is checked
+ * IPv4 socket) and fills out for a reply, corrupt or not. The IPv4 checksum is checked
  * here; the ICMPv6 one covers the addresses and the kernel checks it.
  */
 sk_icmp_kind_t sk_icmp_echo_parse(const sk_icmp_sock_t *s, const void *pkt,

@@ -44,10 +44,10 @@ typedef struct ping_run {
   struct sockaddr_storage last_from; /* cache of from_format's lookup */
   char last_name[2 * NI_MAXHOST + 4];
   long sent, received, dups, corrupt;
-  long long tmin, tmax, tsum; /* microseconds */
+  long long tmin, tmax, tsum, ewma; /* microseconds */
   double tsum2;
+  long timed;              /* round trips measured */
   long long start, exit_at, next_send, last_send;
-  long long last_event; /* last send or reply: iputils' end of "time" */
   uint8_t seen[65536 / 8]; /* which sequence numbers came back */
   uint8_t pkt[8 + SK_ICMP_DATA_MAX6];
   uint8_t rbuf[65536 + 60];
@@ -218,63 +218,95 @@ static int request_send(ping_run_t *r, long long now) {
   return 0;
 }
 
-/* iputils' rtt text: about three significant digits. */
+/* iputils' rtt text: about three significant digits, rounded. */
 static void rtt_format(char *out, size_t cap, long long us) {
   if (us >= 100000)
-    snprintf(out, cap, "%lld", us / 1000);
+    snprintf(out, cap, "%lld", (us + 500) / 1000);
   else if (us >= 10000)
-    snprintf(out, cap, "%lld.%01lld", us / 1000, us % 1000 / 100);
+    snprintf(out, cap, "%lld.%01lld", (us + 50) / 1000,
+             (us + 50) % 1000 / 100);
   else if (us >= 1000)
-    snprintf(out, cap, "%lld.%02lld", us / 1000, us % 1000 / 10);
+    snprintf(out, cap, "%lld.%02lld", (us + 5) / 1000, (us + 5) % 1000 / 10);
   else
     snprintf(out, cap, "%lld.%03lld", us / 1000, us % 1000);
 }
 
+/* As iputils, duplicates' round trips count in min/avg/max/mdev too;
+ * ewma is iputils' smoothed rtt, times 8. */
 static void rtt_add(ping_run_t *r, long long rtt) {
-  if (r->received == 1 || rtt < r->tmin)
+  if (r->timed++ == 0 || rtt < r->tmin)
     r->tmin = rtt;
   if (rtt > r->tmax)
     r->tmax = rtt;
   r->tsum += rtt;
   r->tsum2 += (double)rtt * (double)rtt;
+  r->ewma = r->ewma ? r->ewma + rtt - r->ewma / 8 : rtt * 8;
 }
 
-/* Counts one reply and prints its line; a sequence number already seen
- * is a duplicate, counted apart and marked as iputils does. */
-static void reply_take(ping_run_t *r, const sk_icmp_echo_t *e,
-                       const char *from, long long now) {
-  bool dup = r->seen[e->seq / 8] & (1U << (e->seq % 8));
-  bool timed = e->data_len >= TIMED_MIN;
-  long long sent_at = 0;
-  char ttl[16] = "", time[48] = "";
-  r->seen[e->seq / 8] |= (uint8_t)(1U << (e->seq % 8));
-  if (timed)
-    memcpy(&sent_at, e->data, sizeof sent_at);
-  if (sent_at > now)
-    sent_at = now; /* a forged or damaged stamp: no negative rtt */
-  if (dup) {
-    r->dups++;
-  } else {
-    r->received++;
-    if (timed)
-      rtt_add(r, now - sent_at);
+/* iputils checks the payload after the time stamp against what it sent
+ * (byte i is i) and dumps it at the first difference. */
+static void payload_check(const ping_run_t *r, const sk_icmp_echo_t *e) {
+  for (size_t i = TIMED_MIN; i < r->o.size; i++) {
+    if (e->data[i] == (uint8_t)i)
+      continue;
+    printf("\nwrong data byte #%zu should be 0x%x but was 0x%x", i,
+           (unsigned)(uint8_t)i, (unsigned)e->data[i]);
+    for (i = TIMED_MIN; i < r->o.size; i++) {
+      if (i % 32 == TIMED_MIN)
+        printf("\n#%zu\t", i);
+      printf("%x ", (unsigned)e->data[i]);
+    }
   }
-  if (r->o.flood) {
-    if (!r->o.quiet && !dup)
-      fputc('\b', stdout);
+}
+
+static void reply_print(const ping_run_t *r, const sk_icmp_echo_t *e,
+                        const char *from, long long rtt, bool dup,
+                        bool corrupt) {
+  char time[32];
+  printf("%zu bytes from %s: icmp_seq=%u", e->data_len + 8, from, e->seq);
+  if (e->ttl >= 0)
+    printf(" ttl=%d", e->ttl);
+  if (e->data_len < r->o.size) {
+    puts(" (truncated)");
     return;
+  }
+  if (rtt >= 0) {
+    rtt_format(time, sizeof time, rtt);
+    printf(" time=%s ms", time);
+  }
+  printf("%s%s", dup ? " (DUP!)" : "", corrupt ? " (BAD CHECKSUM!)" : "");
+  payload_check(r, e);
+  putchar('\n');
+}
+
+/* Counts one reply and prints its line, as iputils: a sequence number
+ * already seen is a duplicate, a bad checksum is "corrupted"; neither
+ * counts as received. */
+static void reply_take(ping_run_t *r, const sk_icmp_echo_t *e,
+                       const char *from, long long now, bool corrupt) {
+  bool dup = !corrupt && (r->seen[e->seq / 8] & (1U << (e->seq % 8)));
+  long long sent_at, rtt = -1;
+  if (e->data_len >= TIMED_MIN) {
+    memcpy(&sent_at, e->data, sizeof sent_at);
+    rtt = sent_at > now ? 0 : now - sent_at; /* a forged stamp: no < 0 */
+  }
+  if (corrupt) {
+    r->corrupt++;
+  } else {
+    if (dup)
+      r->dups++;
+    else
+      r->received++;
+    r->seen[e->seq / 8] |= (uint8_t)(1U << (e->seq % 8));
+    if (rtt >= 0)
+      rtt_add(r, rtt);
   }
   if (r->o.quiet)
     return;
-  if (e->ttl >= 0)
-    snprintf(ttl, sizeof ttl, " ttl=%d", e->ttl);
-  if (timed) {
-    rtt_format(time + 6, sizeof time - 6, now - sent_at);
-    memcpy(time, " time=", 6);
-    strcat(time, " ms");
-  }
-  printf("%zu bytes from %s: icmp_seq=%u%s%s%s\n", e->data_len + 8, from,
-         e->seq, ttl, time, dup ? " (DUP!)" : "");
+  if (r->o.flood)
+    fputs(corrupt ? "\bC" : "\b \b", stdout);
+  else
+    reply_print(r, e, from, rtt, dup, corrupt);
 }
 
 /* The sender as iputils names it: "name (address)" when the host was
@@ -307,12 +339,10 @@ static int replies_drain(ping_run_t *r) {
                            &ttl)) >= 0) {
     e.ttl = ttl;
     sk_icmp_kind_t k = sk_icmp_echo_parse(&r->s, r->rbuf, (size_t)n, &e);
-    if (k == SK_ICMP_CORRUPT)
-      r->corrupt++;
-    if (k != SK_ICMP_REPLY)
+    if (k == SK_ICMP_OTHER)
       continue;
-    reply_take(r, &e, from_format(r, &from, fromlen),
-               r->last_event = now_us());
+    reply_take(r, &e, from_format(r, &from, fromlen), now_us(),
+               k == SK_ICMP_CORRUPT);
     /* Flood: send the next request at once; ppoll reports what is left
      * (saves the recvmsg that would only say EAGAIN). */
     taken++;
@@ -322,7 +352,31 @@ static int replies_drain(ping_run_t *r) {
   return taken;
 }
 
-static void stats_print(const ping_run_t *r, long long end) {
+/* iputils' rtt line: integer average, mdev over replies and duplicates;
+ * with -f or -i 0 also the gap between requests and the smoothed rtt. */
+static void rtt_print(const ping_run_t *r, long long elapsed) {
+  const char *comma = "";
+  if (r->received && r->o.size >= TIMED_MIN && r->timed) {
+    long long avg = r->tsum / r->timed;
+    long long var = (long long)(r->tsum2 / (double)r->timed) - avg * avg;
+    long long mdev = var > 0 ? llround(sqrt((double)var)) : 0;
+    printf("rtt min/avg/max/mdev = %lld.%03lld/%lld.%03lld/%lld.%03lld/"
+           "%lld.%03lld ms",
+           r->tmin / 1000, r->tmin % 1000, avg / 1000, avg % 1000,
+           r->tmax / 1000, r->tmax % 1000, mdev / 1000, mdev % 1000);
+    comma = ", ";
+  }
+  if (r->received && (r->o.interval_us == 0 || r->o.flood) && r->sent > 1) {
+    long long ipg = elapsed / (r->sent - 1), ewma = r->ewma / 8;
+    printf("%sipg/ewma %lld.%03lld/%lld.%03lld ms", comma, ipg / 1000,
+           ipg % 1000, ewma / 1000, ewma % 1000);
+  }
+  putchar('\n'); /* an empty line when neither applies, as iputils */
+}
+
+/* The summary; "time" runs from the first request to the last one. */
+static void stats_print(const ping_run_t *r) {
+  long long elapsed = r->sent ? r->last_send - r->start : 0;
   printf("\n--- %s ping statistics ---\n", r->o.host);
   printf("%ld packets transmitted, %ld received", r->sent, r->received);
   if (r->dups)
@@ -330,20 +384,11 @@ static void stats_print(const ping_run_t *r, long long end) {
   if (r->corrupt)
     printf(", +%ld corrupted", r->corrupt);
   if (r->sent)
-    printf(", %g%% packet loss",
-           (float)((r->sent - r->received) * 100.0 / r->sent));
-  printf(", time %lldms\n", (end - r->start) / 1000);
-  if (!r->received || r->o.size < TIMED_MIN) {
-    putchar('\n'); /* iputils ends a summary without rtts so */
-    return;
-  }
-  double avg = (double)r->tsum / (double)r->received;
-  double mdev = sqrt(fmax(r->tsum2 / (double)r->received - avg * avg, 0));
-  long long a = llround(avg), d = llround(mdev);
-  printf("rtt min/avg/max/mdev = %lld.%03lld/%lld.%03lld/%lld.%03lld/"
-         "%lld.%03lld ms\n",
-         r->tmin / 1000, r->tmin % 1000, a / 1000, a % 1000, r->tmax / 1000,
-         r->tmax % 1000, d / 1000, d % 1000);
+    printf(", %g%% packet loss, time %lldms",
+           (float)((r->sent - r->received) * 100.0 / r->sent),
+           (elapsed + 500) / 1000);
+  putchar('\n');
+  rtt_print(r, elapsed);
 }
 
 /* As iputils: after the last request, wait two round trips (at least one
@@ -373,7 +418,7 @@ static void run_loop(ping_run_t *r, const sigset_t *waitmask) {
   while (!run_done(r, now)) {
     if ((!r->o.count || r->sent < r->o.count) && now >= r->next_send) {
       request_send(r, now);
-      r->last_send = r->last_event = now;
+      r->last_send = now;
       r->next_send = now + (r->o.flood && r->o.interval_us < FLOOD_WAIT_US
                                 ? FLOOD_WAIT_US
                                 : r->o.interval_us);
@@ -426,7 +471,7 @@ int ping_main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0); /* a line per reply, also in a pipe */
   header_print(r);
   run_loop(r, &orig);
-  stats_print(r, r->last_event);
+  stats_print(r);
   close(r->s.fd);
   /* As iputils, Ctrl-C ends with the summary and the reply rule. */
   rc = stop_signal == SIGTERM ? SK_EXIT_SIGTERM : r->received ? 0 : 1;

@@ -52,25 +52,25 @@ sk_icmp_kind_t sk_icmp_echo_parse(const sk_icmp_sock_t *s, const void *pkt,
   if (s->raw && s->family == AF_INET) { /* raw IPv4 hands us the IP header */
     size_t hl = len ? (size_t)(p[0] & 0x0f) * 4 : 0;
     if (hl < 20 || len < hl + 8)
-      return SK_ICMP_CORRUPT;
+      return SK_ICMP_OTHER; /* nothing we could match to a request */
     out->ttl = p[8];
     p += hl;
     len -= hl;
   }
   if (len < 8)
-    return SK_ICMP_CORRUPT;
+    return SK_ICMP_OTHER;
   if (p[0] != (s->family == AF_INET6 ? ICMP6_ECHO_REPLY : ICMP_ECHOREPLY))
     return SK_ICMP_OTHER;
   memcpy(&id, p + 4, 2);
   memcpy(&seq, p + 6, 2);
   if (ntohs(id) != s->ident)
     return SK_ICMP_OTHER; /* another ping's reply (raw sockets see all) */
-  if (s->family == AF_INET && sk_icmp_checksum(p, len) != 0)
-    return SK_ICMP_CORRUPT;
   out->ident = ntohs(id);
   out->seq = ntohs(seq);
   out->data = p + 8;
   out->data_len = len - 8;
+  if (s->family == AF_INET && sk_icmp_checksum(p, len) != 0)
+    return SK_ICMP_CORRUPT;
   return SK_ICMP_REPLY;
 }
 

@@ -51,6 +51,7 @@ def shape(out):
     """The output with every measured number replaced by N."""
     text = re.sub(rb"time=[\d.]+ ms", b"time=N ms", out)
     text = re.sub(rb"time \d+ms", b"time Nms", text)
+    text = re.sub(rb"ipg/ewma [\d./]+ ms", b"ipg/ewma N ms", text)
     return re.sub(rb"= [\d./]+ ms", b"= N ms", text)
 
 
@@ -297,18 +298,25 @@ class Verification(PingCase):
         line = p.err.wait_line(re.compile(rb"identifier (\d+)"))
         ident = int(re.search(rb"identifier (\d+)", line).group(1))
         p.out.wait_line(re.compile(rb"icmp_seq=1 "))
-        payload = b"\0" * 56  # an old stamp: any rtt, never negative
+        # A zero stamp is an old one: any rtt, never negative. Byte 20 of
+        # the payload should be 0x14 (byte i is i after the stamp).
+        good = bytes(range(56))
+        bad_data = good[:20] + b"\xee" + good[21:]
         with socket.socket(socket.AF_INET, socket.SOCK_RAW,
                            socket.IPPROTO_ICMP) as s:
-            for pkt in (echo_reply(ident, 1, payload),
-                        echo_reply(ident, 2, payload, bad_sum=True),
-                        echo_reply(ident ^ 0x8000, 2, payload)):
+            for pkt in (echo_reply(ident, 1, bad_data),
+                        echo_reply(ident, 2, good, bad_sum=True),
+                        echo_reply(ident ^ 0x8000, 2, good)):
                 s.sendto(pkt, ("127.0.0.1", 0))
         p.out.wait_line(re.compile(rb"icmp_seq=1 .*\(DUP!\)$"))
+        p.out.wait_line(b"wrong data byte #20 should be 0x14 but was 0xee")
+        p.out.wait_line(re.compile(rb"icmp_seq=2 .*\(BAD CHECKSUM!\)$"))
         self.assertEqual(p.wait_exit(3 * TIMEOUT), 0)
         out = bytes(p.out.transcript)
         self.assertEqual(summary(out)[:5], (3, 3, 1, 1, 0.0))
-        self.assertEqual(len(re.findall(rb"icmp_seq=2 ", out)), 1, out)
+        # One good seq 2, one corrupt; the foreign identifier is not shown.
+        self.assertEqual(len(re.findall(rb"icmp_seq=2 ", out)), 2, out)
+        self.assertEqual(len(re.findall(rb"icmp_seq=", out)), 5, out)
 
 
 @unittest.skipUnless(ROOT, NEED_ROOT)
@@ -356,9 +364,18 @@ class Flood(PingCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(summary(p.stdout)[:2], (500, 500))
         body = p.stdout.split(b"\n", 1)[1].split(b"\n---")[0]
-        # A dot per request, a backspace per reply, as iputils.
+        # A dot per request, "\b \b" per reply, as iputils.
         self.assertEqual(body.count(b"."), 500)
-        self.assertEqual(body.count(b"\b"), 500)
+        self.assertEqual(body.count(b"\b \b"), 500)
+        self.assertRegex(p.stdout, rb"\nrtt min/avg/max/mdev = [\d./]+ ms, "
+                                   rb"ipg/ewma [\d.]+/[\d.]+ ms\n$")
+
+    @unittest.skipUnless(IPUTILS, NEED_IPUTILS)
+    def test_flood_shape_as_iputils(self):
+        for host in ("127.0.0.1", "::1"):
+            ours = self.ping("-f", "-c", "50", host)
+            theirs = run([IPUTILS, "-f", "-c", "50", host])
+            self.assertEqual(shape(ours.stdout), shape(theirs.stdout))
 
     def test_flood_quiet(self):
         p = self.ping("-f", "-q", "-c", "200", "127.0.0.1")
