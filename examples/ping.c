@@ -95,6 +95,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ping: cannot resolve %s\n", host);
     return 2;
   }
+  struct sockaddr_in to; /* an IPv4 address: the first one is enough */
+  memcpy(&to, ai->ai_addr, sizeof to);
+  freeaddrinfo(ai);
   int fd = icmp_socket(&is_raw);
   if (fd < 0) {
     perror("ping: socket (needs root, CAP_NET_RAW or ping_group_range)");
@@ -111,7 +114,7 @@ int main(int argc, char **argv) {
     sum = checksum(pkt, sizeof pkt);
     memcpy(pkt + 2, &sum, 2);
     double sent = now_ms();
-    if (sendto(fd, pkt, sizeof pkt, 0, ai->ai_addr, ai->ai_addrlen) < 0) {
+    if (sendto(fd, pkt, sizeof pkt, 0, (struct sockaddr *)&to, sizeof to) < 0) {
       perror("ping: sendto");
       continue;
     }
@@ -130,7 +133,6 @@ int main(int argc, char **argv) {
       usleep((useconds_t)(pause_ms * 1000));
   }
   printf("%d sent, %d received\n", count, received);
-  freeaddrinfo(ai);
   close(fd);
   return received ? 0 : 1;
 }
