@@ -77,7 +77,7 @@ static int reply_wait(int fd, int is_raw, uint16_t id, uint16_t seq,
     if (icmp[0] != 0 || ntohs(r_seq) != seq || (is_raw && ntohs(r_id) != id))
       continue;
     if (checksum(icmp, (size_t)n - ip_len) != 0)
-      continue; /* damaged on the way */
+      continue;                 /* damaged on the way */
     return is_raw ? buf[8] : 0; /* the TTL is in the IP header we lack */
   }
   return -1;
@@ -104,7 +104,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   uint16_t id = (uint16_t)getpid();
-  printf("PING %s with a %s socket\n", host, is_raw ? "SOCK_RAW" : "SOCK_DGRAM");
+  printf("PING %s with a %s socket\n", host,
+         is_raw ? "SOCK_RAW" : "SOCK_DGRAM");
   for (int seq = 1; seq <= count; seq++) {
     /* type 8, code 0, checksum, identifier, sequence, then 56 bytes */
     uint8_t pkt[64] = {8, 0};

@@ -24,14 +24,14 @@ typedef struct sk_icmp_echo {
   uint16_t ident, seq;
   const uint8_t *data; /* the payload, inside the caller's buffer */
   size_t data_len;
-  int ttl;             /* TTL / hop limit, or -1 when unknown */
+  int ttl; /* TTL / hop limit, or -1 when unknown */
 } sk_icmp_echo_t;
 
 /* What sk_icmp_echo_parse found. */
 typedef enum sk_icmp_kind {
-  SK_ICMP_REPLY = 0,    /* an echo reply for us */
-  SK_ICMP_OTHER = 1,    /* another type or identifier, or too short */
-  SK_ICMP_CORRUPT = 2,  /* our reply, but its checksum fails (out filled) */
+  SK_ICMP_REPLY = 0,   /* an echo reply for us */
+  SK_ICMP_OTHER = 1,   /* another type or identifier, or too short */
+  SK_ICMP_CORRUPT = 2, /* our reply, but its checksum fails (out filled) */
 } sk_icmp_kind_t;
 
 /*
@@ -56,8 +56,8 @@ size_t sk_icmp_echo_build(void *buf, size_t cap, int family, uint16_t ident,
 
 /*
  * Classifies one received packet (with its IPv4 header when s is a raw
- * IPv4 socket) and fills out for a reply, corrupt or not. The IPv4 checksum is checked
- * here; the ICMPv6 one covers the addresses and the kernel checks it.
+ * IPv4 socket) and fills out for a reply, corrupt or not. The IPv4 checksum is
+ * checked here; the ICMPv6 one covers the addresses and the kernel checks it.
  */
 sk_icmp_kind_t sk_icmp_echo_parse(const sk_icmp_sock_t *s, const void *pkt,
                                   size_t len, sk_icmp_echo_t *out);
@@ -66,8 +66,8 @@ sk_icmp_kind_t sk_icmp_echo_parse(const sk_icmp_sock_t *s, const void *pkt,
  * Sends one echo request to `to`; learns the kernel's identifier on a
  * datagram socket at the first send. Returns bytes sent or -errno.
  */
-ssize_t sk_icmp_send(char *err, sk_icmp_sock_t *s, const void *pkt,
-                     size_t len, const struct sockaddr *to, socklen_t tolen);
+ssize_t sk_icmp_send(char *err, sk_icmp_sock_t *s, const void *pkt, size_t len,
+                     const struct sockaddr *to, socklen_t tolen);
 
 /*
  * Receives one packet without blocking (MSG_DONTWAIT); *ttl gets the

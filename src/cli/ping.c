@@ -20,17 +20,17 @@
 #include "sockit/sockit.h"
 
 #define US_PER_S 1000000LL
-#define FLOOD_WAIT_US 10000 /* -f: next request after a reply or 10 ms */
+#define FLOOD_WAIT_US 10000       /* -f: next request after a reply or 10 ms */
 #define USER_MIN_INTERVAL_US 2000 /* iputils: users may not go below 2 ms */
 /* As iputils: a payload shorter than a struct timeval carries no time. */
 #define TIMED_MIN 16
 
 typedef struct ping_opts {
   int family;
-  long count;             /* -c; 0 for no limit */
-  long long interval_us;  /* -i */
-  long long linger_us;    /* -W: wait for a reply when none came */
-  size_t size;            /* -s: payload bytes */
+  long count;            /* -c; 0 for no limit */
+  long long interval_us; /* -i */
+  long long linger_us;   /* -W: wait for a reply when none came */
+  size_t size;           /* -s: payload bytes */
   bool quiet, flood, verbose;
   const char *host;
 } ping_opts_t;
@@ -46,7 +46,7 @@ typedef struct ping_run {
   long sent, received, dups, corrupt;
   long long tmin, tmax, tsum, ewma; /* microseconds */
   double tsum2;
-  long timed;              /* round trips measured */
+  long timed; /* round trips measured */
   long long start, exit_at, next_send, last_send;
   uint8_t seen[65536 / 8]; /* which sequence numbers came back */
   uint8_t pkt[8 + SK_ICMP_DATA_MAX6];
@@ -119,22 +119,31 @@ static int option_apply(ping_opts_t *o, int opt, const char *arg) {
   case 'i':
     if ((o->interval_us = seconds_parse(arg, 0)) < 0)
       return usage_fail("interval \"%.32s\" is not a number of seconds in "
-                        "0..86400", arg);
+                        "0..86400",
+                        arg);
     return 0;
   case 'W':
     if ((o->linger_us = seconds_parse(arg, 1000)) < 0)
       return usage_fail("timeout \"%.32s\" is not a number of seconds in "
-                        "0.001..86400", arg);
+                        "0.001..86400",
+                        arg);
     return 0;
   case 's':
     if ((v = integer_parse(arg, SK_ICMP_DATA_MAX6)) < 0)
       return usage_fail("size \"%.32s\" is not an integer in 0..65527", arg);
     o->size = (size_t)v;
     return 0;
-  case 'f': o->flood = true; return 0;
-  case 'q': o->quiet = true; return 0;
-  case 'v': o->verbose = true; return 0;
-  default: return fputs(ping_usage, stdout) < 0 ? 1 : -1; /* -h */
+  case 'f':
+    o->flood = true;
+    return 0;
+  case 'q':
+    o->quiet = true;
+    return 0;
+  case 'v':
+    o->verbose = true;
+    return 0;
+  default:
+    return fputs(ping_usage, stdout) < 0 ? 1 : -1; /* -h */
   }
 }
 
@@ -144,8 +153,8 @@ static int opts_parse(ping_opts_t *o, int argc, char **argv) {
                                         {NULL, 0, NULL, 0}};
   int opt, rc;
   bool interval_set = false;
-  *o = (ping_opts_t){.interval_us = US_PER_S, .linger_us = 10 * US_PER_S,
-                     .size = 56};
+  *o = (ping_opts_t){
+      .interval_us = US_PER_S, .linger_us = 10 * US_PER_S, .size = 56};
   opterr = 0;
   optind = 1;
   while ((opt = getopt_long(argc, argv, ":46c:fhi:qs:vW:", longs, NULL)) !=
@@ -178,8 +187,8 @@ static int opts_parse(ping_opts_t *o, int argc, char **argv) {
 
 /* Resolves the host for o->family; returns 0 or an exit code. */
 static int target_resolve(ping_run_t *r) {
-  struct addrinfo hints = {.ai_family = r->o.family,
-                           .ai_socktype = SOCK_DGRAM}, *ai;
+  struct addrinfo hints = {.ai_family = r->o.family, .ai_socktype = SOCK_DGRAM},
+                  *ai;
   int rc = getaddrinfo(r->o.host, NULL, &hints, &ai);
   if (rc != 0) {
     fprintf(stderr, "sockit ping: %.64s: %s\n", r->o.host, gai_strerror(rc));
@@ -207,7 +216,7 @@ static int request_send(ping_run_t *r, long long now) {
     memcpy(data, &now, sizeof now);
   size_t len = sk_icmp_echo_build(r->pkt, sizeof r->pkt, r->o.family,
                                   r->s.ident, seq, data, r->o.size);
-  r->seen[seq / 8] &= (uint8_t)~(1U << (seq % 8));
+  r->seen[seq / 8] &= (uint8_t) ~(1U << (seq % 8));
   r->sent++;
   if (sk_icmp_send(err, &r->s, r->pkt, len, (struct sockaddr *)&r->to,
                    r->tolen) < 0 &&
@@ -223,8 +232,7 @@ static void rtt_format(char *out, size_t cap, long long us) {
   if (us >= 100000)
     snprintf(out, cap, "%lld", (us + 500) / 1000);
   else if (us >= 10000)
-    snprintf(out, cap, "%lld.%01lld", (us + 50) / 1000,
-             (us + 50) % 1000 / 100);
+    snprintf(out, cap, "%lld.%01lld", (us + 50) / 1000, (us + 50) % 1000 / 100);
   else if (us >= 1000)
     snprintf(out, cap, "%lld.%02lld", (us + 5) / 1000, (us + 5) % 1000 / 10);
   else
@@ -282,8 +290,8 @@ static void reply_print(const ping_run_t *r, const sk_icmp_echo_t *e,
 /* Counts one reply and prints its line, as iputils: a sequence number
  * already seen is a duplicate, a bad checksum is "corrupted"; neither
  * counts as received. */
-static void reply_take(ping_run_t *r, const sk_icmp_echo_t *e,
-                       const char *from, long long now, bool corrupt) {
+static void reply_take(ping_run_t *r, const sk_icmp_echo_t *e, const char *from,
+                       long long now, bool corrupt) {
   bool dup = !corrupt && (r->seen[e->seq / 8] & (1U << (e->seq % 8)));
   long long sent_at, rtt = -1;
   if (e->data_len >= TIMED_MIN) {
@@ -429,8 +437,8 @@ static void run_loop(ping_run_t *r, const sigset_t *waitmask) {
                           .tv_nsec = (until - now) % US_PER_S * 1000};
     if (r->o.flood)
       fflush(stdout);
-    if (ppoll(&p, 1, &ts, waitmask) > 0 && replies_drain(r) > 0 &&
-        r->o.flood && r->last_send + r->o.interval_us < r->next_send)
+    if (ppoll(&p, 1, &ts, waitmask) > 0 && replies_drain(r) > 0 && r->o.flood &&
+        r->last_send + r->o.interval_us < r->next_send)
       r->next_send = r->last_send + r->o.interval_us; /* at each reply */
     now = now_us();
   }

@@ -104,9 +104,9 @@ static void icmp_ident_bind(sk_icmp_sock_t *s) {
   if (bind(s->fd, (struct sockaddr *)&me, len) < 0 ||
       getsockname(s->fd, (struct sockaddr *)&me, &len) < 0)
     return;
-  s->ident = ntohs(s->family == AF_INET6
-                       ? ((struct sockaddr_in6 *)&me)->sin6_port
-                       : ((struct sockaddr_in *)&me)->sin_port);
+  s->ident =
+      ntohs(s->family == AF_INET6 ? ((struct sockaddr_in6 *)&me)->sin6_port
+                                  : ((struct sockaddr_in *)&me)->sin_port);
 }
 
 /* The current ping_group_range, for the message; "?" if unreadable. */
@@ -152,17 +152,17 @@ int sk_icmp_open(char *err, int family, sk_icmp_sock_t *s) {
   return s->fd;
 }
 
-ssize_t sk_icmp_send(char *err, sk_icmp_sock_t *s, const void *pkt,
-                     size_t len, const struct sockaddr *to, socklen_t tolen) {
+ssize_t sk_icmp_send(char *err, sk_icmp_sock_t *s, const void *pkt, size_t len,
+                     const struct sockaddr *to, socklen_t tolen) {
   struct sockaddr_storage me;
   socklen_t melen = sizeof me;
   ssize_t n = sendto(s->fd, pkt, len, 0, to, tolen);
   if (n < 0)
     return sk__fail(err, -errno, "sendto: %s", sk_strerror(-errno));
   if (!s->raw && getsockname(s->fd, (struct sockaddr *)&me, &melen) == 0)
-    s->ident = ntohs(me.ss_family == AF_INET6
-                         ? ((struct sockaddr_in6 *)&me)->sin6_port
-                         : ((struct sockaddr_in *)&me)->sin_port);
+    s->ident =
+        ntohs(me.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&me)->sin6_port
+                                       : ((struct sockaddr_in *)&me)->sin_port);
   return n;
 }
 
@@ -186,9 +186,12 @@ ssize_t sk_icmp_recv(sk_icmp_sock_t *s, void *buf, size_t cap,
     struct cmsghdr align;
   } ctl;
   struct iovec iov = {.iov_base = buf, .iov_len = cap};
-  struct msghdr m = {.msg_name = from, .msg_namelen = sizeof *from,
-                     .msg_iov = &iov, .msg_iovlen = 1,
-                     .msg_control = ctl.buf, .msg_controllen = sizeof ctl};
+  struct msghdr m = {.msg_name = from,
+                     .msg_namelen = sizeof *from,
+                     .msg_iov = &iov,
+                     .msg_iovlen = 1,
+                     .msg_control = ctl.buf,
+                     .msg_controllen = sizeof ctl};
   ssize_t n = recvmsg(s->fd, &m, MSG_DONTWAIT);
   if (n < 0)
     return -errno;

@@ -13,17 +13,16 @@
 
 #include "sockit/icmp.h"
 
-static const sk_icmp_sock_t dgram4 = {.fd = -1, .family = AF_INET,
-                                      .ident = 0x1234};
-static const sk_icmp_sock_t raw4 = {.fd = -1, .family = AF_INET, .raw = true,
-                                    .ident = 0x1234};
-static const sk_icmp_sock_t dgram6 = {.fd = -1, .family = AF_INET6,
-                                      .ident = 0x1234};
+static const sk_icmp_sock_t dgram4 = {
+    .fd = -1, .family = AF_INET, .ident = 0x1234};
+static const sk_icmp_sock_t raw4 = {
+    .fd = -1, .family = AF_INET, .raw = true, .ident = 0x1234};
+static const sk_icmp_sock_t dgram6 = {
+    .fd = -1, .family = AF_INET6, .ident = 0x1234};
 
 /* RFC 1071's worked example: the sum of 0001 f203 f4f5 f6f7 is ddf2. */
 static void test_checksum_rfc1071(void **state) {
-  static const uint8_t b[] = {0x00, 0x01, 0xf2, 0x03,
-                              0xf4, 0xf5, 0xf6, 0xf7};
+  static const uint8_t b[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
   (void)state;
   assert_int_equal(ntohs(sk_icmp_checksum(b, sizeof b)), 0xffff - 0xddf2);
   /* An odd length pads with a zero byte. */
@@ -35,8 +34,8 @@ static void test_build_ipv4(void **state) {
   uint8_t pkt[64], data[56];
   (void)state;
   memset(data, 0xab, sizeof data);
-  assert_int_equal(sk_icmp_echo_build(pkt, sizeof pkt, AF_INET, 0x1234, 7,
-                                      data, sizeof data),
+  assert_int_equal(sk_icmp_echo_build(pkt, sizeof pkt, AF_INET, 0x1234, 7, data,
+                                      sizeof data),
                    64);
   assert_int_equal(pkt[0], ICMP_ECHO);
   assert_int_equal(pkt[4] << 8 | pkt[5], 0x1234);
@@ -50,20 +49,17 @@ static void test_build_ipv4(void **state) {
 static void test_build_ipv6_and_cap(void **state) {
   uint8_t pkt[16];
   (void)state;
-  assert_int_equal(sk_icmp_echo_build(pkt, sizeof pkt, AF_INET6, 1, 2,
-                                      "abcdefgh", 8),
-                   16);
+  assert_int_equal(
+      sk_icmp_echo_build(pkt, sizeof pkt, AF_INET6, 1, 2, "abcdefgh", 8), 16);
   assert_int_equal(pkt[0], ICMP6_ECHO_REQUEST);
   assert_int_equal(pkt[2] | pkt[3], 0);
-  assert_int_equal(sk_icmp_echo_build(pkt, sizeof pkt, AF_INET6, 1, 2,
-                                      "abcdefghi", 9),
-                   0);
+  assert_int_equal(
+      sk_icmp_echo_build(pkt, sizeof pkt, AF_INET6, 1, 2, "abcdefghi", 9), 0);
   assert_int_equal(sk_icmp_echo_build(pkt, 7, AF_INET, 1, 2, NULL, 0), 0);
 }
 
 /* A reply built as the peer would: type 0 (or 129), same id and data. */
-static size_t reply_make(uint8_t *pkt, int family, uint16_t id,
-                         uint16_t seq) {
+static size_t reply_make(uint8_t *pkt, int family, uint16_t id, uint16_t seq) {
   size_t n = sk_icmp_echo_build(pkt, 64, family, id, seq, "0123456789", 10);
   pkt[0] = family == AF_INET6 ? ICMP6_ECHO_REPLY : ICMP_ECHOREPLY;
   memset(pkt + 2, 0, 2);
@@ -121,15 +117,12 @@ static void test_parse_raw_ipv4(void **state) {
   size_t n = reply_make(pkt + 24, AF_INET, 0x1234, 5);
   (void)state;
   pkt[8] = 57;
-  assert_int_equal(sk_icmp_echo_parse(&raw4, pkt, 24 + n, &e),
-                   SK_ICMP_REPLY);
+  assert_int_equal(sk_icmp_echo_parse(&raw4, pkt, 24 + n, &e), SK_ICMP_REPLY);
   assert_int_equal(e.ttl, 57);
   assert_int_equal(e.seq, 5);
-  assert_int_equal(sk_icmp_echo_parse(&raw4, pkt, 24 + 7, &e),
-                   SK_ICMP_OTHER);
+  assert_int_equal(sk_icmp_echo_parse(&raw4, pkt, 24 + 7, &e), SK_ICMP_OTHER);
   pkt[0] = 0x44; /* a header under 20 bytes is nonsense */
-  assert_int_equal(sk_icmp_echo_parse(&raw4, pkt, 24 + n, &e),
-                   SK_ICMP_OTHER);
+  assert_int_equal(sk_icmp_echo_parse(&raw4, pkt, 24 + n, &e), SK_ICMP_OTHER);
 }
 
 int main(void) {

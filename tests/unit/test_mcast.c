@@ -33,8 +33,7 @@ static void test_group_parse(void **state) {
   assert_int_equal(sk_mcast_group_parse(NULL, "239.1.2.3", &g, &ifindex), 0);
   assert_int_equal(g.ss_family, AF_INET);
   assert_int_equal(ifindex, 0);
-  assert_int_equal(sk_mcast_group_parse(NULL, "ff02::42,lo", &g, &ifindex),
-                   0);
+  assert_int_equal(sk_mcast_group_parse(NULL, "ff02::42,lo", &g, &ifindex), 0);
   assert_int_equal(g.ss_family, AF_INET6);
   assert_int_equal(ifindex, 1); /* lo */
   group_fails("10.1.2.3", "\"10.1.2.3\" is not a multicast group "
@@ -61,8 +60,11 @@ static int int_opt(int fd, int level, int name) {
 
 /* TTL, loop and broadcast reach the socket; unset ones keep defaults. */
 static void test_apply_options(void **state) {
-  sk_mcast_t m = {.ttl_set = true, .ttl = 7, .loop_set = true,
-                  .loop = false, .broadcast = true};
+  sk_mcast_t m = {.ttl_set = true,
+                  .ttl = 7,
+                  .loop_set = true,
+                  .loop = false,
+                  .broadcast = true};
   sk_mcast_t none = {0};
   int fd = udp_socket(AF_INET), fd6 = udp_socket(AF_INET6);
   (void)state;
