@@ -46,6 +46,20 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+/* Sends echo request seq: type 8, code 0, checksum, identifier,
+ * sequence number, then 56 bytes of data (zeros here). */
+static ssize_t echo_send(int fd, const struct sockaddr_in *to, uint16_t id,
+                         uint16_t seq) {
+  uint8_t pkt[64] = {8, 0};
+  uint16_t n_id = htons(id), n_seq = htons(seq), sum;
+  memcpy(pkt + 4, &n_id, 2);
+  memcpy(pkt + 6, &n_seq, 2);
+  sum = checksum(pkt, sizeof pkt); /* computed with the field at zero */
+  memcpy(pkt + 2, &sum, 2);
+  return sendto(fd, pkt, sizeof pkt, 0, (const struct sockaddr *)to,
+                sizeof *to);
+}
+
 /* Opens the raw socket, or the datagram one when we may not. */
 static int icmp_socket(int *is_raw) {
   int fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
@@ -107,15 +121,8 @@ int main(int argc, char **argv) {
   printf("PING %s with a %s socket\n", host,
          is_raw ? "SOCK_RAW" : "SOCK_DGRAM");
   for (int seq = 1; seq <= count; seq++) {
-    /* type 8, code 0, checksum, identifier, sequence, then 56 bytes */
-    uint8_t pkt[64] = {8, 0};
-    uint16_t n_id = htons(id), n_seq = htons((uint16_t)seq), sum;
-    memcpy(pkt + 4, &n_id, 2);
-    memcpy(pkt + 6, &n_seq, 2);
-    sum = checksum(pkt, sizeof pkt);
-    memcpy(pkt + 2, &sum, 2);
     double sent = now_ms();
-    if (sendto(fd, pkt, sizeof pkt, 0, (struct sockaddr *)&to, sizeof to) < 0) {
+    if (echo_send(fd, &to, id, (uint16_t)seq) < 0) {
       perror("ping: sendto");
       continue;
     }

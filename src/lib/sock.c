@@ -90,9 +90,9 @@ static int open_one(char *err, const struct sockaddr *sa, socklen_t len,
   int fd = socket(sa->sa_family, socktype | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return fail_at(err, "socket", sa, len, -errno);
-  /* Before connect: a broadcast destination needs SO_BROADCAST set. */
-  if (o->mcast && mode == SK_SOCK_CONNECT &&
-      (rc = sk_mcast_apply(err, fd, sa->sa_family, o->mcast)))
+  /* Before connect (a broadcast destination needs SO_BROADCAST) and
+   * before bind (a membership belongs to the socket, not its address). */
+  if (o->mcast && (rc = sk_mcast_apply(err, fd, sa->sa_family, o->mcast)))
     goto error;
   if (mode == SK_SOCK_CONNECT) {
     if (o->source && (rc = bind_source(err, fd, o->source, sa->sa_family)) < 0)
@@ -124,9 +124,6 @@ static int open_one(char *err, const struct sockaddr *sa, socklen_t len,
       goto fail_listen;
     }
   }
-  if (o->mcast && mode == SK_SOCK_LISTEN &&
-      (rc = sk_mcast_apply(err, fd, sa->sa_family, o->mcast)))
-    goto error;
   if ((rc = sk_fd_set_nonblock(fd, o->nonblock)) < 0)
     goto error;
   return fd;
