@@ -78,4 +78,27 @@ ssize_t sk_icmp_recv(sk_icmp_sock_t *s, void *buf, size_t cap,
                      struct sockaddr_storage *from, socklen_t *fromlen,
                      int *ttl);
 
+/* An ICMP error about one of our requests, or a local send error. */
+typedef struct sk_icmp_error {
+  uint16_t seq;
+  bool local;         /* the kernel's own (err), not a router's ICMP */
+  int err;            /* errno of a local error */
+  uint8_t type, code; /* the ICMP error, in s->family's numbering */
+  uint32_t info;      /* MTU of "too big", pointer of a parameter problem */
+  struct sockaddr_storage from; /* who sent the error; AF_UNSPEC if none */
+  struct sockaddr_storage dest; /* where the request went */
+} sk_icmp_error_t;
+
+/*
+ * Takes one entry from the socket's error queue (IP_RECVERR, set by
+ * sk_icmp_open on both socket kinds). Returns 1 and fills e when it is
+ * about one of our echo requests, 0 for anything else, or -errno
+ * (-EAGAIN when the queue is empty).
+ */
+int sk_icmp_error_recv(sk_icmp_sock_t *s, sk_icmp_error_t *e);
+
+/* iputils' words for an ICMP error ("Destination Host Unreachable"). */
+void sk_icmp_error_text(const sk_icmp_error_t *e, int family, char *out,
+                        size_t cap);
+
 #endif

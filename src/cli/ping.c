@@ -43,10 +43,11 @@ typedef struct ping_run {
   char where[NI_MAXHOST];
   struct sockaddr_storage last_from; /* cache of from_format's lookup */
   char last_name[2 * NI_MAXHOST + 4];
-  long sent, received, dups, corrupt;
+  long sent, received, dups, corrupt, errors;
   long long tmin, tmax, tsum, ewma; /* microseconds */
   double tsum2;
   long timed; /* round trips measured */
+  int pipe;   /* most requests out at once, seen at an answer (iputils) */
   long long start, exit_at, next_send, last_send;
   uint8_t seen[65536 / 8]; /* which sequence numbers came back */
   uint8_t pkt[8 + SK_ICMP_DATA_MAX6];
@@ -287,6 +288,13 @@ static void reply_print(const ping_run_t *r, const sk_icmp_echo_t *e,
   putchar('\n');
 }
 
+/* An answer to seq (reply or error): how many requests were out then. */
+static void acknowledge(ping_run_t *r, uint16_t seq) {
+  uint16_t out = (uint16_t)((uint16_t)r->sent - seq);
+  if (out <= 0x7fff && out + 1 > r->pipe)
+    r->pipe = out + 1;
+}
+
 /* Counts one reply and prints its line, as iputils: a sequence number
  * already seen is a duplicate, a bad checksum is "corrupted"; neither
  * counts as received. */
@@ -301,6 +309,7 @@ static void reply_take(ping_run_t *r, const sk_icmp_echo_t *e, const char *from,
   if (corrupt) {
     r->corrupt++;
   } else {
+    acknowledge(r, e->seq);
     if (dup)
       r->dups++;
     else
@@ -336,6 +345,48 @@ static const char *from_format(ping_run_t *r, struct sockaddr_storage *from,
   return r->last_name;
 }
 
+static bool addr_equal(const struct sockaddr_storage *a,
+                       const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family)
+    return false;
+  if (a->ss_family == AF_INET)
+    return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+           ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+  return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+/* One error about our request seq, shown as iputils does: "From ROUTER
+ * icmp_seq=N Destination Host Unreachable", "\bE" in a flood. */
+static void error_take(ping_run_t *r, sk_icmp_error_t *e) {
+  char text[96];
+  socklen_t len = e->from.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                : sizeof(struct sockaddr_in);
+  r->errors++;
+  if (!e->local)
+    acknowledge(r, e->seq);
+  sk_icmp_error_text(e, r->o.family, text, sizeof text);
+  if (r->o.quiet)
+    return;
+  if (r->o.flood)
+    fputs(e->local ? "E" : "\bE", stdout);
+  else if (e->local || e->from.ss_family == AF_UNSPEC)
+    fprintf(stderr, "sockit ping: icmp_seq=%u %s\n", e->seq, text);
+  else
+    printf("From %s icmp_seq=%u %s\n", from_format(r, &e->from, len), e->seq,
+           text);
+}
+
+/* Reads the error queue: ICMP errors about our requests to the target
+ * (and local send errors); other entries are dropped. */
+static void errors_drain(ping_run_t *r) {
+  sk_icmp_error_t e;
+  int rc;
+  while ((rc = sk_icmp_error_recv(&r->s, &e)) >= 0)
+    if (rc == 1 && (e.local || addr_equal(&e.dest, &r->to)))
+      error_take(r, &e);
+}
+
 /* Reads every waiting packet; returns the number of replies taken. */
 static int replies_drain(ping_run_t *r) {
   struct sockaddr_storage from;
@@ -361,7 +412,8 @@ static int replies_drain(ping_run_t *r) {
 }
 
 /* iputils' rtt line: integer average, mdev over replies and duplicates;
- * with -f or -i 0 also the gap between requests and the smoothed rtt. */
+ * "pipe N" when answers came with N requests out; with -f or -i 0 also
+ * the gap between requests and the smoothed rtt. */
 static void rtt_print(const ping_run_t *r, long long elapsed) {
   const char *comma = "";
   if (r->received && r->o.size >= TIMED_MIN && r->timed) {
@@ -372,6 +424,10 @@ static void rtt_print(const ping_run_t *r, long long elapsed) {
            "%lld.%03lld ms",
            r->tmin / 1000, r->tmin % 1000, avg / 1000, avg % 1000,
            r->tmax / 1000, r->tmax % 1000, mdev / 1000, mdev % 1000);
+    comma = ", ";
+  }
+  if (r->pipe > 1) {
+    printf("%spipe %d", comma, r->pipe);
     comma = ", ";
   }
   if (r->received && (r->o.interval_us == 0 || r->o.flood) && r->sent > 1) {
@@ -391,6 +447,8 @@ static void stats_print(const ping_run_t *r) {
     printf(", +%ld duplicates", r->dups);
   if (r->corrupt)
     printf(", +%ld corrupted", r->corrupt);
+  if (r->errors)
+    printf(", +%ld errors", r->errors);
   if (r->sent)
     printf(", %g%% packet loss, time %lldms",
            (float)((r->sent - r->received) * 100.0 / r->sent),
@@ -412,8 +470,8 @@ static bool run_done(ping_run_t *r, long long now) {
     return true;
   if (!r->o.count || r->sent < r->o.count)
     return false;
-  if (r->received >= r->o.count)
-    return true;
+  if (r->received + r->errors >= r->o.count)
+    return true; /* as iputils: an error answers a request too */
   if (!r->exit_at)
     r->exit_at = now + exit_wait(r);
   return now >= r->exit_at;
@@ -437,7 +495,10 @@ static void run_loop(ping_run_t *r, const sigset_t *waitmask) {
                           .tv_nsec = (until - now) % US_PER_S * 1000};
     if (r->o.flood)
       fflush(stdout);
-    if (ppoll(&p, 1, &ts, waitmask) > 0 && replies_drain(r) > 0 && r->o.flood &&
+    int ready = ppoll(&p, 1, &ts, waitmask);
+    if (ready > 0 && (p.revents & POLLERR))
+      errors_drain(r);
+    if (ready > 0 && replies_drain(r) > 0 && r->o.flood &&
         r->last_send + r->o.interval_us < r->next_send)
       r->next_send = r->last_send + r->o.interval_us; /* at each reply */
     now = now_us();

@@ -1,5 +1,7 @@
 /* ICMP echo: sockets, checksum, requests and replies (sockit ping). */
 #include <errno.h>
+#include <time.h> /* before linux/errqueue.h, which uses timespec */
+#include <linux/errqueue.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -85,7 +87,13 @@ static void icmp_sock_setup(sk_icmp_sock_t *s) {
     if (s->raw)
       setsockopt(s->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f);
     setsockopt(s->fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one);
-  } else if (s->raw) {
+    setsockopt(s->fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
+    return;
+  }
+  /* Errors about our requests come through the error queue, already
+   * matched to the socket, for both kinds: one path to read them. */
+  setsockopt(s->fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
+  if (s->raw) {
     /* linux/icmp.h's ICMP_FILTER (1): a bit set per type to drop; that
      * header clashes with netinet/ip_icmp.h, hence the literal. */
     uint32_t drop = ~(1U << ICMP_ECHOREPLY);
@@ -198,4 +206,154 @@ ssize_t sk_icmp_recv(sk_icmp_sock_t *s, void *buf, size_t cap,
   *fromlen = m.msg_namelen;
   *ttl = cmsg_ttl(&m);
   return n;
+}
+
+/* The extended error and its offender from the control data, or NULL. */
+static struct sock_extended_err *cmsg_error(struct msghdr *m) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c))
+    if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+        (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR))
+      return (struct sock_extended_err *)CMSG_DATA(c);
+  return NULL;
+}
+
+/* Fills e from the kernel's report; returns 1 when it is ours. */
+static int error_fill(const sk_icmp_sock_t *s, const struct sock_extended_err *x,
+                      const uint8_t *req, ssize_t n, sk_icmp_error_t *e) {
+  uint16_t id, seq;
+  e->local = x->ee_origin == SO_EE_ORIGIN_LOCAL;
+  if (!e->local && x->ee_origin != SO_EE_ORIGIN_ICMP &&
+      x->ee_origin != SO_EE_ORIGIN_ICMP6)
+    return 0;
+  e->err = (int)x->ee_errno;
+  e->type = x->ee_type;
+  e->code = x->ee_code;
+  e->info = x->ee_info;
+  const struct sockaddr *off = SO_EE_OFFENDER(x);
+  if (off->sa_family == AF_INET || off->sa_family == AF_INET6)
+    memcpy(&e->from, off, off->sa_family == AF_INET
+                              ? sizeof(struct sockaddr_in)
+                              : sizeof(struct sockaddr_in6));
+  /* The request the error is about: our type and identifier? */
+  if (n < 8 || req[0] != (s->family == AF_INET6 ? ICMP6_ECHO_REQUEST
+                                                : ICMP_ECHO))
+    return 0;
+  memcpy(&id, req + 4, 2);
+  memcpy(&seq, req + 6, 2);
+  e->seq = ntohs(seq);
+  return ntohs(id) == s->ident;
+}
+
+int sk_icmp_error_recv(sk_icmp_sock_t *s, sk_icmp_error_t *e) {
+  union {
+    char buf[512];
+    struct cmsghdr align;
+  } ctl;
+  uint8_t req[64];
+  struct iovec iov = {.iov_base = req, .iov_len = sizeof req};
+  struct msghdr m = {.msg_name = &e->dest,
+                     .msg_namelen = sizeof e->dest,
+                     .msg_iov = &iov,
+                     .msg_iovlen = 1,
+                     .msg_control = ctl.buf,
+                     .msg_controllen = sizeof ctl};
+  memset(e, 0, sizeof *e);
+  ssize_t n = recvmsg(s->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
+  if (n < 0)
+    return -errno;
+  const struct sock_extended_err *x = cmsg_error(&m);
+  return x ? error_fill(s, x, req, n, e) : 0;
+}
+
+static const char *unreach4_text(uint8_t code) {
+  static const char *const t[] = {
+      "Destination Net Unreachable",
+      "Destination Host Unreachable",
+      "Destination Protocol Unreachable",
+      "Destination Port Unreachable",
+      NULL, /* 4: frag needed, with the MTU */
+      "Source Route Failed",
+      "Destination Net Unknown",
+      "Destination Host Unknown",
+      "Source Host Isolated",
+      "Destination Net Prohibited",
+      "Destination Host Prohibited",
+      "Destination Net Unreachable for Type of Service",
+      "Destination Host Unreachable for Type of Service",
+      "Packet filtered",
+      "Precedence Violation",
+      "Precedence Cutoff",
+  };
+  return code < sizeof t / sizeof t[0] ? t[code] : NULL;
+}
+
+static void error4_text(const sk_icmp_error_t *e, char *out, size_t cap) {
+  const char *t = NULL;
+  switch (e->type) {
+  case ICMP_DEST_UNREACH:
+    if (e->code == ICMP_FRAG_NEEDED) {
+      snprintf(out, cap, "Frag needed and DF set (mtu = %u)", e->info);
+      return;
+    }
+    if (!(t = unreach4_text(e->code))) {
+      snprintf(out, cap, "Dest Unreachable, Bad Code: %d", e->code);
+      return;
+    }
+    break;
+  case ICMP_SOURCE_QUENCH: t = "Source Quench"; break;
+  case ICMP_TIME_EXCEEDED:
+    t = e->code == 0   ? "Time to live exceeded"
+        : e->code == 1 ? "Frag reassembly time exceeded"
+                       : NULL;
+    if (!t) {
+      snprintf(out, cap, "Time exceeded, Bad Code: %d", e->code);
+      return;
+    }
+    break;
+  case ICMP_PARAMETERPROB:
+    snprintf(out, cap, "Parameter problem: pointer = %u", e->info);
+    return;
+  default: snprintf(out, cap, "Bad ICMP type: %d", e->type); return;
+  }
+  snprintf(out, cap, "%s", t);
+}
+
+static void error6_text(const sk_icmp_error_t *e, char *out, size_t cap) {
+  static const char *const unreach[] = {
+      "No route", "Administratively prohibited",
+      "Beyond scope of source address", "Address unreachable",
+      "Port unreachable"};
+  switch (e->type) {
+  case ICMP6_DST_UNREACH:
+    if (e->code < sizeof unreach / sizeof unreach[0])
+      snprintf(out, cap, "Destination unreachable: %s", unreach[e->code]);
+    else
+      snprintf(out, cap, "Destination unreachable: Unknown code %d",
+               e->code);
+    return;
+  case ICMP6_PACKET_TOO_BIG:
+    snprintf(out, cap, "Packet too big: mtu=%u", e->info);
+    return;
+  case ICMP6_TIME_EXCEEDED:
+    if (e->code <= 1)
+      snprintf(out, cap, "Time exceeded: %s",
+               e->code ? "Defragmentation failure" : "Hop limit");
+    else
+      snprintf(out, cap, "Time exceeded: code %d", e->code);
+    return;
+  case ICMP6_PARAM_PROB:
+    snprintf(out, cap, "Parameter problem: code %d at %u", e->code, e->info);
+    return;
+  }
+  snprintf(out, cap, "Unknown icmp type: %d", e->type);
+}
+
+void sk_icmp_error_text(const sk_icmp_error_t *e, int family, char *out,
+                        size_t cap) {
+  if (e->local)
+    snprintf(out, cap, "local error: %s", strerror(e->err));
+  else if (family == AF_INET6)
+    error6_text(e, out, cap);
+  else
+    error4_text(e, out, cap);
 }

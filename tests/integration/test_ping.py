@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,7 +36,8 @@ IPUTILS = shutil.which("ping")
 NEED_IPUTILS = "needs iputils ping (apt-get install iputils-ping)"
 
 STATS = re.compile(rb"^(\d+) packets transmitted, (\d+) received"
-                   rb"(?:, \+(\d+) duplicates)?(?:, \+(\d+) corrupted)?, "
+                   rb"(?:, \+(\d+) duplicates)?(?:, \+(\d+) corrupted)?"
+                   rb"(?:, \+\d+ errors)?, "
                    rb"([\d.]+)% packet loss, time \d+ms$")
 RTT = re.compile(rb"^rtt min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)/"
                  rb"([\d.]+) ms$")
@@ -272,6 +274,64 @@ class Sockets(NsCase):
         p = self.ns_ping(wide, ["-i", "0.001", "127.0.0.1"], "nobody")
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"2 ms", p.stderr)
+
+
+@unittest.skipUnless(ROOT and IPUTILS, NEED_ROOT + "; " + NEED_IPUTILS)
+class FakeHost(NsCase):
+    """A scripted host behind a TUN device (fakehost.py): an ICMP error,
+    a TTL of 42, a duplicate and a late reply; sockit and iputils must
+    print the same lines and the same summary, over IPv4 and IPv6, on a
+    raw socket (root) and a datagram socket (nobody)."""
+    program = staticmethod(sockit)
+
+    def setUp(self):
+        super().setUp()
+        self.ns = "sockit-ping-" + uuid.uuid4().hex[:8]
+        subprocess.run(["ip", "netns", "add", self.ns], check=True)
+        self.addCleanup(subprocess.run, ["ip", "netns", "del", self.ns])
+        subprocess.run(["ip", "netns", "exec", self.ns, "sysctl", "-qw",
+                        "net.ipv4.ping_group_range=0 2147483647"],
+                       check=True)
+        host = Proc(["ip", "netns", "exec", self.ns, sys.executable,
+                     os.path.join(os.path.dirname(os.path.abspath(
+                         __file__)), "fakehost.py")])
+        self.addCleanup(host.stop)
+        host.out.wait_line(b"ready")
+
+    def both(self, argv_tail, user=None):
+        pre = ["ip", "netns", "exec", self.ns]
+        if user:
+            pre += ["setpriv", "--reuid=" + user, "--regid=nogroup",
+                    "--clear-groups"]
+        return (run(pre + [self.bin, "ping"] + argv_tail),
+                run(pre + [IPUTILS] + argv_tail))
+
+    def check(self, host, user=None):
+        ours, theirs = self.both(["-c", "5", "-i", "0.3", host], user)
+        self.assertEqual((ours.returncode, theirs.returncode), (0, 0),
+                         ours.stderr)
+        self.assertEqual(shape(ours.stdout), shape(theirs.stdout))
+        self.assertEqual(summary(ours.stdout)[:5], (5, 4, 1, 0, 20.0))
+        self.assertIn(b", +1 errors, ", ours.stdout)
+        self.assertIn(b" ttl=42 ", ours.stdout)
+
+    def test_ipv4_raw(self):
+        self.check("10.77.0.2")
+
+    def test_ipv6_raw(self):
+        self.check("fd77::2")
+
+    def test_ipv4_datagram(self):
+        self.check("10.77.0.2", "nobody")
+
+    def test_ipv6_datagram(self):
+        self.check("fd77::2", "nobody")
+
+    def test_flood_errors(self):
+        # "\bE" for the error, as iputils; the late reply still counts.
+        ours, theirs = self.both(["-f", "-c", "5", "10.77.0.2"])
+        self.assertIn(b".\bE.", ours.stdout)
+        self.assertEqual(shape(ours.stdout), shape(theirs.stdout))
 
 
 def echo_reply(ident, seq, payload, bad_sum=False):
