@@ -70,6 +70,7 @@ typedef struct sk_mcast {
   int ttl;            /* IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS, 0..255 */
   bool loop;          /* our own multicast comes back to this host */
   bool broadcast;     /* SO_BROADCAST: may send to a broadcast address */
+  const char *iface;  /* send multicast through this interface; NULL: route */
 } sk_mcast_t;
 
 /*
@@ -81,9 +82,8 @@ int sk_mcast_group_parse(char *err, const char *text,
                          struct sockaddr_storage *group, unsigned *ifindex);
 
 /*
- * Applies m to a UDP socket of family (AF_INET or AF_INET6; an IPv6
- * socket may join an IPv4 group). A client that joins with IFACE also
- * sends its multicast through IFACE. Returns 0 or a negative code.
+ * Applies m to a UDP socket of family (AF_INET or AF_INET6); the group
+ * must be of the socket's family. Returns 0 or a negative code.
  */
 int sk_mcast_apply(char *err, int fd, int family, const sk_mcast_t *m);
 

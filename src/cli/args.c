@@ -1,5 +1,6 @@
 /* sockit command: argument parsing and every flag conflict, in one place. */
 #include <getopt.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ const char cli_usage[] =
     "  --mcast-join G[,IF] -u: join multicast group G (on interface IF)\n"
     "  --mcast-ttl N      -u: multicast TTL / hop limit (0..255)\n"
     "  --mcast-loop on|off -u: our own multicast back to this host\n"
+    "  --mcast-if IFACE   -u: send multicast through IFACE\n"
     "  -b, --broadcast    -u: allow sending to a broadcast address\n"
     "  -h, --help         this help;  -V, --version  the version\n"
     "\n"
@@ -62,6 +64,7 @@ enum {
   OPT_MCAST_JOIN,
   OPT_MCAST_TTL,
   OPT_MCAST_LOOP,
+  OPT_MCAST_IF,
 };
 
 static const struct option long_options[] = {
@@ -92,6 +95,7 @@ static const struct option long_options[] = {
     {"mcast-ttl", required_argument, NULL, OPT_MCAST_TTL},
     {"mcast-loop", required_argument, NULL, OPT_MCAST_LOOP},
     {"broadcast", no_argument, NULL, 'b'},
+    {"mcast-if", required_argument, NULL, OPT_MCAST_IF},
     {NULL, 0, NULL, 0},
 };
 
@@ -138,7 +142,7 @@ static int seconds_parse(char *err, const char *flag, const char *text,
   return 0;
 }
 
-/* --mcast-join, --mcast-ttl, --mcast-loop, -b; returns 0 or -1. */
+/* --mcast-join, --mcast-ttl, --mcast-loop, --mcast-if, -b; 0 or -1. */
 static int mcast_option_apply(cli_t *c, int opt, const char *arg,
                               char *err) {
   struct sockaddr_storage group;
@@ -165,6 +169,11 @@ static int mcast_option_apply(cli_t *c, int opt, const char *arg,
       return usage_error(err, "mcast-loop \"%.32s\" is not on or off", arg);
     c->mcast.loop = strcmp(arg, "on") == 0;
     c->mcast.loop_set = true;
+    return 0;
+  case OPT_MCAST_IF:
+    c->mcast.iface = arg;
+    if (!if_nametoindex(arg))
+      return usage_error(err, "no network interface \"%.32s\"", arg);
     return 0;
   }
   return -1;
@@ -221,10 +230,10 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
 
 static int mcast_conflicts_check(const cli_t *c, char *err) {
   const sk_mcast_t *m = &c->mcast;
-  bool any = m->join || m->ttl_set || m->loop_set || m->broadcast;
+  bool any = m->join || m->ttl_set || m->loop_set || m->broadcast ||
+             m->iface;
   if (any && (!c->udp || c->unix_sock || c->scan))
-    return usage_error(err, "--mcast-join, --mcast-ttl, --mcast-loop and "
-                            "-b need -u (and no -U or -z)");
+    return usage_error(err, "--mcast-* and -b need -u (and no -U or -z)");
   return 0;
 }
 

@@ -379,13 +379,12 @@ static int mcast_setopt(char *err, int fd, int level, int name,
   return sk__fail(err, -errno, "setsockopt %s: %s", what, strerror(errno));
 }
 
-/* Joins the group (MCAST_JOIN_GROUP takes both families on Linux); a
- * client with IFACE also sends through it. */
+/* Joins the group on its interface (0: where the route to it goes). */
 static int mcast_join(char *err, int fd, int family, const char *text) {
   struct group_req req = {0};
   unsigned ifindex;
   int rc = sk_mcast_group_parse(err, text, &req.gr_group, &ifindex);
-  int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+  int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP, all = 0;
   if (rc < 0)
     return rc;
   if (family != req.gr_group.ss_family)
@@ -397,19 +396,24 @@ static int mcast_join(char *err, int fd, int family, const char *text) {
     return rc;
   /* Linux hands a wildcard-bound socket every group any program on the
    * host joined; a user who joined one group wants that group only. */
-  int all = 0;
   setsockopt(fd, level, family == AF_INET6 ? IPV6_MULTICAST_ALL
                                            : IP_MULTICAST_ALL,
              &all, sizeof all);
+  return 0;
+}
+
+/* Sends multicast through the named interface instead of the route's. */
+static int mcast_iface(char *err, int fd, int family, const char *name) {
+  unsigned ifindex = if_nametoindex(name);
   if (!ifindex)
-    return 0;
+    return sk__fail(err, SK_EADDR, "no network interface \"%.32s\"", name);
   if (family == AF_INET6) {
     int i = (int)ifindex;
-    return mcast_setopt(err, fd, level, IPV6_MULTICAST_IF, &i, sizeof i,
-                        "IPV6_MULTICAST_IF");
+    return mcast_setopt(err, fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &i,
+                        sizeof i, "IPV6_MULTICAST_IF");
   }
   struct ip_mreqn mr = {.imr_ifindex = (int)ifindex};
-  return mcast_setopt(err, fd, level, IP_MULTICAST_IF, &mr, sizeof mr,
+  return mcast_setopt(err, fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof mr,
                       "IP_MULTICAST_IF");
 }
 
@@ -431,6 +435,8 @@ int sk_mcast_apply(char *err, int fd, int family, const sk_mcast_t *m) {
       (rc = mcast_setopt(err, fd, level,
                          v6 ? IPV6_MULTICAST_LOOP : IP_MULTICAST_LOOP, &loop,
                          sizeof loop, "multicast loop")) < 0)
+    return rc;
+  if (m->iface && (rc = mcast_iface(err, fd, family, m->iface)) < 0)
     return rc;
   return m->join ? mcast_join(err, fd, family, m->join) : 0;
 }

@@ -959,8 +959,7 @@ class UsageTest(CliCase):
                  b"cannot use --send-only with --recv-only"),
                 (["-k", "127.0.0.1", "1"], b"-k needs -l"),
                 (["-b", "127.0.0.1", "1"],
-                 b"--mcast-join, --mcast-ttl, --mcast-loop and -b need -u "
-                 b"(and no -U or -z)"),
+                 b"--mcast-* and -b need -u (and no -U or -z)"),
                 (["-4", "-U", "/tmp/x"], b"cannot use -4 with -U"),
                 (["-6", "-U", "/tmp/x"], b"cannot use -6 with -U"),
                 (["--chat", "--broker", "-l", "1"],

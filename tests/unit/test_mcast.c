@@ -84,6 +84,22 @@ static void test_apply_options(void **state) {
   close(fd6);
 }
 
+/* --mcast-if: the interface index on an IPv6 socket; a name that is no
+ * interface is refused. */
+static void test_apply_iface(void **state) {
+  char err[SK_ERR_LEN] = "";
+  sk_mcast_t lo = {.iface = "lo"}, none = {.iface = "nosuch0"};
+  int fd6 = udp_socket(AF_INET6), fd = udp_socket(AF_INET);
+  (void)state;
+  assert_int_equal(sk_mcast_apply(NULL, fd6, AF_INET6, &lo), 0);
+  assert_int_equal(int_opt(fd6, IPPROTO_IPV6, IPV6_MULTICAST_IF), 1);
+  assert_int_equal(sk_mcast_apply(NULL, fd, AF_INET, &lo), 0);
+  assert_int_equal(sk_mcast_apply(err, fd, AF_INET, &none), SK_EADDR);
+  assert_string_equal(err, "no network interface \"nosuch0\"");
+  close(fd);
+  close(fd6);
+}
+
 /* A group of the other family is refused in one line. */
 static void test_join_family_mismatch(void **state) {
   char err[SK_ERR_LEN] = "";
@@ -134,6 +150,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_group_parse),
       cmocka_unit_test(test_apply_options),
+      cmocka_unit_test(test_apply_iface),
       cmocka_unit_test(test_join_family_mismatch),
       cmocka_unit_test(test_probe_closed_and_silent),
   };
