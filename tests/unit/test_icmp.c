@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/icmp6.h>
 #include <netinet/ip_icmp.h>
 #include <string.h>
@@ -125,6 +126,34 @@ static void test_parse_raw_ipv4(void **state) {
   assert_int_equal(sk_icmp_echo_parse(&raw4, pkt, 24 + n, &e), SK_ICMP_OTHER);
 }
 
+static void error_is(const sk_icmp_error_t *e, int family, const char *t) {
+  char out[96];
+  sk_icmp_error_text(e, family, out, sizeof out);
+  assert_string_equal(out, t);
+}
+
+/* iputils' words, which scripts grep for. */
+static void test_error_text(void **state) {
+  sk_icmp_error_t e = {.type = ICMP_DEST_UNREACH, .code = 1};
+  (void)state;
+  error_is(&e, AF_INET, "Destination Host Unreachable");
+  e.code = ICMP_FRAG_NEEDED;
+  e.info = 1400;
+  error_is(&e, AF_INET, "Frag needed and DF set (mtu = 1400)");
+  e.code = 99;
+  error_is(&e, AF_INET, "Dest Unreachable, Bad Code: 99");
+  e = (sk_icmp_error_t){.type = ICMP_TIME_EXCEEDED};
+  error_is(&e, AF_INET, "Time to live exceeded");
+  e = (sk_icmp_error_t){.type = ICMP6_DST_UNREACH, .code = 3};
+  error_is(&e, AF_INET6, "Destination unreachable: Address unreachable");
+  e = (sk_icmp_error_t){.type = ICMP6_PACKET_TOO_BIG, .info = 1280};
+  error_is(&e, AF_INET6, "Packet too big: mtu=1280");
+  e = (sk_icmp_error_t){.type = ICMP6_TIME_EXCEEDED};
+  error_is(&e, AF_INET6, "Time exceeded: Hop limit");
+  e = (sk_icmp_error_t){.local = true, .err = EMSGSIZE};
+  error_is(&e, AF_INET, "local error: Message too long");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_checksum_rfc1071),
@@ -134,6 +163,7 @@ int main(void) {
       cmocka_unit_test(test_parse_other),
       cmocka_unit_test(test_parse_bad_checksum),
       cmocka_unit_test(test_parse_raw_ipv4),
+      cmocka_unit_test(test_error_text),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
