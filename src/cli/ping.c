@@ -29,7 +29,7 @@ typedef struct ping_opts {
   int family;
   long count;            /* -c; 0 for no limit */
   long long interval_us; /* -i */
-  long long linger_us;   /* -W: wait for a reply when none came */
+  long long linger_us;   /* -W: wait for a reply when none came; 0: ever */
   size_t size;           /* -s: payload bytes */
   bool quiet, flood, verbose;
   const char *host;
@@ -49,6 +49,7 @@ typedef struct ping_run {
   long timed; /* round trips measured */
   int pipe;   /* most requests out at once, seen at an answer (iputils) */
   long long start, exit_at, next_send, last_send;
+  bool wait_forever; /* -W 0 and no reply: until the replies or a signal */
   uint8_t seen[65536 / 8]; /* which sequence numbers came back */
   uint8_t pkt[8 + SK_ICMP_DATA_MAX6];
   uint8_t rbuf[65536 + 60];
@@ -124,9 +125,9 @@ static int option_apply(ping_opts_t *o, int opt, const char *arg) {
                         arg);
     return 0;
   case 'W':
-    if ((o->linger_us = seconds_parse(arg, 1000)) < 0)
+    if ((o->linger_us = seconds_parse(arg, 0)) < 0)
       return usage_fail("timeout \"%.32s\" is not a number of seconds in "
-                        "0.001..86400",
+                        "0..86400 (0: no limit)",
                         arg);
     return 0;
   case 's':
@@ -458,10 +459,11 @@ static void stats_print(const ping_run_t *r) {
 }
 
 /* As iputils: after the last request, wait two round trips (at least one
- * interval) when replies came, the -W time when none did. */
+ * interval) when replies came, the -W time when none did (-1: -W 0, no
+ * limit). */
 static long long exit_wait(const ping_run_t *r) {
   if (!r->received)
-    return r->o.linger_us;
+    return r->o.linger_us ? r->o.linger_us : -1;
   return 2 * r->tmax > r->o.interval_us ? 2 * r->tmax : r->o.interval_us;
 }
 
@@ -472,9 +474,26 @@ static bool run_done(ping_run_t *r, long long now) {
     return false;
   if (r->received + r->errors >= r->o.count)
     return true; /* as iputils: an error answers a request too */
-  if (!r->exit_at)
-    r->exit_at = now + exit_wait(r);
-  return now >= r->exit_at;
+  if (!r->exit_at && !r->wait_forever) {
+    long long wait = exit_wait(r);
+    r->wait_forever = wait < 0;
+    r->exit_at = wait < 0 ? 0 : now + wait;
+  }
+  return r->exit_at && now >= r->exit_at;
+}
+
+/* How long ppoll may sleep: until the next request, or the end of the
+ * final wait; NULL for as long as it takes (-W 0). */
+static struct timespec *wait_time(const ping_run_t *r, long long now,
+                                  struct timespec *ts) {
+  bool sending = !r->o.count || r->sent < r->o.count;
+  long long until = sending ? r->next_send : r->exit_at;
+  if (!sending && !r->exit_at)
+    return NULL;
+  until = until > now ? until - now : 0;
+  *ts = (struct timespec){.tv_sec = until / US_PER_S,
+                          .tv_nsec = until % US_PER_S * 1000};
+  return ts;
 }
 
 /* The loop: send when due, read replies, until -c is met or a signal. */
@@ -490,12 +509,10 @@ static void run_loop(ping_run_t *r, const sigset_t *waitmask) {
                                 : r->o.interval_us);
       continue;
     }
-    long long until = r->exit_at ? r->exit_at : r->next_send;
-    struct timespec ts = {.tv_sec = (until - now) / US_PER_S,
-                          .tv_nsec = (until - now) % US_PER_S * 1000};
+    struct timespec ts;
     if (r->o.flood)
       fflush(stdout);
-    int ready = ppoll(&p, 1, &ts, waitmask);
+    int ready = ppoll(&p, 1, wait_time(r, now, &ts), waitmask);
     if (ready > 0 && (p.revents & POLLERR))
       errors_drain(r);
     if (ready > 0 && replies_drain(r) > 0 && r->o.flood &&

@@ -266,6 +266,20 @@ class Sockets(NsCase):
                 self.assertEqual(q.returncode, 1)
                 self.assertEqual(shape(p.stdout), shape(q.stdout))
 
+    def test_W0_waits_until_interrupted(self):
+        # -W 0, as iputils: no reply, no limit; Ctrl-C ends it, exit 1.
+        p = Proc(in_netns(["net.ipv4.icmp_echo_ignore_all=1"],
+                          [self.bin, "ping", "-W", "0", "-c", "1",
+                           "127.0.0.1"]))
+        self.addCleanup(p.stop)
+        p.out.wait_line(re.compile(rb"^PING "))
+        p.out.assert_quiet()
+        self.assertIsNone(p.poll())
+        p.popen.send_signal(signal.SIGINT)
+        self.assertEqual(p.wait_exit(), 1)
+        self.assertEqual(summary(bytes(p.out.transcript)),
+                         (1, 0, 0, 0, 100.0, None))
+
     def test_unprivileged_flood_and_fast_interval_refused(self):
         wide = ["net.ipv4.ping_group_range=0 2147483647"]
         p = self.ns_ping(wide, ["-f", "127.0.0.1"], "nobody")
