@@ -416,8 +416,13 @@ udp_one() {
   else
     args+=(-c 300000)
   fi
+  local drops0
+  drops0=$(udp_rcvbuf_errors) # the kernel's count, as scenario 8 (ping.sh)
   sline=$(timeout -k 2 30 "$LG" udp 127.0.0.1 "$P" "${args[@]}" 2>>"$WORK/udp.err")
   wait "$k"
+  [ "$size" = 64 ] && [ "$mode" = max ] && rec udptarget 64B-pipe "$tool" \
+    kernel_drop_pct "$(awk -v s="$(kv sent "$sline")" -v d="$(($(udp_rcvbuf_errors) - drops0))" \
+      'BEGIN {printf "%.2f", s ? 100 * d / s : 0}')"
   kline=$(cat "$WORK/sink.out")
   stop "$a"
   count=$(kv count "$kline") rate=$(kv rate "$kline")
