@@ -17,6 +17,7 @@ const char cli_usage[] =
     "       sockit --chat -l [host] port     chat server; --chat host port: "
     "client\n"
     "       sockit --broker -l [host] port   relay each client to all others\n"
+    "       sockit ping [options] host       ICMP echo (sockit ping -h)\n"
     "\n"
     "  -4, -6             IPv4 or IPv6 only\n"
     "  -l, --listen       listen instead of connecting\n"
