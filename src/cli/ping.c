@@ -468,8 +468,8 @@ static long long exit_wait(const ping_run_t *r) {
 }
 
 static bool run_done(ping_run_t *r, long long now) {
-  if (stop_signal)
-    return true;
+  if (stop_signal || ferror(stdout))
+    return true; /* a signal, or nowhere left to write */
   if (!r->o.count || r->sent < r->o.count)
     return false;
   if (r->received + r->errors >= r->o.count)
@@ -534,6 +534,13 @@ static void header_print(const ping_run_t *r) {
             r->s.ident);
 }
 
+/* `sockit ping host | head`: the reader went away, so we end quietly,
+ * as other filters do; any other failed write is an error. */
+static bool reader_gone(void) {
+  struct pollfd p = {.fd = STDOUT_FILENO, .events = POLLOUT};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
 int ping_main(int argc, char **argv) {
   char err[SK_ERR_LEN];
   struct sigaction on = {.sa_handler = on_stop};
@@ -557,12 +564,15 @@ int ping_main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0); /* a line per reply, also in a pipe */
   header_print(r);
   run_loop(r, &orig);
-  stats_print(r);
+  if (!ferror(stdout))
+    stats_print(r);
   close(r->s.fd);
   /* As iputils, Ctrl-C ends with the summary and the reply rule. */
   rc = stop_signal == SIGTERM ? SK_EXIT_SIGTERM : r->received ? 0 : 1;
-  if (fflush(stdout) != 0 && rc == 0)
+  if ((fflush(stdout) != 0 || ferror(stdout)) && !reader_gone()) {
+    fprintf(stderr, "sockit ping: write to stdout failed\n");
     rc = SK_EXIT_ERROR;
+  }
 out:
   free(r);
   return rc < 0 ? 0 : rc;

@@ -28,7 +28,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import TIMEOUT, Proc, binary  # noqa: E402
+from common import TIMEOUT, LineReader, Proc, binary  # noqa: E402
 
 ROOT = os.geteuid() == 0
 NEED_ROOT = "needs root (raw ICMP sockets, network namespaces)"
@@ -167,6 +167,28 @@ class Replies(PingCase):
         sent, received = summary(bytes(p.out.transcript))[:2]
         self.assertGreaterEqual(received, 2)
         self.assertGreaterEqual(sent, received)
+
+    def test_closed_stdout_ends_quietly(self):
+        # `sockit ping host | head -2`: ends when the reader has gone,
+        # without a word, by the reply rule (iputils dies of SIGPIPE).
+        proc = subprocess.Popen([sockit(), "ping", "-i", "0.2", "::1"],
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        self.addCleanup(proc.kill)
+        out = LineReader(proc.stdout, "ping stdout")
+        out.wait_line(re.compile(rb"icmp_seq=1 "))
+        proc.stdout.close()
+        self.assertEqual(proc.wait(TIMEOUT), 0)
+        self.assertEqual(proc.stderr.read(), b"")
+        proc.stderr.close()
+
+    def test_full_stdout_is_an_error(self):
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run([sockit(), "ping", "-c", "2", "-i", "0.2",
+                                "127.0.0.1"], stdout=full,
+                               stderr=subprocess.PIPE, timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr, b"sockit ping: write to stdout failed\n")
 
     def test_sigterm_exit_143(self):
         p = Proc([sockit(), "ping", "-i", "0.2", "127.0.0.1"])
