@@ -16,7 +16,8 @@ typedef struct sk_icmp_sock {
   int fd;
   int family; /* AF_INET or AF_INET6 */
   bool raw;   /* SOCK_RAW (root, CAP_NET_RAW), else an ICMP datagram socket */
-  uint16_t ident; /* echo identifier replies must carry */
+  uint16_t ident;   /* echo identifier replies must carry */
+  bool ident_known; /* a datagram socket's is known once it is bound */
 } sk_icmp_sock_t;
 
 /* One parsed echo reply. */

@@ -1,6 +1,5 @@
 /* ICMP echo: sockets, checksum, requests and replies (sockit ping). */
 #include <errno.h>
-#include <time.h> /* before linux/errqueue.h, which uses timespec */
 #include <linux/errqueue.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
@@ -9,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h> /* before linux/errqueue.h, which uses timespec */
 #include <unistd.h>
 
 #include "internal.h"
@@ -103,18 +103,26 @@ static void icmp_sock_setup(sk_icmp_sock_t *s) {
   }
 }
 
+/* A datagram ICMP socket's identifier is its port: learns it. */
+static void icmp_ident_learn(sk_icmp_sock_t *s) {
+  struct sockaddr_storage me;
+  socklen_t len = sizeof me;
+  if (getsockname(s->fd, (struct sockaddr *)&me, &len) < 0)
+    return;
+  s->ident =
+      ntohs(me.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&me)->sin6_port
+                                     : ((struct sockaddr_in *)&me)->sin_port);
+  s->ident_known = s->ident != 0;
+}
+
 /* Binds a datagram ICMP socket to port 0 for the kernel to choose its
- * identifier now, and learns it; on failure the first send does it. */
+ * identifier now; on failure the first send does it. */
 static void icmp_ident_bind(sk_icmp_sock_t *s) {
   struct sockaddr_storage me = {.ss_family = (sa_family_t)s->family};
   socklen_t len = s->family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                         : sizeof(struct sockaddr_in);
-  if (bind(s->fd, (struct sockaddr *)&me, len) < 0 ||
-      getsockname(s->fd, (struct sockaddr *)&me, &len) < 0)
-    return;
-  s->ident =
-      ntohs(s->family == AF_INET6 ? ((struct sockaddr_in6 *)&me)->sin6_port
-                                  : ((struct sockaddr_in *)&me)->sin_port);
+  if (bind(s->fd, (struct sockaddr *)&me, len) == 0)
+    icmp_ident_learn(s);
 }
 
 /* The current ping_group_range, for the message; "?" if unreadable. */
@@ -154,6 +162,7 @@ int sk_icmp_open(char *err, int family, sk_icmp_sock_t *s) {
   /* A raw socket's identifier is ours to choose; a datagram socket's is
    * the port the kernel gives it at bind (or at the first send). */
   s->ident = (uint16_t)getpid();
+  s->ident_known = s->raw;
   if (!s->raw)
     icmp_ident_bind(s);
   icmp_sock_setup(s);
@@ -162,15 +171,11 @@ int sk_icmp_open(char *err, int family, sk_icmp_sock_t *s) {
 
 ssize_t sk_icmp_send(char *err, sk_icmp_sock_t *s, const void *pkt, size_t len,
                      const struct sockaddr *to, socklen_t tolen) {
-  struct sockaddr_storage me;
-  socklen_t melen = sizeof me;
   ssize_t n = sendto(s->fd, pkt, len, 0, to, tolen);
   if (n < 0)
     return sk__fail(err, -errno, "sendto: %s", sk_strerror(-errno));
-  if (!s->raw && getsockname(s->fd, (struct sockaddr *)&me, &melen) == 0)
-    s->ident =
-        ntohs(me.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&me)->sin6_port
-                                       : ((struct sockaddr_in *)&me)->sin_port);
+  if (!s->ident_known)
+    icmp_ident_learn(s); /* the bind at open failed: the send bound it */
   return n;
 }
 
@@ -218,8 +223,9 @@ static struct sock_extended_err *cmsg_error(struct msghdr *m) {
 }
 
 /* Fills e from the kernel's report; returns 1 when it is ours. */
-static int error_fill(const sk_icmp_sock_t *s, const struct sock_extended_err *x,
-                      const uint8_t *req, ssize_t n, sk_icmp_error_t *e) {
+static int error_fill(const sk_icmp_sock_t *s,
+                      const struct sock_extended_err *x, const uint8_t *req,
+                      ssize_t n, sk_icmp_error_t *e) {
   uint16_t id, seq;
   e->local = x->ee_origin == SO_EE_ORIGIN_LOCAL;
   if (!e->local && x->ee_origin != SO_EE_ORIGIN_ICMP &&
@@ -231,12 +237,12 @@ static int error_fill(const sk_icmp_sock_t *s, const struct sock_extended_err *x
   e->info = x->ee_info;
   const struct sockaddr *off = SO_EE_OFFENDER(x);
   if (off->sa_family == AF_INET || off->sa_family == AF_INET6)
-    memcpy(&e->from, off, off->sa_family == AF_INET
-                              ? sizeof(struct sockaddr_in)
-                              : sizeof(struct sockaddr_in6));
+    memcpy(&e->from, off,
+           off->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                     : sizeof(struct sockaddr_in6));
   /* The request the error is about: our type and identifier? */
-  if (n < 8 || req[0] != (s->family == AF_INET6 ? ICMP6_ECHO_REQUEST
-                                                : ICMP_ECHO))
+  if (n < 8 ||
+      req[0] != (s->family == AF_INET6 ? ICMP6_ECHO_REQUEST : ICMP_ECHO))
     return 0;
   memcpy(&id, req + 4, 2);
   memcpy(&seq, req + 6, 2);
@@ -300,7 +306,9 @@ static void error4_text(const sk_icmp_error_t *e, char *out, size_t cap) {
       return;
     }
     break;
-  case ICMP_SOURCE_QUENCH: t = "Source Quench"; break;
+  case ICMP_SOURCE_QUENCH:
+    t = "Source Quench";
+    break;
   case ICMP_TIME_EXCEEDED:
     t = e->code == 0   ? "Time to live exceeded"
         : e->code == 1 ? "Frag reassembly time exceeded"
@@ -313,7 +321,9 @@ static void error4_text(const sk_icmp_error_t *e, char *out, size_t cap) {
   case ICMP_PARAMETERPROB:
     snprintf(out, cap, "Parameter problem: pointer = %u", e->info);
     return;
-  default: snprintf(out, cap, "Bad ICMP type: %d", e->type); return;
+  default:
+    snprintf(out, cap, "Bad ICMP type: %d", e->type);
+    return;
   }
   snprintf(out, cap, "%s", t);
 }
@@ -328,8 +338,7 @@ static void error6_text(const sk_icmp_error_t *e, char *out, size_t cap) {
     if (e->code < sizeof unreach / sizeof unreach[0])
       snprintf(out, cap, "Destination unreachable: %s", unreach[e->code]);
     else
-      snprintf(out, cap, "Destination unreachable: Unknown code %d",
-               e->code);
+      snprintf(out, cap, "Destination unreachable: Unknown code %d", e->code);
     return;
   case ICMP6_PACKET_TOO_BIG:
     snprintf(out, cap, "Packet too big: mtu=%u", e->info);
