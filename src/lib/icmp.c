@@ -1,6 +1,5 @@
 /* ICMP echo: sockets, checksum, requests and replies (sockit ping). */
 #include <errno.h>
-#include <linux/errqueue.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -8,8 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h> /* before linux/errqueue.h, which uses timespec */
+#include <time.h>
 #include <unistd.h>
+
+/* Apart and after <time.h>: it uses struct timespec without including. */
+#include <linux/errqueue.h>
 
 #include "internal.h"
 #include "sockit/error.h"
