@@ -208,7 +208,7 @@ static int target_resolve(ping_run_t *r) {
 }
 
 /* One request: a timestamp (when it fits, as iputils) then i & 0xff. */
-static int request_send(ping_run_t *r, long long now) {
+static void request_send(ping_run_t *r, long long now) {
   char err[SK_ERR_LEN];
   uint8_t *data = r->pkt + 8;
   uint16_t seq = (uint16_t)(r->sent + 1);
@@ -226,7 +226,6 @@ static int request_send(ping_run_t *r, long long now) {
     fprintf(stderr, "sockit ping: %s\n", err);
   if (r->o.flood && !r->o.quiet)
     fputc('.', stdout);
-  return 0;
 }
 
 /* iputils' rtt text: about three significant digits, rounded. */
@@ -266,6 +265,7 @@ static void payload_check(const ping_run_t *r, const sk_icmp_echo_t *e) {
         printf("\n#%zu\t", i);
       printf("%x ", (unsigned)e->data[i]);
     }
+    return;
   }
 }
 
@@ -303,7 +303,7 @@ static void reply_take(ping_run_t *r, const sk_icmp_echo_t *e, const char *from,
                        long long now, bool corrupt) {
   bool dup = !corrupt && (r->seen[e->seq / 8] & (1U << (e->seq % 8)));
   long long sent_at, rtt = -1;
-  if (e->data_len >= TIMED_MIN) {
+  if (r->o.size >= TIMED_MIN && e->data_len >= TIMED_MIN) {
     memcpy(&sent_at, e->data, sizeof sent_at);
     rtt = sent_at > now ? 0 : now - sent_at; /* a forged stamp: no < 0 */
   }

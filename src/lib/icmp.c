@@ -41,7 +41,7 @@ size_t sk_icmp_echo_build(void *buf, size_t cap, int family, uint16_t ident,
   memcpy(p + 4, &id, 2);
   memcpy(p + 6, &sq, 2);
   if (data_len)
-    memcpy(p + 8, data, data_len);
+    memmove(p + 8, data, data_len); /* data may already be in place */
   if (family == AF_INET) {
     sum = sk_icmp_checksum(p, 8 + data_len);
     memcpy(p + 2, &sum, 2);
