@@ -102,4 +102,20 @@ enum sk_udp_state {
 int sk_udp_probe(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts,
                  int wait_ms);
 
+/* Ports probed at once by sk_udp_probe_range: descriptors stay bounded. */
+#define SK_UDP_PROBE_BATCH 64
+
+/* Called for each port in order: an sk_udp_state, or a negative code. */
+typedef void (*sk_udp_probe_cb)(void *ctx, int port, int state);
+
+/*
+ * Probes ports lo..hi of addr's host, SK_UDP_PROBE_BATCH at a time, each
+ * batch waiting up to wait_ms once, and reports each port through cb as
+ * its batch ends: a range of silent ports costs wait_ms per batch, not
+ * per port.
+ */
+void sk_udp_probe_range(const sk_addr_t *addr, int lo, int hi,
+                        const sk_sock_opts_t *opts, int wait_ms,
+                        sk_udp_probe_cb cb, void *ctx);
+
 #endif

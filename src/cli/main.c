@@ -53,18 +53,33 @@ static int relay(const cli_t *c, int fd) {
   return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
 }
 
-/* -z -u: one probe; returns 1 when the port may be open. */
-static int udp_scan_one(const cli_t *c, const sk_sock_opts_t *o,
-                        const char *where) {
-  static const char *const state[] = {"closed", "open", "open|filtered"};
-  char err[SK_ERR_LEN];
-  int rc = sk_udp_probe(err, &c->addr, o, c->wait_ms ? c->wait_ms : 1000);
-  if (rc < 0 && c->verbose)
-    fprintf(stderr, "sockit: %s\n", err);
-  else if (rc > 0 || c->verbose)
-    fprintf(rc > 0 ? stdout : stderr, "%s%s %s\n", rc > 0 ? "" : "sockit: ",
-            where, state[rc]);
-  return rc > 0;
+/* -z -u: what a probe learned, as the TCP scan prints it. */
+typedef struct udp_scan {
+  const cli_t *c;
+  int maybe_open; /* open or open|filtered */
+} udp_scan_t;
+
+static void udp_scan_report(void *ctx, int port, int state) {
+  static const char *const name[] = {"closed", "open", "open|filtered"};
+  udp_scan_t *u = ctx;
+  char where[SK_ADDRSTR_LEN];
+  sk_addr_t a = u->c->addr;
+  a.port = (uint16_t)port;
+  sk_addr_format(&a, where, sizeof where);
+  u->maybe_open += state > 0;
+  if (state > 0)
+    printf("%s %s\n", where, name[state]);
+  else if (u->c->verbose)
+    fprintf(stderr, "sockit: %s %s\n", where,
+            state < 0 ? sk_strerror(state) : name[state]);
+}
+
+/* -z -u: probes go out in batches; 0 if any port may be open. */
+static int udp_scan(const cli_t *c, const sk_sock_opts_t *o) {
+  udp_scan_t u = {.c = c};
+  sk_udp_probe_range(&c->addr, c->port_lo, c->port_hi, o,
+                     c->wait_ms ? c->wait_ms : 1000, udp_scan_report, &u);
+  return u.maybe_open ? SK_EXIT_OK : SK_EXIT_ERROR;
 }
 
 /* -z: connect to each port in the range and close; 0 if any is open. */
@@ -73,13 +88,11 @@ static int scan(cli_t *c) {
   sk_sock_opts_t o = {.family = c->family,
                       .timeout_ms = c->wait_ms ? c->wait_ms : 3000};
   int open_ports = 0;
+  if (c->udp)
+    return udp_scan(c, &o);
   for (int port = c->port_lo; port <= c->port_hi; port++) {
     c->addr.port = (uint16_t)port;
     sk_addr_format(&c->addr, where, sizeof where);
-    if (c->udp) {
-      open_ports += udp_scan_one(c, &o, where);
-      continue;
-    }
     int fd = sk_tcp_connect(err, &c->addr, &o);
     if (fd >= 0) {
       printf("%s open\n", where);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -443,38 +444,95 @@ int sk_mcast_apply(char *err, int fd, int family, const sk_mcast_t *m) {
 
 /* ---- UDP port probe (sockit -z -u) ---- */
 
-/* Waits for the probe's answer: a datagram (open), ICMP port
- * unreachable, which a connected socket reports as ECONNREFUSED
- * (closed), or nothing within wait_ms (open or filtered). */
-static int udp_probe_wait(int fd, int wait_ms) {
-  struct pollfd p = {.fd = fd, .events = POLLIN};
+/* What came back on a probe's socket: a datagram (open), or the ICMP
+ * port unreachable that a connected socket reports as ECONNREFUSED
+ * (closed); -EAGAIN when nothing did after all. */
+static int udp_probe_answer(int fd) {
   char byte;
-  int rc;
-  do
-    rc = poll(&p, 1, wait_ms);
-  while (rc < 0 && errno == EINTR);
-  if (rc < 0)
-    return -errno;
-  if (rc == 0)
-    return SK_UDP_OPEN_FILTERED;
   if (recv(fd, &byte, 1, MSG_DONTWAIT) >= 0)
     return SK_UDP_OPEN;
   return errno == ECONNREFUSED ? SK_UDP_CLOSED : -errno;
 }
 
-int sk_udp_probe(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts,
-                 int wait_ms) {
-  int fd = sk_udp_connect(err, addr, opts), rc;
-  if (fd < 0)
-    return fd;
+/* Sends one probe to port; returns its descriptor for the wait, or -1
+ * with the verdict already in *state. */
+static int udp_probe_send(const sk_addr_t *addr, int port,
+                          const sk_sock_opts_t *o, int *state) {
+  sk_addr_t a = *addr;
+  a.port = (uint16_t)port;
+  int fd = sk_udp_connect(NULL, &a, o);
+  if (fd < 0) {
+    *state = fd;
+    return -1;
+  }
   /* As OpenBSD nc: one byte, "X"; an empty datagram is ignored by some
    * services that would answer anything else. */
-  if (send(fd, "X", 1, MSG_NOSIGNAL) < 0)
-    rc = errno == ECONNREFUSED ? SK_UDP_CLOSED : -errno;
-  else
-    rc = udp_probe_wait(fd, wait_ms);
-  close(fd);
-  if (rc < 0)
-    sk__fail(err, rc, "udp probe: %s", strerror(-rc));
-  return rc;
+  if (send(fd, "X", 1, MSG_NOSIGNAL) < 0) {
+    *state = errno == ECONNREFUSED ? SK_UDP_CLOSED : -errno;
+    close(fd);
+    return -1;
+  }
+  *state = SK_UDP_OPEN_FILTERED; /* until something comes back */
+  return fd;
+}
+
+static long ms_since(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Probes n ports from lo at once and waits up to wait_ms for them all. */
+static void udp_probe_batch(const sk_addr_t *addr, int lo, int n,
+                            const sk_sock_opts_t *o, int wait_ms, int *state) {
+  struct pollfd p[SK_UDP_PROBE_BATCH];
+  int pending = 0, rc;
+  for (int i = 0; i < n; i++) {
+    p[i] = (struct pollfd){.fd = udp_probe_send(addr, lo + i, o, &state[i]),
+                           .events = POLLIN};
+    pending += p[i].fd >= 0;
+  }
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  long left = wait_ms;
+  while (pending > 0 && left > 0) {
+    if ((rc = poll(p, (nfds_t)n, (int)left)) < 0 && errno != EINTR)
+      break;
+    for (int i = 0; rc > 0 && i < n; i++) {
+      int answer = p[i].fd >= 0 && p[i].revents ? udp_probe_answer(p[i].fd)
+                                                : -EAGAIN;
+      if (answer == -EAGAIN)
+        continue; /* nothing yet (or already decided) */
+      state[i] = answer;
+      close(p[i].fd);
+      p[i].fd = -1;
+      pending--;
+    }
+    left = wait_ms - ms_since(&t0);
+  }
+  for (int i = 0; i < n; i++)
+    if (p[i].fd >= 0)
+      close(p[i].fd);
+}
+
+void sk_udp_probe_range(const sk_addr_t *addr, int lo, int hi,
+                        const sk_sock_opts_t *opts, int wait_ms,
+                        sk_udp_probe_cb cb, void *ctx) {
+  int state[SK_UDP_PROBE_BATCH];
+  for (int port = lo; port <= hi; port += SK_UDP_PROBE_BATCH) {
+    int n = hi - port + 1 < SK_UDP_PROBE_BATCH ? hi - port + 1
+                                               : SK_UDP_PROBE_BATCH;
+    udp_probe_batch(addr, port, n, opts, wait_ms, state);
+    for (int i = 0; i < n; i++)
+      cb(ctx, port + i, state[i]);
+  }
+}
+
+int sk_udp_probe(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts,
+                 int wait_ms) {
+  int state;
+  udp_probe_batch(addr, addr->port, 1, opts, wait_ms, &state);
+  if (state < 0)
+    sk__fail(err, state, "udp probe: %s", sk_strerror(state));
+  return state;
 }

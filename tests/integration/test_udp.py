@@ -255,6 +255,34 @@ class PortCheck(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         self.assertEqual(p.stdout, b"127.0.0.1:%d open\n" % answering)
 
+    def test_range_in_batches(self):
+        # 100 ports go out in batches of 64: every port reported once, in
+        # order, the silent ones on stdout, the closed ones with -v.
+        socks = []
+        for _ in range(50):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.addCleanup(s.close)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        ports = sorted(s.getsockname()[1] for s in socks)
+        # A window of 100 ports holding at least two of ours, spread out.
+        lo = ports[0]
+        silent = [p for p in ports if p < lo + 100]
+        hi = lo + 99
+        p = run([sockit(), "-z", "-u", "-v", "-w", "1", "127.0.0.1",
+                 "%d-%d" % (lo, hi)])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        shown = [int(m) for m in
+                 re.findall(rb"^127.0.0.1:(\d+) open\|filtered$", p.stdout,
+                            re.M)]
+        self.assertEqual(len(shown), len(p.stdout.splitlines()), p.stdout)
+        # Ours are among them (another program's socket may be too).
+        self.assertLessEqual(set(silent), set(shown))
+        closed = [int(m) for m in re.findall(rb":(\d+) closed", p.stderr)]
+        self.assertEqual(sorted(closed + shown), list(range(lo, hi + 1)))
+        self.assertEqual(closed, sorted(closed))
+        self.assertEqual(shown, sorted(shown))
+
     @unittest.skipUnless(shutil.which("nc"), "needs nc (netcat-openbsd)")
     def test_silent_port_succeeds_as_with_openbsd_nc(self):
         # Only the silent port: nc 1.219 writes its probes back to back and
