@@ -146,6 +146,34 @@ static void test_probe_closed_and_silent(void **state) {
   assert_int_equal(sk_udp_probe(NULL, &a, NULL, 2000), SK_UDP_CLOSED);
 }
 
+typedef struct seen {
+  int n, ports[8], states[8];
+} seen_t;
+
+static void on_probe(void *ctx, int port, int state) {
+  seen_t *s = ctx;
+  assert_true(s->n < 8);
+  s->ports[s->n] = port;
+  s->states[s->n++] = state;
+}
+
+/* The callback gets each port of the range with its verdict. */
+static void test_probe_range(void **state) {
+  uint16_t port;
+  int fd = bound_udp(&port);
+  seen_t s = {0};
+  (void)state;
+  sk_addr_t a = target(port);
+  sk_udp_probe_range(&a, port, port, NULL, 200, on_probe, &s);
+  assert_int_equal(s.n, 1);
+  assert_int_equal(s.ports[0], port);
+  assert_int_equal(s.states[0], SK_UDP_OPEN_FILTERED);
+  close(fd);
+  s.n = 0;
+  sk_udp_probe_range(&a, port, port, NULL, 2000, on_probe, &s);
+  assert_int_equal(s.states[0], SK_UDP_CLOSED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_group_parse),
@@ -153,6 +181,7 @@ int main(void) {
       cmocka_unit_test(test_apply_iface),
       cmocka_unit_test(test_join_family_mismatch),
       cmocka_unit_test(test_probe_closed_and_silent),
+      cmocka_unit_test(test_probe_range),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
