@@ -235,6 +235,9 @@ static int mcast_conflicts_check(const cli_t *c, char *err) {
              m->iface;
   if (any && (!c->udp || c->unix_sock || c->scan))
     return usage_error(err, "--mcast-* and -b need -u (and no -U or -z)");
+  if (m->join && !c->listen)
+    return usage_error(err, "--mcast-join needs -l: a client's connected "
+                            "socket takes datagrams from its peer only");
   return 0;
 }
 

@@ -208,6 +208,8 @@ class Usage(unittest.TestCase):
 
     def test_errors(self):
         self.check(["--mcast-join", "239.1.1.1", "-l", "1"], b"need -u")
+        self.check(["-u", "--mcast-join", "239.1.1.1", "239.1.1.1", "1"],
+                   b"--mcast-join needs -l")
         self.check(["-u", "--mcast-if", "nosuch0", "ff02::1", "1"],
                    b'no network interface "nosuch0"')
         self.check(["-b", "-z", "-u", "127.0.0.1", "1"], b"no -U or -z")
