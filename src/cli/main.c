@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ping.h"
 
 static int fail(int code, const char *err) {
   fprintf(stderr, "sockit: %s\n", err);
@@ -113,12 +114,43 @@ static int relay(const cli_t *c, int fd) {
   return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
 }
 
+/* -z -u: what a probe learned, as the TCP scan prints it. */
+typedef struct udp_scan {
+  const cli_t *c;
+  int maybe_open; /* open or open|filtered */
+} udp_scan_t;
+
+static void udp_scan_report(void *ctx, int port, int state) {
+  static const char *const name[] = {"closed", "open", "open|filtered"};
+  udp_scan_t *u = ctx;
+  char where[SK_ADDRSTR_LEN];
+  sk_addr_t a = u->c->addr;
+  a.port = (uint16_t)port;
+  sk_addr_format(&a, where, sizeof where);
+  u->maybe_open += state > 0;
+  if (state > 0)
+    printf("%s %s\n", where, name[state]);
+  else if (u->c->verbose)
+    fprintf(stderr, "sockit: %s %s\n", where,
+            state < 0 ? sk_strerror(state) : name[state]);
+}
+
+/* -z -u: probes go out in batches; 0 if any port may be open. */
+static int udp_scan(const cli_t *c, const sk_sock_opts_t *o) {
+  udp_scan_t u = {.c = c};
+  sk_udp_probe_range(&c->addr, c->port_lo, c->port_hi, o,
+                     c->wait_ms ? c->wait_ms : 1000, udp_scan_report, &u);
+  return u.maybe_open ? SK_EXIT_OK : SK_EXIT_ERROR;
+}
+
 /* -z: connect to each port in the range and close; 0 if any is open. */
 static int scan(cli_t *c) {
   char err[SK_ERR_LEN], where[SK_ADDRSTR_LEN];
   sk_sock_opts_t o = {.family = c->family,
                       .timeout_ms = c->wait_ms ? c->wait_ms : 3000};
   int open_ports = 0;
+  if (c->udp)
+    return udp_scan(c, &o);
   for (int port = c->port_lo; port <= c->port_hi; port++) {
     c->addr.port = (uint16_t)port;
     sk_addr_format(&c->addr, where, sizeof where);
@@ -225,7 +257,7 @@ static void listener_close(const cli_t *c, int lfd) {
 
 static int listen_and_serve(const cli_t *c) {
   char err[SK_ERR_LEN];
-  sk_sock_opts_t o = {.family = c->family};
+  sk_sock_opts_t o = {.family = c->family, .mcast = &c->mcast};
   int rc, lfd = sk_socket_open(err, &c->addr, socktype(c), SK_SOCK_LISTEN, &o);
   if (lfd < 0)
     return fail(SK_EXIT_ERROR, err);
@@ -265,7 +297,8 @@ static int target_open(const cli_t *c, const sk_sock_opts_t *o, char *err) {
 static int connect_and_relay(const cli_t *c) {
   char err[SK_ERR_LEN];
   sk_addr_t source;
-  sk_sock_opts_t o = {.family = c->family, .timeout_ms = c->wait_ms};
+  sk_sock_opts_t o = {.family = c->family, .timeout_ms = c->wait_ms,
+                      .mcast = &c->mcast};
   if (c->source_host || c->source_port) {
     if (source_parse(c, &source, err) < 0)
       return fail(SK_EXIT_USAGE, err);
@@ -289,6 +322,8 @@ static int connect_and_relay(const cli_t *c) {
 int main(int argc, char **argv) {
   char err[SK_ERR_LEN];
   cli_t c;
+  if (argc > 1 && strcmp(argv[1], "ping") == 0)
+    return ping_main(argc - 1, argv + 1);
   /* A closed standard descriptor must not be taken by our socket, or
    * the relay would send the peer's bytes back to it. */
   for (int fd = 0; fd < 3; fd++)
