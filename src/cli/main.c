@@ -106,9 +106,20 @@ static sk_relay_opts_t relay_opts(const cli_t *c) {
   return o;
 }
 
-static int relay(const cli_t *c, int fd) {
+/* The peer is named while the socket still knows it: after a reset,
+ * getpeername() fails, and the error line would not say who reset. */
+static void peer_name(int fd, char *name, size_t n) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  name[0] = '\0';
+  if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+    sk_sockaddr_format((struct sockaddr *)&ss, len, name, n);
+}
+
+static int relay(const cli_t *c, int fd, const char *peer) {
   char err[SK_ERR_LEN];
   sk_relay_opts_t o = relay_opts(c);
+  o.peer_name = peer && peer[0] ? peer : NULL;
   int rc = sk_relay_run(err, fd, &o, NULL);
   close(fd);
   return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
@@ -229,8 +240,8 @@ static int accept_wait(int lfd) {
 
 /* Waits for one permitted client; returns its descriptor, or a negative
  * code (-EINTR when stop_signal ended the wait). */
-static int accept_one(const cli_t *c, int lfd, char *err) {
-  char name[SK_ADDRSTR_LEN];
+static int accept_one(const cli_t *c, int lfd, char *err,
+                      char name[SK_ADDRSTR_LEN]) {
   struct sockaddr_storage peer;
   socklen_t len;
   for (;;) {
@@ -239,7 +250,7 @@ static int accept_one(const cli_t *c, int lfd, char *err) {
     int fd = sk_accept(err, lfd, &peer, &len);
     if (fd < 0)
       return fd;
-    sk_sockaddr_format((struct sockaddr *)&peer, len, name, sizeof name);
+    sk_sockaddr_format((struct sockaddr *)&peer, len, name, SK_ADDRSTR_LEN);
     if (sk_acl_permits(&c->acl, (struct sockaddr *)&peer)) {
       notice_endpoint(c, "Connection received on", (struct sockaddr *)&peer);
       return fd;
@@ -263,15 +274,16 @@ static int listen_and_serve(const cli_t *c) {
     return fail(SK_EXIT_ERROR, err);
   notice_listening(c, lfd);
   if (c->udp) {
-    rc = relay(c, dup(lfd));
+    rc = relay(c, dup(lfd), NULL);
   } else if (c->keep || c->chat || c->broker) {
     rc = serve_hub(c, lfd);
   } else {
-    int fd = accept_one(c, lfd, err);
+    char peer[SK_ADDRSTR_LEN];
+    int fd = accept_one(c, lfd, err, peer);
     listener_close(c, lfd); /* nc serves one client, then stops listening */
     if (stop_signal)
       return 128 + stop_signal; /* stopped while waiting: 130, 143 */
-    return fd < 0 ? fail(SK_EXIT_ERROR, err) : relay(c, fd);
+    return fd < 0 ? fail(SK_EXIT_ERROR, err) : relay(c, fd, peer);
   }
   listener_close(c, lfd);
   return rc;
@@ -307,9 +319,11 @@ static int connect_and_relay(const cli_t *c) {
   int fd = target_open(c, &o, err);
   if (fd < 0)
     return fail(SK_EXIT_ERROR, err);
+  char peer[SK_ADDRSTR_LEN];
+  peer_name(fd, peer, sizeof peer);
   notice_connected(c, fd, c->addr.port);
   if (!c->chat) {
-    int rc = relay(c, fd);
+    int rc = relay(c, fd, peer);
     if (o.source && source.kind == SK_ADDR_UNIX && !source.abstract)
       unlink(source.path); /* bound by us for the replies: leave nothing */
     return rc;

@@ -27,7 +27,7 @@ from common import (TIMEOUT, Proc, binary, free_port,  # noqa: E402
 
 ROOT = os.geteuid() == 0
 NEED_ROOT = "needs root (a network namespace with multicast on lo)"
-LISTENING = re.compile(rb"[Ll]istening on")
+LISTENING = re.compile(rb"(?:[Ll]istening|Bound) on")
 
 TTL_RECEIVER = r"""
 import socket, struct, sys
