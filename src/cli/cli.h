@@ -36,6 +36,7 @@ typedef struct cli {
   const char *proxy_auth;  /* --proxy-auth USER[:PASS], or NULL */
   char proxy_cred[512];    /* proxy_auth split: user, NUL, password */
   sk_proxy_opts_t proxy;   /* type SK_PROXY_NONE when there is none */
+  sk_mcast_t mcast;    /* --mcast-join, --mcast-ttl, --mcast-loop, -b */
 } cli_t;
 
 /*

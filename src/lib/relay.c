@@ -896,7 +896,9 @@ static int relay_open(relay_t *r, int fd, const sk_relay_opts_t *o) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   int rc, out_fd = o->out_fd;
-  if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+  if (o->peer_name)
+    snprintf(name, sizeof name, "%s", o->peer_name);
+  else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
     sk_sockaddr_format((struct sockaddr *)&ss, len, name, sizeof name);
   if (out_fd >= 0 && out_fd == o->in_fd && (out_fd = dup(o->out_fd)) < 0)
     return -errno; /* one uv_poll per descriptor */
