@@ -240,6 +240,8 @@ void sk__chat_emit(sk__hub_t *h, size_t len, chat_room_t *r,
   sk__msg_t *m;
   if (len == 0)
     return;
+  if (r && (to & SK__TO_MEMBERS) && r->on_turn)
+    sk__chat_room_notes_flush(h, r);
   if (r && (to & (SK__TO_MEMBERS | SK__TO_HISTORY)) &&
       (m = sk__msg_new(sk__chat_line(h), len))) {
     if (to & SK__TO_MEMBERS)
@@ -573,6 +575,9 @@ static int chat_init(sk__hub_t *h) {
   uv_timer_init(&h->loop, &ch->quiet_timer);
   ch->quiet_timer.data = h;
   uv_unref((uv_handle_t *)&ch->quiet_timer); /* never keeps a stop waiting */
+  uv_timer_init(&h->loop, &ch->note_timer);
+  ch->note_timer.data = h;
+  uv_unref((uv_handle_t *)&ch->note_timer);
   if (!ch->scratch || !ch->bucket[0] || !ch->bucket[1] || !ch->nicks)
     return -ENOMEM;
   ch->lobby = sk__chat_room_get(h, SK__CHAT_LOBBY, strlen(SK__CHAT_LOBBY));

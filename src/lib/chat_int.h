@@ -35,7 +35,7 @@ typedef struct chat_conn {
   size_t kept_len;
   chat_room_t *room;
   uint32_t room_index; /* in room->members */
-  uint64_t joined_turn; /* chat_t.turn when it joined its room */
+  uint64_t joined_epoch; /* room->epoch when it joined its room */
   char *why; /* "/quit bye" or a kick: told to the room as it leaves */
   uint8_t name_len;
   char name[SK__NICK_BYTES + 1];
@@ -50,8 +50,11 @@ typedef struct chat_notes {
 
 struct chat_room {
   chat_room_t *next;      /* every room */
-  chat_room_t *turn_next; /* rooms with notes this turn */
+  chat_room_t *turn_next; /* rooms with notes not told yet */
   bool on_turn;
+  uint64_t epoch;    /* notes told so far: who came since is not told
+                        of its own coming */
+  uint64_t told_at;  /* uv_now when its notes were last told */
   uint8_t name_len;
   char name[SK__CHAT_ROOM_CHARS + 2];
   chat_conn_t **members;
@@ -67,7 +70,6 @@ typedef struct chat {
   chat_conn_t **bucket[SK__NICK_KEYS]; /* members by each name key */
   size_t n_bucket, n_names;
   uint64_t next_id; /* userN: N counts up and is never reused in a run */
-  uint64_t turn;    /* loop turns with notes, for chat_conn_t.joined_turn */
   chat_room_t *rooms, *lobby, *turn_head;
   uint32_t n_rooms, history;
   size_t hist_cap; /* bytes of history a room keeps */
@@ -78,6 +80,7 @@ typedef struct chat {
   size_t scratch_cap;
   chat_conn_t *quiet_head, *quiet_tail;
   uv_timer_t quiet_timer;
+  uv_timer_t note_timer; /* the next room whose notes wait is due */
 } chat_t;
 
 static inline chat_t *sk__chat_of(const sk__hub_t *h) {
@@ -101,8 +104,11 @@ void sk__chat_room_exit(chat_conn_t *cc, const char *why, bool quiet);
 void sk__chat_room_send(chat_room_t *r, sk__msg_t *m, const chat_conn_t *except);
 /* Keeps m as r's newest history line. */
 void sk__chat_room_remember(sk__hub_t *h, chat_room_t *r, sk__msg_t *m);
-/* At the end of a turn: each room's notes, in one message per room. */
+/* At the end of a turn: each room's notes that are due, in one message
+ * per room (see chat_room.c for when they are due). */
 void sk__chat_rooms_turn(sk__hub_t *h);
+/* Tells r's notes now, so that they come before a line said in r. */
+void sk__chat_room_notes_flush(sk__hub_t *h, chat_room_t *r);
 void sk__chat_rooms_free(chat_t *ch);
 
 /* ---- chat.c ---- */
