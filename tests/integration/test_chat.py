@@ -96,6 +96,15 @@ class ChatTest(unittest.TestCase):
                 if time.monotonic() > deadline:
                     raise
 
+    def wait_joined(self, client, n):
+        """Waits until client was told of n joins: joins are told together,
+        one name a line or "*** N users joined" for many."""
+        told = 0
+        while told < n:
+            line = client.wait(re.compile(rb"^\*\*\* .* joined$"))
+            m = re.match(rb"^\*\*\* (\d+) users joined$", line)
+            told += int(m.group(1)) if m else 1
+
     def log_has(self, proc, pattern):
         """Waits until the server's stdout (the log) has a matching line."""
         # Lines said in a room name it: "STAMP #lobby <bob> hi".
@@ -352,7 +361,7 @@ class TestLimits(ChatTest):
         sender = self.client(port)
         stay = [self.client(port) for _ in range(20)]
         drop = [self.client(port) for _ in range(20)]
-        sender.wait(b"*** user41 joined")
+        self.wait_joined(sender, 40)
         for i in range(300):
             sender.send(b"line %d\n" % i)
             if i == 100:
