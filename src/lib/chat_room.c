@@ -235,10 +235,9 @@ void sk__chat_rooms_turn(sk__hub_t *h) {
     room_release(ch, r);
   }
   ch->turn_head = keep;
-  if (keep && !uv_is_active((uv_handle_t *)&ch->note_timer)) {
-    ch->note_timer.data = h;
+  if (keep && (!uv_is_active((uv_handle_t *)&ch->note_timer) ||
+               uv_timer_get_due_in(&ch->note_timer) > soonest))
     uv_timer_start(&ch->note_timer, note_timer_cb, soonest, 0);
-  }
 }
 
 void sk__chat_rooms_free(chat_t *ch) {
