@@ -28,7 +28,7 @@ endif
 # the build group only; test, bench and fuzz bring their own tools.
 DEP_build_TOOLS := cmake pkg-config cc python3
 DEP_build_LIBS := libuv cmocka icu-uc icu-i18n
-DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy
+DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy ping ip unshare setpriv
 DEP_test_FILES := /etc/services
 DEP_bench_TOOLS := nc ncat socat iperf3 gnuplot perf
 DEP_fuzz_TOOLS := clang

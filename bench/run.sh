@@ -7,7 +7,7 @@
 #   bench/run.sh --quick      each scenario once at a tiny size: proves the
 #                             harness and that every tool answers; fails
 #                             only when something breaks, never on speed
-#   bench/run.sh --only tput,rr,udp,fanout,connrate,profile   a subset
+#   bench/run.sh --only tput,rr,udp,fanout,connrate,profile,ping,udptarget
 #   bench/run.sh --reps 5 --out DIR --clients 100,1000   (fan-out sizes)
 #
 # Environment: SOCKIT (default build/sockit), CC (default cc).
@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SOCKIT=${SOCKIT:-$ROOT/build/sockit}
 QUICK=0
 REPS=3
-ONLY="tput rr udp fanout connrate joinstorm profile"
+ONLY="tput rr udp fanout connrate joinstorm profile ping udptarget"
 OUT=""
 CLIENTS=""
 
@@ -416,8 +416,13 @@ udp_one() {
   else
     args+=(-c 300000)
   fi
+  local drops0
+  drops0=$(udp_rcvbuf_errors) # the kernel's count, as scenario 8 (ping.sh)
   sline=$(timeout -k 2 30 "$LG" udp 127.0.0.1 "$P" "${args[@]}" 2>>"$WORK/udp.err")
   wait "$k"
+  [ "$size" = 64 ] && [ "$mode" = max ] && rec udptarget 64B-pipe "$tool" \
+    kernel_drop_pct "$(awk -v s="$(kv sent "$sline")" -v d="$(($(udp_rcvbuf_errors) - drops0))" \
+      'BEGIN {printf "%.2f", s ? 100 * d / s : 0}')"
   kline=$(cat "$WORK/sink.out")
   stop "$a"
   count=$(kv count "$kline") rate=$(kv rate "$kline")
@@ -754,6 +759,10 @@ scenario_profile() {
   prof_record chat-join --chat -- fanout -n 3000 --idle -T 120
 }
 
+# ==== 7, 8: ping -f and the UDP target (bench/ping.sh) ====
+# shellcheck source=bench/ping.sh
+. "$ROOT/bench/ping.sh"
+
 # ==== main ====
 
 [ -x "$SOCKIT" ] || { say "run.sh: $SOCKIT is not built (make)"; exit 1; }
@@ -765,7 +774,7 @@ note meta run load "$(cut -d' ' -f1-3 /proc/loadavg)"
 note meta run commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt 2>/dev/null || echo ' (with changes to src)')"
 for s in $ONLY; do
   case $s in
-  tput | rr | udp | fanout | connrate | joinstorm | profile) "scenario_$s" ;;
+  tput | rr | udp | fanout | connrate | joinstorm | profile | ping | udptarget) "scenario_$s" ;;
   *) say "run.sh: unknown scenario \"$s\""; exit 2 ;;
   esac
 done

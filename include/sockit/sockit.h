@@ -8,6 +8,7 @@
 #include "sockit/addr.h"
 #include "sockit/error.h"
 #include "sockit/hub.h"
+#include "sockit/icmp.h"
 #include "sockit/io.h"
 #include "sockit/proxy.h"
 #include "sockit/relay.h"

@@ -38,6 +38,7 @@ typedef struct cli {
   sk_proxy_opts_t proxy;   /* type SK_PROXY_NONE when there is none */
   unsigned history;        /* --history: chat lines a joiner is sent */
   bool history_set;        /* --history given (it needs --chat -l) */
+  sk_mcast_t mcast;    /* --mcast-join, --mcast-ttl, --mcast-loop, -b */
 } cli_t;
 
 /*

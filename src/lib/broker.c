@@ -7,17 +7,6 @@
 
 #include "hub_int.h"
 
-size_t sk__crlf_convert(const char *in, size_t len, char *out, int *last) {
-  size_t o = 0;
-  for (size_t i = 0; i < len; i++) {
-    if (in[i] == '\n' && *last != '\r')
-      out[o++] = '\r';
-    out[o++] = in[i];
-    *last = (unsigned char)in[i];
-  }
-  return o;
-}
-
 /* The operator's bytes, as they come (LF as CRLF with -C), to all. */
 static void raw_input(sk__hub_t *h, const char *data, size_t len) {
   sk__msg_t *m;

@@ -202,12 +202,6 @@ void sk__hub_notice(const sk__hub_t *h, const char *fmt, ...) SK__PRINTF(2, 3);
 
 /* ---- pure helpers (broker.c, chat.c), exposed for the unit tests ---- */
 
-/*
- * Copies len bytes to out turning each LF not preceded by CR into CRLF;
- * *last carries the previous byte across calls. out needs 2 * len.
- * Returns the bytes written.
- */
-size_t sk__crlf_convert(const char *in, size_t len, char *out, int *last);
 
 /* Bytes sk__chat_format needs for a text of len bytes. */
 #define SK__CHAT_LINE_MAX(len) (SK__NICK_BYTES + 4 + SK_UTF8_SANITIZED_MAX(len))

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <uv.h>
 
 #include "internal.h"
+#include "sockit/acl.h"
 #include "sockit/addr.h"
 #include "sockit/relay.h"
 #include "sockit/sock.h"
@@ -32,7 +34,7 @@
 #define ROUNDS 16 /* calls per pump per turn, so neither side starves */
 #define SENDFILE_CHUNK (1 << 20)
 #define DGRAM_MAX 65536
-#define UDP_PAYLOAD_MAX 65507
+#define UDP_PAYLOAD_MAX 65507 /* IPv4; also the Unix datagram chunk */
 #define PEERS_MAX 1024
 #define FLUSH_DEADLINE_MS 2000
 
@@ -63,6 +65,8 @@ typedef struct pump {
   size_t cap, head, tail;
   int pipe[2];      /* MOVE_SPLICE: in_pipe bytes wait in our pipe */
   size_t pipe_cap, in_pipe;
+  bool pipe_full;   /* splice into our pipe said EAGAIN: write it first */
+  int crlf_last;    /* -C: the last byte read, carried across reads */
   size_t peer_next; /* datagram fan-out: next peer to send to */
   uint64_t bytes;
   relay_t *relay;
@@ -72,6 +76,7 @@ struct relay {
   uv_loop_t loop;
   uv_idle_t idle;
   uv_timer_t tick;    /* idle timeout, progress, flush deadline */
+  uv_timer_t quit;    /* -q: the end, some time after input EOF */
   uv_signal_t sigint, sigterm;
   end_t net, in, out;
   pump_t up, down;
@@ -81,6 +86,10 @@ struct relay {
   char *err;
   uint64_t last_activity, last_bytes, stop_at, started, last_report;
   uint64_t report_bytes;
+  bool progress_tty;  /* --progress rewrites one line on a terminal */
+  uint64_t in_size;   /* bytes a regular-file input holds, or 0 */
+  size_t dgram_max;   /* the largest datagram one read of input makes */
+  uint64_t unheard_bytes; /* -k -u -l: input read before any peer spoke */
   struct sockaddr_storage peers[PEERS_MAX];
   socklen_t peer_lens[PEERS_MAX];
   size_t n_peers, next_evict;
@@ -173,6 +182,14 @@ static void relay_fail(relay_t *r, bool stop, const char *fmt, ...) {
   r->failed |= stop;
 }
 
+/* A normal end (network EOF delivered, -q, stdout closed): read no more,
+ * flush what is buffered (bounded by the deadline), exit code as is. */
+static void relay_wind_down(relay_t *r) {
+  if (!r->stopping && !r->failed)
+    r->stop_at = uv_now(&r->loop) + FLUSH_DEADLINE_MS;
+  r->stopping = true;
+}
+
 static bool is_reset(int e) {
   return e == ECONNRESET || e == EPIPE;
 }
@@ -188,6 +205,24 @@ static void pump_read_failed(pump_t *p, int e) {
     relay_fail(p->relay, true, "read from %s: %s", p->src->name, strerror(e));
 }
 
+/* EMSGSIZE: name the limit the kernel applied to this destination. */
+static void dgram_too_large(pump_t *p, const struct sockaddr *to) {
+  size_t len = p->tail - p->head;
+  int max = sk__udp_payload_max(p->dst->fd, to), sndbuf = 0;
+  socklen_t sl = sizeof sndbuf;
+  if (max > 0) {
+    relay_fail(p->relay, true,
+               "datagram of %zu bytes is over the limit of %d bytes", len,
+               max);
+    return;
+  }
+  getsockopt(p->dst->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl);
+  relay_fail(p->relay, true,
+             "datagram of %zu bytes is over the limit of this socket's send "
+             "buffer (SO_SNDBUF %d bytes)",
+             len, sndbuf);
+}
+
 static void pump_write_failed(pump_t *p, int e) {
   relay_t *r = p->relay;
   p->done = true;
@@ -195,9 +230,14 @@ static void pump_write_failed(pump_t *p, int e) {
   /* The peer closed both ways after we saw its EOF: a normal end. */
   if (p == &r->up && r->down.eof && is_reset(e))
     return;
+  /* `sockit ... | head`: the reader has all it wants. End quietly, as
+   * filters do; SIGPIPE is ignored, so this is where it shows. */
+  if (p == &r->down && !p->dst->socket && e == EPIPE) {
+    relay_wind_down(r);
+    return;
+  }
   if (e == EMSGSIZE)
-    relay_fail(r, true, "datagram of %zu bytes is over the limit of %d bytes",
-               p->tail - p->head, UDP_PAYLOAD_MAX);
+    dgram_too_large(p, NULL);
   else if (p->dst->dgram && e == ECONNREFUSED)
     relay_fail(r, true, "%s: no one is listening (Connection refused)",
                p->dst->name);
@@ -213,6 +253,8 @@ static void pump_write_failed(pump_t *p, int e) {
 static void peer_note(relay_t *r, const struct sockaddr_storage *from,
                       socklen_t len) {
   size_t i;
+  if (len <= sizeof(sa_family_t))
+    return; /* an unbound Unix datagram socket: no address to answer */
   if (!r->opts->dgram_all_peers) {
     r->n_peers = 1;
     i = 0;
@@ -268,9 +310,11 @@ static bool pump_wants_read(const pump_t *p) {
       p->move == MOVE_SENDFILE)
     return false;
   if (p->move == MOVE_SPLICE)
-    return p->in_pipe < p->pipe_cap;
+    return p->in_pipe < p->pipe_cap && !p->pipe_full;
   if (p->dst->dgram) /* one read is one datagram: send it first */
-    return p->head == p->tail && (!r->opts->dgram_listen || r->n_peers > 0);
+    return p->head == p->tail &&
+           (!r->opts->dgram_listen || r->n_peers > 0 ||
+            r->opts->dgram_all_peers);
   return p->cap - (p->tail - p->head) >= copy_need(p);
 }
 
@@ -282,17 +326,23 @@ static bool pump_wants_write(const pump_t *p) {
   return pump_pending(p) > 0;
 }
 
-/* Writes each LF at in[0..n) as CRLF into out, which may overlap in as
- * long as out + 2n <= in + n; returns the bytes written. */
-static size_t crlf_expand(char *out, const char *in, size_t n) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = in[i];
-    if (c == '\n')
-      out[o++] = '\r';
-    out[o++] = c;
+/* -u -l with --allow/--deny: true (and, with -v, one line) when the
+ * datagram's sender is refused. There is no connection to refuse, so
+ * the check is per datagram. */
+static bool dgram_refused(relay_t *r, const struct sockaddr_storage *from,
+                          socklen_t len) {
+  char name[SK_ADDRSTR_LEN];
+  const sk_relay_opts_t *o = r->opts;
+  if (!o->dgram_listen || !o->acl ||
+      (from->ss_family != AF_INET && from->ss_family != AF_INET6) ||
+      sk_acl_permits(o->acl, (const struct sockaddr *)from))
+    return false;
+  if (o->verbose) {
+    sk_sockaddr_format((const struct sockaddr *)from, len, name, sizeof name);
+    fprintf(stderr, "sockit: dropped a datagram from %s (--allow/--deny)\n",
+            name);
   }
-  return o;
+  return true;
 }
 
 static bool dgram_read(pump_t *p) {
@@ -314,6 +364,8 @@ static bool dgram_read(pump_t *p) {
     relay_fail(p->relay, true,
                "received a datagram of %zd bytes, over the limit of %d bytes",
                n, DGRAM_MAX);
+  } else if (dgram_refused(p->relay, &from, len)) {
+    return true; /* dropped: not output, not a peer to answer */
   } else {
     if (p->relay->opts->dgram_listen)
       peer_note(p->relay, &from, len);
@@ -327,13 +379,16 @@ static bool copy_read(pump_t *p) {
     return dgram_read(p);
   copy_make_room(p);
   size_t space = p->cap - p->tail, want = p->crlf ? space / 2 : space;
-  size_t dgram_max = p->crlf ? UDP_PAYLOAD_MAX / 2 : UDP_PAYLOAD_MAX;
+  size_t dgram_max = p->relay->dgram_max / (p->crlf ? 2 : 1);
   if (p->dst->dgram && want > dgram_max) /* -C may double every byte */
     want = dgram_max;
+  /* -C reads into the far end of the room and converts down to `at`:
+   * in place, since the output never overtakes the input. */
   char *at = p->buf + p->tail, *into = p->crlf ? at + space - want : at;
   ssize_t n = end_read(p->src, into, want);
   if (n > 0)
-    p->tail += p->crlf ? crlf_expand(at, into, (size_t)n) : (size_t)n;
+    p->tail += p->crlf ? sk__crlf_convert(into, (size_t)n, at, &p->crlf_last)
+                       : (size_t)n;
   else if (n == 0)
     p->eof = true;
   else if (errno == EAGAIN)
@@ -343,12 +398,28 @@ static bool copy_read(pump_t *p) {
   return true;
 }
 
+/* -k -u -l: input goes to the peers heard from so far, each read to all
+ * of them at once. Input read before anyone spoke has no one to go to;
+ * holding it for whoever speaks first would greet that peer only, and
+ * holding it for all comers is unbounded. Drop it, and say so once. */
+static bool dgram_unheard(pump_t *p, size_t len) {
+  relay_t *r = p->relay;
+  if (r->unheard_bytes == 0)
+    fprintf(stderr, "sockit: no peer has spoken yet: input not sent "
+                    "(-k sends to the peers heard from)\n");
+  r->unheard_bytes += len;
+  p->head = p->tail = 0;
+  return true;
+}
+
 /* Sends the pending bytes as one datagram, to each peer that needs it. */
 static bool dgram_write(pump_t *p) {
   relay_t *r = p->relay;
   const char *data = p->buf + p->head;
   size_t len = p->tail - p->head;
   size_t n_peers = r->opts->dgram_listen ? r->n_peers : 1;
+  if (n_peers == 0) /* -k before anyone spoke */
+    return dgram_unheard(p, len);
   while (p->peer_next < n_peers) {
     const struct sockaddr *to = NULL;
     socklen_t to_len = 0;
@@ -363,7 +434,12 @@ static bool dgram_write(pump_t *p) {
         p->dst->can_write = false;
         return false;
       }
-      pump_write_failed(p, errno);
+      if (errno == EMSGSIZE) {
+        p->done = p->eof = true;
+        dgram_too_large(p, to);
+      } else {
+        pump_write_failed(p, errno);
+      }
       return true;
     }
     p->peer_next++;
@@ -413,11 +489,34 @@ static int pump_fall_back(pump_t *p) {
     p->pipe[0] = p->pipe[1] = -1;
   }
   p->move = MOVE_COPY;
+  p->pipe_full = false;
   return 0;
 }
 
 static bool refused(int e) {
   return e == EINVAL || e == ENOSYS || e == EOPNOTSUPP;
+}
+
+/* EAGAIN from a splice into our pipe means "source empty" or "pipe
+ * full": a pipe whose slots hold partial pages (socket segments, device
+ * chunks) refuses more although in_pipe < pipe_cap. Either way needs a
+ * wake-up: with bytes in the pipe, wait until splice_write drains some
+ * (never poll a source that is readable: that spins); with an empty
+ * pipe, poll the source, or, for a device that cannot be polled, go on
+ * with read/write. Returns whether anything moved. */
+static bool splice_would_block(pump_t *p) {
+  if (p->in_pipe > 0) {
+    p->pipe_full = true;
+    return false;
+  }
+  if (p->src->polled) {
+    p->src->can_read = false;
+    return false;
+  }
+  if (pump_fall_back(p) == 0)
+    return copy_read(p);
+  pump_read_failed(p, ENOMEM);
+  return true;
 }
 
 static bool splice_read(pump_t *p) {
@@ -431,8 +530,7 @@ static bool splice_read(pump_t *p) {
   } else if (n == 0) {
     p->eof = true;
   } else if (errno == EAGAIN) {
-    p->src->can_read = false;
-    return false;
+    return splice_would_block(p);
   } else if (refused(errno) && pump_fall_back(p) == 0) {
     return copy_read(p);
   } else {
@@ -450,6 +548,7 @@ static bool splice_write(pump_t *p) {
   if (n > 0) {
     p->in_pipe -= (size_t)n;
     p->bytes += (uint64_t)n;
+    p->pipe_full = false;
   } else if (n < 0 && errno == EAGAIN) {
     p->dst->can_write = false;
     return false;
@@ -493,13 +592,28 @@ static bool pump_write(pump_t *p) {
   return p->move == MOVE_SPLICE ? splice_write(p) : copy_write(p);
 }
 
-/* Input is over and everything is written: half-close if asked (-N). */
+static void on_quit(uv_timer_t *t);
+
+/* A direction is over: its source hit EOF and everything is written.
+ * Input: half-close if asked (-N), and with -q end a while later.
+ * Network: as nc and ncat, the relay ends once the peer's bytes are
+ * all out; what stdin still has to say has no one to hear it. */
 static void pump_finish(pump_t *p) {
   relay_t *r = p->relay;
+  const sk_relay_opts_t *o = r->opts;
   p->done = true;
-  if (p == &r->up && r->opts->shutdown_on_eof && p->dst->socket &&
-      !p->dst->dgram)
+  if (p == &r->down) {
+    relay_wind_down(r);
+    return;
+  }
+  if (o->shutdown_on_eof && p->dst->socket && !p->dst->dgram)
     shutdown(p->dst->fd, SHUT_WR);
+  if (!o->quit_after_eof)
+    return;
+  if (o->quit_after_eof_ms <= 0)
+    relay_wind_down(r);
+  else
+    uv_timer_start(&r->quit, on_quit, (uint64_t)o->quit_after_eof_ms, 0);
 }
 
 /* Moves bytes until both sides would block, or for ROUNDS calls at most
@@ -671,18 +785,45 @@ void sk_bytes_format(uint64_t bytes, char *buf, size_t len) {
     snprintf(buf, len, "%.1f %s", v, units[u]);
 }
 
-/* One line: totals, and the rate since the last report (or overall). */
+/* ", 42%, ETA 0:07" for a regular-file input of known size, else "". */
+static void progress_eta(const relay_t *r, char *buf, size_t len) {
+  uint64_t now = uv_now(&r->loop), sent = r->up.bytes;
+  buf[0] = '\0';
+  if (!r->in_size || sent > r->in_size)
+    return;
+  double secs = (double)(now > r->started ? now - r->started : 1) / 1000.0;
+  double rate = (double)sent / secs;
+  unsigned long eta = rate > 0 ? (unsigned long)((double)(r->in_size - sent) /
+                                                 rate + 0.5)
+                               : 0;
+  int pct = (int)(sent * 100 / r->in_size);
+  if (rate > 0)
+    snprintf(buf, len, ", %d%%, ETA %lu:%02lu", pct, eta / 60, eta % 60);
+  else
+    snprintf(buf, len, ", %d%%", pct);
+}
+
+/* One report: totals, and the rate since the last report (or overall).
+ * On a terminal the line is rewritten in place (\r, erase to the end)
+ * and only the final one ends with a newline; elsewhere (a log file, a
+ * pipe) each report is its own line. */
 static void relay_report(relay_t *r, bool final) {
-  char sent[32], received[32];
+  char sent[32], received[32], eta[48];
   uint64_t now = uv_now(&r->loop), total = r->up.bytes + r->down.bytes;
   uint64_t since = final ? r->started : r->last_report;
   uint64_t moved = final ? total : total - r->report_bytes;
   double secs = (double)(now > since ? now - since : 1) / 1000.0;
+  bool tty = r->progress_tty;
   sk_bytes_format(r->up.bytes, sent, sizeof sent);
   sk_bytes_format(r->down.bytes, received, sizeof received);
-  fprintf(stderr, "sockit: %s%s sent, %s received, %.1f MiB/s%s\n",
-          final ? "total: " : "", sent, received,
-          (double)moved / secs / (1024.0 * 1024.0), final ? " average" : "");
+  progress_eta(r, eta, sizeof eta);
+  fprintf(stderr, "%ssockit: %s%s sent, %s received, %.1f MiB/s%s%s%s",
+          tty ? "\r" : "", final ? "total: " : "", sent, received,
+          (double)moved / secs / (1024.0 * 1024.0), final ? " average" : "",
+          final ? "" : eta, tty ? "\033[K" : "");
+  if (final || !tty)
+    fputc('\n', stderr);
+  fflush(stderr);
   r->last_report = now;
   r->report_bytes = total;
 }
@@ -702,6 +843,12 @@ static void on_tick(uv_timer_t *t) {
   }
 }
 
+static void on_quit(uv_timer_t *t) {
+  relay_t *r = t->data;
+  relay_wind_down(r);
+  relay_turn(r);
+}
+
 static void on_signal(uv_signal_t *s, int signum) {
   relay_t *r = s->data;
   if (r->exit_code == SK_EXIT_OK)
@@ -719,12 +866,39 @@ static void handle_close(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
+/* The largest datagram one read of input makes: the real limit of the
+ * socket's family (65527 for IPv6 only, 65507 when IPv4 peers may be
+ * among the destinations); Unix datagrams take 65507, well within the
+ * default send buffer (a smaller one is reported when it refuses). */
+static size_t dgram_limit(int fd, const sk_relay_opts_t *o) {
+  int v6only = 0, max = sk__udp_payload_max(fd, NULL);
+  socklen_t len = sizeof v6only;
+  if (max == 65527 && o->dgram_listen &&
+      (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) < 0 ||
+       !v6only))
+    max = UDP_PAYLOAD_MAX; /* a dual-stack listener also answers IPv4 */
+  return max > 0 ? (size_t)max : UDP_PAYLOAD_MAX;
+}
+
+/* What the reports need: a terminal to rewrite, the size of a file. */
+static void relay_measure(relay_t *r, const sk_relay_opts_t *o) {
+  struct stat st;
+  off_t at;
+  r->dgram_max = dgram_limit(r->net.fd, o);
+  r->progress_tty = o->progress && isatty(STDERR_FILENO);
+  if (r->in.regular && fstat(r->in.fd, &st) == 0 &&
+      (at = lseek(r->in.fd, 0, SEEK_CUR)) >= 0 && st.st_size > at)
+    r->in_size = (uint64_t)(st.st_size - at);
+}
+
 static int relay_open(relay_t *r, int fd, const sk_relay_opts_t *o) {
   char name[SK_ADDRSTR_LEN] = "the network";
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   int rc, out_fd = o->out_fd;
-  if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+  if (o->peer_name)
+    snprintf(name, sizeof name, "%s", o->peer_name);
+  else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
     sk_sockaddr_format((struct sockaddr *)&ss, len, name, sizeof name);
   if (out_fd >= 0 && out_fd == o->in_fd && (out_fd = dup(o->out_fd)) < 0)
     return -errno; /* one uv_poll per descriptor */
@@ -739,13 +913,16 @@ static int relay_open(relay_t *r, int fd, const sk_relay_opts_t *o) {
     return rc;
   uv_idle_init(&r->loop, &r->idle);
   uv_timer_init(&r->loop, &r->tick);
+  uv_timer_init(&r->loop, &r->quit);
   uv_signal_init(&r->loop, &r->sigint);
   uv_signal_init(&r->loop, &r->sigterm);
-  r->idle.data = r->tick.data = r->sigint.data = r->sigterm.data = r;
+  r->idle.data = r->tick.data = r->quit.data = r;
+  r->sigint.data = r->sigterm.data = r;
   uv_timer_start(&r->tick, on_tick, 100, 100);
   uv_signal_start(&r->sigint, on_signal, SIGINT);
   uv_signal_start(&r->sigterm, on_signal, SIGTERM);
   r->started = r->last_activity = r->last_report = uv_now(&r->loop);
+  relay_measure(r, o);
   return 0;
 }
 
@@ -753,14 +930,25 @@ static void relay_free(relay_t *r, const sk_relay_opts_t *o) {
   uv_walk(&r->loop, handle_close, NULL);
   uv_run(&r->loop, UV_RUN_DEFAULT);
   uv_loop_close(&r->loop);
-  end_restore(&r->net);
-  end_restore(&r->in);
+  /* Reverse order: stdin and stdout may share one open file description
+   * (a terminal), so out's saved flags already hold in's O_NONBLOCK. */
   end_restore(&r->out);
+  end_restore(&r->in);
+  end_restore(&r->net);
   if (r->out.fd >= 0 && r->out.fd != o->out_fd)
     close(r->out.fd);
   pump_free(&r->up);
   pump_free(&r->down);
   free(r);
+}
+
+/* Every descriptor field at -1 before anything can fail: calloc's 0 is
+ * stdin, which a failed start would otherwise close. */
+static void relay_blank(relay_t *r) {
+  end_t *ends[] = {&r->net, &r->in, &r->out};
+  for (size_t i = 0; i < 3; i++)
+    ends[i]->fd = ends[i]->saved_flags = -1;
+  r->up.pipe[0] = r->up.pipe[1] = r->down.pipe[0] = r->down.pipe[1] = -1;
 }
 
 int sk_relay_run(char *err, int fd, const sk_relay_opts_t *opts,
@@ -770,6 +958,7 @@ int sk_relay_run(char *err, int fd, const sk_relay_opts_t *opts,
   sk_sigpipe_ignore();
   if (!r)
     return sk__fail(err, SK_EXIT_ERROR, "relay: %s", strerror(ENOMEM));
+  relay_blank(r);
   r->opts = opts;
   r->err = err;
   if ((rc = uv_loop_init(&r->loop)) < 0) {
