@@ -16,9 +16,9 @@
 #include "sockit/addr.h"
 #include "sockit/utf8.h"
 
-#define STAMP_LEN 21 /* "2026-11-25T09:41:02Z " */
+#define STAMP_LEN 21                       /* "2026-11-25T09:41:02Z " */
 #define ROOM_LEN (SK__CHAT_ROOM_CHARS + 2) /* "#lobby " */
-#define LINE_AT (STAMP_LEN + ROOM_LEN) /* where the line is formatted */
+#define LINE_AT (STAMP_LEN + ROOM_LEN)     /* where the line is formatted */
 
 /* ---- pure helpers ---- */
 
@@ -40,9 +40,8 @@ void sk__chat_stamp(char out[21], time_t t) {
 }
 
 const char *sk__chat_quote(char *out, const char *s, size_t len) {
-  size_t cut = len > SK__CHAT_QUOTE_MAX
-                   ? sk_utf8_boundary(s, SK__CHAT_QUOTE_MAX)
-                   : len;
+  size_t cut =
+      len > SK__CHAT_QUOTE_MAX ? sk_utf8_boundary(s, SK__CHAT_QUOTE_MAX) : len;
   size_t o = sk_utf8_sanitize(s, cut, out, SK__CHAT_QUOTE_CAP - 4);
   if (cut < len)
     memcpy(out + o, "...", 4);
@@ -108,8 +107,8 @@ static void name_del(chat_t *ch, chat_conn_t *cc) {
   if (!cc->keys[0])
     return;
   for (int k = 0; k < SK__NICK_KEYS; k++) {
-    chat_conn_t **p = &ch->bucket[k][name_hash(cc->keys[k]) &
-                                     (ch->n_bucket - 1)];
+    chat_conn_t **p =
+        &ch->bucket[k][name_hash(cc->keys[k]) & (ch->n_bucket - 1)];
     while (*p && *p != cc)
       p = &(*p)->name_next[k];
     if (*p)
@@ -133,8 +132,8 @@ static chat_conn_t *name_holder(chat_t *ch,
 static bool name_reserved(chat_t *ch,
                           char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES]) {
   char mine[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
-  if (sk__nick_keys(ch->nicks, SK__CHAT_SERVER, strlen(SK__CHAT_SERVER),
-                    mine) < 0)
+  if (sk__nick_keys(ch->nicks, SK__CHAT_SERVER, strlen(SK__CHAT_SERVER), mine) <
+      0)
     return true;
   for (int k = 0; k < SK__NICK_KEYS; k++)
     if (strcmp(keys[k], mine[k]) == 0)
@@ -302,10 +301,10 @@ static bool chat_line_cb(void *ctx, const char *text, size_t len,
   } else if (cc->room) {
     if (len > 1 && text[0] == '/') /* "//x" says "/x" */
       text++, len--;
-    size_t n = sk__chat_format(sk__chat_line(h), sk__chat_line_cap(h),
-                               cc->name, text, len);
-    sk__chat_emit(h, n, cc->room, cc, SK__TO_MEMBERS | SK__TO_LOG |
-                                          SK__TO_HISTORY);
+    size_t n = sk__chat_format(sk__chat_line(h), sk__chat_line_cap(h), cc->name,
+                               text, len);
+    sk__chat_emit(h, n, cc->room, cc,
+                  SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY);
   }
   /* A queue past half: the rest of this read waits (chat_keep), so that
    * one read of many lines cannot overflow a healthy reader. */
@@ -432,8 +431,8 @@ static bool op_line_cb(void *ctx, const char *text, size_t len, bool too_long) {
     text++, len--;
   size_t n = sk__chat_format(sk__chat_line(h), sk__chat_line_cap(h),
                              SK__CHAT_SERVER, text, len);
-  sk__chat_emit(h, n, sk__chat_of(h)->lobby,
-                NULL, SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY);
+  sk__chat_emit(h, n, sk__chat_of(h)->lobby, NULL,
+                SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY);
   return !sk__hub_busy(h); /* as chat_line_cb: the rest waits */
 }
 
@@ -561,12 +560,11 @@ static int chat_init(sk__hub_t *h) {
   if (!ch)
     return -ENOMEM;
   h->mode_data = ch;
-  ch->history = h->opts.history < SK__CHAT_HISTORY_MAX
-                    ? h->opts.history
-                    : SK__CHAT_HISTORY_MAX;
+  ch->history = h->opts.history < SK__CHAT_HISTORY_MAX ? h->opts.history
+                                                       : SK__CHAT_HISTORY_MAX;
   ch->hist_cap = h->opts.max_queue / 4;
-  ch->scratch_cap = LINE_AT + SK__CHAT_LINE_MAX(h->opts.max_line) +
-                    SK__CHAT_WHO_MAX;
+  ch->scratch_cap =
+      LINE_AT + SK__CHAT_LINE_MAX(h->opts.max_line) + SK__CHAT_WHO_MAX;
   ch->scratch = malloc(ch->scratch_cap);
   ch->n_bucket = 64;
   for (int k = 0; k < SK__NICK_KEYS; k++)

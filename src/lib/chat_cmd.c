@@ -11,9 +11,9 @@
 #include "chat_int.h"
 #include "sockit/addr.h"
 
-#define HELP                                                                 \
-  "*** commands: /me ACTION, /msg NICK TEXT (private), /join #ROOM, "       \
-  "/part (back to " SK__CHAT_LOBBY "), /rooms, /who [#ROOM], /nick NAME, "  \
+#define HELP                                                                   \
+  "*** commands: /me ACTION, /msg NICK TEXT (private), /join #ROOM, "          \
+  "/part (back to " SK__CHAT_LOBBY "), /rooms, /who [#ROOM], /nick NAME, "     \
   "/quit [MESSAGE], /help; start a line with // to say /...\n"
 
 size_t sk__chat_split(const char *text, size_t len, const char **arg,
@@ -75,8 +75,8 @@ static size_t rooms_format(sk__hub_t *h) {
   o = (size_t)snprintf(out, max, "*** %u room%s:", ch->n_rooms,
                        ch->n_rooms == 1 ? "" : "s");
   for (chat_room_t *r = ch->rooms; r; r = r->next) {
-    int w = snprintf(out + o, max - o, "%s %s (%u)", shown ? "," : "",
-                     r->name, r->n_members);
+    int w = snprintf(out + o, max - o, "%s %s (%u)", shown ? "," : "", r->name,
+                     r->n_members);
     if (w < 0 || o + (size_t)w >= max)
       break;
     o += (size_t)w;
@@ -114,10 +114,10 @@ static void cmd_nick(chat_conn_t *cc, const char *arg, size_t n) {
   if (rc == -EALREADY) {
     sk__chat_tell(cc, "*** you are %s already\n", cc->name);
   } else if (rc == -EEXIST) { /* by another, or like another's name */
-    sk__chat_tell(cc, "*** nick \"%s\" is taken\n",
-                  sk__chat_quote(q, arg, n));
+    sk__chat_tell(cc, "*** nick \"%s\" is taken\n", sk__chat_quote(q, arg, n));
   } else if (rc < 0) {
-    sk__chat_tell(cc, "*** nick \"%s\" %s: 1 to %d characters, no spaces, "
+    sk__chat_tell(cc,
+                  "*** nick \"%s\" %s: 1 to %d characters, no spaces, "
                   "no invisible characters\n",
                   sk__chat_quote(q, arg, n), why, SK__NICK_CHARS);
   } else {
@@ -171,8 +171,10 @@ static void cmd_join(chat_conn_t *cc, const char *arg, size_t n) {
   sk__hub_t *h = cc->base.hub;
   char q[SK__CHAT_QUOTE_CAP];
   if (sk__chat_room_check(arg, n) < 0) {
-    sk__chat_tell(cc, "*** room \"%s\" is invalid: # and 1 to %d of A-Z a-z "
-                  "0-9 _ -\n", sk__chat_quote(q, arg, n), SK__CHAT_ROOM_CHARS);
+    sk__chat_tell(cc,
+                  "*** room \"%s\" is invalid: # and 1 to %d of A-Z a-z "
+                  "0-9 _ -\n",
+                  sk__chat_quote(q, arg, n), SK__CHAT_ROOM_CHARS);
     return;
   }
   chat_room_t *r = sk__chat_room_get(h, arg, n);
@@ -193,7 +195,9 @@ static void cmd_join(chat_conn_t *cc, const char *arg, size_t n) {
 
 static void cmd_quit(chat_conn_t *cc, const char *arg, size_t n) {
   if (n > 0 && !cc->why) {
-    size_t cut = n > SK__CHAT_WHY_MAX / 3 ? sk_utf8_boundary(arg, SK__CHAT_WHY_MAX / 3) : n;
+    size_t cut = n > SK__CHAT_WHY_MAX / 3
+                     ? sk_utf8_boundary(arg, SK__CHAT_WHY_MAX / 3)
+                     : n;
     if ((cc->why = malloc(SK_UTF8_SANITIZED_MAX(cut))) != NULL)
       sk_utf8_sanitize(arg, cut, cc->why, SK_UTF8_SANITIZED_MAX(cut));
   }
@@ -234,7 +238,8 @@ void sk__chat_command(chat_conn_t *cc, const char *text, size_t len) {
 /* ---- the operator's commands ---- */
 
 static void op_kick(sk__hub_t *h, const char *arg, size_t n) {
-  char q[SK__CHAT_QUOTE_CAP], reason[SK_UTF8_SANITIZED_MAX(SK__CHAT_WHY_MAX / 3)];
+  char q[SK__CHAT_QUOTE_CAP],
+      reason[SK_UTF8_SANITIZED_MAX(SK__CHAT_WHY_MAX / 3)];
   const char *text;
   size_t text_len, w = sk__chat_split(arg, n, &text, &text_len);
   chat_conn_t *cc = w ? sk__chat_find(sk__chat_of(h), arg, w) : NULL;
@@ -271,8 +276,8 @@ static void op_say(sk__hub_t *h, const char *arg, size_t n) {
 static void op_shutdown(sk__hub_t *h, const char *arg, size_t n) {
   char *out = sk__chat_line(h);
   size_t cap = sk__chat_line_cap(h);
-  size_t o = (size_t)snprintf(out, cap, "*** server shutting down%s",
-                              n ? ": " : "");
+  size_t o =
+      (size_t)snprintf(out, cap, "*** server shutting down%s", n ? ": " : "");
   o += sk_utf8_sanitize(arg, n, out + o, cap - o - 1);
   out[o++] = '\n';
   sk__msg_t *m = sk__msg_new(out, o);
@@ -301,7 +306,8 @@ void sk__chat_op_command(sk__hub_t *h, const char *text, size_t len) {
   else if (is_word(text, w, "/shutdown"))
     op_shutdown(h, arg, n);
   else
-    sk__chat_op_tell(h, "*** unknown command \"%s\": /who [#ROOM], /rooms, "
+    sk__chat_op_tell(h,
+                     "*** unknown command \"%s\": /who [#ROOM], /rooms, "
                      "/kick NICK [REASON], /say #ROOM TEXT, /shutdown "
                      "[MESSAGE]; // says /...\n",
                      sk__chat_quote(q, text, w));

@@ -13,8 +13,8 @@
 #define SK__CHAT_HISTORY_MAX 1000
 #define SK__CHAT_LOBBY "#lobby"
 #define SK__CHAT_SERVER "server" /* the operator, whom nobody may mimic */
-#define SK__CHAT_SHOWN 4   /* more joining or leaving in a turn: a count */
-#define SK__CHAT_WHY_MAX 160 /* bytes of a /quit or /kick reason kept */
+#define SK__CHAT_SHOWN 4      /* more joining or leaving in a turn: a count */
+#define SK__CHAT_WHY_MAX 160  /* bytes of a /quit or /kick reason kept */
 #define SK__CHAT_WHO_MAX 4096 /* longest /who answer; the rest is counted */
 
 typedef struct chat_room chat_room_t;
@@ -31,10 +31,10 @@ typedef struct chat_conn {
   bool quiet_on;     /* on that list */
   bool flushed;      /* its unfinished line went out whole: a newline that
                         comes next ends that line, not a new empty one */
-  char *kept; /* input not looked at while the room was busy */
+  char *kept;        /* input not looked at while the room was busy */
   size_t kept_len;
   chat_room_t *room;
-  uint32_t room_index; /* in room->members */
+  uint32_t room_index;   /* in room->members */
   uint64_t joined_epoch; /* room->epoch when it joined its room */
   char *why; /* "/quit bye" or a kick: told to the room as it leaves */
   uint8_t name_len;
@@ -52,9 +52,9 @@ struct chat_room {
   chat_room_t *next;      /* every room */
   chat_room_t *turn_next; /* rooms with notes not told yet */
   bool on_turn;
-  uint64_t epoch;    /* notes told so far: who came since is not told
-                        of its own coming */
-  uint64_t told_at;  /* uv_now when its notes were last told */
+  uint64_t epoch;   /* notes told so far: who came since is not told
+                       of its own coming */
+  uint64_t told_at; /* uv_now when its notes were last told */
   uint8_t name_len;
   char name[SK__CHAT_ROOM_CHARS + 2];
   chat_conn_t **members;
@@ -101,7 +101,8 @@ int sk__chat_room_enter(chat_conn_t *cc, chat_room_t *r);
 /* Takes cc out of its room, noted with why (or NULL) unless quiet. */
 void sk__chat_room_exit(chat_conn_t *cc, const char *why, bool quiet);
 /* Sends m to every member of r but except. */
-void sk__chat_room_send(chat_room_t *r, sk__msg_t *m, const chat_conn_t *except);
+void sk__chat_room_send(chat_room_t *r, sk__msg_t *m,
+                        const chat_conn_t *except);
 /* Keeps m as r's newest history line. */
 void sk__chat_room_remember(sk__hub_t *h, chat_room_t *r, sk__msg_t *m);
 /* At the end of a turn: each room's notes that are due, in one message

@@ -18,10 +18,11 @@
 
 #include "chat_int.h"
 
-#define NOTE_RATE 10    /* members told per ms, at most, of notes */
+#define NOTE_RATE 10       /* members told per ms, at most, of notes */
 #define NOTE_WAIT_MAX 1000 /* ms a note may wait for others */
 /* Who joined and left, named with their reasons: the longest notes. */
-#define NOTES_MAX (2 * SK__CHAT_SHOWN * (SK__NICK_BYTES + SK__CHAT_WHY_MAX + 32))
+#define NOTES_MAX                                                              \
+  (2 * SK__CHAT_SHOWN * (SK__NICK_BYTES + SK__CHAT_WHY_MAX + 32))
 
 int sk__chat_room_check(const char *s, size_t len) {
   if (len < 2 || len > SK__CHAT_ROOM_CHARS + 1 || s[0] != '#')

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unicode/uchar.h>
 #include <unicode/unorm2.h>
-#include <unicode/ustring.h>
 #include <unicode/uspoof.h>
+#include <unicode/ustring.h>
 
 #include "nick.h"
 #include "sockit/utf8.h"
@@ -152,8 +152,8 @@ int sk__nick_normalize(const sk__nicks_t *nk, const char *name, size_t len,
 static int skeleton(const sk__nicks_t *nk, const char *s, int32_t len,
                     char *key) {
   UErrorCode e = U_ZERO_ERROR;
-  int32_t n = uspoof_getSkeletonUTF8(nk->spoof, 0, s, len, key,
-                                     SK__NICK_KEY_BYTES, &e);
+  int32_t n =
+      uspoof_getSkeletonUTF8(nk->spoof, 0, s, len, key, SK__NICK_KEY_BYTES, &e);
   if (U_FAILURE(e) || n >= SK__NICK_KEY_BYTES)
     return -EINVAL;
   key[n] = '\0';
@@ -188,7 +188,8 @@ static int name_keys(const sk__nicks_t *nk, const char *s,
 }
 
 bool sk__nick_same(const sk__nicks_t *nk, const char *a, const char *b) {
-  char ka[SK__NICK_KEYS][SK__NICK_KEY_BYTES], kb[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+  char ka[SK__NICK_KEYS][SK__NICK_KEY_BYTES],
+      kb[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
   if (name_keys(nk, a, ka) < 0 || name_keys(nk, b, kb) < 0)
     return false;
   for (int i = 0; i < SK__NICK_KEYS; i++)

@@ -57,21 +57,27 @@ static void test_nick_refused(void **state) {
   assert_int_equal(nick("<bob>"), -EINVAL);
   assert_int_equal(nick("bob\x1b[31m"), -EINVAL);
   assert_int_equal(nick("bob\x7f"), -EINVAL);
-  assert_int_equal(nick("bob\xc2\x9b"), -EINVAL);        /* C1 CSI */
-  assert_int_equal(nick("\xc2\xa0"), -EINVAL);           /* NBSP */
-  assert_int_equal(nick("bo\xe2\x80\x8b" "b"), -EINVAL); /* zero width */
-  assert_int_equal(nick("\xe2\x80\xae" "bob"), -EINVAL); /* RTL override */
-  assert_int_equal(nick("bob\xe2\x81\xa6"), -EINVAL);    /* LR isolate */
-  assert_int_equal(nick("\xe3\x80\x80"), -EINVAL);       /* ideographic sp */
-  assert_int_equal(nick("bob\xff"), -EINVAL);            /* invalid UTF-8 */
-  assert_int_equal(nick("\xc0\xaf"), -EINVAL);           /* overlong '/' */
-  assert_int_equal(nick("alice\xe2\xa0\x80"), -EINVAL);  /* braille blank */
-  assert_int_equal(nick("\xe3\x85\xa4"), -EINVAL);       /* Hangul filler */
-  assert_int_equal(nick("bob\xee\x80\x80"), -EINVAL);    /* private use */
+  assert_int_equal(nick("bob\xc2\x9b"), -EINVAL); /* C1 CSI */
+  assert_int_equal(nick("\xc2\xa0"), -EINVAL);    /* NBSP */
+  assert_int_equal(nick("bo\xe2\x80\x8b"
+                        "b"),
+                   -EINVAL); /* zero width */
+  assert_int_equal(nick("\xe2\x80\xae"
+                        "bob"),
+                   -EINVAL);                              /* RTL override */
+  assert_int_equal(nick("bob\xe2\x81\xa6"), -EINVAL);     /* LR isolate */
+  assert_int_equal(nick("\xe3\x80\x80"), -EINVAL);        /* ideographic sp */
+  assert_int_equal(nick("bob\xff"), -EINVAL);             /* invalid UTF-8 */
+  assert_int_equal(nick("\xc0\xaf"), -EINVAL);            /* overlong '/' */
+  assert_int_equal(nick("alice\xe2\xa0\x80"), -EINVAL);   /* braille blank */
+  assert_int_equal(nick("\xe3\x85\xa4"), -EINVAL);        /* Hangul filler */
+  assert_int_equal(nick("bob\xee\x80\x80"), -EINVAL);     /* private use */
   assert_int_equal(nick("bob\xcd\xb8"), -EINVAL);         /* unassigned */
   assert_int_equal(nick("bob\xf3\xa0\x80\x81"), -EINVAL); /* tag char */
-  assert_int_equal(nick("\xcc\x81"), -EINVAL);  /* combining-only */
-  assert_int_equal(nick("\xcc\x81\xcc\x81" "a"), -EINVAL);
+  assert_int_equal(nick("\xcc\x81"), -EINVAL);            /* combining-only */
+  assert_int_equal(nick("\xcc\x81\xcc\x81"
+                        "a"),
+                   -EINVAL);
   /* Zalgo: a letter under four stacked marks; three are allowed. */
   assert_int_equal(nick("x\xcc\x81\xcc\x82\xcc\x83\xcc\x84"), -EINVAL);
   assert_int_equal(nick("x\xcc\x81\xcc\x82\xcc\x83"), 0);
@@ -107,8 +113,12 @@ static void test_nick_same(void **state) {
   assert_true(sk__nick_same(nk, "alice", "ALICE"));
   assert_true(sk__nick_same(nk, "server", "Server"));
   assert_true(sk__nick_same(nk, "server", "SERVER"));
-  assert_true(sk__nick_same(nk, "server", "\xd0\x85" "erver")); /* Ѕ */
-  assert_true(sk__nick_same(nk, "server", "\xef\xbd\x93" "erver")); /* ｓ */
+  assert_true(sk__nick_same(nk, "server",
+                            "\xd0\x85"
+                            "erver")); /* Ѕ */
+  assert_true(sk__nick_same(nk, "server",
+                            "\xef\xbd\x93"
+                            "erver")); /* ｓ */
   assert_false(sk__nick_same(nk, "alice", "bob"));
   assert_false(sk__nick_same(nk, "alice", "alicia"));
   /* A refused name is the same as nothing. */
