@@ -210,6 +210,21 @@ class TestHistory(RoomTest):
         self.assertEqual(b.line(), b"<server> from the operator")
         b.r.assert_quiet()
 
+    def test_history_is_bounded_in_bytes_too(self):
+        # A room keeps a quarter of --max-queue: 16,384 bytes here, 150
+        # lines of 109 bytes, whatever --history allows.
+        _, port = self.server("--history", "1000", "--max-queue", "65536")
+        a = self.client(port)
+        for i in range(500):
+            a.send(b"%03d %s\n" % (i, b"x" * 96))
+        a.send(b"/who\n")
+        a.wait(re.compile(rb"^\*\*\* 1 in #lobby"))
+        b = self.client(port)
+        got = [b.line() for _ in range(150)]
+        self.assertEqual(got, [b"<user1> %03d %s" % (i, b"x" * 96)
+                               for i in range(350, 500)])
+        b.r.assert_quiet()
+
     def test_no_history_by_default(self):
         _, port = self.server()
         a = self.client(port)
