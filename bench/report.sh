@@ -399,6 +399,28 @@ EOF
     echo
   fi
 
+  # ---- 5b. chat join storm
+  if [ -n "$(g joinstorm 1000 sockit-chat first_line_s)" ]; then
+    echo "## 5b. Chat join storm"
+    echo
+    echo "\`loadgen joinstorm\`: N clients connect to a chat server at once"
+    echo "(no pacing); when every one has its welcome line, the last sends"
+    echo "one line. Seconds from the first connect until all were welcomed,"
+    echo "and until that line reached every other client. Target (issue"
+    echo "12): 10,000 clients within 2 s."
+    echo
+    echo "| server | clients | all joined, s | first line everywhere, s | min–max | n |"
+    echo "|---|--:|--:|--:|--:|--:|"
+    for n in 1000 10000; do
+      for t in sockit-chat; do
+        m=$(g joinstorm $n $t first_line_s)
+        [ -n "$m" ] || continue
+        echo "| $t | $(num $n) | $(num "$(g joinstorm $n $t joined_s)" 2) | $(num "$m" 2) | $(range "$(g joinstorm $n $t first_line_s min)" "$(g joinstorm $n $t first_line_s max)" 2) | $(g joinstorm $n $t first_line_s n) |"
+      done
+    done
+    echo
+  fi
+
   # ---- 7. ping -f and 8. the UDP target (bench/ping.sh)
   if [ -n "$(awk -F '\t' '$1 == "ping"' "$AGG")" ]; then
     echo "## 7. ping -f"

@@ -44,6 +44,8 @@ const char cli_usage[] =
     "  --deny ADDR[/N]    refuse these peers (repeatable)\n"
     "  --max-line BYTES   chat: longest line (default 4096)\n"
     "  --max-queue BYTES  per-client output queue (default 1M)\n"
+    "  --history N        chat: a joiner gets its room's last N lines\n"
+    "                     (0..1000, default 0)\n"
     "  --progress         bytes and rate on stderr once a second\n"
     "  --no-splice        plain read/write, no splice/sendfile\n"
     "  --proxy ADDR       connect through a proxy at HOST[:PORT] (nc: -x)\n"
@@ -75,6 +77,7 @@ enum {
   OPT_PROXY,
   OPT_PROXY_TYPE,
   OPT_PROXY_AUTH,
+  OPT_HISTORY,
   OPT_MCAST_JOIN,
   OPT_MCAST_TTL,
   OPT_MCAST_LOOP,
@@ -109,6 +112,7 @@ static const struct option long_options[] = {
     {"proxy", required_argument, NULL, OPT_PROXY},
     {"proxy-type", required_argument, NULL, OPT_PROXY_TYPE},
     {"proxy-auth", required_argument, NULL, OPT_PROXY_AUTH},
+    {"history", required_argument, NULL, OPT_HISTORY},
     {"mcast-join", required_argument, NULL, OPT_MCAST_JOIN},
     {"mcast-ttl", required_argument, NULL, OPT_MCAST_TTL},
     {"mcast-loop", required_argument, NULL, OPT_MCAST_LOOP},
@@ -291,6 +295,12 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
       return -1;
     c->max_queue = (size_t)v;
     break;
+  case OPT_HISTORY:
+    if (number_parse(err, "history", arg, 0, 1000, false, &v) < 0)
+      return -1;
+    c->history = (unsigned)v;
+    c->history_set = true;
+    break;
   case OPT_ALLOW:
   case OPT_DENY:
     return sk_acl_add(err, &c->acl, arg, opt == OPT_ALLOW) < 0 ? -1 : 0;
@@ -375,6 +385,8 @@ static int conflicts_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use --send-only with --recv-only");
   if (c->chat && c->broker)
     return usage_error(err, "cannot use --chat with --broker");
+  if (c->history_set && !(c->chat && c->listen))
+    return usage_error(err, "--history needs --chat -l");
   if ((c->chat || c->broker) && c->udp)
     return usage_error(err, "cannot use --%s with -u: it needs streams",
                        c->chat ? "chat" : "broker");

@@ -191,6 +191,7 @@ static sk_hub_opts_t hub_opts(const cli_t *c) {
       .acl = &c->acl,
       .verbose = c->verbose,
       .crlf = c->crlf,
+      .history = c->history,
   };
   return o;
 }
