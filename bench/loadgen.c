@@ -23,6 +23,10 @@
  *   loadgen connrate HOST PORT [-t SECS] [-c CONCURRENT]
  *       connect, half-close, wait for the server to close, CONCURRENT
  *       connections at a time, for SECS.
+ *   loadgen joinstorm HOST PORT -n CLIENTS [-T SECS]
+ *       CLIENTS connect to a chat server at once; when every one has its
+ *       welcome, the last sends a line: the seconds until all were
+ *       welcomed and until that line reached all the others.
  *   loadgen run OUTFILE -- COMMAND...
  *       runs COMMAND, writes when it ended (CLOCK_REALTIME), its wall
  *       time and CPU seconds to OUTFILE.
@@ -953,9 +957,143 @@ static int cmd_run(int argc, char **argv) {
   return code;
 }
 
+/* ---- joinstorm: a chat room filled at once, then one line to all ---- */
+
+#define STORM_MARK "storm-first-line"
+
+typedef struct storm_client {
+  int fd;
+  bool welcomed, reached;
+  char tail[sizeof STORM_MARK]; /* the end of the last read, for a mark
+                                   split across two reads */
+} storm_client_t;
+
+typedef struct storm {
+  storm_client_t *c;
+  int n, ep, connected, welcomed, reached, failed;
+} storm_t;
+
+/* Reads what client i has; notes its first line (the welcome) and the
+ * marked line. Returns -1 when the server closed it. */
+static int storm_read(storm_t *s, int i) {
+  storm_client_t *c = &s->c[i];
+  size_t tl = strlen(c->tail);
+  ssize_t r;
+  while ((r = recv(c->fd, rbuf + tl, sizeof rbuf - tl - 1, 0)) > 0) {
+    memcpy(rbuf, c->tail, tl);
+    rbuf[tl + (size_t)r] = '\0';
+    if (!c->welcomed && memchr(rbuf + tl, '\n', (size_t)r)) {
+      c->welcomed = true;
+      s->welcomed++;
+    }
+    if (!c->reached && strstr(rbuf, STORM_MARK)) {
+      c->reached = true;
+      s->reached++;
+    }
+    size_t keep = tl + (size_t)r < sizeof c->tail - 1 ? tl + (size_t)r
+                                                      : sizeof c->tail - 1;
+    memcpy(c->tail, rbuf + tl + (size_t)r - keep, keep);
+    c->tail[keep] = '\0';
+    tl = keep;
+  }
+  return r == 0 ? -1 : 0;
+}
+
+static void storm_poll(storm_t *s, int ms) {
+  struct epoll_event ev[MAX_EVENTS];
+  int n = epoll_wait(s->ep, ev, MAX_EVENTS, ms);
+  for (int k = 0; k < n; k++) {
+    int i = (int)ev[k].data.u32;
+    storm_client_t *c = &s->c[i];
+    if (c->fd < 0)
+      continue;
+    if (!(ev[k].events & EPOLLIN) && (ev[k].events & EPOLLOUT)) {
+      if (sock_error(c->fd) != 0) {
+        s->failed++;
+        close(c->fd);
+        c->fd = -1;
+        continue;
+      }
+      struct epoll_event e = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+      epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &e);
+      s->connected++;
+      continue;
+    }
+    if (storm_read(s, i) < 0) {
+      s->failed++;
+      close(c->fd);
+      c->fd = -1;
+    }
+  }
+}
+
+/* Every client connects at once (no gate: what a storm is); when all
+ * are welcomed, the last one sends a line. Times both. */
+static int storm_main(storm_t *s, const struct sockaddr_storage *ss,
+                      socklen_t len, double limit) {
+  double t0 = now(), deadline = t0 + limit, t_joined = 0, t_reached = 0;
+  for (int i = 0; i < s->n; i++) {
+    if ((s->c[i].fd = connect_start(ss, len)) < 0)
+      die("connect: %s", strerror(errno));
+    struct epoll_event e = {.events = EPOLLOUT | EPOLLIN,
+                            .data.u32 = (uint32_t)i};
+    epoll_ctl(s->ep, EPOLL_CTL_ADD, s->c[i].fd, &e);
+    if (i % 64 == 63)
+      storm_poll(s, 0);
+  }
+  while (s->welcomed < s->n && s->failed == 0 && now() < deadline)
+    storm_poll(s, 10);
+  if (s->welcomed == s->n) {
+    t_joined = now() - t0;
+    const char line[] = STORM_MARK "\n";
+    if (send(s->c[s->n - 1].fd, line, sizeof line - 1, MSG_NOSIGNAL) < 0)
+      die("send: %s", strerror(errno));
+    s->c[s->n - 1].reached = true; /* the sender is not sent its line */
+    s->reached++;
+    while (s->reached < s->n && s->failed == 0 && now() < deadline)
+      storm_poll(s, 10);
+    t_reached = now() - t0;
+  }
+  bool ok = s->reached == s->n;
+  printf("status=%s clients=%d connected=%d welcomed=%d reached=%d "
+         "failed=%d joined_s=%.3f first_line_s=%.3f\n",
+         ok ? "ok" : "timeout", s->n, s->connected, s->welcomed, s->reached,
+         s->failed, t_joined, ok ? t_reached : 0.0);
+  return ok ? 0 : 3;
+}
+
+static int cmd_joinstorm(int argc, char **argv) {
+  storm_t s = {.n = 1000};
+  double limit = 60;
+  int o;
+  while ((o = getopt(argc, argv, "n:T:")) != -1) {
+    switch (o) {
+    case 'n': s.n = atoi(optarg); break;
+    case 'T': limit = atof(optarg); break;
+    default: die("joinstorm: bad option");
+    }
+  }
+  if (argc - optind != 2 || s.n < 2)
+    die("usage: loadgen joinstorm HOST PORT -n CLIENTS(>=2) [-T SECS]");
+  struct sockaddr_storage ss;
+  socklen_t len;
+  addr_parse(argv[optind], argv[optind + 1], &ss, &len);
+  nofile_raise();
+  signal(SIGPIPE, SIG_IGN);
+  if ((s.c = calloc((size_t)s.n, sizeof *s.c)) == NULL)
+    die("out of memory");
+  if ((s.ep = epoll_create1(0)) < 0)
+    die("epoll_create1: %s", strerror(errno));
+  int rc = storm_main(&s, &ss, len, limit);
+  for (int i = 0; i < s.n; i++)
+    if (s.c[i].fd >= 0)
+      close_reset(s.c[i].fd);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2)
-    die("usage: loadgen fanout|rr|echo|udp|sink|connrate|run ...");
+    die("usage: loadgen fanout|rr|echo|udp|sink|connrate|run|joinstorm ...");
   const char *mode = argv[1];
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (!strcmp(mode, "fanout"))
@@ -972,6 +1110,8 @@ int main(int argc, char **argv) {
     return cmd_connrate(argc - 1, argv + 1);
   if (!strcmp(mode, "run"))
     return cmd_run(argc - 1, argv + 1);
+  if (!strcmp(mode, "joinstorm"))
+    return cmd_joinstorm(argc - 1, argv + 1);
   die("unknown mode \"%s\"", mode);
   return 2;
 }

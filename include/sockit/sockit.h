@@ -5,9 +5,11 @@
 #include "sockit/acl.h"
 #include "sockit/addr.h"
 #include "sockit/error.h"
+#include "sockit/icmp.h"
 #include "sockit/io.h"
 #include "sockit/proxy.h"
 #include "sockit/sock.h"
+#include "sockit/tls.h"
 #include "sockit/utf8.h"
 #include "sockit/version.h"
 

@@ -29,7 +29,11 @@ SK_API size_t sk_utf8_boundary(const char *buf, size_t len);
  * Copies in to out so that it is safe to show on a terminal: valid
  * UTF-8 passes unchanged; each invalid byte becomes U+FFFD; C0 controls
  * but TAB and LF, DEL and C1 controls become visible Control Pictures
- * (ESC shows as U+241B) or U+FFFD. Stops before overflowing cap.
+ * (ESC shows as U+241B) or U+FFFD; so do, as U+FFFD, the invisible
+ * characters that reorder or hide text: bidi overrides and isolates
+ * (U+202A..U+202E, U+2066..U+2069), line and paragraph separators
+ * (U+2028, U+2029), zero-width characters (U+200B..U+200D) and the
+ * BOM (U+FEFF). Stops before overflowing cap.
  * Returns the bytes written; out is NUL-terminated when cap > 0.
  */
 SK_API size_t sk_utf8_sanitize(const char *in, size_t len, char *out, size_t cap);

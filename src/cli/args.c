@@ -1,5 +1,6 @@
 /* sockit command: argument parsing and every flag conflict, in one place. */
 #include <getopt.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ const char cli_usage[] =
     "       sockit --chat -l [host] port     chat server; --chat host port: "
     "client\n"
     "       sockit --broker -l [host] port   relay each client to all others\n"
+    "       sockit ping [options] host       ICMP echo (sockit ping -h)\n"
     "\n"
     "  -4, -6             IPv4 or IPv6 only\n"
     "  -l, --listen       listen instead of connecting\n"
@@ -42,11 +44,18 @@ const char cli_usage[] =
     "  --deny ADDR[/N]    refuse these peers (repeatable)\n"
     "  --max-line BYTES   chat: longest line (default 4096)\n"
     "  --max-queue BYTES  per-client output queue (default 1M)\n"
+    "  --history N        chat: a joiner gets its room's last N lines\n"
+    "                     (0..1000, default 0)\n"
     "  --progress         bytes and rate on stderr once a second\n"
     "  --no-splice        plain read/write, no splice/sendfile\n"
     "  --proxy ADDR       connect through a proxy at HOST[:PORT] (nc: -x)\n"
     "  --proxy-type TYPE  socks4, socks5 or http (-X 4|5|connect)\n"
     "  --proxy-auth U:P   proxy user and password (socks4: a user id)\n"
+    "  --mcast-join G[,IF] -u: join multicast group G (on interface IF)\n"
+    "  --mcast-ttl N      -u: multicast TTL / hop limit (0..255)\n"
+    "  --mcast-loop on|off -u: our own multicast back to this host\n"
+    "  --mcast-if IFACE   -u: send multicast through IFACE\n"
+    "  -b, --broadcast    -u: allow sending to a broadcast address\n"
     "  -h, --help         this help;  -V, --version  the version\n"
     "\n"
     "SECS: seconds, fractions allowed (2.5), or a unit: 500ms, 3s, 2m, 1h.\n"
@@ -68,6 +77,11 @@ enum {
   OPT_PROXY,
   OPT_PROXY_TYPE,
   OPT_PROXY_AUTH,
+  OPT_HISTORY,
+  OPT_MCAST_JOIN,
+  OPT_MCAST_TTL,
+  OPT_MCAST_LOOP,
+  OPT_MCAST_IF,
 };
 
 static const struct option long_options[] = {
@@ -98,6 +112,12 @@ static const struct option long_options[] = {
     {"proxy", required_argument, NULL, OPT_PROXY},
     {"proxy-type", required_argument, NULL, OPT_PROXY_TYPE},
     {"proxy-auth", required_argument, NULL, OPT_PROXY_AUTH},
+    {"history", required_argument, NULL, OPT_HISTORY},
+    {"mcast-join", required_argument, NULL, OPT_MCAST_JOIN},
+    {"mcast-ttl", required_argument, NULL, OPT_MCAST_TTL},
+    {"mcast-loop", required_argument, NULL, OPT_MCAST_LOOP},
+    {"broadcast", no_argument, NULL, 'b'},
+    {"mcast-if", required_argument, NULL, OPT_MCAST_IF},
     {NULL, 0, NULL, 0},
 };
 
@@ -192,6 +212,43 @@ static int proxy_option_apply(cli_t *c, int opt, const char *arg, char *err) {
   return 0;
 }
 
+/* --mcast-join, --mcast-ttl, --mcast-loop, --mcast-if, -b; 0 or -1. */
+static int mcast_option_apply(cli_t *c, int opt, const char *arg,
+                              char *err) {
+  struct sockaddr_storage group;
+  unsigned ifindex;
+  long long v;
+  switch (opt) {
+  case 'b': c->mcast.broadcast = true; return 0;
+  case OPT_MCAST_JOIN:
+    c->mcast.join = arg;
+    if (sk_mcast_group_parse(err, arg, &group, &ifindex) < 0)
+      return -1;
+    /* A group's datagrams come in its own family: no dual-stack socket. */
+    if (c->family == AF_UNSPEC)
+      c->family = group.ss_family;
+    return 0;
+  case OPT_MCAST_TTL:
+    if (number_parse(err, "mcast-ttl", arg, 0, 255, false, &v) < 0)
+      return -1;
+    c->mcast.ttl = (int)v;
+    c->mcast.ttl_set = true;
+    return 0;
+  case OPT_MCAST_LOOP:
+    if (strcmp(arg, "on") && strcmp(arg, "off"))
+      return usage_error(err, "mcast-loop \"%.32s\" is not on or off", arg);
+    c->mcast.loop = strcmp(arg, "on") == 0;
+    c->mcast.loop_set = true;
+    return 0;
+  case OPT_MCAST_IF:
+    c->mcast.iface = arg;
+    if (!if_nametoindex(arg))
+      return usage_error(err, "no network interface \"%.32s\"", arg);
+    return 0;
+  }
+  return -1;
+}
+
 /* Applies one option; returns 0, CLI_HELP / CLI_VERSION, or -1. */
 static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   long long v;
@@ -238,6 +295,12 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
       return -1;
     c->max_queue = (size_t)v;
     break;
+  case OPT_HISTORY:
+    if (number_parse(err, "history", arg, 0, 1000, false, &v) < 0)
+      return -1;
+    c->history = (unsigned)v;
+    c->history_set = true;
+    break;
   case OPT_ALLOW:
   case OPT_DENY:
     return sk_acl_add(err, &c->acl, arg, opt == OPT_ALLOW) < 0 ? -1 : 0;
@@ -254,7 +317,7 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   case OPT_PROXY_AUTH: c->proxy_auth = arg; break;
   case 'h': return CLI_HELP;
   case 'V': return CLI_VERSION;
-  default: return -1;
+  default: return mcast_option_apply(c, opt, arg, err);
   }
   return 0;
 }
@@ -293,6 +356,18 @@ static int proxy_conflicts_check(const cli_t *c, char *err) {
   return 0;
 }
 
+static int mcast_conflicts_check(const cli_t *c, char *err) {
+  const sk_mcast_t *m = &c->mcast;
+  bool any = m->join || m->ttl_set || m->loop_set || m->broadcast ||
+             m->iface;
+  if (any && (!c->udp || c->unix_sock || c->scan))
+    return usage_error(err, "--mcast-* and -b need -u (and no -U or -z)");
+  if (m->join && !c->listen)
+    return usage_error(err, "--mcast-join needs -l: a client's connected "
+                            "socket takes datagrams from its peer only");
+  return 0;
+}
+
 /* Every combination that cannot work, checked once, before any I/O. */
 static int conflicts_check(const cli_t *c, char *err) {
   bool hub = c->keep || c->chat || c->broker;
@@ -304,15 +379,14 @@ static int conflicts_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use -6 with -U");
   if (c->listen && c->scan)
     return usage_error(err, "cannot use -l with -z");
-  if (c->scan && c->udp)
-    return usage_error(err, "cannot use -z with -u: UDP has no connection "
-                            "to test");
   if (c->udp && c->shutdown_on_eof)
     return usage_error(err, "cannot use -N with -u: UDP has no half-close");
   if (c->send_only && c->recv_only)
     return usage_error(err, "cannot use --send-only with --recv-only");
   if (c->chat && c->broker)
     return usage_error(err, "cannot use --chat with --broker");
+  if (c->history_set && !(c->chat && c->listen))
+    return usage_error(err, "--history needs --chat -l");
   if ((c->chat || c->broker) && c->udp)
     return usage_error(err, "cannot use --%s with -u: it needs streams",
                        c->chat ? "chat" : "broker");
@@ -334,7 +408,7 @@ static int conflicts_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use -p with -U");
   if (c->scan && (c->chat || c->send_only || c->recv_only))
     return usage_error(err, "cannot use -z with a data option");
-  return 0;
+  return mcast_conflicts_check(c, err);
 }
 
 /* Conflicts that depend on the target (unix:PATH sets -U). */
@@ -508,7 +582,7 @@ int cli_parse(cli_t *c, int argc, char **argv, char *err) {
   c->quit_ms = -1; /* as nc: stdin EOF alone never ends the relay */
   opterr = 0;
   optind = 1;
-  while ((opt = getopt_long(argc, argv, ":46Cdhi:klm:nNp:q:s:uUvVw:x:X:z",
+  while ((opt = getopt_long(argc, argv, ":46bCdhi:klm:nNp:q:s:uUvVw:x:X:z",
                             long_options, NULL)) != -1) {
     if (opt == '?')
       return unknown_option(err, argc, argv);

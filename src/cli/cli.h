@@ -46,6 +46,9 @@ typedef struct cli {
   const char *proxy_auth;  /* --proxy-auth USER[:PASS], or NULL */
   char proxy_cred[512];    /* proxy_auth split: user, NUL, password */
   sk_proxy_opts_t proxy;   /* type SK_PROXY_NONE when there is none */
+  unsigned history;        /* --history: chat lines a joiner is sent */
+  bool history_set;        /* --history given (it needs --chat -l) */
+  sk_mcast_t mcast;    /* --mcast-join, --mcast-ttl, --mcast-loop, -b */
 } cli_t;
 
 /*

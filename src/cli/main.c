@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "hub.h"
 #include "relay.h"
+#include "ping.h"
 
 static int fail(int code, const char *err) {
   fprintf(stderr, "sockit: %s\n", err);
@@ -184,9 +185,20 @@ static int job_exit(const job_t *j, int rc, const char *err) {
   return SK_EXIT_OK;
 }
 
-static int relay(const cli_t *c, int fd) {
+/* The peer is named while the socket still knows it: after a reset,
+ * getpeername() fails, and the error line would not say who reset. */
+static void peer_name(int fd, char *name, size_t n) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  name[0] = '\0';
+  if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+    sk_sockaddr_format((struct sockaddr *)&ss, len, name, n);
+}
+
+static int relay(const cli_t *c, int fd, const char *peer) {
   char err[SK_ERR_LEN];
   sk_relay_opts_t o = relay_opts(c);
+  o.peer_name = peer && peer[0] ? peer : NULL;
   job_t j;
   int rc = job_open(&j, err, "relay");
   if (rc == 0)
@@ -196,12 +208,43 @@ static int relay(const cli_t *c, int fd) {
   return job_exit(&j, rc, err);
 }
 
+/* -z -u: what a probe learned, as the TCP scan prints it. */
+typedef struct udp_scan {
+  const cli_t *c;
+  int maybe_open; /* open or open|filtered */
+} udp_scan_t;
+
+static void udp_scan_report(void *ctx, int port, int state) {
+  static const char *const name[] = {"closed", "open", "open|filtered"};
+  udp_scan_t *u = ctx;
+  char where[SK_ADDRSTR_LEN];
+  sk_addr_t a = u->c->addr;
+  a.port = (uint16_t)port;
+  sk_addr_format(&a, where, sizeof where);
+  u->maybe_open += state > 0;
+  if (state > 0)
+    printf("%s %s\n", where, name[state]);
+  else if (u->c->verbose)
+    fprintf(stderr, "sockit: %s %s\n", where,
+            state < 0 ? sk_strerror(state) : name[state]);
+}
+
+/* -z -u: probes go out in batches; 0 if any port may be open. */
+static int udp_scan(const cli_t *c, const sk_sock_opts_t *o) {
+  udp_scan_t u = {.c = c};
+  sk_udp_probe_range(&c->addr, c->port_lo, c->port_hi, o,
+                     c->wait_ms ? c->wait_ms : 1000, udp_scan_report, &u);
+  return u.maybe_open ? SK_EXIT_OK : SK_EXIT_ERROR;
+}
+
 /* -z: connect to each port in the range and close; 0 if any is open. */
 static int scan(cli_t *c) {
   char err[SK_ERR_LEN], where[SK_ADDRSTR_LEN];
   sk_sock_opts_t o = {.family = c->family,
                       .timeout_ms = c->wait_ms ? c->wait_ms : 3000};
   int open_ports = 0;
+  if (c->udp)
+    return udp_scan(c, &o);
   for (int port = c->port_lo; port <= c->port_hi; port++) {
     c->addr.port = (uint16_t)port;
     sk_addr_format(&c->addr, where, sizeof where);
@@ -231,6 +274,7 @@ static sk_hub_opts_t hub_opts(const cli_t *c) {
       .acl = &c->acl,
       .verbose = c->verbose,
       .crlf = c->crlf,
+      .history = c->history,
   };
   return o;
 }
@@ -295,8 +339,8 @@ static int accept_wait(int lfd) {
 
 /* Waits for one permitted client; returns its descriptor, or a negative
  * code (-EINTR when stop_signal ended the wait). */
-static int accept_one(const cli_t *c, int lfd, char *err) {
-  char name[SK_ADDRSTR_LEN];
+static int accept_one(const cli_t *c, int lfd, char *err,
+                      char name[SK_ADDRSTR_LEN]) {
   struct sockaddr_storage peer;
   socklen_t len;
   for (;;) {
@@ -305,7 +349,7 @@ static int accept_one(const cli_t *c, int lfd, char *err) {
     int fd = sk_accept(err, lfd, &peer, &len);
     if (fd < 0)
       return fd;
-    sk_sockaddr_format((struct sockaddr *)&peer, len, name, sizeof name);
+    sk_sockaddr_format((struct sockaddr *)&peer, len, name, SK_ADDRSTR_LEN);
     if (sk_acl_permits(&c->acl, (struct sockaddr *)&peer)) {
       notice_endpoint(c, "Connection received on", (struct sockaddr *)&peer);
       return fd;
@@ -323,21 +367,22 @@ static void listener_close(const cli_t *c, int lfd) {
 
 static int listen_and_serve(const cli_t *c) {
   char err[SK_ERR_LEN];
-  sk_sock_opts_t o = {.family = c->family};
+  sk_sock_opts_t o = {.family = c->family, .mcast = &c->mcast};
   int rc, lfd = sk_socket_open(err, &c->addr, socktype(c), SK_SOCK_LISTEN, &o);
   if (lfd < 0)
     return fail(SK_EXIT_ERROR, err);
   notice_listening(c, lfd);
   if (c->udp) {
-    rc = relay(c, dup(lfd));
+    rc = relay(c, dup(lfd), NULL);
   } else if (c->keep || c->chat || c->broker) {
     rc = serve_hub(c, lfd);
   } else {
-    int fd = accept_one(c, lfd, err);
+    char peer[SK_ADDRSTR_LEN];
+    int fd = accept_one(c, lfd, err, peer);
     listener_close(c, lfd); /* nc serves one client, then stops listening */
     if (stop_signal)
       return 128 + stop_signal; /* stopped while waiting: 130, 143 */
-    return fd < 0 ? fail(SK_EXIT_ERROR, err) : relay(c, fd);
+    return fd < 0 ? fail(SK_EXIT_ERROR, err) : relay(c, fd, peer);
   }
   listener_close(c, lfd);
   return rc;
@@ -363,7 +408,8 @@ static int target_open(const cli_t *c, const sk_sock_opts_t *o, char *err) {
 static int connect_and_relay(const cli_t *c) {
   char err[SK_ERR_LEN];
   sk_addr_t source;
-  sk_sock_opts_t o = {.family = c->family, .timeout_ms = c->wait_ms};
+  sk_sock_opts_t o = {.family = c->family, .timeout_ms = c->wait_ms,
+                      .mcast = &c->mcast};
   if (c->source_host || c->source_port) {
     if (source_parse(c, &source, err) < 0)
       return fail(SK_EXIT_USAGE, err);
@@ -372,9 +418,11 @@ static int connect_and_relay(const cli_t *c) {
   int fd = target_open(c, &o, err);
   if (fd < 0)
     return fail(SK_EXIT_ERROR, err);
+  char peer[SK_ADDRSTR_LEN];
+  peer_name(fd, peer, sizeof peer);
   notice_connected(c, fd, c->addr.port);
   if (!c->chat) {
-    int rc = relay(c, fd);
+    int rc = relay(c, fd, peer);
     if (o.source && source.kind == SK_ADDR_UNIX && !source.abstract)
       unlink(source.path); /* bound by us for the replies: leave nothing */
     return rc;
@@ -391,6 +439,8 @@ static int connect_and_relay(const cli_t *c) {
 int main(int argc, char **argv) {
   char err[SK_ERR_LEN];
   cli_t c;
+  if (argc > 1 && strcmp(argv[1], "ping") == 0)
+    return ping_main(argc - 1, argv + 1);
   /* A closed standard descriptor must not be taken by our socket, or
    * the relay would send the peer's bytes back to it. */
   for (int fd = 0; fd < 3; fd++)

@@ -1,8 +1,9 @@
 /*
- * The chat room: whole lines from each client go to every other client
- * as "<name> text", made safe for terminals; out_fd gets the whole
- * conversation with UTC timestamps. Lines are assembled before they are
- * sanitized, so a character split across reads arrives whole.
+ * The chat room: whole lines from each client go to the other members
+ * of its room as "<name> text", made safe for terminals; out_fd gets
+ * the whole conversation with UTC timestamps and room names. Lines are
+ * assembled before they are sanitized, so a character split across
+ * reads arrives whole. Rooms are in chat_room.c, commands in chat_cmd.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,81 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "chat_int.h"
 #include "sockit/addr.h"
 #include "sockit/utf8.h"
 
-#define STAMP_LEN 21         /* "2026-11-25T09:41:02Z " */
-#define WHO_MAX 4096         /* longest /who answer; the rest is counted */
-#define QUOTE_MAX 64         /* bytes of user text quoted back in an error */
-#define SERVER_NAME "server" /* the operator's name, which nobody may take */
-#define LEFT_SHOWN 4         /* more leaving in one turn are told as a count */
-
-typedef struct chat_conn {
-  sk__conn_t base;
-  sk__lines_t lines;           /* an unfinished line, only while there is one */
-  struct chat_conn *name_next; /* chain in the name table */
-  /* In the list of unfinished lines, oldest first (chat_t.quiet_head). */
-  struct chat_conn *quiet_prev, *quiet_next;
-  uint64_t quiet_at; /* uv_now of its last bytes, while on that list */
-  bool quiet_on;     /* on that list */
-  bool flushed;      /* its unfinished line went out whole: a newline that
-                        comes next ends that line, not a new empty one */
-  char *kept;        /* input not looked at while the room was busy */
-  size_t kept_len;
-  uint8_t name_len;
-  char name[SK__NICK_BYTES + 1];
-} chat_conn_t;
-
-typedef struct chat {
-  chat_conn_t **bucket; /* names of current members, for uniqueness */
-  size_t n_bucket, n_names;
-  uint64_t next_id; /* userN: N counts up and is never reused in a run */
-  sk__lines_t op_lines;
-  char *op_kept; /* operator input not looked at while the room was busy */
-  size_t op_kept_len;
-  char *scratch; /* a timestamp, then the line being formatted */
-  size_t scratch_cap;
-  /* Members who left this loop turn, told in one message at its end:
-   * told one by one, 10,000 leaving at once cost 500 MB of queues. */
-  uint32_t n_left;
-  char left[LEFT_SHOWN][SK__NICK_BYTES + 1];
-  chat_conn_t *quiet_head, *quiet_tail;
-  uv_timer_t quiet_timer;
-} chat_t;
+#define STAMP_LEN 21                       /* "2026-11-25T09:41:02Z " */
+#define ROOM_LEN (SK__CHAT_ROOM_CHARS + 2) /* "#lobby " */
+#define LINE_AT (STAMP_LEN + ROOM_LEN)     /* where the line is formatted */
 
 /* ---- pure helpers ---- */
-
-/* Characters a nick may not hold: controls, spaces of every kind and
- * invisible ones that would let two nicks look the same. */
-static bool nick_cp_ok(uint32_t cp) {
-  if (cp <= 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0xa0))
-    return false;
-  if (cp == '<' || cp == '>' || cp == 0xad || cp == 0x34f || cp == 0x61c)
-    return false;
-  if (cp == 0x115f || cp == 0x1160 || cp == 0x1680 || cp == 0x180e ||
-      cp == 0x3000 || cp == 0x3164 || cp == 0xfeff || cp == 0xffa0)
-    return false;
-  if ((cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
-      (cp >= 0x205f && cp <= 0x206f))
-    return false; /* spaces, zero-width characters, direction controls */
-  if ((cp >= 0xfff0 && cp <= 0xfffb) || (cp >= 0xe0000 && cp <= 0xe007f))
-    return false;
-  return true;
-}
-
-int sk__chat_nick_check(const char *name, size_t len) {
-  const unsigned char *s = (const unsigned char *)name;
-  size_t i = 0, chars = 0;
-  while (i < len) {
-    uint32_t cp = 0;
-    size_t n = sk_utf8_seq_len(s + i, len - i, &cp);
-    if (n == 0 || !nick_cp_ok(cp) || ++chars > SK__NICK_CHARS)
-      return -EINVAL;
-    i += n;
-  }
-  return chars > 0 ? 0 : -EINVAL;
-}
 
 size_t sk__chat_format(char *out, size_t cap, const char *name,
                        const char *text, size_t len) {
@@ -104,126 +39,222 @@ void sk__chat_stamp(char out[21], time_t t) {
   strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* User text quoted back to its sender: safe, and cut short. */
-static const char *quote(char *out, size_t cap, const char *s, size_t len) {
-  size_t cut = len > QUOTE_MAX ? sk_utf8_boundary(s, QUOTE_MAX) : len;
-  size_t o = sk_utf8_sanitize(s, cut, out, cap - 4);
+const char *sk__chat_quote(char *out, const char *s, size_t len) {
+  size_t cut =
+      len > SK__CHAT_QUOTE_MAX ? sk_utf8_boundary(s, SK__CHAT_QUOTE_MAX) : len;
+  size_t o = sk_utf8_sanitize(s, cut, out, SK__CHAT_QUOTE_CAP - 4);
   if (cut < len)
     memcpy(out + o, "...", 4);
   return out;
 }
 
-/* ---- the name table ---- */
+/* ---- the name tables: one per key, so look-alikes collide ---- */
 
-static size_t name_hash(const char *s, size_t n) {
+static size_t name_hash(const char *s) {
   uint32_t h = 2166136261u; /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)s[i]) * 16777619u;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 16777619u;
   return h;
 }
 
-/* The link that points at the member named s, or the NULL ending its
- * chain when there is none. */
-static chat_conn_t **name_slot(chat_t *ch, const char *s, size_t n) {
-  chat_conn_t **p = &ch->bucket[name_hash(s, n) & (ch->n_bucket - 1)];
-  while (*p && !((*p)->name_len == n && memcmp((*p)->name, s, n) == 0))
-    p = &(*p)->name_next;
+/* The link that points at the member whose key k is key, or the NULL
+ * ending its chain when there is none. */
+static chat_conn_t **name_slot(chat_t *ch, int k, const char *key) {
+  chat_conn_t **p = &ch->bucket[k][name_hash(key) & (ch->n_bucket - 1)];
+  while (*p && strcmp((*p)->keys[k], key) != 0)
+    p = &(*p)->name_next[k];
   return p;
-}
-
-static bool name_taken(chat_t *ch, const char *s, size_t n) {
-  return *name_slot(ch, s, n) != NULL ||
-         (n == strlen(SERVER_NAME) && memcmp(s, SERVER_NAME, n) == 0);
 }
 
 /* Doubles the buckets; on ENOMEM the chains just get longer. */
 static void name_grow(chat_t *ch) {
   size_t n = ch->n_bucket * 2;
-  chat_conn_t **b = calloc(n, sizeof *b);
-  if (!b)
-    return;
-  for (size_t i = 0; i < ch->n_bucket; i++) {
-    chat_conn_t *cc = ch->bucket[i], *next;
-    for (; cc; cc = next) {
-      next = cc->name_next;
-      size_t k = name_hash(cc->name, cc->name_len) & (n - 1);
-      cc->name_next = b[k];
-      b[k] = cc;
+  chat_conn_t **b[SK__NICK_KEYS];
+  for (int k = 0; k < SK__NICK_KEYS; k++)
+    if ((b[k] = calloc(n, sizeof *b[k])) == NULL) {
+      while (k-- > 0)
+        free(b[k]);
+      return;
     }
+  for (int k = 0; k < SK__NICK_KEYS; k++) {
+    for (size_t i = 0; i < ch->n_bucket; i++) {
+      chat_conn_t *cc = ch->bucket[k][i], *next;
+      for (; cc; cc = next) {
+        next = cc->name_next[k];
+        size_t at = name_hash(cc->keys[k]) & (n - 1);
+        cc->name_next[k] = b[k][at];
+        b[k][at] = cc;
+      }
+    }
+    free(ch->bucket[k]);
+    ch->bucket[k] = b[k];
   }
-  free(ch->bucket);
-  ch->bucket = b;
   ch->n_bucket = n;
 }
 
 static void name_add(chat_t *ch, chat_conn_t *cc) {
   if (ch->n_names >= ch->n_bucket)
     name_grow(ch);
-  chat_conn_t **p = name_slot(ch, cc->name, cc->name_len);
-  cc->name_next = NULL;
-  *p = cc;
+  for (int k = 0; k < SK__NICK_KEYS; k++) {
+    chat_conn_t **p = name_slot(ch, k, cc->keys[k]);
+    cc->name_next[k] = NULL;
+    *p = cc;
+  }
   ch->n_names++;
 }
 
 static void name_del(chat_t *ch, chat_conn_t *cc) {
-  chat_conn_t **p = name_slot(ch, cc->name, cc->name_len);
-  if (*p == cc) {
-    *p = cc->name_next;
-    ch->n_names--;
+  if (!cc->keys[0])
+    return;
+  for (int k = 0; k < SK__NICK_KEYS; k++) {
+    chat_conn_t **p =
+        &ch->bucket[k][name_hash(cc->keys[k]) & (ch->n_bucket - 1)];
+    while (*p && *p != cc)
+      p = &(*p)->name_next[k];
+    if (*p)
+      *p = cc->name_next[k];
   }
+  ch->n_names--;
+}
+
+/* The member holding any of keys, or NULL. */
+static chat_conn_t *name_holder(chat_t *ch,
+                                char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES]) {
+  for (int k = 0; k < SK__NICK_KEYS; k++) {
+    chat_conn_t *cc = *name_slot(ch, k, keys[k]);
+    if (cc)
+      return cc;
+  }
+  return NULL;
+}
+
+/* The operator's name, in any case or look-alike, is nobody else's. */
+static bool name_reserved(chat_t *ch,
+                          char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES]) {
+  char mine[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+  if (sk__nick_keys(ch->nicks, SK__CHAT_SERVER, strlen(SK__CHAT_SERVER), mine) <
+      0)
+    return true;
+  for (int k = 0; k < SK__NICK_KEYS; k++)
+    if (strcmp(keys[k], mine[k]) == 0)
+      return true;
+  return false;
+}
+
+chat_conn_t *sk__chat_find(chat_t *ch, const char *name, size_t len) {
+  char norm[SK__NICK_BYTES + 1], keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+  const char *why;
+  size_t n;
+  if (sk__nick_normalize(ch->nicks, name, len, norm, &n, &why) < 0 ||
+      sk__nick_keys(ch->nicks, norm, n, keys) < 0)
+    return NULL;
+  return name_holder(ch, keys);
+}
+
+/* Gives cc the normalised name norm and its keys; -ENOMEM changes
+ * nothing. */
+static int name_set(chat_conn_t *cc, const char *norm, size_t n,
+                    char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES]) {
+  chat_t *ch = sk__chat_of(cc->base.hub);
+  char *dup[SK__NICK_KEYS];
+  for (int k = 0; k < SK__NICK_KEYS; k++)
+    if ((dup[k] = strdup(keys[k])) == NULL) {
+      while (k-- > 0)
+        free(dup[k]);
+      return -ENOMEM;
+    }
+  name_del(ch, cc);
+  for (int k = 0; k < SK__NICK_KEYS; k++) {
+    free(cc->keys[k]);
+    cc->keys[k] = dup[k];
+  }
+  memcpy(cc->name, norm, n);
+  cc->name[n] = '\0';
+  cc->name_len = (uint8_t)n;
+  name_add(ch, cc);
+  return 0;
+}
+
+int sk__chat_rename(chat_conn_t *cc, const char *name, size_t len,
+                    const char **why) {
+  chat_t *ch = sk__chat_of(cc->base.hub);
+  char norm[SK__NICK_BYTES + 1], keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+  size_t n;
+  if (sk__nick_normalize(ch->nicks, name, len, norm, &n, why) < 0)
+    return -EINVAL;
+  *why = "is too complex to compare";
+  if (sk__nick_keys(ch->nicks, norm, n, keys) < 0)
+    return -EINVAL;
+  chat_conn_t *holder = name_holder(ch, keys);
+  *why = holder == cc ? "is yours already" : "is taken";
+  if (holder == cc && n == cc->name_len && memcmp(norm, cc->name, n) == 0)
+    return -EALREADY;
+  if ((holder && holder != cc) || name_reserved(ch, keys))
+    return -EEXIST;
+  *why = "could not be stored";
+  return name_set(cc, norm, n, keys) < 0 ? -ENOMEM : 0;
 }
 
 /* ---- sending ---- */
 
-static chat_t *chat_of(const sk__hub_t *h) {
-  return h->mode_data;
+char *sk__chat_line(const sk__hub_t *h) {
+  return sk__chat_of(h)->scratch + LINE_AT;
 }
 
-static char *chat_line(const sk__hub_t *h) {
-  return chat_of(h)->scratch + STAMP_LEN;
+size_t sk__chat_line_cap(const sk__hub_t *h) {
+  return sk__chat_of(h)->scratch_cap - LINE_AT;
 }
 
-static size_t chat_line_cap(const sk__hub_t *h) {
-  return chat_of(h)->scratch_cap - STAMP_LEN;
+size_t sk__chat_printf(sk__hub_t *h, const char *fmt, ...) {
+  va_list ap;
+  size_t cap = sk__chat_line_cap(h);
+  va_start(ap, fmt);
+  int n = vsnprintf(sk__chat_line(h), cap, fmt, ap);
+  va_end(ap);
+  return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-enum { TO_MEMBERS = 1, TO_LOG = 2 };
-
-/* The len bytes at chat_line(h) go to every member but except and/or,
- * timestamped, to the conversation log. */
-static void chat_emit(sk__hub_t *h, size_t len, const sk__conn_t *except,
-                      int to) {
-  chat_t *ch = chat_of(h);
+/* The line, timestamped and marked with its room, to the log. */
+static void chat_log(sk__hub_t *h, size_t len, const chat_room_t *r) {
+  char *line = sk__chat_line(h), *start = line;
   sk__msg_t *m;
-  if ((to & TO_MEMBERS) && (m = sk__msg_new(ch->scratch + STAMP_LEN, len))) {
-    sk__hub_broadcast(h, m, except);
-    sk__msg_unref(m);
+  if (r) {
+    start -= r->name_len + 1;
+    memcpy(start, r->name, r->name_len);
+    start[r->name_len] = ' ';
   }
-  if (!(to & TO_LOG) || !h->out_open)
-    return;
-  sk__chat_stamp(ch->scratch, time(NULL));
-  ch->scratch[STAMP_LEN - 1] = ' ';
-  if ((m = sk__msg_new(ch->scratch, STAMP_LEN + len))) {
+  start -= STAMP_LEN;
+  char stamp[STAMP_LEN];
+  sk__chat_stamp(stamp, time(NULL));
+  memcpy(start, stamp, STAMP_LEN - 1);
+  start[STAMP_LEN - 1] = ' ';
+  if ((m = sk__msg_new(start, (size_t)(line - start) + len))) {
     sk__hub_output(h, m);
     sk__msg_unref(m);
   }
 }
 
-/* Formats a server line into chat_line(h); returns its length. */
-static size_t chat_printf(sk__hub_t *h, const char *fmt, ...) SK__PRINTF(2, 3);
-static size_t chat_printf(sk__hub_t *h, const char *fmt, ...) {
-  va_list ap;
-  size_t cap = chat_line_cap(h);
-  va_start(ap, fmt);
-  int n = vsnprintf(chat_line(h), cap, fmt, ap);
-  va_end(ap);
-  return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+void sk__chat_emit(sk__hub_t *h, size_t len, chat_room_t *r,
+                   const chat_conn_t *except, int to) {
+  sk__msg_t *m;
+  if (len == 0)
+    return;
+  if (r && (to & SK__TO_MEMBERS) && r->on_turn)
+    sk__chat_room_notes_flush(h, r);
+  if (r && (to & (SK__TO_MEMBERS | SK__TO_HISTORY)) &&
+      (m = sk__msg_new(sk__chat_line(h), len))) {
+    if (to & SK__TO_MEMBERS)
+      sk__chat_room_send(r, m, except);
+    if (to & SK__TO_HISTORY)
+      sk__chat_room_remember(h, r, m);
+    sk__msg_unref(m);
+  }
+  if ((to & SK__TO_LOG) && h->out_open)
+    chat_log(h, len, r);
 }
 
-/* One line to one client only, never logged. */
-static void chat_tell(chat_conn_t *cc, const char *fmt, ...) SK__PRINTF(2, 3);
-static void chat_tell(chat_conn_t *cc, const char *fmt, ...) {
-  char buf[512];
+void sk__chat_tell(chat_conn_t *cc, const char *fmt, ...) {
+  char buf[SK__CHAT_WHO_MAX];
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(buf, sizeof buf, fmt, ap);
@@ -233,84 +264,25 @@ static void chat_tell(chat_conn_t *cc, const char *fmt, ...) {
                        (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
-/* ---- commands ---- */
-
-static void chat_rename(chat_conn_t *cc, const char *name, size_t n) {
-  sk__hub_t *h = cc->base.hub;
-  char old[sizeof cc->name];
-  memcpy(old, cc->name, sizeof old);
-  name_del(chat_of(h), cc);
-  memcpy(cc->name, name, n);
-  cc->name[n] = '\0';
-  cc->name_len = (uint8_t)n;
-  name_add(chat_of(h), cc);
-  chat_tell(cc, "*** you are now %s\n", cc->name);
-  chat_emit(h, chat_printf(h, "*** %s is now %s\n", old, cc->name), &cc->base,
-            TO_MEMBERS | TO_LOG);
+void sk__chat_op_tell(sk__hub_t *h, const char *fmt, ...) {
+  va_list ap;
+  size_t cap = sk__chat_line_cap(h);
+  va_start(ap, fmt);
+  int n = vsnprintf(sk__chat_line(h), cap, fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    sk__chat_emit(h, (size_t)n < cap ? (size_t)n : cap - 1, NULL, NULL,
+                  SK__TO_LOG);
 }
 
-static void chat_nick(chat_conn_t *cc, const char *name, size_t n) {
-  char q[SK_UTF8_SANITIZED_MAX(QUOTE_MAX) + 4];
-  if (sk__chat_nick_check(name, n) < 0)
-    chat_tell(cc,
-              "*** nick \"%s\" is invalid: 1 to %d printable characters, "
-              "no spaces, no < or >\n",
-              quote(q, sizeof q, name, n), SK__NICK_CHARS);
-  else if (n == cc->name_len && memcmp(name, cc->name, n) == 0)
-    chat_tell(cc, "*** you are %s already\n", cc->name);
-  else if (name_taken(chat_of(cc->base.hub), name, n))
-    chat_tell(cc, "*** nick \"%s\" is taken\n", quote(q, sizeof q, name, n));
-  else
-    chat_rename(cc, name, n);
-}
-
-/* "*** 3 here: bob (you), user1, user3", cut at WHO_MAX bytes. */
-static void chat_who(chat_conn_t *cc) {
-  sk__hub_t *h = cc->base.hub;
-  char *out = chat_line(h);
-  uint32_t shown = 0;
-  size_t o = (size_t)snprintf(out, WHO_MAX, "*** %u here:", h->n_open);
-  for (uint32_t i = 0; i < h->n_conns; i++) {
-    chat_conn_t *m = (chat_conn_t *)h->conns[i];
-    if (m->base.left)
-      continue;
-    if (o + m->name_len + 16 > WHO_MAX)
-      break;
-    o += (size_t)snprintf(out + o, WHO_MAX - o, "%s %s%s", shown ? "," : "",
-                          m->name, m == cc ? " (you)" : "");
-    shown++;
-  }
-  if (shown < h->n_open)
-    o += (size_t)snprintf(out + o, 64, ", and %u more", h->n_open - shown);
-  out[o++] = '\n';
-  sk__conn_send_copy(&cc->base, out, o);
-}
-
-static bool is_word(const char *s, size_t n, const char *word) {
-  return n == strlen(word) && memcmp(s, word, n) == 0;
-}
-
-static void chat_command(chat_conn_t *cc, const char *text, size_t len) {
-  char q[SK_UTF8_SANITIZED_MAX(QUOTE_MAX) + 4];
-  size_t w = 0;
-  while (w < len && text[w] != ' ' && text[w] != '\t')
-    w++;
-  const char *arg = text + w, *end = text + len;
-  while (arg < end && (*arg == ' ' || *arg == '\t'))
-    arg++;
-  while (end > arg && (end[-1] == ' ' || end[-1] == '\t'))
-    end--;
-  if (is_word(text, w, "/nick"))
-    chat_nick(cc, arg, (size_t)(end - arg));
-  else if (is_word(text, w, "/who"))
-    chat_who(cc);
-  else if (is_word(text, w, "/quit"))
-    sk__conn_finish(&cc->base, SK__WHY_QUIT);
-  else
-    chat_tell(cc,
-              "*** unknown command \"%s\": try /nick NAME, /who, /quit "
-              "(start a line with // to say /...)\n",
-              quote(q, sizeof q, text, w));
+/* Asks the hub to stop as a signal would, with SK_STOP_DONE (exit 0):
+ * the hub then closes every client politely once its queue is sent. */
+void sk__chat_stop(sk__hub_t *h) {
+  if (h->stop_requested)
+    return;
+  h->stop_requested = true;
+  h->reason = SK_STOP_DONE;
+  sk__hub_kick(h);
 }
 
 /* ---- lines from clients and from the operator ---- */
@@ -322,15 +294,17 @@ static bool chat_line_cb(void *ctx, const char *text, size_t len,
   if (cc->base.state != SK__CONN_OPEN)
     return false;
   if (too_long) {
-    chat_tell(cc, "*** line over %zu bytes not delivered\n", h->opts.max_line);
+    sk__chat_tell(cc, "*** line over %zu bytes not delivered\n",
+                  h->opts.max_line);
   } else if (len > 0 && text[0] == '/' && (len < 2 || text[1] != '/')) {
-    chat_command(cc, text, len);
-  } else {
+    sk__chat_command(cc, text, len);
+  } else if (cc->room) {
     if (len > 1 && text[0] == '/') /* "//x" says "/x" */
       text++, len--;
-    size_t n =
-        sk__chat_format(chat_line(h), chat_line_cap(h), cc->name, text, len);
-    chat_emit(h, n, &cc->base, TO_MEMBERS | TO_LOG);
+    size_t n = sk__chat_format(sk__chat_line(h), sk__chat_line_cap(h), cc->name,
+                               text, len);
+    sk__chat_emit(h, n, cc->room, cc,
+                  SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY);
   }
   /* A queue past half: the rest of this read waits (chat_keep), so that
    * one read of many lines cannot overflow a healthy reader. */
@@ -419,7 +393,7 @@ static void chat_data(sk__conn_t *c, const char *data, size_t len) {
     sk__conn_close(c, UV_ENOMEM);
   else if (rc == 1 && c->state == SK__CONN_OPEN && sk__hub_busy(c->hub))
     chat_keep(cc, data + cc->lines.used, len - cc->lines.used);
-  quiet_touch(chat_of(c->hub), cc);
+  quiet_touch(sk__chat_of(c->hub), cc);
 }
 
 /* The room has room again: the kept input goes on where it stopped. */
@@ -437,30 +411,39 @@ static void chat_held(sk__conn_t *c) {
 
 static void chat_eof(sk__conn_t *c) {
   chat_conn_t *cc = (chat_conn_t *)c;
-  quiet_unlink(chat_of(c->hub), cc);
+  quiet_unlink(sk__chat_of(c->hub), cc);
   sk__lines_finish(&cc->lines, c->hub->opts.max_line, chat_line_cb, cc);
 }
 
+/* The operator: "/cmd" is a command (chat_cmd.c), "//x" says "/x", and
+ * any other line is said as <server> in the lobby. */
 static bool op_line_cb(void *ctx, const char *text, size_t len, bool too_long) {
   sk__hub_t *h = ctx;
   if (too_long) {
     sk__hub_notice(h, "line over %zu bytes not delivered", h->opts.max_line);
     return true;
   }
-  size_t n =
-      sk__chat_format(chat_line(h), chat_line_cap(h), SERVER_NAME, text, len);
-  chat_emit(h, n, NULL, TO_MEMBERS | TO_LOG);
+  if (len > 0 && text[0] == '/' && (len < 2 || text[1] != '/')) {
+    sk__chat_op_command(h, text, len);
+    return !sk__hub_busy(h) && !h->stop_requested;
+  }
+  if (len > 1 && text[0] == '/')
+    text++, len--;
+  size_t n = sk__chat_format(sk__chat_line(h), sk__chat_line_cap(h),
+                             SK__CHAT_SERVER, text, len);
+  sk__chat_emit(h, n, sk__chat_of(h)->lobby, NULL,
+                SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY);
   return !sk__hub_busy(h); /* as chat_line_cb: the rest waits */
 }
 
 static void chat_input(sk__hub_t *h, const char *data, size_t len) {
-  chat_t *ch = chat_of(h);
+  chat_t *ch = sk__chat_of(h);
   sk__lines_t *l = &ch->op_lines;
   int rc = len == 0
                ? 0
                : sk__lines_feed(l, h->opts.max_line, data, len, op_line_cb, h);
-  if (rc == 1 && l->used == len) /* stopped at the last line: none left */
-    rc = 0;
+  if (rc == 1 && (l->used == len || h->stop_requested))
+    rc = 0; /* stopped at the last line, or after /shutdown: none left */
   if (len == 0)
     sk__lines_finish(l, h->opts.max_line, op_line_cb, h);
   else if (rc < 0)
@@ -476,7 +459,7 @@ static void chat_input(sk__hub_t *h, const char *data, size_t len) {
 
 /* The operator's input kept by chat_input, once the room has room. */
 static void chat_input_resume(sk__hub_t *h) {
-  chat_t *ch = chat_of(h);
+  chat_t *ch = sk__chat_of(h);
   char *kept = ch->op_kept;
   ch->op_kept = NULL;
   chat_input(h, kept, ch->op_kept_len); /* may keep a part again */
@@ -487,75 +470,89 @@ static void chat_input_resume(sk__hub_t *h) {
 
 /* ---- joining and leaving ---- */
 
+/* userN, skipping any N whose name someone took (or looks like). */
+static int chat_name_first(chat_conn_t *cc) {
+  chat_t *ch = sk__chat_of(cc->base.hub);
+  char name[32], keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+  int n;
+  do {
+    n = snprintf(name, sizeof name, "user%" PRIu64, ++ch->next_id);
+    if (sk__nick_keys(ch->nicks, name, (size_t)n, keys) < 0)
+      return -ENOMEM;
+  } while (name_holder(ch, keys) || name_reserved(ch, keys));
+  return name_set(cc, name, (size_t)n, keys);
+}
+
 static void chat_join(sk__conn_t *c) {
   chat_conn_t *cc = (chat_conn_t *)c;
   sk__hub_t *h = c->hub;
-  chat_t *ch = chat_of(h);
   char addr[SK_ADDRSTR_LEN];
-  int n;
-  do /* skip a userN that someone took with /nick */
-    n = snprintf(cc->name, sizeof cc->name, "user%" PRIu64, ++ch->next_id);
-  while (name_taken(ch, cc->name, (size_t)n));
-  cc->name_len = (uint8_t)n;
-  name_add(ch, cc);
-  chat_tell(cc, "*** you are %s: /nick NAME renames, /who lists, /quit\n",
-            cc->name);
-  chat_emit(h, chat_printf(h, "*** %s joined\n", cc->name), c, TO_MEMBERS);
+  if (chat_name_first(cc) < 0) {
+    sk__conn_close(c, UV_ENOMEM);
+    return;
+  }
+  sk__chat_tell(cc,
+                "*** you are %s: in " SK__CHAT_LOBBY
+                "; /nick NAME renames, /help lists commands\n",
+                cc->name);
+  if (sk__chat_room_enter(cc, sk__chat_of(h)->lobby) < 0) {
+    sk__conn_close(c, UV_ENOMEM);
+    return;
+  }
   sk__conn_peer_format(c, addr, sizeof addr);
-  chat_emit(h, chat_printf(h, "*** %s joined from %s\n", cc->name, addr), NULL,
-            TO_LOG);
+  sk__chat_emit(h,
+                sk__chat_printf(h, "*** %s joined from %s\n", cc->name, addr),
+                NULL, NULL, SK__TO_LOG);
 }
 
-/* The members told at the end of the turn (chat_turn); the log is told
- * now, one line each, and has its own bound. */
+/* The room is told at the end of the turn (sk__chat_rooms_turn); the
+ * log is told now, one line each, and has its own bound. */
 static void chat_leave(sk__conn_t *c) {
   chat_conn_t *cc = (chat_conn_t *)c;
   sk__hub_t *h = c->hub;
-  chat_t *ch = chat_of(h);
+  chat_t *ch = sk__chat_of(h);
   char buf[96];
   name_del(ch, cc);
   quiet_unlink(ch, cc);
-  if (h->stopping)
+  sk__chat_room_exit(cc, cc->why, h->stopping);
+  if (h->stopping || !cc->name_len)
     return;
   if (c->why == SK__WHY_IDLE)
-    chat_tell(cc, "*** closing: %s\n",
-              sk__why_text(h, c->why, buf, sizeof buf));
-  if (ch->n_left < LEFT_SHOWN)
-    memcpy(ch->left[ch->n_left], cc->name, sizeof cc->name);
-  if (ch->n_left++ == 0)
-    sk__hub_kick(h);
+    sk__chat_tell(cc, "*** closing: %s\n",
+                  sk__why_text(h, c->why, buf, sizeof buf));
+  const char *text = cc->why && c->why == SK__WHY_QUIT
+                         ? cc->why
+                         : sk__why_text(h, c->why, buf, sizeof buf);
   if (c->why == SK__WHY_EOF)
-    chat_emit(h, chat_printf(h, "*** %s left\n", cc->name), c, TO_LOG);
+    sk__chat_emit(h, sk__chat_printf(h, "*** %s left\n", cc->name), NULL, NULL,
+                  SK__TO_LOG);
   else
-    chat_emit(h,
-              chat_printf(h, "*** %s left: %s\n", cc->name,
-                          sk__why_text(h, c->why, buf, sizeof buf)),
-              NULL, TO_LOG);
+    sk__chat_emit(h, sk__chat_printf(h, "*** %s left: %s\n", cc->name, text),
+                  NULL, NULL, SK__TO_LOG);
 }
 
 /* Once per loop turn: the operator's kept input if there is room, then
- * who left, in one message to every member. */
+ * who joined and left, in one message per room. */
 static void chat_turn(sk__hub_t *h) {
-  chat_t *ch = chat_of(h);
-  size_t o = 0, cap = chat_line_cap(h);
-  char *out = chat_line(h);
+  chat_t *ch = sk__chat_of(h);
   if (ch->op_kept && !sk__hub_busy(h))
     chat_input_resume(h);
-  if (ch->n_left == 0)
-    return;
-  if (ch->n_left > LEFT_SHOWN)
-    o = (size_t)snprintf(out, cap, "*** %u users left\n", ch->n_left);
-  for (uint32_t i = 0; ch->n_left <= LEFT_SHOWN && i < ch->n_left; i++)
-    o += (size_t)snprintf(out + o, cap - o, "*** %s left\n", ch->left[i]);
-  ch->n_left = 0;
-  chat_emit(h, o, NULL, TO_MEMBERS);
+  sk__chat_rooms_turn(h);
 }
 
 static void chat_free(sk__conn_t *c) {
   chat_conn_t *cc = (chat_conn_t *)c;
-  quiet_unlink(chat_of(c->hub), cc);
+  chat_t *ch = sk__chat_of(c->hub);
+  if (ch) {
+    quiet_unlink(ch, cc);
+    if (cc->room) /* never joined fully, or the hub is stopping */
+      sk__chat_room_exit(cc, NULL, true);
+  }
   sk__lines_free(&cc->lines);
+  for (int k = 0; k < SK__NICK_KEYS; k++)
+    free(cc->keys[k]);
   free(cc->kept);
+  free(cc->why);
 }
 
 static int chat_init(sk__hub_t *h) {
@@ -563,24 +560,39 @@ static int chat_init(sk__hub_t *h) {
   if (!ch)
     return -ENOMEM;
   h->mode_data = ch;
-  ch->scratch_cap = STAMP_LEN + SK__CHAT_LINE_MAX(h->opts.max_line) + WHO_MAX;
+  ch->history = h->opts.history < SK__CHAT_HISTORY_MAX ? h->opts.history
+                                                       : SK__CHAT_HISTORY_MAX;
+  ch->hist_cap = h->opts.max_queue / 4;
+  ch->scratch_cap =
+      LINE_AT + SK__CHAT_LINE_MAX(h->opts.max_line) + SK__CHAT_WHO_MAX;
   ch->scratch = malloc(ch->scratch_cap);
   ch->n_bucket = 64;
-  ch->bucket = calloc(ch->n_bucket, sizeof *ch->bucket);
+  for (int k = 0; k < SK__NICK_KEYS; k++)
+    ch->bucket[k] = calloc(ch->n_bucket, sizeof *ch->bucket[k]);
+  ch->nicks = sk__nicks_open();
   uv_timer_init(h->loop, &ch->quiet_timer);
   ch->quiet_timer.data = h;
   uv_unref((uv_handle_t *)&ch->quiet_timer); /* never keeps a stop waiting */
-  return ch->scratch && ch->bucket ? 0 : -ENOMEM;
+  uv_timer_init(h->loop, &ch->note_timer);
+  ch->note_timer.data = h;
+  uv_unref((uv_handle_t *)&ch->note_timer);
+  if (!ch->scratch || !ch->bucket[0] || !ch->bucket[1] || !ch->nicks)
+    return -ENOMEM;
+  ch->lobby = sk__chat_room_get(h, SK__CHAT_LOBBY, strlen(SK__CHAT_LOBBY));
+  return ch->lobby ? 0 : -ENOMEM;
 }
 
 static void chat_fini(sk__hub_t *h) {
-  chat_t *ch = chat_of(h);
+  chat_t *ch = sk__chat_of(h);
   if (!ch)
     return;
+  sk__chat_rooms_free(ch);
   sk__lines_free(&ch->op_lines);
+  sk__nicks_close(ch->nicks);
   free(ch->op_kept);
   free(ch->scratch);
-  free(ch->bucket);
+  for (int k = 0; k < SK__NICK_KEYS; k++)
+    free(ch->bucket[k]);
   free(ch);
   h->mode_data = NULL;
 }

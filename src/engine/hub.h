@@ -42,6 +42,9 @@ typedef struct sk_hub_opts {
   const sk_acl_t *acl;  /* NULL: everybody */
   bool verbose;         /* connection notices on stderr */
   bool crlf;            /* -k, broker: operator's LF sent as CRLF */
+  unsigned history;     /* chat: lines of its room a joiner is sent
+                           (0: none; at most 1000, more is taken as 1000;
+                           a room keeps max_queue / 4 bytes at most) */
 } sk_hub_opts_t;
 
 /*

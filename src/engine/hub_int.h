@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "lines.h"
 #include "hub.h"
+#include "nick.h"
 #include "sockit/utf8.h"
 #include "uvfd.h"
 
@@ -203,15 +204,6 @@ void sk__hub_notice(const sk__hub_t *h, const char *fmt, ...) SK__PRINTF(2, 3);
 
 /* ---- pure helpers (broker.c, chat.c), exposed for the unit tests ---- */
 
-#define SK__NICK_CHARS 32
-#define SK__NICK_BYTES (SK__NICK_CHARS * 4)
-
-/*
- * 0 when name (len bytes) is a usable nick: 1 to 32 characters of valid
- * UTF-8, none a control, a space of any kind, an invisible formatting
- * character, '<' or '>'; -EINVAL otherwise.
- */
-int sk__chat_nick_check(const char *name, size_t len);
 
 /* Bytes sk__chat_format needs for a text of len bytes. */
 #define SK__CHAT_LINE_MAX(len) (SK__NICK_BYTES + 4 + SK_UTF8_SANITIZED_MAX(len))

@@ -1052,7 +1052,9 @@ static int relay_run_on(sk_engine_t *e, char *err, int fd,
   char name[SK_ADDRSTR_LEN] = "the network";
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+  if (opts->peer_name)
+    snprintf(name, sizeof name, "%s", opts->peer_name);
+  else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
     sk_sockaddr_format((struct sockaddr *)&ss, len, name, sizeof name);
   sk_relay_side_t a = {opts->in_fd, opts->out_fd, "stdin", "stdout"};
   sk_relay_side_t b = {fd, fd, name, NULL};

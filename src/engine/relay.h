@@ -29,6 +29,8 @@ typedef struct sk_relay_opts {
   bool dgram_listen;    /* unconnected: reply to the peer that spoke last */
   bool dgram_all_peers; /* -k: send input to every peer heard from */
   const struct sk_acl *acl; /* dgram_listen: drop datagrams it refuses */
+  const char *peer_name; /* for messages; NULL: asked of the socket, which
+                            a peer that has reset no longer answers */
 } sk_relay_opts_t;
 
 /* One side of a relay: where it reads and where it writes. The two may

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -82,6 +85,10 @@ static int open_one(char *err, const struct sockaddr *sa, socklen_t len,
   int fd = socket(sa->sa_family, socktype | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return fail_at(err, "socket", sa, len, -errno);
+  /* Before connect (a broadcast destination needs SO_BROADCAST) and
+   * before bind (a membership belongs to the socket, not its address). */
+  if (o->mcast && (rc = sk_mcast_apply(err, fd, sa->sa_family, o->mcast)))
+    goto error;
   if (mode == SK_SOCK_CONNECT) {
     if (o->source && (rc = bind_source(err, fd, o->source, sa->sa_family)) < 0)
       goto error;
@@ -96,7 +103,9 @@ static int open_one(char *err, const struct sockaddr *sa, socklen_t len,
     if ((rc = connect_timed(fd, sa, len, o->timeout_ms)) < 0)
       goto fail;
   } else {
-    if (socktype == SOCK_STREAM && sa->sa_family != AF_UNIX)
+    /* Several receivers of one group share the port (multicast only). */
+    if ((socktype == SOCK_STREAM && sa->sa_family != AF_UNIX) ||
+        (o->mcast && o->mcast->join))
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (sa->sa_family == AF_INET6)
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
@@ -362,4 +371,202 @@ ssize_t sk_recvfrom(char *err, int fd, void *buf, size_t cap,
   if (from_len)
     *from_len = len;
   return n;
+}
+
+/* ---- multicast and broadcast (sockit --mcast-*, -b) ---- */
+
+int sk_mcast_group_parse(char *err, const char *text,
+                         struct sockaddr_storage *group, unsigned *ifindex) {
+  struct addrinfo hints = {.ai_flags = AI_NUMERICHOST,
+                           .ai_socktype = SOCK_DGRAM}, *ai;
+  char host[SK_ADDRSTR_LEN];
+  const char *comma = strchr(text, ',');
+  size_t n = comma ? (size_t)(comma - text) : strlen(text);
+  if (n >= sizeof host)
+    return sk__fail(err, SK_EADDR, "multicast group \"%.64s\" is too long",
+                    text);
+  memcpy(host, text, n);
+  host[n] = '\0';
+  *ifindex = 0;
+  if (comma && !(*ifindex = if_nametoindex(comma + 1)))
+    return sk__fail(err, SK_EADDR, "no network interface \"%.32s\"",
+                    comma + 1);
+  if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+    return sk__fail(err, SK_EADDR, "multicast group \"%.64s\" is not a "
+                    "numeric IPv4 or IPv6 address", host);
+  memcpy(group, ai->ai_addr, ai->ai_addrlen);
+  freeaddrinfo(ai);
+  bool is_mc = group->ss_family == AF_INET
+                   ? IN_MULTICAST(ntohl(((struct sockaddr_in *)group)
+                                            ->sin_addr.s_addr))
+                   : IN6_IS_ADDR_MULTICAST(
+                         &((struct sockaddr_in6 *)group)->sin6_addr);
+  if (!is_mc)
+    return sk__fail(err, SK_EADDR, "\"%.64s\" is not a multicast group "
+                    "(224.0.0.0/4 or ff00::/8)", host);
+  return 0;
+}
+
+static int mcast_setopt(char *err, int fd, int level, int name,
+                        const void *v, socklen_t len, const char *what) {
+  if (setsockopt(fd, level, name, v, len) == 0)
+    return 0;
+  return sk__fail(err, -errno, "setsockopt %s: %s", what, strerror(errno));
+}
+
+/* Joins the group on its interface (0: where the route to it goes). */
+static int mcast_join(char *err, int fd, int family, const char *text) {
+  struct group_req req = {0};
+  unsigned ifindex;
+  int rc = sk_mcast_group_parse(err, text, &req.gr_group, &ifindex);
+  int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP, all = 0;
+  if (rc < 0)
+    return rc;
+  if (family != req.gr_group.ss_family)
+    return sk__fail(err, SK_EADDR, "cannot join group \"%.64s\" on an "
+                    "IPv%c socket", text, family == AF_INET ? '4' : '6');
+  req.gr_interface = ifindex;
+  if ((rc = mcast_setopt(err, fd, level, MCAST_JOIN_GROUP, &req, sizeof req,
+                         "MCAST_JOIN_GROUP")) < 0)
+    return rc;
+  /* Linux hands a wildcard-bound socket every group any program on the
+   * host joined; a user who joined one group wants that group only. */
+  setsockopt(fd, level, family == AF_INET6 ? IPV6_MULTICAST_ALL
+                                           : IP_MULTICAST_ALL,
+             &all, sizeof all);
+  return 0;
+}
+
+/* Sends multicast through the named interface instead of the route's. */
+static int mcast_iface(char *err, int fd, int family, const char *name) {
+  unsigned ifindex = if_nametoindex(name);
+  if (!ifindex)
+    return sk__fail(err, SK_EADDR, "no network interface \"%.32s\"", name);
+  if (family == AF_INET6) {
+    int i = (int)ifindex;
+    return mcast_setopt(err, fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &i,
+                        sizeof i, "IPV6_MULTICAST_IF");
+  }
+  struct ip_mreqn mr = {.imr_ifindex = (int)ifindex};
+  return mcast_setopt(err, fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof mr,
+                      "IP_MULTICAST_IF");
+}
+
+int sk_mcast_apply(char *err, int fd, int family, const sk_mcast_t *m) {
+  int v6 = family == AF_INET6, rc = 0, one = 1;
+  int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP, loop = m->loop;
+  if (family != AF_INET && family != AF_INET6)
+    return 0;
+  if (m->broadcast &&
+      (rc = mcast_setopt(err, fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one,
+                         "SO_BROADCAST")) < 0)
+    return rc;
+  if (m->ttl_set &&
+      (rc = mcast_setopt(err, fd, level,
+                         v6 ? IPV6_MULTICAST_HOPS : IP_MULTICAST_TTL, &m->ttl,
+                         sizeof m->ttl, "multicast TTL")) < 0)
+    return rc;
+  if (m->loop_set &&
+      (rc = mcast_setopt(err, fd, level,
+                         v6 ? IPV6_MULTICAST_LOOP : IP_MULTICAST_LOOP, &loop,
+                         sizeof loop, "multicast loop")) < 0)
+    return rc;
+  if (m->iface && (rc = mcast_iface(err, fd, family, m->iface)) < 0)
+    return rc;
+  return m->join ? mcast_join(err, fd, family, m->join) : 0;
+}
+
+/* ---- UDP port probe (sockit -z -u) ---- */
+
+/* What came back on a probe's socket: a datagram (open), or the ICMP
+ * port unreachable that a connected socket reports as ECONNREFUSED
+ * (closed); -EAGAIN when nothing did after all. */
+static int udp_probe_answer(int fd) {
+  char byte;
+  if (recv(fd, &byte, 1, MSG_DONTWAIT) >= 0)
+    return SK_UDP_OPEN;
+  return errno == ECONNREFUSED ? SK_UDP_CLOSED : -errno;
+}
+
+/* Sends one probe to port; returns its descriptor for the wait, or -1
+ * with the verdict already in *state. */
+static int udp_probe_send(const sk_addr_t *addr, int port,
+                          const sk_sock_opts_t *o, int *state) {
+  sk_addr_t a = *addr;
+  a.port = (uint16_t)port;
+  int fd = sk_udp_connect(NULL, &a, o);
+  if (fd < 0) {
+    *state = fd;
+    return -1;
+  }
+  /* As OpenBSD nc: one byte, "X"; an empty datagram is ignored by some
+   * services that would answer anything else. */
+  if (send(fd, "X", 1, MSG_NOSIGNAL) < 0) {
+    *state = errno == ECONNREFUSED ? SK_UDP_CLOSED : -errno;
+    close(fd);
+    return -1;
+  }
+  *state = SK_UDP_OPEN_FILTERED; /* until something comes back */
+  return fd;
+}
+
+static long ms_since(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Probes n ports from lo at once and waits up to wait_ms for them all. */
+static void udp_probe_batch(const sk_addr_t *addr, int lo, int n,
+                            const sk_sock_opts_t *o, int wait_ms, int *state) {
+  struct pollfd p[SK_UDP_PROBE_BATCH];
+  int pending = 0, rc;
+  for (int i = 0; i < n; i++) {
+    p[i] = (struct pollfd){.fd = udp_probe_send(addr, lo + i, o, &state[i]),
+                           .events = POLLIN};
+    pending += p[i].fd >= 0;
+  }
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  long left = wait_ms;
+  while (pending > 0 && left > 0) {
+    if ((rc = poll(p, (nfds_t)n, (int)left)) < 0 && errno != EINTR)
+      break;
+    for (int i = 0; rc > 0 && i < n; i++) {
+      int answer = p[i].fd >= 0 && p[i].revents ? udp_probe_answer(p[i].fd)
+                                                : -EAGAIN;
+      if (answer == -EAGAIN)
+        continue; /* nothing yet (or already decided) */
+      state[i] = answer;
+      close(p[i].fd);
+      p[i].fd = -1;
+      pending--;
+    }
+    left = wait_ms - ms_since(&t0);
+  }
+  for (int i = 0; i < n; i++)
+    if (p[i].fd >= 0)
+      close(p[i].fd);
+}
+
+void sk_udp_probe_range(const sk_addr_t *addr, int lo, int hi,
+                        const sk_sock_opts_t *opts, int wait_ms,
+                        sk_udp_probe_cb cb, void *ctx) {
+  int state[SK_UDP_PROBE_BATCH];
+  for (int port = lo; port <= hi; port += SK_UDP_PROBE_BATCH) {
+    int n = hi - port + 1 < SK_UDP_PROBE_BATCH ? hi - port + 1
+                                               : SK_UDP_PROBE_BATCH;
+    udp_probe_batch(addr, port, n, opts, wait_ms, state);
+    for (int i = 0; i < n; i++)
+      cb(ctx, port + i, state[i]);
+  }
+}
+
+int sk_udp_probe(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts,
+                 int wait_ms) {
+  int state;
+  udp_probe_batch(addr, addr->port, 1, opts, wait_ms, &state);
+  if (state < 0)
+    sk__fail(err, state, "udp probe: %s", sk_strerror(state));
+  return state;
 }

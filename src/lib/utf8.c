@@ -105,6 +105,14 @@ static uint32_t control_picture(uint32_t cp) {
     return 0x2421; /* DEL */
   if (cp >= 0x80 && cp <= 0x9f)
     return 0xfffd; /* C1: a terminal may read 0x9b as CSI */
+  /* Invisible characters that change how the rest of the line shows:
+   * direction overrides and isolates ("Trojan Source"), line and
+   * paragraph separators, zero-width characters and the BOM. Each is
+   * 3 bytes, as U+FFFD, so the worst case size stays the same. */
+  if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+      cp == 0x2028 || cp == 0x2029 || (cp >= 0x200b && cp <= 0x200d) ||
+      cp == 0xfeff)
+    return 0xfffd;
   return 0;
 }
 

@@ -279,7 +279,7 @@ class TestLog(HubCase):
         proc.out.wait_line(re.compile(rb"^sockit: \d+ log lines dropped$"),
                            2 * TIMEOUT)
         a.send(b"still logged\n")
-        proc.out.wait_line(re.compile(STAMP + rb" <user1> still logged$"))
+        proc.out.wait_line(re.compile(STAMP + rb" #lobby <user1> still logged$"))
 
     def test_log_on_a_terminal_paused_with_ctrl_s(self):
         master, slave = os.openpty()
@@ -425,7 +425,7 @@ class TestPartialLines(HubCase):
         a.r.wait_line(b"*** user2 joined")
         a.send(b"hello")  # what input() returns, sent as is
         self.assertEqual(b.r.read_line(), b"<user1> hello")
-        proc.out.wait_line(re.compile(STAMP + rb" <user1> hello$"))
+        proc.out.wait_line(re.compile(STAMP + rb" #lobby <user1> hello$"))
         a.send(b"\nnext\n")  # the newline that ends "hello" is not a line
         self.assertEqual(b.r.read_line(), b"<user1> next")
 

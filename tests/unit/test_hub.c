@@ -1,6 +1,6 @@
 /*
  * Unit tests for the hub's pure parts: shared messages and bounded
- * queues (bufq.c), line assembly (lines.c), and the chat's nick rules,
+ * queues (bufq.c), line assembly (lines.c), and the chat's pure helpers,
  * line format and timestamps (chat.c), LF to CRLF (broker.c).
  */
 #include <setjmp.h>
@@ -235,45 +235,6 @@ static void test_opts_check(void **state) {
 
 /* ---- chat ---- */
 
-static int nick(const char *s) {
-  return sk__chat_nick_check(s, strlen(s));
-}
-
-/* Nicks: 1 to 32 printable characters, any script, nothing invisible. */
-static void test_nick_rules(void **state) {
-  (void)state;
-  assert_int_equal(nick("bob"), 0);
-  assert_int_equal(nick("Bob_2"), 0);
-  assert_int_equal(nick("\xe5\xb0\x8f\xe6\x98\x8e"), 0);         /* 小明 */
-  assert_int_equal(nick("\xf0\x9f\x98\x80"), 0);                 /* 😀 */
-  assert_int_equal(nick("abcdefghijklmnopqrstuvwxyz012345"), 0); /* 32 */
-  assert_int_equal(nick("abcdefghijklmnopqrstuvwxyz0123456"), -EINVAL);
-  assert_int_equal(nick(""), -EINVAL);
-  assert_int_equal(nick("x y"), -EINVAL);
-  assert_int_equal(nick("x\ty"), -EINVAL);
-  assert_int_equal(nick("<bob>"), -EINVAL);
-  assert_int_equal(nick("bob\x1b[31m"), -EINVAL);
-  assert_int_equal(nick("bob\x7f"), -EINVAL);
-  assert_int_equal(nick("bob\xc2\x9b"), -EINVAL); /* C1 CSI */
-  assert_int_equal(nick("\xc2\xa0"), -EINVAL);    /* NBSP */
-  assert_int_equal(nick("bo\xe2\x80\x8b"
-                        "b"),
-                   -EINVAL); /* zero width */
-  assert_int_equal(nick("\xe2\x80\xae"
-                        "bob"),
-                   -EINVAL);                       /* RTL override */
-  assert_int_equal(nick("\xe3\x80\x80"), -EINVAL); /* ideographic sp */
-  assert_int_equal(nick("bob\xff"), -EINVAL);      /* invalid UTF-8 */
-  assert_int_equal(nick("\xc0\xaf"), -EINVAL);     /* overlong '/' */
-  /* 32 characters of 3 bytes each fit; 33 do not. */
-  char wide[33 * 3 + 1] = "";
-  for (int i = 0; i < 32; i++)
-    strcat(wide, "\xe4\xbd\xa0");
-  assert_int_equal(nick(wide), 0);
-  strcat(wide, "\xe4\xbd\xa0");
-  assert_int_equal(nick(wide), -EINVAL);
-}
-
 /* Chat lines: one prefix, text made safe, exactly one newline. */
 static void test_chat_format(void **state) {
   char out[SK__CHAT_LINE_MAX(64)];
@@ -324,7 +285,6 @@ int main(void) {
       cmocka_unit_test(test_lines_stop),
       cmocka_unit_test(test_lines_flush),
       cmocka_unit_test(test_opts_check),
-      cmocka_unit_test(test_nick_rules),
       cmocka_unit_test(test_chat_format),
       cmocka_unit_test(test_chat_stamp),
       cmocka_unit_test(test_crlf_convert),

@@ -135,6 +135,26 @@ static void test_sanitize_controls(void **state) {
 }
 
 /* The worst case fits SK_UTF8_SANITIZED_MAX and the output is UTF-8. */
+/* Bidi overrides and isolates, separators, zero-width characters and
+ * the BOM become U+FFFD; their neighbours stay. */
+static void test_sanitize_invisible_format(void **state) {
+  (void)state;
+  static const char *const in[] = {
+      "\xe2\x80\xaa", "\xe2\x80\xab", "\xe2\x80\xac", "\xe2\x80\xad",
+      "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x81\xa7", "\xe2\x81\xa8",
+      "\xe2\x81\xa9", "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\x8b",
+      "\xe2\x80\x8c", "\xe2\x80\x8d", "\xef\xbb\xbf"};
+  for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+    char text[16];
+    snprintf(text, sizeof text, "a%sz", in[i]);
+    sanitized_is(text, strlen(text), "a\xef\xbf\xbdz");
+  }
+  /* The neighbours of the ranges pass: U+2029 + 1, U+2065, U+200E. */
+  sanitized_is("\xe2\x80\xaf", 3, "\xe2\x80\xaf");
+  sanitized_is("\xe2\x81\xa5", 3, "\xe2\x81\xa5");
+  sanitized_is("\xe2\x80\x8e", 3, "\xe2\x80\x8e");
+}
+
 static void test_sanitize_worst_case(void **state) {
   char in[64], out[SK_UTF8_SANITIZED_MAX(64)];
   (void)state;
@@ -184,6 +204,7 @@ int main(void) {
       cmocka_unit_test(test_boundary_keeps_invalid),
       cmocka_unit_test(test_sanitize_keeps_text),
       cmocka_unit_test(test_sanitize_controls),
+      cmocka_unit_test(test_sanitize_invisible_format),
       cmocka_unit_test(test_sanitize_worst_case),
       cmocka_unit_test(test_sanitize_small_caps),
       cmocka_unit_test(test_count),
