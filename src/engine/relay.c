@@ -1139,6 +1139,18 @@ static void dgram_rcvbuf_grow(relay_t *r, int fd) {
                  size, lim);
 }
 
+/* Datagrams to a pipe: the pipe grows to PIPE_WANT when the kernel
+ * allows (fs.pipe-max-size), never shrinks, so a reader that falls
+ * behind for a moment leaves room in the pipe rather than in the socket,
+ * whose overflow is lost. */
+static void dgram_pipe_grow(int fd) {
+  struct stat st;
+  int had;
+  if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+      (had = fcntl(fd, F_GETPIPE_SZ)) > 0 && had < PIPE_WANT)
+    fcntl(fd, F_SETPIPE_SZ, PIPE_WANT);
+}
+
 /* What the reports need: a terminal to rewrite, the size of a file. */
 static void relay_measure(relay_t *r, const sk_relay_opts_t *o) {
   struct stat st;
@@ -1191,8 +1203,11 @@ static int relay_open(relay_t *r, const sk_relay_side_t *a,
     uv_timer_start(&r->tick, on_tick, 100, 100);
   r->started = r->last_activity = r->last_report = uv_now(r->loop);
   relay_measure(r, o);
-  if (r->down.active && r->b_rd->dgram)
+  if (r->down.active && r->b_rd->dgram) {
     dgram_rcvbuf_grow(r, r->b_rd->fd);
+    if (r->a_wr->fd >= 0)
+      dgram_pipe_grow(r->a_wr->fd);
+  }
   return 0;
 }
 
