@@ -1204,9 +1204,9 @@ static int relay_open(relay_t *r, const sk_relay_side_t *a,
   r->started = r->last_activity = r->last_report = uv_now(r->loop);
   relay_measure(r, o);
   if (r->down.active && r->b_rd->dgram) {
-    dgram_rcvbuf_grow(r, r->b_rd->fd);
     if (r->a_wr->fd >= 0)
       dgram_pipe_grow(r->a_wr->fd);
+    dgram_rcvbuf_grow(r, r->b_rd->fd); /* -v says so: all set by then */
   }
   return 0;
 }
