@@ -45,10 +45,12 @@
  * only the pages datagrams touch become memory (malloc maps a block
  * this size on demand: 64-byte datagrams touch one page per slot). */
 #define DGRAM_BATCH 32
-/* SO_RCVBUF asked for a datagram socket we read: at one sender's full
- * rate (about 450,000 64-byte datagrams/s here) the kernel's default
- * 208 KiB, charged about 1 KiB per small datagram, holds 0.4 ms of
- * traffic, less than one scheduling slice on a busy machine. */
+/* SO_RCVBUF asked for a datagram socket we read. The kernel charges
+ * about 830 bytes per 64-byte datagram on loopback: its default 208 KiB
+ * holds 256 of them, half a millisecond at one sender's full rate
+ * (450,000 to 500,000 a second here), less than a scheduling slice on a
+ * busy machine; 8 MiB (16 MiB with the kernel's allowance) hold 20,000,
+ * 40 ms. */
 #define RCVBUF_WANT (8 << 20)
 #define FLUSH_DEADLINE_MS SK_ENGINE_FLUSH_MS
 
