@@ -4,7 +4,8 @@
   - a burst (held back by stopping the receiver, so it is read in full
     batches) of datagrams of varied sizes, 0-byte and 65,507-byte ones
     among them, reaches stdout whole and in order;
-  - --allow/--deny still decide per datagram inside a batch;
+  - --allow/--deny still decide per datagram inside a batch, and a
+    too-large datagram ends the relay after those before it are out;
   - -u -l answers the last sender of a batch, -k -u -l every sender in
     it (a 0-byte datagram's sender too);
   - -v names the receive buffer, which is what the kernel holds (ss);
@@ -29,12 +30,13 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (LineReader, free_port, udp_assert_quiet,  # noqa: E402
-                    udp_recv)
+from common import (TIMEOUT, LineReader, free_port,  # noqa: E402
+                    udp_assert_quiet, udp_recv)
 from test_cli import CliCase, sockit  # noqa: E402
 
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
@@ -102,6 +104,16 @@ def size_text(n):
         v /= 1024
         u += 1
     return "%d B" % n if u == 0 else "%.1f %s" % (v, units[u])
+
+
+def wait_path(path, proc):
+    """Waits (bounded) until a Unix listener's socket file exists."""
+    deadline = time.monotonic() + TIMEOUT
+    while not os.path.exists(path):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise AssertionError("no socket at %s%s" %
+                                 (path, proc.describe()))
+        time.sleep(0.01)  # polling the file system, with a deadline
 
 
 class BatchCase(CliCase):
@@ -220,6 +232,27 @@ class BatchRulesTest(BatchCase):
         self.assertEqual(udp_recv(peers[-1])[0], b"to the last\n")
         for p in peers[:-1]:
             udp_assert_quiet(p, 0.1)
+
+
+    def test_too_large_inside_a_batch(self):
+        """Passes on the old code too: the datagrams before a too-large
+        one in the same batch are written, then the error, exit 1."""
+        d = tempfile.mkdtemp(prefix="sockit-batch-")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", d]))
+        path = os.path.join(d, "srv.sock")
+        proc = self.spawn("-U", "-u", "-l", path)
+        wait_path(path, proc)
+        peer = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(peer.close)
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        go = self.held(proc)
+        for data in (b"a\n", b"b\n", b"x" * 100000, b"c\n"):
+            peer.sendto(data, path)
+        go()
+        self.assert_exit(proc, 1)
+        self.assert_stderr(proc, b"sockit: received a datagram of 100000 "
+                           b"bytes, over the limit of 65536 bytes")
+        self.assertEqual(bytes(proc.out.transcript), b"a\nb\n")
 
 
 class BufferTest(BatchCase):
