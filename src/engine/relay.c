@@ -1122,15 +1122,20 @@ static void dgram_rcvbuf_grow(relay_t *r, int fd) {
       (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
       getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &had, &il) < 0)
     return; /* Unix datagrams queue by count (max_dgram_qlen), not bytes */
-  if (had / 2 < want &&
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+  /* The kernel keeps twice what is set: compare in its terms. */
+  if (had < 2 * want &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0) {
+    int v = (max = rmem_max()) > 0 && max < want ? max : want;
+    if (2 * v > had) /* a system default above rmem_max stays */
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+  }
   il = sizeof(int);
   if (!r->opts->verbose ||
       getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &il) < 0)
     return;
   rcvbuf_format(got / 2, size, sizeof size);
-  if (got / 2 >= want || (max = rmem_max()) <= 0 || got / 2 < max) {
+  if (got / 2 >= want || (!max && (max = rmem_max()) <= 0) ||
+      got / 2 < max) {
     sk__engine_log(r->e, SK_LOG_NOTICE, "receive buffer %s", size);
     return;
   }
