@@ -639,8 +639,7 @@ static void conn_free_cb(uv_handle_t *handle) {
 
 /* Wraps an accepted descriptor in a libuv stream. Returns 0, or a
  * negative code after closing fd and freeing c. */
-static int conn_handle_open(sk__hub_t *h, sk__conn_t *c, int fd) {
-  bool local = c->peer.sa.sa_family == AF_UNIX;
+static int conn_handle_open(sk__hub_t *h, sk__conn_t *c, int fd, bool local) {
   int rc = local ? uv_pipe_init(h->loop, &c->h.pipe, 0)
                  : uv_tcp_init(h->loop, &c->h.tcp);
   if (rc < 0) {
@@ -674,7 +673,8 @@ static void conn_notice_open(const sk__conn_t *c) {
                  addr + (brackets ? 1 : 0), port ? " " : "", port ? port : "");
 }
 
-static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer) {
+static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer,
+                      bool local) {
   sk__conn_t *c = calloc(1, h->mode->conn_size);
   int rc = !c || conns_reserve(h) < 0 ? UV_ENOMEM : 0;
   if (rc < 0) {
@@ -683,7 +683,7 @@ static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer) {
   } else {
     c->hub = h;
     c->peer = *peer;
-    rc = conn_handle_open(h, c, fd);
+    rc = conn_handle_open(h, c, fd, local);
   }
   if (rc < 0) {
     sk__hub_notice(h, "new connection: %s", uv_strerror(rc));
@@ -792,29 +792,36 @@ static int fd_above_stdio(int fd) {
 static int hub_accept_one(sk__hub_t *h) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  sk__peer_t peer;
   int fd = accept4(h->listen_fd, (struct sockaddr *)&ss, &len,
                    SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0)
     return accept_error(h, errno);
   if ((fd = fd_above_stdio(fd)) < 0)
     return 1;
+  sk__hub_adopt(h, fd, (const struct sockaddr *)&ss, len, false);
+  return 1;
+}
+
+void sk__hub_adopt(sk__hub_t *h, int fd, const struct sockaddr *sa,
+                   socklen_t len, bool local) {
+  sk__peer_t peer;
   memset(&peer, 0, sizeof peer);
-  memcpy(&peer, &ss, len < sizeof peer ? len : sizeof peer);
-  if (!sk_acl_permits(h->opts.acl, (const struct sockaddr *)&ss)) {
+  memcpy(&peer, sa, len < sizeof peer ? len : sizeof peer);
+  if (h->stopping) {
+    close(fd);
+  } else if (!sk_acl_permits(h->opts.acl, sa)) {
     char addr[SK_ADDRSTR_LEN];
     close(fd);
     if (h->opts.verbose) {
-      sk_sockaddr_format((const struct sockaddr *)&ss, len, addr, sizeof addr);
+      sk_sockaddr_format(sa, len, addr, sizeof addr);
       sk__hub_notice(h, "%s denied by the access list", addr);
     }
   } else if (h->opts.max_conns > 0 &&
              h->n_open >= (uint32_t)h->opts.max_conns) {
     hub_refuse(h, fd, &peer);
   } else {
-    conn_open(h, fd, &peer);
+    conn_open(h, fd, &peer, local || sa->sa_family == AF_UNIX);
   }
-  return 1;
 }
 
 static void listener_cb(uv_poll_t *p, int status, int events) {
@@ -908,8 +915,12 @@ static void hub_on_stop(void *mode, sk_stop_t reason) {
 static void hub_stop_check(sk__hub_t *h) {
   bool out_done = !h->out_open || h->out.error || h->out_detached ||
                   sk__sink_pending(&h->out) == 0;
-  if (h->stopping && h->n_conns == 0 && out_done)
+  if (h->stopping && h->n_conns == 0 && out_done && !sk__web_busy(h))
     hub_finish(h);
+}
+
+void sk__hub_stop_check(sk__hub_t *h) {
+  hub_stop_check(h);
 }
 
 /* Stops reading and accepting, then lets each client and stdout take
@@ -953,6 +964,7 @@ static void hub_finish(sk__hub_t *h) {
   if (h->out_open)
     sk__sink_close(&h->out);
   h->out_open = false;
+  sk__web_close(h); /* its connections have left with the clients */
   close_if_open((uv_handle_t *)&h->listener);
   close_if_open((uv_handle_t *)&h->accept_timer);
   close_if_open((uv_handle_t *)&h->sweep_timer);
@@ -1077,6 +1089,7 @@ static void hub_free(sk__hub_t *h) {
     sk__source_close(&h->in);
   if (h->out_open)
     sk__sink_close(&h->out);
+  sk__web_close(h); /* before the walk: lws closes its own handles */
   if (h->loop_ready)
     sk__engine_close_all(h->e);
   sk__sink_done(&h->out); /* the reverse of opening: flags saved last */
@@ -1102,7 +1115,7 @@ static int hub_setup(char *err, sk__hub_t *h, int listen_fd,
   if (h->mode->init && h->mode->init(h) < 0)
     return sk__fail(err, -ENOMEM, "hub: %s", strerror(ENOMEM));
   if ((rc = hub_handles_init(err, h)) != 0 ||
-      (rc = hub_stdio_open(err, h)) != 0)
+      (rc = hub_stdio_open(err, h)) != 0 || (rc = sk__web_open(err, h)) != 0)
     return rc;
   hub_reads_update(h);
   return h->listening ? 0 : -EIO; /* hub_fail wrote err */
