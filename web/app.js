@@ -7,7 +7,7 @@
   var form = document.getElementById("form");
   var input = document.getElementById("input");
   var status = document.getElementById("status");
-  var ws = null, delay = 500, timer = null;
+  var ws = null, delay = 500, timer = null, me = "", quitting = false;
   var MAX_DELAY = 10000, MAX_LINES = 2000;
 
   function show(text, cls) {
@@ -37,10 +37,18 @@
     };
     ws.onmessage = function (ev) {
       var text = String(ev.data);
+      // The server names us on joining and on /nick: our own lines are
+      // shown as the others see them.
+      var m = /^\*\*\* you are (?:now )?([^\s:]+)/.exec(text);
+      if (m) me = m[1];
       show(text, text.indexOf("***") === 0 ? "notice" : "");
     };
     ws.onclose = function () {
       ws = null;
+      if (quitting) {
+        setStatus("left: reload the page to join again", true);
+        return;
+      }
       // Back off, doubling up to 10 s, so a restarting server is not
       // hammered; a successful open resets the delay.
       setStatus("disconnected: retrying in " + Math.round(delay / 1000) +
@@ -54,8 +62,14 @@
     ev.preventDefault();
     if (!ws || ws.readyState !== WebSocket.OPEN || input.value === "")
       return;
-    ws.send(input.value);
+    var text = input.value;
+    ws.send(text);
     input.value = "";
+    if (/^\/quit(\s|$)/.test(text)) quitting = true;
+    // The server does not echo a line to its sender; commands answer
+    // for themselves, and "//" sends a literal slash.
+    if (text.charAt(0) !== "/") show("<" + me + "> " + text, "own");
+    else if (text.charAt(1) === "/") show("<" + me + "> " + text.slice(1), "own");
   });
   connect();
 })();

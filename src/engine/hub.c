@@ -1089,7 +1089,11 @@ static void hub_free(sk__hub_t *h) {
     sk__source_close(&h->in);
   if (h->out_open)
     sk__sink_close(&h->out);
-  sk__web_close(h); /* before the walk: lws closes its own handles */
+  if (h->web) { /* setting up failed: lws closes its own handles first */
+    sk__web_close(h);
+    for (int i = 0; i < 16 && uv_run(h->loop, UV_RUN_NOWAIT); i++)
+      ;
+  }
   if (h->loop_ready)
     sk__engine_close_all(h->e);
   sk__sink_done(&h->out); /* the reverse of opening: flags saved last */
@@ -1114,8 +1118,8 @@ static int hub_setup(char *err, sk__hub_t *h, int listen_fd,
   h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (h->mode->init && h->mode->init(h) < 0)
     return sk__fail(err, -ENOMEM, "hub: %s", strerror(ENOMEM));
-  if ((rc = hub_handles_init(err, h)) != 0 ||
-      (rc = hub_stdio_open(err, h)) != 0 || (rc = sk__web_open(err, h)) != 0)
+  if ((rc = hub_handles_init(err, h)) != 0 || (rc = sk__web_open(err, h)) ||
+      (rc = hub_stdio_open(err, h)) != 0)
     return rc;
   hub_reads_update(h);
   return h->listening ? 0 : -EIO; /* hub_fail wrote err */

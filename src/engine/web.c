@@ -352,19 +352,21 @@ int sk__web_open(char *err, sk__hub_t *h) {
   w->hub = h;
   h->web = w;
   web_log_owner = w;
-  lws_set_log_level(getenv("SK_LWS_DEBUG") ? 0xff : LLL_ERR, web_lws_log);
+  /* lws's own lines only with -v: the failure is said once, below. */
+  lws_set_log_level(h->opts.verbose ? LLL_ERR | LLL_WARN : 0, web_lws_log);
   memset(&info, 0, sizeof info);
   info.port = h->opts.web_port;
   info.iface = h->opts.web_host;
   info.protocols = web_protocols;
-  info.options = LWS_SERVER_OPTION_LIBUV |
-                 LWS_SERVER_OPTION_VALIDATE_UTF8;
+  /* The vhost explicitly: its listening socket failing is then an
+   * error here, not a context left serving nothing. */
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                 LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   info.foreign_loops = loops;
   info.user = w;
   info.fd_limit_per_thread = 0;
   w->ctx = lws_create_context(&info);
-  if (!w->ctx) {
-    sk__web_close(h);
+  if (!w->ctx || !lws_create_vhost(w->ctx, &info)) {
     return sk__fail(err, -EADDRINUSE,
                     "web: cannot serve on port %d (in use, or not allowed)",
                     h->opts.web_port);
