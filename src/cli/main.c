@@ -208,6 +208,8 @@ static bool hub_refused(const cli_t *c, char *err) {
 static int serve_hub(const cli_t *c, int fd) {
   char err[SK_ERR_LEN];
   sk_hub_opts_t o = hub_opts(c);
+  o.federate = c->federate, o.federate_name = c->federate_name,
+  o.federate_ttl = c->federate_ttl;
   int rc = sk_hub_run(err, fd, &o);
   return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
 }
