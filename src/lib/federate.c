@@ -33,6 +33,10 @@
 #define FED_BACKOFF_MAX 5000
 #define FED_IDS 256          /* default names reserved per INCRBY */
 #define FED_STOP_MS 500      /* a stopping server waits this for Redis */
+/* Not ready this long after connecting: given up and retried. Also how
+ * a refused connection is seen at all: hiredis's libuv adapter ignores
+ * a poll error, so a refused connect would otherwise wait forever. */
+#define FED_CONNECT_MS 1000
 
 /* Claims keys 1..n for ARGV[1] unless another server holds one. */
 #define CLAIM_LUA                                                              \
@@ -77,7 +81,7 @@ struct sk__fed {
   uint64_t epoch, seq, ttl_ms, backoff;
   redisAsyncContext *cmd, *sub;
   bool subscribed, have_ids, ready, down_told, stopping;
-  uv_timer_t retry, beat, stop;
+  uv_timer_t retry, beat, stop, wait;
   uv_prepare_t watch;
   uint64_t id_next, id_end;
   fed_origin_t origins[FED_ORIGINS];
@@ -280,8 +284,9 @@ static void claim_cb(redisAsyncContext *ac, void *r, void *priv) {
   free(c);
 }
 
-/* EVAL script 2 key key ARGV... over cc's name keys. */
-static int fed_eval_keys(sk__fed_t *f, const char *script, chat_conn_t *cc,
+/* EVAL script 2 key key ARGV... over a name's keys. */
+static int fed_eval_keys(sk__fed_t *f, const char *script,
+                         const char *const keys[SK__NICK_KEYS],
                          redisCallbackFn *cb, void *priv) {
   char k[SK__NICK_KEYS][SK__NICK_KEY_BYTES + 16], ttl[24];
   const char *argv[4 + SK__NICK_KEYS + 2];
@@ -291,7 +296,7 @@ static int fed_eval_keys(sk__fed_t *f, const char *script, chat_conn_t *cc,
   argv[n++] = script;
   argv[n++] = "2";
   for (int i = 0; i < SK__NICK_KEYS; i++) {
-    snprintf(k[i], sizeof k[i], FED_PREFIX "nick:%s", cc->keys[i]);
+    snprintf(k[i], sizeof k[i], FED_PREFIX "nick:%s", keys[i]);
     argv[n++] = k[i];
   }
   argv[n++] = f->name;
@@ -310,7 +315,8 @@ static void fed_claim(sk__fed_t *f, chat_conn_t *cc, const char *old) {
   c->u = user_ref(cc->fed);
   memcpy(c->name, cc->name, sizeof c->name);
   snprintf(c->old, sizeof c->old, "%s", old ? old : "");
-  if (fed_eval_keys(f, CLAIM_LUA, cc, claim_cb, c) != REDIS_OK) {
+  if (fed_eval_keys(f, CLAIM_LUA, (const char *const *)cc->keys, claim_cb,
+                    c) != REDIS_OK) {
     user_unref(c->u);
     free(c);
   }
@@ -318,7 +324,19 @@ static void fed_claim(sk__fed_t *f, chat_conn_t *cc, const char *old) {
 
 static void fed_release(sk__fed_t *f, chat_conn_t *cc) {
   if (f->ready && cc->keys[0])
-    fed_eval_keys(f, RELEASE_LUA, cc, NULL, NULL);
+    fed_eval_keys(f, RELEASE_LUA, (const char *const *)cc->keys, NULL, NULL);
+}
+
+/* A name given up by renaming: free for the others at once. */
+static void fed_release_name(sk__fed_t *f, const char *name) {
+  char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+  const char *k[SK__NICK_KEYS];
+  if (!f->ready ||
+      sk__nick_keys(sk__chat_of(f->h)->nicks, name, strlen(name), keys) < 0)
+    return;
+  for (int i = 0; i < SK__NICK_KEYS; i++)
+    k[i] = keys[i];
+  fed_eval_keys(f, RELEASE_LUA, k, NULL, NULL);
 }
 
 void sk__fed_renamed(chat_conn_t *cc, const char *old) {
@@ -327,8 +345,8 @@ void sk__fed_renamed(chat_conn_t *cc, const char *old) {
     return;
   if (old && cc->room)
     fed_room_publish(f, cc->room->name, 'N', old, cc->name, cc->name_len);
-  /* The old name's keys are gone from cc: they lapse within the TTL,
-   * unless another member of this server takes them meanwhile. */
+  if (old)
+    fed_release_name(f, old);
   fed_claim(f, cc, old);
 }
 
@@ -445,6 +463,13 @@ static void origin_drop(sk__fed_t *f, uint16_t o, const char *why) {
       remote_note(f, f->remote[i].room, false, f->remote[i].name, why);
       remote_del(f, &f->remote[i]);
     }
+}
+
+/* Forgets server o's members without a word: its roster follows. */
+static void origin_forget(sk__fed_t *f, uint16_t o) {
+  for (uint32_t i = f->n_remote; i-- > 0;)
+    if (f->remote[i].origin == o)
+      remote_del(f, &f->remote[i]);
 }
 
 bool sk__fed_msg(chat_conn_t *cc, const char *to, size_t to_len,
@@ -590,7 +615,10 @@ static void msg_handle(sk__fed_t *f, const char *buf, size_t len) {
   case 'P': msg_leave(f, (uint16_t)o, &m); break;
   case 'N': msg_rename(f, (uint16_t)o, &m); break;
   case 'M': msg_private(f, &m); break;
-  case 'H': fed_roster(f); break;
+  case 'H': /* it (re)joined: its roster follows, ours is sent */
+    origin_forget(f, (uint16_t)o);
+    fed_roster(f);
+    break;
   case 'X': origin_drop(f, (uint16_t)o, "server stopped"); break;
   default: break; /* 'B', the heartbeat, or a kind from a later version */
   }
@@ -606,6 +634,10 @@ static void fed_maybe_ready(sk__fed_t *f) {
     return;
   f->ready = true;
   f->backoff = FED_BACKOFF_MIN;
+  uv_timer_stop(&f->wait);
+  /* What we knew of the others may be stale: their rosters follow H. */
+  while (f->n_remote > 0)
+    remote_del(f, &f->remote[f->n_remote - 1]);
   sk__hub_notice(h, "federation: joined redis %s:%d as %s", f->host, f->port,
                  f->name);
   if (f->down_told) {
@@ -674,6 +706,18 @@ static void check_cb(redisAsyncContext *ac, void *r, void *priv) {
 
 static void retry_cb(uv_timer_t *t) { fed_connect(t->data); }
 
+/* Still not ready: the socket's own error says why, if it has one. */
+static void wait_cb(uv_timer_t *t) {
+  sk__fed_t *f = t->data;
+  int e = 0;
+  socklen_t len = sizeof e;
+  if (f->ready)
+    return;
+  if (f->cmd && getsockopt(f->cmd->c.fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+    e = errno;
+  fed_down(f, e ? strerror(e) : "no answer");
+}
+
 /* Both connections go; the chat runs alone until retry_cb. The first
  * time, stderr and the members are told once. */
 static void fed_down(sk__fed_t *f, const char *why) {
@@ -681,6 +725,8 @@ static void fed_down(sk__fed_t *f, const char *why) {
   bool was_ready = f->ready;
   f->cmd = f->sub = NULL;
   f->ready = f->subscribed = f->have_ids = false;
+  if (!f->stopping)
+    uv_timer_stop(&f->wait);
   if (cmd)
     redisAsyncFree(cmd);
   if (sub)
@@ -754,6 +800,7 @@ static void fed_connect(sk__fed_t *f) {
     fed_down(f, "cannot connect");
     return;
   }
+  uv_timer_start(&f->wait, wait_cb, FED_CONNECT_MS, 0);
   if (f->db)
     redisAsyncCommand(f->cmd, check_cb, f, "SELECT %d", f->db);
   redisAsyncCommand(f->cmd, ids_cb, f, "INCRBY " FED_PREFIX "ids %d", FED_IDS);
@@ -799,6 +846,7 @@ static void watch_cb(uv_prepare_t *p) {
   f->stopping = true;
   uv_close((uv_handle_t *)&f->retry, NULL);
   uv_close((uv_handle_t *)&f->beat, NULL);
+  uv_close((uv_handle_t *)&f->wait, NULL);
   uv_close((uv_handle_t *)&f->watch, NULL);
   if (f->sub) {
     redisAsyncContext *sub = f->sub;
@@ -861,6 +909,7 @@ int sk__fed_open(sk__hub_t *h) {
   fed_timer(f, &f->retry);
   fed_timer(f, &f->beat);
   fed_timer(f, &f->stop);
+  fed_timer(f, &f->wait);
   uv_prepare_init(fed_loop(h), &f->watch);
   f->watch.data = f;
   uv_unref((uv_handle_t *)&f->watch);
