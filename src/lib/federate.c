@@ -88,6 +88,8 @@ struct sk__fed {
   uint32_t n_origins;
   fed_remote_t *remote;
   uint32_t n_remote, cap_remote;
+  char *out; /* a message being published: the longest line and a header */
+  size_t out_cap;
 };
 
 static void fed_connect(sk__fed_t *f);
@@ -162,14 +164,14 @@ int sk__fed_url_parse(char *err, const char *url, char host[256],
 static void fed_publish(sk__fed_t *f, const char *chan, char kind,
                         const char *a, const char *b, const char *body,
                         size_t len) {
-  char buf[SK__CHAT_WHO_MAX + 512];
+  char *buf = f->out;
   if (!f->ready || !f->cmd)
     return; /* at most once: what Redis cannot take now is not kept */
-  int n = snprintf(buf, sizeof buf, "sk1 %s %" PRIu64 " %" PRIu64 " %c %s %s\n",
+  int n = snprintf(buf, f->out_cap, "sk1 %s %" PRIu64 " %" PRIu64 " %c %s %s\n",
                    f->name, f->epoch, f->seq + 1, kind, a[0] ? a : "-",
                    b[0] ? b : "-");
-  if (n < 0 || (size_t)n + len > sizeof buf)
-    return;
+  if (n < 0 || (size_t)n + len > f->out_cap)
+    return; /* cannot be: out_cap holds the longest line and header */
   memcpy(buf + n, body, len);
   if (redisAsyncCommand(f->cmd, NULL, NULL, "PUBLISH %s %b", chan, buf,
                         (size_t)n + len) == REDIS_OK)
@@ -899,6 +901,9 @@ int sk__fed_open(sk__hub_t *h) {
     return -ENOMEM;
   ch->fed = f;
   f->h = h;
+  f->out_cap = sk__chat_line_cap(h) + 512;
+  if ((f->out = malloc(f->out_cap)) == NULL)
+    return -ENOMEM;
   if (sk__fed_url_parse(err, h->opts.federate, f->host, f->pass, &f->port,
                         &f->db) < 0)
     return -EINVAL; /* checked by the caller before */
@@ -928,6 +933,7 @@ void sk__fed_close(sk__hub_t *h) {
   while (f->n_remote > 0)
     remote_del(f, &f->remote[f->n_remote - 1]);
   free(f->remote);
+  free(f->out);
   free(f);
   sk__chat_of(h)->fed = NULL;
 }

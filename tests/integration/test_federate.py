@@ -111,6 +111,17 @@ class TestFederation(FedTest):
         for x in everyone:
             self.assert_once(x)
 
+    def test_a_long_line_crosses_whole(self):
+        _, rport = self.redis()
+        (_, pa), (_, pb) = (self.fed("a", rport, "--max-line", "20000"),
+                            self.fed("b", rport, "--max-line", "20000"))
+        a, b = self.client(pa), self.client(pb)
+        self.wait_who(b, [a.name, b.name])
+        text = b"x" * 3000 + "\u00e9".encode() * 4500  # 12,000 bytes
+        a.send(text + b"\n")
+        self.assertEqual(b.wait(re.compile(rb"^<")),
+                         b"<" + a.name + b"> " + text)
+
     def test_default_names_are_unique_across_servers(self):
         _, servers, (a, b, c) = self.three()
         names = [a.name, b.name, c.name]
