@@ -427,13 +427,14 @@ EOF
     echo
     echo "N clients all in #lobby: dealt over three chat servers federated"
     echo "through one redis-server, or all on one server. Deliveries/s end to"
-    echo "end (\\`loadgen fanout --also\\`), latency of a probe line from a"
-    echo "client on A to clients on B and C while that load runs (\\`loadgen"
-    echo "lat\\`; on one server, to two other clients of it), Redis CPU."
+    echo "end, saturated (\\`loadgen fanout --also\\`), and Redis CPU then;"
+    echo "latency of a probe line from a client on A to clients on B and C"
+    echo "(\\`loadgen lat\\`; on one server, to two other clients of it) under"
+    echo "a paced load (\\`--window\\` of about 10 messages in flight)."
     echo "Target (issue 13): three servers at least one server's rate,"
     echo "p99 under 50 ms."
     echo
-    echo "| shape | clients | deliveries/s | min–max | p50 ms | p99 ms | Redis CPU | n |"
+    echo "| shape | clients | deliveries/s | min–max | p50 ms | p99 ms | Redis CPU (cores) | n |"
     echo "|---|--:|--:|--:|--:|--:|--:|--:|"
     for t in sockit-chat-three sockit-chat-one; do
       for c in $(awk -F '\t' -v t=$t '$1 == "federate" && $3 == t {print $2}' "$AGG" | sort -u); do

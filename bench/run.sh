@@ -659,18 +659,25 @@ fed_one() {
   r0=$(proc_cpu "$rpid")
   "$LG" fanout 127.0.0.1 "${ports[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
     "${FED_TIME[@]}" >"$WORK/fed.fan" 2>>"$WORK/fed.err" &
-  local fpid=$!
+  local fpid=$! t0 t1
+  t0=$(date +%s.%N)
+  wait $fpid
+  r1=$(proc_cpu "$rpid")
+  t1=$(date +%s.%N)
+  line=$(cat "$WORK/fed.fan")
+  # Latency under a paced load: a saturated room measures its queues.
+  "$LG" fanout 127.0.0.1 "${ports[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
+    "${FED_TIME[@]}" --window $((FED_CLIENTS * 10)) >/dev/null 2>>"$WORK/fed.err" &
+  fpid=$!
   sleep "$FED_LAT_AFTER"
   lat=$(timeout -k 2 $LIMIT "$LG" lat 127.0.0.1 "${lp[@]}" -c "$FED_PROBES" -r 200 2>>"$WORK/fed.err")
   wait $fpid
-  r1=$(proc_cpu "$rpid")
-  line=$(cat "$WORK/fed.fan")
   stop "${pids[@]}" "$rpid"
   local tool=sockit-chat-$shape
   if [ "$(kv status "$line")" = ok ] && [ "$(kv end "$line")" = ok ]; then
     rec federate "$FED_CLIENTS" "$tool" rate "$(kv rate "$line")"
     rec federate "$FED_CLIENTS" "$tool" lost "$(kv lost "$line")"
-    rec federate "$FED_CLIENTS" "$tool" redis_cpu "$(awk -v a="$r0" -v b="$r1" -v s="$(kv secs "$line")" 'BEGIN {print (b - a) / (s > 0 ? s : 1)}')"
+    rec federate "$FED_CLIENTS" "$tool" redis_cpu "$(awk -v a="$r0" -v b="$r1" -v s="$t0" -v e="$t1" 'BEGIN {print (b - a) / (e - s)}')"
   else
     fail "federate $shape $FED_CLIENTS: $line $(head -c 200 "$WORK/fed.err")"
   fi
