@@ -427,10 +427,10 @@ EOF
     echo
     echo "N clients all in #lobby: dealt over three chat servers federated"
     echo "through one redis-server, or all on one server. Deliveries/s end to"
-    echo "end, saturated (\\`loadgen fanout --also\\`), and Redis CPU then;"
+    echo "end, saturated (\`loadgen fanout --also\`), and Redis CPU then;"
     echo "latency of a probe line from a client on A to clients on B and C"
-    echo "(\\`loadgen lat\\`; on one server, to two other clients of it) under"
-    echo "a paced load (\\`--window\\` of about 10 messages in flight)."
+    echo "(\`loadgen lat\`; on one server, to two other clients of it) under"
+    echo "a paced load (\`--window\` of about 10 messages in flight)."
     echo "Target (issue 13): three servers at least one server's rate,"
     echo "p99 under 50 ms."
     echo

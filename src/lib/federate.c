@@ -27,12 +27,12 @@
 
 #define FED_PREFIX "sockit:"
 #define FED_SERVER_CHAN FED_PREFIX "server"
-#define FED_ORIGINS 64       /* servers in one federation, at most */
+#define FED_ORIGINS 64        /* servers in one federation, at most */
 #define FED_REMOTE_MAX 200000 /* members of other servers kept, at most */
-#define FED_BACKOFF_MIN 100  /* ms: reconnecting doubles up to MAX */
+#define FED_BACKOFF_MIN 100   /* ms: reconnecting doubles up to MAX */
 #define FED_BACKOFF_MAX 5000
-#define FED_IDS 256          /* default names reserved per INCRBY */
-#define FED_STOP_MS 500      /* a stopping server waits this for Redis */
+#define FED_IDS 256     /* default names reserved per INCRBY */
+#define FED_STOP_MS 500 /* a stopping server waits this for Redis */
 /* Not ready this long after connecting: given up and retried. Also how
  * a refused connection is seen at all: hiredis's libuv adapter ignores
  * a poll error, so a refused connect would otherwise wait forever. */
@@ -96,14 +96,18 @@ static void fed_connect(sk__fed_t *f);
 static void fed_down(sk__fed_t *f, const char *why);
 
 /* The one place that knows where the hub keeps its loop. */
-static uv_loop_t *fed_loop(sk__hub_t *h) { return &h->loop; }
+static uv_loop_t *fed_loop(sk__hub_t *h) {
+  return &h->loop;
+}
 
 static sk__fed_t *fed_of(const sk__hub_t *h) {
   chat_t *ch = sk__chat_of(h);
   return ch ? ch->fed : NULL;
 }
 
-bool sk__fed_on(const sk__hub_t *h) { return fed_of(h) != NULL; }
+bool sk__fed_on(const sk__hub_t *h) {
+  return fed_of(h) != NULL;
+}
 
 /* ---- the URL ---- */
 
@@ -317,8 +321,8 @@ static void fed_claim(sk__fed_t *f, chat_conn_t *cc, const char *old) {
   c->u = user_ref(cc->fed);
   memcpy(c->name, cc->name, sizeof c->name);
   snprintf(c->old, sizeof c->old, "%s", old ? old : "");
-  if (fed_eval_keys(f, CLAIM_LUA, (const char *const *)cc->keys, claim_cb,
-                    c) != REDIS_OK) {
+  if (fed_eval_keys(f, CLAIM_LUA, (const char *const *)cc->keys, claim_cb, c) !=
+      REDIS_OK) {
     user_unref(c->u);
     free(c);
   }
@@ -486,8 +490,8 @@ bool sk__fed_msg(chat_conn_t *cc, const char *to, size_t to_len,
   size_t o = (size_t)snprintf(out, cap, "*%s* ", cc->name);
   o += sk_utf8_sanitize(text, len, out + o, cap - o - 1);
   out[o++] = '\n';
-  fed_publish(f, FED_SERVER_CHAN, 'M', r->name, f->origins[r->origin].name,
-              out, o);
+  fed_publish(f, FED_SERVER_CHAN, 'M', r->name, f->origins[r->origin].name, out,
+              o);
   size_t e = (size_t)snprintf(out + o, cap, "-> *%s* ", r->name);
   e += sk_utf8_sanitize(text, len, out + o + e, cap - e - 1);
   out[o + e++] = '\n';
@@ -514,8 +518,8 @@ static int msg_parse(const char *buf, size_t len, fed_msg_t *m) {
     return -EINVAL;
   memcpy(head, buf, (size_t)(nl - buf));
   head[nl - buf] = '\0';
-  if (sscanf(head, "sk1 %32s %" SCNu64 " %" SCNu64 " %c %128s %128s",
-             m->origin, &m->epoch, &m->seq, &m->kind, m->a, m->b) != 6)
+  if (sscanf(head, "sk1 %32s %" SCNu64 " %" SCNu64 " %c %128s %128s", m->origin,
+             &m->epoch, &m->seq, &m->kind, m->a, m->b) != 6)
     return -EINVAL;
   if (strcmp(m->a, "-") == 0)
     m->a[0] = '\0';
@@ -613,16 +617,27 @@ static void msg_handle(sk__fed_t *f, const char *buf, size_t len) {
     if (remote_put(f, (uint16_t)o, m.b, m.a))
       remote_note(f, m.a, true, m.b, NULL);
     break;
-  case 'R': remote_put(f, (uint16_t)o, m.b, m.a); break;
-  case 'P': msg_leave(f, (uint16_t)o, &m); break;
-  case 'N': msg_rename(f, (uint16_t)o, &m); break;
-  case 'M': msg_private(f, &m); break;
+  case 'R':
+    remote_put(f, (uint16_t)o, m.b, m.a);
+    break;
+  case 'P':
+    msg_leave(f, (uint16_t)o, &m);
+    break;
+  case 'N':
+    msg_rename(f, (uint16_t)o, &m);
+    break;
+  case 'M':
+    msg_private(f, &m);
+    break;
   case 'H': /* it (re)joined: its roster follows, ours is sent */
     origin_forget(f, (uint16_t)o);
     fed_roster(f);
     break;
-  case 'X': origin_drop(f, (uint16_t)o, "server stopped"); break;
-  default: break; /* 'B', the heartbeat, or a kind from a later version */
+  case 'X':
+    origin_drop(f, (uint16_t)o, "server stopped");
+    break;
+  default:
+    break; /* 'B', the heartbeat, or a kind from a later version */
   }
 }
 
@@ -706,7 +721,9 @@ static void check_cb(redisAsyncContext *ac, void *r, void *priv) {
     fed_down(f, reply->str);
 }
 
-static void retry_cb(uv_timer_t *t) { fed_connect(t->data); }
+static void retry_cb(uv_timer_t *t) {
+  fed_connect(t->data);
+}
 
 /* Still not ready: the socket's own error says why, if it has one. */
 static void wait_cb(uv_timer_t *t) {
@@ -751,8 +768,8 @@ static void fed_down(sk__fed_t *f, const char *why) {
     }
   }
   uv_timer_start(&f->retry, retry_cb, f->backoff, 0);
-  f->backoff = f->backoff * 2 < FED_BACKOFF_MAX ? f->backoff * 2
-                                                : FED_BACKOFF_MAX;
+  f->backoff =
+      f->backoff * 2 < FED_BACKOFF_MAX ? f->backoff * 2 : FED_BACKOFF_MAX;
 }
 
 static void connect_cb(const redisAsyncContext *ac, int status) {
