@@ -21,6 +21,7 @@
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 
 #include "federate.h"
 #include "sockit/error.h"
@@ -37,6 +38,9 @@
  * a refused connection is seen at all: hiredis's libuv adapter ignores
  * a poll error, so a refused connect would otherwise wait forever. */
 #define FED_CONNECT_MS 1000
+/* Bytes waiting to be written to Redis, at most: a Redis that stopped
+ * reading (frozen, or far behind) is an outage, not a growing buffer. */
+#define FED_OBUF_MAX (16u << 20)
 
 /* Claims keys 1..n for ARGV[1] unless another server holds one. */
 #define CLAIM_LUA                                                              \
@@ -165,6 +169,17 @@ int sk__fed_url_parse(char *err, const char *url, char host[256],
 
 /* ---- publishing ---- */
 
+/* Whether a command may be queued: Redis is there and takes what was
+ * queued before. One that does not is an outage (FED_OBUF_MAX). */
+static bool fed_cmd_ok(sk__fed_t *f) {
+  if (!f->ready || !f->cmd)
+    return false;
+  if (sdslen(f->cmd->c.obuf) <= FED_OBUF_MAX)
+    return true;
+  fed_down(f, "it takes nothing more");
+  return false;
+}
+
 static void fed_publish(sk__fed_t *f, const char *chan, char kind,
                         const char *a, const char *b, const char *body,
                         size_t len) {
@@ -177,6 +192,8 @@ static void fed_publish(sk__fed_t *f, const char *chan, char kind,
   if (n < 0 || (size_t)n + len > f->out_cap)
     return; /* cannot be: out_cap holds the longest line and header */
   memcpy(buf + n, body, len);
+  if (!fed_cmd_ok(f))
+    return;
   if (redisAsyncCommand(f->cmd, NULL, NULL, "PUBLISH %s %b", chan, buf,
                         (size_t)n + len) == REDIS_OK)
     f->seq++;
@@ -298,6 +315,8 @@ static int fed_eval_keys(sk__fed_t *f, const char *script,
   const char *argv[4 + SK__NICK_KEYS + 2];
   size_t lens[4 + SK__NICK_KEYS + 2];
   int n = 0;
+  if (!fed_cmd_ok(f))
+    return REDIS_ERR;
   argv[n++] = "EVAL";
   argv[n++] = script;
   argv[n++] = "2";
