@@ -211,6 +211,19 @@ class TestFaults(FedTest):
         self.assertLess(time.monotonic() - killed, 2 + 2 + TIMEOUT)
         self.talk([a, b], [a, b], 10)
 
+    def test_a_stopped_server_leaves_at_once(self):
+        _, rport = self.redis()
+        (pa, porta), (pb, portb) = (self.fed("a", rport),
+                                    self.fed("b", rport))  # TTL 10 s
+        a, b = self.client(porta), self.client(portb)
+        self.wait_who(a, [a.name, b.name])
+        stopped = time.monotonic()
+        pb.popen.send_signal(signal.SIGTERM)
+        self.assertEqual(pb.wait_exit(), 143)
+        a.wait(re.compile(rb"^\*\*\* %s left" % b.name))
+        self.wait_who(a, [a.name])
+        self.assertLess(time.monotonic() - stopped, 5)  # not the 10 s TTL
+
     def test_a_server_started_before_redis(self):
         rport = free_port()
         pa, porta = self.fed("a", rport, ready=False)
