@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "sockit/error.h"
+
 #define SK_ACL_MAX 64
 
 typedef struct sk_acl_rule {
@@ -24,13 +26,13 @@ typedef struct sk_acl {
  * allow or deny list. Returns 0, or SK_EADDR / SK_ERESOLVE with a
  * message naming the input.
  */
-int sk_acl_add(char *err, sk_acl_t *acl, const char *text, bool allow);
+SK_API int sk_acl_add(char *err, sk_acl_t *acl, const char *text, bool allow);
 
 /*
  * True when a peer may connect: it matches no deny rule and, when any
  * allow rule exists, at least one. IPv4-mapped IPv6 peers (from a
  * dual-stack listener) are checked as the IPv4 address they carry.
  */
-bool sk_acl_permits(const sk_acl_t *acl, const struct sockaddr *peer);
+SK_API bool sk_acl_permits(const sk_acl_t *acl, const struct sockaddr *peer);
 
 #endif

@@ -41,36 +41,37 @@ typedef struct sk_addr {
  * to getservbyname (/etc/services). Returns the port, or SK_EPORT with
  * a message such as: port "2333x" is not an integer in 1..65535.
  */
-int sk_port_parse(char *err, const char *text, int flags);
+SK_API int sk_port_parse(char *err, const char *text, int flags);
 
 /*
  * Parses "host:port", "[v6addr]:port", "port", ":port", "unix:/path"
  * or "unix:@abstract". Returns 0, or SK_EPORT / SK_EADDR with a message
  * naming the input and the rule it broke.
  */
-int sk_addr_parse(char *err, sk_addr_t *addr, const char *text, int flags);
+SK_API int sk_addr_parse(char *err, sk_addr_t *addr, const char *text, int flags);
 
 /* Fills addr from a separate host (NULL or "" for any) and port. */
-int sk_addr_set_inet(char *err, sk_addr_t *addr, const char *host,
-                     const char *port, int flags);
+SK_API int sk_addr_set_inet(char *err, sk_addr_t *addr, const char *host,
+                            const char *port, int flags);
 
 /* Fills addr from a Unix path; a leading '@' names an abstract socket. */
-int sk_addr_set_unix(char *err, sk_addr_t *addr, const char *path);
+SK_API int sk_addr_set_unix(char *err, sk_addr_t *addr, const char *path);
 
 /* Writes "127.0.0.1:2333", "[::1]:2333", "*:2333" or "unix:/path". */
-void sk_addr_format(const sk_addr_t *addr, char *buf, size_t len);
+SK_API void sk_addr_format(const sk_addr_t *addr, char *buf, size_t len);
 
 /* Writes a kernel address the same way; "?" when unknown. An
  * IPv4-mapped IPv6 address (::ffff:1.2.3.4) is written as plain IPv4. */
-void sk_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf,
-                        size_t n);
+SK_API void sk_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf,
+                               size_t n);
 
 /*
  * Writes the numeric host of an IPv4 or IPv6 address, without brackets
  * (IPv4-mapped as plain IPv4), and returns its port: the parts nc prints
- * in "Connection received on HOST PORT". Returns -1 for other families.
+ * in "Connection received on HOST PORT". Returns -EAFNOSUPPORT for
+ * other families.
  */
-int sk_sockaddr_host(const struct sockaddr *sa, char *host, size_t n);
+SK_API int sk_sockaddr_host(const struct sockaddr *sa, char *host, size_t n);
 
 /*
  * Resolves an SK_ADDR_INET address with getaddrinfo (AI_NUMERICHOST
@@ -78,7 +79,7 @@ int sk_sockaddr_host(const struct sockaddr *sa, char *host, size_t n);
  * AF_UNSPEC, AF_INET or AF_INET6. Returns 0 and a list the caller frees
  * with freeaddrinfo(), or SK_ERESOLVE with the resolver's reason.
  */
-int sk_addr_resolve(char *err, const sk_addr_t *addr, int family, int socktype,
-                    bool passive, struct addrinfo **out);
+SK_API int sk_addr_resolve(char *err, const sk_addr_t *addr, int family, int socktype,
+                           bool passive, struct addrinfo **out);
 
 #endif

@@ -2,6 +2,14 @@
 #ifndef SOCKIT_ERROR_H
 #define SOCKIT_ERROR_H
 
+/* Marks the public API: libsockit is built with -fvisibility=hidden, so
+ * only what is declared with SK_API is exported from the shared library. */
+#if defined(__GNUC__)
+#define SK_API __attribute__((visibility("default")))
+#else
+#define SK_API
+#endif
+
 /* Size of the optional message buffer every call takes first. */
 #define SK_ERR_LEN 256
 
@@ -18,6 +26,6 @@ enum sk_error {
 };
 
 /* A short constant description of code; never NULL. */
-const char *sk_strerror(int code);
+SK_API const char *sk_strerror(int code);
 
 #endif

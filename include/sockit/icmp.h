@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "sockit/error.h"
+
 /* Largest echo payload: an IPv4 datagram minus its 20 + 8 header bytes;
  * IPv6 has no header inside its 65535-byte payload length. */
 #define SK_ICMP_DATA_MAX4 65507
@@ -42,42 +44,42 @@ typedef enum sk_icmp_kind {
  * line in err naming the sysctl and the capability that would allow it
  * (-EACCES / -EPERM then).
  */
-int sk_icmp_open(char *err, int family, sk_icmp_sock_t *s);
+SK_API int sk_icmp_open(char *err, int family, sk_icmp_sock_t *s);
 
 /* The Internet checksum (RFC 1071) of len bytes, in network order. */
-uint16_t sk_icmp_checksum(const void *buf, size_t len);
+SK_API uint16_t sk_icmp_checksum(const void *buf, size_t len);
 
 /*
  * Writes an echo request (header + data_len bytes of data) into buf.
  * Returns the packet length, or 0 when cap is too small. For IPv6 the
  * kernel fills the checksum: it covers a pseudo-header we do not see.
  */
-size_t sk_icmp_echo_build(void *buf, size_t cap, int family, uint16_t ident,
-                          uint16_t seq, const void *data, size_t data_len);
+SK_API size_t sk_icmp_echo_build(void *buf, size_t cap, int family, uint16_t ident,
+                                 uint16_t seq, const void *data, size_t data_len);
 
 /*
  * Classifies one received packet (with its IPv4 header when s is a raw
  * IPv4 socket) and fills out for a reply, corrupt or not. The IPv4 checksum is
  * checked here; the ICMPv6 one covers the addresses and the kernel checks it.
  */
-sk_icmp_kind_t sk_icmp_echo_parse(const sk_icmp_sock_t *s, const void *pkt,
-                                  size_t len, sk_icmp_echo_t *out);
+SK_API sk_icmp_kind_t sk_icmp_echo_parse(const sk_icmp_sock_t *s, const void *pkt,
+                                         size_t len, sk_icmp_echo_t *out);
 
 /*
  * Sends one echo request to `to`; learns the kernel's identifier on a
  * datagram socket at the first send. Returns bytes sent or -errno.
  */
-ssize_t sk_icmp_send(char *err, sk_icmp_sock_t *s, const void *pkt, size_t len,
-                     const struct sockaddr *to, socklen_t tolen);
+SK_API ssize_t sk_icmp_send(char *err, sk_icmp_sock_t *s, const void *pkt, size_t len,
+                            const struct sockaddr *to, socklen_t tolen);
 
 /*
  * Receives one packet without blocking (MSG_DONTWAIT); *ttl gets the
  * TTL / hop limit from the control data (-1 if absent). Returns the
  * length, or -errno (-EAGAIN when nothing is waiting).
  */
-ssize_t sk_icmp_recv(sk_icmp_sock_t *s, void *buf, size_t cap,
-                     struct sockaddr_storage *from, socklen_t *fromlen,
-                     int *ttl);
+SK_API ssize_t sk_icmp_recv(sk_icmp_sock_t *s, void *buf, size_t cap,
+                            struct sockaddr_storage *from, socklen_t *fromlen,
+                            int *ttl);
 
 /* An ICMP error about one of our requests, or a local send error. */
 typedef struct sk_icmp_error {
@@ -96,10 +98,10 @@ typedef struct sk_icmp_error {
  * about one of our echo requests, 0 for anything else, or -errno
  * (-EAGAIN when the queue is empty).
  */
-int sk_icmp_error_recv(sk_icmp_sock_t *s, sk_icmp_error_t *e);
+SK_API int sk_icmp_error_recv(sk_icmp_sock_t *s, sk_icmp_error_t *e);
 
 /* iputils' words for an ICMP error ("Destination Host Unreachable"). */
-void sk_icmp_error_text(const sk_icmp_error_t *e, int family, char *out,
-                        size_t cap);
+SK_API void sk_icmp_error_text(const sk_icmp_error_t *e, int family, char *out,
+                               size_t cap);
 
 #endif

@@ -37,25 +37,25 @@ typedef struct sk_proxy_opts {
  * when the handshake outlasts its bound, SK_EPROXY when the proxy
  * refused or spoke something else.
  */
-int sk_proxy_connect(char *err, const sk_proxy_opts_t *proxy,
-                     const sk_addr_t *target, const sk_sock_opts_t *opts);
+SK_API int sk_proxy_connect(char *err, const sk_proxy_opts_t *proxy,
+                            const sk_addr_t *target, const sk_sock_opts_t *opts);
 
 /*
  * The handshake alone, on fd already connected to the proxy (blocking
  * or not; its mode is kept). Returns 0 or a negative code as above.
  */
-int sk_proxy_handshake(char *err, int fd, const sk_proxy_opts_t *proxy,
-                       const sk_addr_t *target);
+SK_API int sk_proxy_handshake(char *err, int fd, const sk_proxy_opts_t *proxy,
+                              const sk_addr_t *target);
 
 /* "socks4", "socks5", "http"; also nc's -X "4", "5", "connect".
  * Returns the type, or SK_PROXY_NONE for anything else. */
-sk_proxy_type_t sk_proxy_type_parse(const char *name);
+SK_API sk_proxy_type_t sk_proxy_type_parse(const char *name);
 
 /* The port a proxy of this type listens on when none is given: 1080
  * for SOCKS, 3128 for HTTP, as ncat. */
-int sk_proxy_default_port(sk_proxy_type_t type);
+SK_API int sk_proxy_default_port(sk_proxy_type_t type);
 
 /* "SOCKS4", "SOCKS5", "HTTP". */
-const char *sk_proxy_type_name(sk_proxy_type_t type);
+SK_API const char *sk_proxy_type_name(sk_proxy_type_t type);
 
 #endif

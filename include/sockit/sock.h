@@ -29,39 +29,33 @@ typedef enum sk_sock_mode {
  * "bind 127.0.0.1:2333: Address already in use". Listening on the any
  * address with AF_UNSPEC gives one dual-stack IPv6 socket when it can.
  */
-int sk_socket_open(char *err, const sk_addr_t *addr, int socktype,
-                   sk_sock_mode_t mode, const sk_sock_opts_t *opts);
+SK_API int sk_socket_open(char *err, const sk_addr_t *addr, int socktype,
+                          sk_sock_mode_t mode, const sk_sock_opts_t *opts);
 
-int sk_tcp_connect(char *err, const sk_addr_t *addr,
-                   const sk_sock_opts_t *opts);
-int sk_tcp_listen(char *err, const sk_addr_t *addr,
-                  const sk_sock_opts_t *opts);
-int sk_udp_bind(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts);
-int sk_udp_connect(char *err, const sk_addr_t *addr,
-                   const sk_sock_opts_t *opts);
+SK_API int sk_tcp_connect(char *err, const sk_addr_t *addr,
+                          const sk_sock_opts_t *opts);
+SK_API int sk_tcp_listen(char *err, const sk_addr_t *addr,
+                         const sk_sock_opts_t *opts);
+SK_API int sk_udp_bind(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts);
+SK_API int sk_udp_connect(char *err, const sk_addr_t *addr,
+                          const sk_sock_opts_t *opts);
 
 /*
  * Accepts one connection, retrying on EINTR and on errors that belong
  * to the aborted connection only. Returns the new descriptor (close on
  * exec) or a negative code; peer and peer_len may be NULL.
  */
-int sk_accept(char *err, int fd, struct sockaddr_storage *peer,
-              socklen_t *peer_len);
+SK_API int sk_accept(char *err, int fd, struct sockaddr_storage *peer,
+                     socklen_t *peer_len);
 
 /* One datagram each way; returns bytes or a negative code. */
-ssize_t sk_sendto(char *err, int fd, const void *buf, size_t len,
-                  const struct sockaddr *to, socklen_t to_len);
-ssize_t sk_recvfrom(char *err, int fd, void *buf, size_t cap,
-                    struct sockaddr_storage *from, socklen_t *from_len);
+SK_API ssize_t sk_sendto(char *err, int fd, const void *buf, size_t len,
+                         const struct sockaddr *to, socklen_t to_len);
+SK_API ssize_t sk_recvfrom(char *err, int fd, void *buf, size_t cap,
+                           struct sockaddr_storage *from, socklen_t *from_len);
 
 /* Sets O_NONBLOCK on or off; returns 0 or -errno. */
-int sk_fd_set_nonblock(int fd, bool on);
-
-/*
- * Makes sure SIGPIPE cannot kill the process: ignores it unless the
- * program installed a handler of its own. Every socket call does this.
- */
-void sk_sigpipe_ignore(void);
+SK_API int sk_fd_set_nonblock(int fd, bool on);
 
 /* Multicast and broadcast on a UDP socket (sockit --mcast-*, -b). */
 typedef struct sk_mcast {
@@ -78,14 +72,14 @@ typedef struct sk_mcast {
  * name or index (0: the system's choice). Returns 0, or SK_EADDR with a
  * message naming what is wrong.
  */
-int sk_mcast_group_parse(char *err, const char *text,
-                         struct sockaddr_storage *group, unsigned *ifindex);
+SK_API int sk_mcast_group_parse(char *err, const char *text,
+                                struct sockaddr_storage *group, unsigned *ifindex);
 
 /*
  * Applies m to a UDP socket of family (AF_INET or AF_INET6); the group
  * must be of the socket's family. Returns 0 or a negative code.
  */
-int sk_mcast_apply(char *err, int fd, int family, const sk_mcast_t *m);
+SK_API int sk_mcast_apply(char *err, int fd, int family, const sk_mcast_t *m);
 
 /* What a UDP probe learned (sk_udp_probe). */
 enum sk_udp_state {
@@ -99,8 +93,8 @@ enum sk_udp_state {
  * wait_ms for an answer or an ICMP error. Returns an sk_udp_state, or a
  * negative code with a message.
  */
-int sk_udp_probe(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts,
-                 int wait_ms);
+SK_API int sk_udp_probe(char *err, const sk_addr_t *addr, const sk_sock_opts_t *opts,
+                        int wait_ms);
 
 /* Ports probed at once by sk_udp_probe_range: descriptors stay bounded. */
 #define SK_UDP_PROBE_BATCH 64
@@ -114,8 +108,8 @@ typedef void (*sk_udp_probe_cb)(void *ctx, int port, int state);
  * its batch ends: a range of silent ports costs wait_ms per batch, not
  * per port.
  */
-void sk_udp_probe_range(const sk_addr_t *addr, int lo, int hi,
-                        const sk_sock_opts_t *opts, int wait_ms,
-                        sk_udp_probe_cb cb, void *ctx);
+SK_API void sk_udp_probe_range(const sk_addr_t *addr, int lo, int hi,
+                               const sk_sock_opts_t *opts, int wait_ms,
+                               sk_udp_probe_cb cb, void *ctx);
 
 #endif

@@ -6,19 +6,21 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sockit/error.h"
+
 /*
  * Length of the valid UTF-8 sequence at s (1..4), or 0 when s does not
  * start one: bad lead byte, overlong form, surrogate, past U+10FFFF,
  * or a sequence cut short by len.
  */
-size_t sk_utf8_seq_len(const unsigned char *s, size_t len, uint32_t *cp);
+SK_API size_t sk_utf8_seq_len(const unsigned char *s, size_t len, uint32_t *cp);
 
 /*
  * Length of the longest prefix of buf that does not end inside a
  * character, so a stream can be cut there without splitting one. Only
  * a truncated but so-far-valid sequence at the end is held back.
  */
-size_t sk_utf8_boundary(const char *buf, size_t len);
+SK_API size_t sk_utf8_boundary(const char *buf, size_t len);
 
 /* Worst-case output size of sk_utf8_sanitize for len input bytes. */
 #define SK_UTF8_SANITIZED_MAX(len) ((len) * 3 + 1)
@@ -34,17 +36,17 @@ size_t sk_utf8_boundary(const char *buf, size_t len);
  * BOM (U+FEFF). Stops before overflowing cap.
  * Returns the bytes written; out is NUL-terminated when cap > 0.
  */
-size_t sk_utf8_sanitize(const char *in, size_t len, char *out, size_t cap);
+SK_API size_t sk_utf8_sanitize(const char *in, size_t len, char *out, size_t cap);
 
 /*
  * Prints prefix, then text made safe by sk_utf8_sanitize without its
  * line ending, then one newline, as one stdio write. For programs that
  * show what a peer sent. Returns 0, or -1 when out failed.
  */
-int sk_utf8_print_line(FILE *out, const char *prefix, const char *text,
-                       size_t len);
+SK_API int sk_utf8_print_line(FILE *out, const char *prefix, const char *text,
+                              size_t len);
 
 /* Number of characters in valid UTF-8 text, or -1 when it is invalid. */
-long sk_utf8_count(const char *s, size_t len);
+SK_API long sk_utf8_count(const char *s, size_t len);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "hub.h" /* sk_hub_federate_check */
 
 const char cli_usage[] =
     "usage: sockit [options] host port       connect and relay stdin/stdout\n"

@@ -7,6 +7,16 @@
 
 #include "sockit/sockit.h"
 
+/* The command's exit codes: main's alone (the library and the engine
+ * return 0 or a negative code, and the engine a stop reason). */
+enum sk_exit {
+  SK_EXIT_OK = 0,
+  SK_EXIT_ERROR = 1,    /* runtime error: refused, reset, timeout, I/O */
+  SK_EXIT_USAGE = 2,    /* bad flags, ports or addresses */
+  SK_EXIT_SIGINT = 130, /* 128 + SIGINT, after flushing */
+  SK_EXIT_SIGTERM = 143 /* 128 + SIGTERM, after flushing */
+};
+
 typedef enum cli_action {
   CLI_RUN,     /* do the job */
   CLI_HELP,    /* -h: print usage, exit 0 */

@@ -12,12 +12,22 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "chat_client.h"
 #include "cli.h"
+#include "engine.h"
+#include "hub.h"
+#include "relay.h"
 #include "ping.h"
 
 static int fail(int code, const char *err) {
   fprintf(stderr, "sockit: %s\n", err);
   return code;
+}
+
+/* A libuv failure of main's own set-up, as one line in err. */
+static int setup_fail(char *err, int rc, const char *job, const char *what) {
+  snprintf(err, SK_ERR_LEN, "%s: %s: %s", job, what, uv_strerror(rc));
+  return rc;
 }
 
 static void notice(const cli_t *c, const char *what, const char *where) {
@@ -106,6 +116,75 @@ static sk_relay_opts_t relay_opts(const cli_t *c) {
   return o;
 }
 
+/* ---- the engine's loop, signals and log: main's ---- */
+
+/* The engine's log callback: stderr, in the words each level asks for. */
+static void on_log(void *ctx, sk_log_level_t level, const char *line) {
+  (void)ctx;
+  if (level == SK_LOG_NC)
+    fprintf(stderr, "%s\n", line);
+  else if (level == SK_LOG_PROGRESS)
+    fputs(line, stderr);
+  else
+    fprintf(stderr, "sockit: %s\n", line);
+  fflush(stderr);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  sk_engine_stop(s->data, signum == SIGINT ? SK_STOP_SIGINT : SK_STOP_SIGTERM);
+}
+
+typedef struct job {
+  uv_loop_t loop;
+  uv_signal_t sigint, sigterm;
+  sk_engine_t e;
+  bool loop_ok, signals_ok;
+} job_t;
+
+/* The loop an engine mode runs on, with SIGINT and SIGTERM asking it to
+ * stop (unreferenced: they do not keep the loop running). */
+static int job_open(job_t *j, char *err, const char *name) {
+  int rc = uv_loop_init(&j->loop);
+  j->signals_ok = false;
+  if (!(j->loop_ok = rc == 0))
+    return setup_fail(err, rc, name, "event loop");
+  sk_engine_init(&j->e, &j->loop, on_log, NULL);
+  uv_signal_init(&j->loop, &j->sigint);
+  uv_signal_init(&j->loop, &j->sigterm);
+  j->signals_ok = true;
+  j->sigint.data = j->sigterm.data = &j->e; /* the caller's: see engine.h */
+  if ((rc = uv_signal_start(&j->sigint, on_signal, SIGINT)) < 0 ||
+      (rc = uv_signal_start(&j->sigterm, on_signal, SIGTERM)) < 0)
+    return setup_fail(err, rc, name, "signals");
+  uv_unref((uv_handle_t *)&j->sigint);
+  uv_unref((uv_handle_t *)&j->sigterm);
+  return 0;
+}
+
+static void job_close(job_t *j) {
+  if (!j->loop_ok)
+    return;
+  if (j->signals_ok) {
+    uv_close((uv_handle_t *)&j->sigint, NULL);
+    uv_close((uv_handle_t *)&j->sigterm, NULL);
+  }
+  uv_run(&j->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&j->loop);
+}
+
+/* A run's result as an exit code: its error on stderr, or its reason. */
+static int job_exit(const job_t *j, int rc, const char *err) {
+  if (rc < 0)
+    return fail(SK_EXIT_ERROR, err);
+  if (!j->loop_ok)
+    return SK_EXIT_ERROR;
+  if (j->e.reason == SK_STOP_SIGINT)
+    return SK_EXIT_SIGINT;
+  if (j->e.reason == SK_STOP_SIGTERM)
+    return SK_EXIT_SIGTERM;
+  return SK_EXIT_OK;
+}
+
 /* The peer is named while the socket still knows it: after a reset,
  * getpeername() fails, and the error line would not say who reset. */
 static void peer_name(int fd, char *name, size_t n) {
@@ -120,9 +199,13 @@ static int relay(const cli_t *c, int fd, const char *peer) {
   char err[SK_ERR_LEN];
   sk_relay_opts_t o = relay_opts(c);
   o.peer_name = peer && peer[0] ? peer : NULL;
-  int rc = sk_relay_run(err, fd, &o, NULL);
+  job_t j;
+  int rc = job_open(&j, err, "relay");
+  if (rc == 0)
+    rc = sk_relay_run(&j.e, err, fd, &o, NULL);
   close(fd);
-  return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
+  job_close(&j);
+  return job_exit(&j, rc, err);
 }
 
 /* -z -u: what a probe learned, as the TCP scan prints it. */
@@ -204,14 +287,29 @@ static bool hub_refused(const cli_t *c, char *err) {
   return hub && sk_hub_opts_check(err, &o) < 0;
 }
 
+/* Up to 20,000 clients need as many descriptors; the soft limit is often
+ * 1,024 while the hard one allows far more. Process policy: main's. */
+static void raise_nofile_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+    return;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1 << 20 : rl.rlim_max;
+  (void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 /* Many clients on one loop: -k, --chat, --broker. */
 static int serve_hub(const cli_t *c, int fd) {
   char err[SK_ERR_LEN];
+  raise_nofile_limit();
   sk_hub_opts_t o = hub_opts(c);
   o.federate = c->federate, o.federate_name = c->federate_name,
   o.federate_ttl = c->federate_ttl;
-  int rc = sk_hub_run(err, fd, &o);
-  return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
+  job_t j;
+  int rc = job_open(&j, err, "hub");
+  if (rc == 0)
+    rc = sk_hub_run(&j.e, err, fd, &o);
+  job_close(&j);
+  return job_exit(&j, rc, err);
 }
 
 static volatile sig_atomic_t stop_signal;
@@ -331,9 +429,13 @@ static int connect_and_relay(const cli_t *c) {
       unlink(source.path); /* bound by us for the replies: leave nothing */
     return rc;
   }
-  int rc = sk_chat_client_run(err, fd, STDIN_FILENO, STDOUT_FILENO);
+  job_t j;
+  int rc = job_open(&j, err, "chat");
+  if (rc == 0)
+    rc = sk_chat_client_run(&j.e, err, fd, STDIN_FILENO, STDOUT_FILENO);
   close(fd);
-  return rc == SK_EXIT_ERROR ? fail(rc, err) : rc;
+  job_close(&j);
+  return job_exit(&j, rc, err);
 }
 
 int main(int argc, char **argv) {
@@ -357,7 +459,9 @@ int main(int argc, char **argv) {
                : 0;
   if (hub_refused(&c, err))
     return fail(SK_EXIT_USAGE, err);
-  sk_sigpipe_ignore();
+  /* A peer or reader that closes early must cost an EPIPE, not the
+   * process; the library sets no such policy, main does. */
+  signal(SIGPIPE, SIG_IGN);
   if (c.scan)
     return scan(&c);
   return c.listen ? listen_and_serve(&c) : connect_and_relay(&c);

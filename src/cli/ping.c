@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h" /* enum sk_exit */
 #include "ping.h"
 #include "sockit/sockit.h"
 
@@ -554,7 +555,7 @@ int ping_main(int argc, char **argv) {
     rc = SK_EXIT_USAGE;
     goto out;
   }
-  sk_sigpipe_ignore();
+  signal(SIGPIPE, SIG_IGN); /* main's policy: the library sets none */
   sigemptyset(&stops);
   sigaddset(&stops, SIGINT);
   sigaddset(&stops, SIGTERM);

@@ -9,24 +9,6 @@
 #include "sockit/acl.h"
 #include "sockit/error.h"
 
-/* Room for rule text quoted in a message: 64 bytes, escaped, "...". */
-#define QUOTE_LEN (64 * 4 + 8)
-
-/* Escapes what is not printable, as addr.c does, so that a message with
- * user text in it stays on one line; cuts long text. */
-static const char *quote(char *out, const char *text) {
-  size_t o = 0, i;
-  for (i = 0; text[i] && i < 64; i++) {
-    unsigned char c = (unsigned char)text[i];
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-      out[o++] = (char)c;
-    else
-      o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
-  }
-  strcpy(out + o, text[i] ? "..." : "");
-  return out;
-}
-
 static int rule_push(char *err, sk_acl_t *acl, bool allow, int family,
                      const void *addr, int prefix) {
   static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
@@ -54,11 +36,11 @@ static int rule_push(char *err, sk_acl_t *acl, bool allow, int family,
 static int rule_push_name(char *err, sk_acl_t *acl, const char *name,
                           bool allow) {
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *list, *ai;
-  char q[QUOTE_LEN];
+  char q[SK__QUOTE_LEN];
   int rc = getaddrinfo(name, NULL, &hints, &list);
   if (rc != 0)
     return sk__fail(err, SK_ERESOLVE, "host \"%s\" could not be resolved: %s",
-                    quote(q, name), gai_strerror(rc));
+                    sk__quote(q, name, strlen(name)), gai_strerror(rc));
   for (ai = list; ai && rc == 0; ai = ai->ai_next) {
     if (ai->ai_family == AF_INET)
       rc = rule_push(err, acl, allow, AF_INET,
@@ -72,13 +54,13 @@ static int rule_push_name(char *err, sk_acl_t *acl, const char *name,
 }
 
 int sk_acl_add(char *err, sk_acl_t *acl, const char *text, bool allow) {
-  char host[64], q[QUOTE_LEN], *end;
+  char host[64], q[SK__QUOTE_LEN], *end;
   uint8_t addr[16];
   const char *slash = strchr(text, '/');
   size_t len = slash ? (size_t)(slash - text) : strlen(text);
   if (len == 0 || len >= sizeof host)
     return sk__fail(err, SK_EADDR, "address \"%s\" is not ADDR[/PREFIX]",
-                    quote(q, text));
+                    sk__quote(q, text, strlen(text)));
   memcpy(host, text, len);
   host[len] = '\0';
   int family = inet_pton(AF_INET, host, addr) == 1    ? AF_INET
@@ -94,7 +76,7 @@ int sk_acl_add(char *err, sk_acl_t *acl, const char *text, bool allow) {
       return sk__fail(err, SK_EADDR,
                       "\"%s\" is not ADDR/PREFIX with a numeric address "
                       "and a prefix in 0..%d",
-                      quote(q, text), max);
+                      sk__quote(q, text, strlen(text)), max);
   }
   return rule_push(err, acl, allow, family, addr, (int)prefix);
 }

@@ -228,7 +228,7 @@ int sk_sockaddr_host(const struct sockaddr *sa, char *host, size_t n) {
     return ntohs(in->sin_port);
   }
   if (sa->sa_family != AF_INET6)
-    return -1;
+    return -EAFNOSUPPORT;
   /* A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d: show
    * them as the IPv4 address they are. */
   const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;

@@ -6,7 +6,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,13 +18,6 @@
 #include "sockit/sock.h"
 
 static const sk_sock_opts_t default_opts = {.family = AF_UNSPEC};
-
-void sk_sigpipe_ignore(void) {
-  /* A peer that closes early must cost an EPIPE, not the process. */
-  struct sigaction old;
-  if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
-    signal(SIGPIPE, SIG_IGN);
-}
 
 int sk_fd_set_nonblock(int fd, bool on) {
   int flags = fcntl(fd, F_GETFL);
@@ -271,7 +263,6 @@ static int open_inet(char *err, const sk_addr_t *addr, int socktype,
 
 int sk_socket_open(char *err, const sk_addr_t *addr, int socktype,
                    sk_sock_mode_t mode, const sk_sock_opts_t *opts) {
-  sk_sigpipe_ignore();
   if (!opts)
     opts = &default_opts;
   if (addr->kind == SK_ADDR_UNIX)

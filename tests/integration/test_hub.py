@@ -443,7 +443,7 @@ class TestVerbose(HubCase):
     def test_connection_received_on_host_port(self):
         proc, port = self.server("--chat", "-v")
         a = self.client(port)
-        proc.err.wait_line(b"sockit: Connection received on 127.0.0.1 %d" %
+        proc.err.wait_line(b"Connection received on 127.0.0.1 %d" %
                            a.sock.getsockname()[1])
 
     def test_ipv4_client_of_a_dual_stack_listener_shown_as_ipv4(self):
@@ -451,7 +451,7 @@ class TestVerbose(HubCase):
             lambda p: [sockit(), "-k", "-v", "-l", p],  # no host: both
             on_start=lambda pr: self.addCleanup(pr.stop))
         a = self.client(port, chat=False)
-        proc.err.wait_line(b"sockit: Connection received on 127.0.0.1 %d" %
+        proc.err.wait_line(b"Connection received on 127.0.0.1 %d" %
                            a.sock.getsockname()[1])
 
 

@@ -349,7 +349,7 @@ err = ctypes.create_string_buffer(256)
 opts = Opts(in_fd=0, out_fd=-1, quit_after_eof=True)
 high = max(int(f) for f in os.listdir("/proc/self/fd"))
 resource.setrlimit(resource.RLIMIT_NOFILE, (high + int(sys.argv[2]),) * 2)
-rc = lib.sk_relay_run(err, a.fileno(), ctypes.byref(opts), None)
+rc = lib.sk_relay_run(None, err, a.fileno(), ctypes.byref(opts), None)
 try:
     os.fstat(0)
     still = "open"
@@ -359,7 +359,7 @@ print(rc, still, err.value.decode())
 """
 
     def test_stdin_survives_a_failed_start(self):
-        lib = os.path.join(build_dir(), "libsockit.so")
+        lib = os.path.join(build_dir(), "libsockit_engine_test.so")
         failures = 0
         for extra in range(1, 12):
             out = subprocess.run([sys.executable, "-c", self.CHILD, lib,
@@ -370,7 +370,7 @@ print(rc, still, err.value.decode())
             if rc == "0":
                 break  # enough descriptors: the relay ran
             failures += 1
-            self.assertEqual(rc, "1")
+            self.assertLess(int(rc), 0)  # a negative code, as libuv
             self.assertEqual(still, "open", "a failed start (%s) closed "
                              "stdin" % msg)
             self.assertNotIn("\n", msg)

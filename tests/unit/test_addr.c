@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -288,7 +289,9 @@ static void test_sockaddr_mapped(void **state) {
                    41);
   assert_string_equal(buf, "2001:db8::1");
   assert_int_equal(sk_sockaddr_host((struct sockaddr *)&un, buf, sizeof buf),
-                   -1);
+                   -EAFNOSUPPORT);
+  assert_string_equal(sk_strerror(-EAFNOSUPPORT),
+                      "Address family not supported by protocol");
 }
 
 /* With SK_ADDR_SERVICE a port may be a service name; garbage, ranges of

@@ -12,8 +12,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../src/lib/chat_int.h"
-#include "../../src/lib/nick.h"
+#include "../../src/engine/chat_int.h"
+#include "../../src/engine/nick.h"
 
 static sk__nicks_t *nk;
 

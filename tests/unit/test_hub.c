@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/lib/hub_int.h"
+#include "../../src/engine/hub_int.h"
 #include "sockit/error.h"
 
 /* ---- bufq ---- */

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,7 +13,7 @@
 #include "internal.h"
 #include "lines.h"
 #include "sockit/error.h"
-#include "sockit/hub.h"
+#include "chat_client.h"
 #include "sockit/sock.h"
 #include "sockit/utf8.h"
 #include "uvfd.h"
@@ -27,7 +26,9 @@
 #define ERASE_ECHO "\033[1A\033[2K" /* up one line, clear it */
 
 typedef struct client {
-  uv_loop_t loop;
+  sk_engine_t *e;
+  sk__part_t part; /* how sk_engine_stop() reaches the client */
+  uv_loop_t *loop; /* the caller's */
   sk__uvstream_t sock; /* on a dup of the caller's socket */
   uv_write_t wreq;
   uv_shutdown_t sreq;
@@ -35,21 +36,21 @@ typedef struct client {
   sk__source_t in;
   sk__sink_t out;
   sk__lines_t lines, own;
-  uv_signal_t sigint, sigterm;
   bool sock_open, in_open, in_eof, shut, sock_paused, ending;
   bool mark_own, erase_echo; /* out is a tty; in is one too */
-  int exit_code;
+  sk_stop_t reason; /* why it ends (the first reason wins) */
+  bool asked;       /* sk_engine_stop() came once already */
   char *err;
   char *show; /* one incoming line made safe */
   char rbuf[CLIENT_RBUF], inbuf[CLIENT_RBUF];
 } client_t;
 
-static void client_end(client_t *cl, int code);
+static void client_end(client_t *cl, sk_stop_t reason);
 
 static void client_print(client_t *cl, const char *text, size_t len) {
   sk__msg_t *m = sk__msg_new(text, len);
   if (!m || sk__sink_push(&cl->out, m, SIZE_MAX) < 0)
-    client_end(cl, sk__fail(cl->err, 1, "output: %s", strerror(ENOMEM)));
+    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "output: %s", strerror(ENOMEM)));
   sk__msg_unref(m);
   sk__sink_flush(&cl->out);
 }
@@ -82,19 +83,19 @@ static void sock_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n > 0) {
     if (sk__lines_feed(&cl->lines, LINE_MAX_SHOWN, buf->base, (size_t)n,
                        incoming_line_cb, cl) < 0)
-      client_end(cl, sk__fail(cl->err, 1, "%s", strerror(ENOMEM)));
+      client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "%s", strerror(ENOMEM)));
     else if (!cl->sock_paused && sk__sink_pending(&cl->out) > HIGH_WATER) {
       uv_read_stop(s); /* the terminal is behind: let the kernel hold it */
       cl->sock_paused = true;
     }
   } else if (n == UV_EOF) {
     sk__lines_finish(&cl->lines, LINE_MAX_SHOWN, incoming_line_cb, cl);
-    client_end(cl, 0);
+    client_end(cl, SK_STOP_DONE);
   } else if (n == UV_ECONNRESET) {
     sk__lines_finish(&cl->lines, LINE_MAX_SHOWN, incoming_line_cb, cl);
-    client_end(cl, sk__fail(cl->err, 1, "connection reset by the server"));
+    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "connection reset by the server"));
   } else if (n < 0) {
-    client_end(cl, sk__fail(cl->err, 1, "read: %s", uv_strerror((int)n)));
+    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "read: %s", uv_strerror((int)n)));
   }
 }
 
@@ -110,11 +111,11 @@ static void sock_write_cb(uv_write_t *req, int status);
 static void sock_flush(client_t *cl) {
   int rc = sk__bufq_write(&cl->sq, &cl->wreq, &cl->sock.stream, sock_write_cb);
   if (rc < 0) {
-    client_end(cl, sk__fail(cl->err, 1, "write: %s", uv_strerror(rc)));
+    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "write: %s", uv_strerror(rc)));
   } else if (cl->sq.count == 0 && cl->in_eof && !cl->shut && cl->sock_open) {
     cl->shut = true;
     if (uv_shutdown(&cl->sreq, &cl->sock.stream, sock_shutdown_cb) < 0)
-      client_end(cl, 0);
+      client_end(cl, SK_STOP_DONE);
   }
 }
 
@@ -124,7 +125,7 @@ static void sock_write_cb(uv_write_t *req, int status) {
   if (!cl->sock_open)
     return;
   if (status < 0) {
-    client_end(cl, sk__fail(cl->err, 1, "write: %s", uv_strerror(status)));
+    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "write: %s", uv_strerror(status)));
     return;
   }
   if (cl->in_open && cl->in.paused && cl->sq.bytes <= LOW_WATER)
@@ -156,7 +157,7 @@ static void in_cb(sk__source_t *src, ssize_t n) {
     sk__msg_t *m = sk__msg_new(src->buf, (size_t)n);
     if (!m || sk__bufq_push(&cl->sq, m, SIZE_MAX) < 0) {
       sk__msg_unref(m);
-      client_end(cl, sk__fail(cl->err, 1, "input: %s", strerror(ENOMEM)));
+      client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "input: %s", strerror(ENOMEM)));
       return;
     }
     sk__msg_unref(m);
@@ -180,19 +181,15 @@ static void in_cb(sk__source_t *src, ssize_t n) {
 
 static void client_close_rest(client_t *cl) {
   if (cl->out.open)
-    sk__sink_close(&cl->out);
-  if (!uv_is_closing((uv_handle_t *)&cl->sigint)) {
-    uv_close((uv_handle_t *)&cl->sigint, NULL);
-    uv_close((uv_handle_t *)&cl->sigterm, NULL);
-  }
+    sk__sink_close(&cl->out); /* the last handle: the loop runs out */
 }
 
 /* Stops talking to the server; output drains before the loop ends. */
-static void client_end(client_t *cl, int code) {
+static void client_end(client_t *cl, sk_stop_t reason) {
   if (cl->ending)
     return;
   cl->ending = true;
-  cl->exit_code = code;
+  cl->reason = reason;
   if (cl->sock_open) {
     uv_close(&cl->sock.handle, NULL);
     cl->sock_open = false;
@@ -209,7 +206,7 @@ static void out_cb(sk__sink_t *sink, int status) {
   client_t *cl = sink->data;
   size_t pending = sk__sink_pending(sink);
   if (status < 0 && !cl->ending)
-    client_end(cl, sk__fail(cl->err, 1, "output: %s", uv_strerror(status)));
+    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "output: %s", uv_strerror(status)));
   if (cl->ending) {
     if (pending == 0 || sink->error)
       client_close_rest(cl);
@@ -219,12 +216,14 @@ static void out_cb(sk__sink_t *sink, int status) {
   }
 }
 
-static void signal_cb(uv_signal_t *s, int signum) {
-  client_t *cl = s->data;
-  if (cl->ending) /* a second signal: do not wait for the output */
+/* sk_engine_stop(): the caller asks (main, on a signal). */
+static void client_on_stop(void *mode, sk_stop_t reason) {
+  client_t *cl = mode;
+  if (cl->ending && cl->asked) /* asked again: do not wait for output */
     client_close_rest(cl);
   else
-    client_end(cl, signum == SIGINT ? 130 : 143);
+    client_end(cl, reason);
+  cl->asked = true;
 }
 
 /* ---- setting up ---- */
@@ -235,9 +234,9 @@ static int sock_open(client_t *cl, int fd) {
     return -errno;
   uv_handle_type type = uv_guess_handle(d);
   if (type == UV_TCP)
-    rc = uv_tcp_init(&cl->loop, &cl->sock.tcp);
+    rc = uv_tcp_init(cl->loop, &cl->sock.tcp);
   else if (type == UV_NAMED_PIPE)
-    rc = uv_pipe_init(&cl->loop, &cl->sock.pipe, 0);
+    rc = uv_pipe_init(cl->loop, &cl->sock.pipe, 0);
   else
     rc = UV_ENOTSOCK;
   if (rc < 0) {
@@ -260,17 +259,17 @@ static int sock_open(client_t *cl, int fd) {
 static int stdio_open(client_t *cl, int in_fd, int out_fd) {
   int rc;
   if (in_fd >= 0) {
-    rc = sk__source_open(&cl->in, &cl->loop, in_fd, cl->inbuf, sizeof cl->inbuf,
+    rc = sk__source_open(&cl->in, cl->loop, in_fd, cl->inbuf, sizeof cl->inbuf,
                          in_cb);
     if (rc < 0)
-      return sk__fail(cl->err, 1, "standard input: %s", uv_strerror(rc));
+      return sk__fail(cl->err, rc, "standard input: %s", uv_strerror(rc));
     cl->in.data = cl;
     cl->in_open = true;
   }
   if (out_fd >= 0) {
-    rc = sk__sink_open(&cl->out, &cl->loop, out_fd, out_cb);
+    rc = sk__sink_open(&cl->out, cl->loop, out_fd, out_cb);
     if (rc < 0)
-      return sk__fail(cl->err, 1, "standard output: %s", uv_strerror(rc));
+      return sk__fail(cl->err, rc, "standard output: %s", uv_strerror(rc));
     cl->out.data = cl;
     cl->mark_own = isatty(out_fd);
     cl->erase_echo = cl->mark_own && in_fd >= 0 && isatty(in_fd);
@@ -281,24 +280,13 @@ static int stdio_open(client_t *cl, int in_fd, int out_fd) {
 static int client_setup(client_t *cl, int fd, int in_fd, int out_fd) {
   int rc = sock_open(cl, fd);
   if (rc < 0)
-    return sk__fail(cl->err, 1, "chat socket: %s", uv_strerror(rc));
+    return sk__fail(cl->err, rc, "chat socket: %s", uv_strerror(rc));
   if ((rc = stdio_open(cl, in_fd, out_fd)) != 0)
     return rc;
-  uv_signal_init(&cl->loop, &cl->sigint);
-  uv_signal_init(&cl->loop, &cl->sigterm);
-  cl->sigint.data = cl->sigterm.data = cl;
-  uv_signal_start(&cl->sigint, signal_cb, SIGINT);
-  uv_signal_start(&cl->sigterm, signal_cb, SIGTERM);
   uv_read_start(&cl->sock.stream, sock_alloc_cb, sock_read_cb);
   if (cl->in_open)
     sk__source_resume(&cl->in);
   return 0;
-}
-
-static void walk_close_cb(uv_handle_t *handle, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(handle))
-    uv_close(handle, NULL);
 }
 
 static void client_free(client_t *cl) {
@@ -306,9 +294,7 @@ static void client_free(client_t *cl) {
     sk__source_close(&cl->in);
   if (cl->out.open)
     sk__sink_close(&cl->out);
-  uv_walk(&cl->loop, walk_close_cb, NULL);
-  uv_run(&cl->loop, UV_RUN_DEFAULT);
-  uv_loop_close(&cl->loop);
+  sk__engine_close_all(cl->e);
   sk__sink_done(&cl->out);
   sk__source_done(&cl->in);
   sk__bufq_clear(&cl->sq);
@@ -318,29 +304,31 @@ static void client_free(client_t *cl) {
   free(cl);
 }
 
-int sk_chat_client_run(char *err, int fd, int in_fd, int out_fd) {
+int sk_chat_client_run(sk_engine_t *e, char *err, int fd, int in_fd,
+                       int out_fd) {
   client_t *cl = calloc(1, sizeof *cl);
   char *show = malloc(SK_UTF8_SANITIZED_MAX(LINE_MAX_SHOWN) + 32);
   int rc;
   if (!cl || !show) {
     free(cl);
     free(show);
-    return sk__fail(err, 1, "chat: %s", strerror(ENOMEM));
+    return sk__fail(err, -ENOMEM, "chat: %s", strerror(ENOMEM));
   }
-  sk_sigpipe_ignore();
+  cl->e = e;
+  cl->loop = e->loop;
   cl->err = err;
   cl->show = show;
   cl->in.orig_fd = cl->out.orig_fd = -1;
-  if ((rc = uv_loop_init(&cl->loop)) < 0) {
-    free(cl);
-    free(show);
-    return sk__fail(err, 1, "event loop: %s", uv_strerror(rc));
-  }
+  sk__engine_attach(e, &cl->part, cl, client_on_stop);
   rc = client_setup(cl, fd, in_fd, out_fd);
   if (rc == 0) {
-    uv_run(&cl->loop, UV_RUN_DEFAULT);
-    rc = cl->exit_code;
+    uv_run(cl->loop, UV_RUN_DEFAULT);
+    sk__engine_reason(e, cl->reason ? cl->reason : SK_STOP_DONE);
+    rc = cl->reason == SK_STOP_ERROR ? -EIO : 0;
+  } else {
+    sk__engine_reason(e, SK_STOP_ERROR);
   }
+  sk__engine_detach(e, &cl->part);
   client_free(cl);
   return rc;
 }

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "hub_int.h"
@@ -33,7 +32,7 @@
 
 #define ACCEPT_BURST 64       /* accepts per wakeup, so clients get a turn */
 #define ACCEPT_BACKOFF_MS 100 /* rest after running out of descriptors */
-#define STOP_FLUSH_MS 2000    /* how long a stop waits for clients, stdout */
+#define STOP_FLUSH_MS SK_ENGINE_FLUSH_MS /* a stop waits for clients, stdout */
 #define SWEEP_MS 1000         /* idle and drain checks at least this often */
 #define DEFAULT_MAX_LINE 4096
 #define DEFAULT_MAX_QUEUE (1024 * 1024)
@@ -46,14 +45,14 @@ static void stall_timer_cb(uv_timer_t *t);
 static void hub_stop_check(sk__hub_t *h);
 static void hub_finish(sk__hub_t *h);
 
+/* A notice for the engine's log callback (main prints "sockit: ..."). */
 void sk__hub_notice(const sk__hub_t *h, const char *fmt, ...) {
   char line[512];
   va_list ap;
-  (void)h;
   va_start(ap, fmt);
   vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "sockit: %s\n", line);
+  sk__engine_log(h->e, SK_LOG_NOTICE, "%s", line);
 }
 
 /* Ends the run with a runtime error once the current callback is done. */
@@ -72,11 +71,11 @@ void sk__hub_kick(sk__hub_t *h) {
   hub_kick(h);
 }
 
-static void hub_request_stop(sk__hub_t *h, int code) {
+static void hub_request_stop(sk__hub_t *h, sk_stop_t reason) {
   if (h->stop_requested)
     return;
   h->stop_requested = true;
-  h->exit_code = code;
+  h->reason = reason;
   hub_kick(h);
 }
 
@@ -89,7 +88,7 @@ static void hub_fail(sk__hub_t *h, const char *fmt, ...) {
     vsnprintf(h->err, SK_ERR_LEN, fmt, ap);
     va_end(ap);
   }
-  hub_request_stop(h, 1);
+  hub_request_stop(h, SK_STOP_ERROR);
 }
 
 /* ---- connection state ---- */
@@ -168,7 +167,7 @@ static void offender_add(sk__conn_t *c) {
         o = &h->offenders[i];
   }
   memcpy(o->addr, key, 16);
-  o->at = uv_now(&h->loop) | 1; /* never 0, which marks a free slot */
+  o->at = uv_now(h->loop) | 1; /* never 0, which marks a free slot */
 }
 
 /* True when c's address stalled the room within SK__HUB_OFFENCE_MS. */
@@ -177,7 +176,7 @@ static bool offender_recent(sk__conn_t *c) {
   if (!peer_key(c, key))
     return false;
   const struct sk__offender *o = offender_find(c->hub, key);
-  return o && uv_now(&c->hub->loop) - o->at < SK__HUB_OFFENCE_MS;
+  return o && uv_now(c->hub->loop) - o->at < SK__HUB_OFFENCE_MS;
 }
 
 /* Over the high-water mark: hold every sender until c catches up. */
@@ -188,7 +187,7 @@ static void conn_congest(sk__conn_t *c) {
     return;
   }
   c->congested = true;
-  c->congested_at = uv_now(&h->loop);
+  c->congested_at = uv_now(h->loop);
   if (h->n_congested++ == 0) {
     uv_timer_start(&h->stall_timer, stall_timer_cb, SK__HUB_STALL_MS, 0);
     hub_reads_update(h);
@@ -396,7 +395,7 @@ void sk__conn_finish(sk__conn_t *c, int why) {
     return;
   uv_read_stop(&c->h.stream);
   conn_set_state(c, SK__CONN_DRAINING);
-  c->last_active = uv_now(&c->hub->loop); /* the drain deadline starts */
+  c->last_active = uv_now(c->hub->loop); /* the drain deadline starts */
   conn_flush(c);
 }
 
@@ -412,7 +411,7 @@ static void conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   sk__conn_t *c = s->data;
   sk__hub_t *h = c->hub;
   if (n > 0) {
-    c->last_active = uv_now(&h->loop);
+    c->last_active = uv_now(h->loop);
     h->mode->on_data(c, buf->base, (size_t)n);
   } else if (n == UV_EOF) {
     if (h->mode->on_eof)
@@ -541,7 +540,7 @@ static void out_failed(sk__hub_t *h, int status) {
                      uv_strerror(status));
     h->out_detached = true;
   } else if (status == UV_EPIPE) {
-    hub_request_stop(h, 0); /* -k | head: a filter whose reader is gone */
+    hub_request_stop(h, SK_STOP_DONE); /* -k | head: a filter whose reader is gone */
   } else {
     hub_fail(h, "write to output: %s", uv_strerror(status));
   }
@@ -642,8 +641,8 @@ static void conn_free_cb(uv_handle_t *handle) {
  * negative code after closing fd and freeing c. */
 static int conn_handle_open(sk__hub_t *h, sk__conn_t *c, int fd) {
   bool local = c->peer.sa.sa_family == AF_UNIX;
-  int rc = local ? uv_pipe_init(&h->loop, &c->h.pipe, 0)
-                 : uv_tcp_init(&h->loop, &c->h.tcp);
+  int rc = local ? uv_pipe_init(h->loop, &c->h.pipe, 0)
+                 : uv_tcp_init(h->loop, &c->h.tcp);
   if (rc < 0) {
     close(fd);
     free(c);
@@ -671,7 +670,7 @@ static void conn_notice_open(const sk__conn_t *c) {
   bool brackets = port && addr[0] == '[' && port[-2] == ']';
   if (brackets)
     port[-2] = '\0';
-  sk__hub_notice(c->hub, "Connection received on %s%s%s",
+  sk__engine_log(c->hub->e, SK_LOG_NC, "Connection received on %s%s%s",
                  addr + (brackets ? 1 : 0), port ? " " : "", port ? port : "");
 }
 
@@ -694,7 +693,7 @@ static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer) {
   h->conns[h->n_conns++] = c;
   h->n_open++;
   c->state = SK__CONN_OPEN;
-  c->last_active = uv_now(&h->loop);
+  c->last_active = uv_now(h->loop);
   if (h->opts.verbose)
     conn_notice_open(c);
   if (h->mode->on_join)
@@ -747,7 +746,7 @@ static void accept_backoff(sk__hub_t *h, int e) {
     }
     h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   }
-  uint64_t now = uv_now(&h->loop);
+  uint64_t now = uv_now(h->loop);
   if (h->last_emfile_notice == 0 || now - h->last_emfile_notice >= 1000) {
     h->last_emfile_notice = now;
     sk__hub_notice(h, "accept: %s (%u clients): refusing for %d ms",
@@ -846,7 +845,7 @@ static void hub_listen_update(sk__hub_t *h) {
 
 static void sweep_cb(uv_timer_t *t) {
   sk__hub_t *h = t->data;
-  uint64_t now = uv_now(&h->loop), idle = (uint64_t)h->opts.idle_timeout_ms;
+  uint64_t now = uv_now(h->loop), idle = (uint64_t)h->opts.idle_timeout_ms;
   /* Backwards: a close moves the last connection into the slot freed,
    * and that one has been looked at already. */
   for (uint32_t i = h->n_conns; i-- > 0;) {
@@ -862,7 +861,7 @@ static void sweep_cb(uv_timer_t *t) {
 /* Drops the clients congested for SK__HUB_STALL_MS; the others wait. */
 static void stall_timer_cb(uv_timer_t *t) {
   sk__hub_t *h = t->data;
-  uint64_t now = uv_now(&h->loop), next = SK__HUB_STALL_MS;
+  uint64_t now = uv_now(h->loop), next = SK__HUB_STALL_MS;
   for (uint32_t i = h->n_conns; i-- > 0;) { /* backwards: see sweep_cb */
     sk__conn_t *c = h->conns[i];
     uint64_t age = c->congested ? now - c->congested_at : 0;
@@ -896,12 +895,13 @@ static void stop_timer_cb(uv_timer_t *t) {
   hub_abort(t->data); /* clients or stdout did not take the rest in time */
 }
 
-static void signal_cb(uv_signal_t *s, int signum) {
-  sk__hub_t *h = s->data;
-  if (h->stopping) /* a second signal: do not wait any longer */
+/* sk_engine_stop(): the caller asks (main, on a signal). */
+static void hub_on_stop(void *mode, sk_stop_t reason) {
+  sk__hub_t *h = mode;
+  if (h->stopping) /* asked again: do not wait any longer */
     hub_abort(h);
   else
-    hub_request_stop(h, signum == SIGINT ? 130 : 143);
+    hub_request_stop(h, reason);
 }
 
 /* Stopping ends once every client has taken its queue and stdout its. */
@@ -942,11 +942,6 @@ static void close_if_open(uv_handle_t *handle) {
     uv_close(handle, NULL);
 }
 
-static void walk_close_cb(uv_handle_t *handle, void *arg) {
-  (void)arg;
-  close_if_open(handle);
-}
-
 /* Closes the hub's own handles; the loop then runs out and returns. */
 static void hub_finish(sk__hub_t *h) {
   if (h->finished)
@@ -965,21 +960,9 @@ static void hub_finish(sk__hub_t *h) {
   close_if_open((uv_handle_t *)&h->stall_timer);
   close_if_open((uv_handle_t *)&h->kick);
   close_if_open((uv_handle_t *)&h->flush);
-  close_if_open((uv_handle_t *)&h->sigint);
-  close_if_open((uv_handle_t *)&h->sigterm);
 }
 
 /* ---- setting up and tearing down ---- */
-
-/* Up to 20,000 clients need as many descriptors; the soft limit is often
- * 1,024 while the hard one allows far more. */
-static void raise_nofile_limit(void) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
-    return;
-  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1 << 20 : rl.rlim_max;
-  (void)setrlimit(RLIMIT_NOFILE, &rl);
-}
 
 /* The largest message a client may be sent while reads go on: reads
  * pause once a queue passes half, so half a queue is always free. */
@@ -1019,7 +1002,7 @@ static size_t read_size(const sk__hub_t *h) {
 
 static int hub_opts_set(char *err, sk__hub_t *h, const sk_hub_opts_t *opts) {
   if (sk_hub_opts_check(err, opts) < 0)
-    return 2;
+    return -EINVAL;
   h->opts = *opts;
   if (!h->opts.max_line)
     h->opts.max_line = DEFAULT_MAX_LINE;
@@ -1036,34 +1019,29 @@ static int hub_opts_set(char *err, sk__hub_t *h, const sk_hub_opts_t *opts) {
     h->mode = &sk__hub_chat;
     break;
   default:
-    return sk__fail(err, 1, "hub: unknown mode %d", (int)opts->mode);
+    return sk__fail(err, -EINVAL, "hub: unknown mode %d", (int)opts->mode);
   }
   if (h->opts.max_conns < 0 || h->opts.idle_timeout_ms < 0)
-    return sk__fail(err, 1, "hub: a negative limit");
+    return sk__fail(err, -EINVAL, "hub: a negative limit");
   h->read_max = read_size(h);
   return 0;
 }
 
 static int hub_handles_init(char *err, sk__hub_t *h) {
-  uv_loop_t *l = &h->loop;
+  uv_loop_t *l = h->loop;
   int rc = uv_poll_init_socket(l, &h->listener, h->listen_fd);
   if (rc < 0)
-    return sk__fail(err, 1, "listening socket: %s", uv_strerror(rc));
+    return sk__fail(err, rc, "listening socket: %s", uv_strerror(rc));
   uv_timer_init(l, &h->accept_timer);
   uv_timer_init(l, &h->sweep_timer);
   uv_timer_init(l, &h->stop_timer);
   uv_timer_init(l, &h->stall_timer);
   uv_idle_init(l, &h->kick);
   uv_check_init(l, &h->flush);
-  uv_signal_init(l, &h->sigint);
-  uv_signal_init(l, &h->sigterm);
   h->listener.data = h->accept_timer.data = h->sweep_timer.data = h;
-  h->stop_timer.data = h->flush.data = h->sigint.data = h->sigterm.data = h;
+  h->stop_timer.data = h->flush.data = h;
   h->stall_timer.data = h;
   uv_check_start(&h->flush, flush_cb);
-  if ((rc = uv_signal_start(&h->sigint, signal_cb, SIGINT)) < 0 ||
-      (rc = uv_signal_start(&h->sigterm, signal_cb, SIGTERM)) < 0)
-    return sk__fail(err, 1, "signals: %s", uv_strerror(rc));
   uint64_t sweep = sweep_interval(h);
   uv_timer_start(&h->sweep_timer, sweep_cb, sweep, sweep);
   return 0;
@@ -1076,17 +1054,17 @@ static int hub_stdio_open(char *err, sk__hub_t *h) {
     size_t cap = room_for_one(h->opts.max_queue) / (h->opts.crlf ? 2 : 1);
     if (cap > sizeof h->inbuf)
       cap = sizeof h->inbuf;
-    rc = sk__source_open(&h->in, &h->loop, h->opts.in_fd, h->inbuf, cap,
+    rc = sk__source_open(&h->in, h->loop, h->opts.in_fd, h->inbuf, cap,
                          input_cb);
     if (rc < 0)
-      return sk__fail(err, 1, "standard input: %s", uv_strerror(rc));
+      return sk__fail(err, rc, "standard input: %s", uv_strerror(rc));
     h->in.data = h;
     h->in_open = true;
   }
   if (h->opts.out_fd >= 0) {
-    rc = sk__sink_open(&h->out, &h->loop, h->opts.out_fd, out_cb);
+    rc = sk__sink_open(&h->out, h->loop, h->opts.out_fd, out_cb);
     if (rc < 0)
-      return sk__fail(err, 1, "standard output: %s", uv_strerror(rc));
+      return sk__fail(err, rc, "standard output: %s", uv_strerror(rc));
     h->out.data = h;
     h->out_open = true;
   }
@@ -1099,11 +1077,8 @@ static void hub_free(sk__hub_t *h) {
     sk__source_close(&h->in);
   if (h->out_open)
     sk__sink_close(&h->out);
-  if (h->loop_ready) {
-    uv_walk(&h->loop, walk_close_cb, NULL);
-    uv_run(&h->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&h->loop);
-  }
+  if (h->loop_ready)
+    sk__engine_close_all(h->e);
   sk__sink_done(&h->out); /* the reverse of opening: flags saved last */
   sk__source_done(&h->in);
   if (h->mode && h->mode->fini)
@@ -1122,31 +1097,35 @@ static int hub_setup(char *err, sk__hub_t *h, int listen_fd,
   h->in.orig_fd = h->out.orig_fd = -1;
   if ((rc = hub_opts_set(err, h, opts)) != 0)
     return rc;
-  if ((rc = uv_loop_init(&h->loop)) < 0)
-    return sk__fail(err, 1, "event loop: %s", uv_strerror(rc));
   h->loop_ready = true;
   h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (h->mode->init && h->mode->init(h) < 0)
-    return sk__fail(err, 1, "hub: %s", strerror(ENOMEM));
+    return sk__fail(err, -ENOMEM, "hub: %s", strerror(ENOMEM));
   if ((rc = hub_handles_init(err, h)) != 0 ||
       (rc = hub_stdio_open(err, h)) != 0)
     return rc;
   hub_reads_update(h);
-  return h->listening ? 0 : 1;
+  return h->listening ? 0 : -EIO; /* hub_fail wrote err */
 }
 
-int sk_hub_run(char *err, int listen_fd, const sk_hub_opts_t *opts) {
+int sk_hub_run(sk_engine_t *e, char *err, int listen_fd,
+               const sk_hub_opts_t *opts) {
   sk__hub_t *h = calloc(1, sizeof *h);
   if (!h)
-    return sk__fail(err, 1, "hub: %s", strerror(ENOMEM));
-  sk_sigpipe_ignore();
-  raise_nofile_limit();
+    return sk__fail(err, -ENOMEM, "hub: %s", strerror(ENOMEM));
   h->reserve_fd = -1;
+  h->e = e;
+  h->loop = e->loop;
+  sk__engine_attach(e, &h->part, h, hub_on_stop);
   int rc = hub_setup(err, h, listen_fd, opts);
   if (rc == 0) {
-    uv_run(&h->loop, UV_RUN_DEFAULT);
-    rc = h->exit_code;
+    uv_run(h->loop, UV_RUN_DEFAULT);
+    sk__engine_reason(e, h->reason ? h->reason : SK_STOP_DONE);
+    rc = h->reason == SK_STOP_ERROR ? -EIO : 0;
+  } else {
+    sk__engine_reason(e, SK_STOP_ERROR);
   }
+  sk__engine_detach(e, &h->part);
   hub_free(h);
   return rc;
 }

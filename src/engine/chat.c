@@ -279,13 +279,13 @@ void sk__chat_op_tell(sk__hub_t *h, const char *fmt, ...) {
                   SK__TO_LOG);
 }
 
-/* Asks the hub to stop as a signal would, with exit code 0: the hub
- * then closes every client politely once its queue is sent. */
+/* Asks the hub to stop as a signal would, with SK_STOP_DONE (exit 0):
+ * the hub then closes every client politely once its queue is sent. */
 void sk__chat_stop(sk__hub_t *h) {
   if (h->stop_requested)
     return;
   h->stop_requested = true;
-  h->exit_code = 0;
+  h->reason = SK_STOP_DONE;
   sk__hub_kick(h);
 }
 
@@ -337,7 +337,7 @@ static void quiet_touch(chat_t *ch, chat_conn_t *cc) {
   if (cc->lines.len == 0 || cc->base.state != SK__CONN_OPEN)
     return;
   cc->quiet_on = true;
-  cc->quiet_at = uv_now(&h->loop);
+  cc->quiet_at = uv_now(h->loop);
   cc->quiet_next = NULL;
   cc->quiet_prev = ch->quiet_tail;
   *(ch->quiet_tail ? &ch->quiet_tail->quiet_next : &ch->quiet_head) = cc;
@@ -350,7 +350,7 @@ static void quiet_touch(chat_t *ch, chat_conn_t *cc) {
 static void quiet_cb(uv_timer_t *t) {
   sk__hub_t *h = t->data;
   chat_t *ch = h->mode_data;
-  uint64_t now = uv_now(&h->loop), wait = SK__CHAT_PARTIAL_MS;
+  uint64_t now = uv_now(h->loop), wait = SK__CHAT_PARTIAL_MS;
   chat_conn_t *cc;
   while ((cc = ch->quiet_head) != NULL && !sk__hub_busy(h)) {
     if (now - cc->quiet_at < SK__CHAT_PARTIAL_MS) {
@@ -579,10 +579,10 @@ static int chat_init(sk__hub_t *h) {
   for (int k = 0; k < SK__NICK_KEYS; k++)
     ch->bucket[k] = calloc(ch->n_bucket, sizeof *ch->bucket[k]);
   ch->nicks = sk__nicks_open();
-  uv_timer_init(&h->loop, &ch->quiet_timer);
+  uv_timer_init(h->loop, &ch->quiet_timer);
   ch->quiet_timer.data = h;
   uv_unref((uv_handle_t *)&ch->quiet_timer); /* never keeps a stop waiting */
-  uv_timer_init(&h->loop, &ch->note_timer);
+  uv_timer_init(h->loop, &ch->note_timer);
   ch->note_timer.data = h;
   uv_unref((uv_handle_t *)&ch->note_timer);
   if (!ch->scratch || !ch->bucket[0] || !ch->bucket[1] || !ch->nicks)

@@ -20,13 +20,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <signal.h>
 #include <uv.h>
 
 #include "internal.h"
 #include "sockit/acl.h"
 #include "sockit/addr.h"
-#include "sockit/relay.h"
+#include "endpoint.h"
+#include "engine.h"
+#include "relay.h"
 #include "sockit/sock.h"
 
 #define BUF_DEFAULT (256 * 1024)
@@ -36,21 +37,12 @@
 #define DGRAM_MAX 65536
 #define UDP_PAYLOAD_MAX 65507 /* IPv4; also the Unix datagram chunk */
 #define PEERS_MAX 1024
-#define FLUSH_DEADLINE_MS 2000
+#define FLUSH_DEADLINE_MS SK_ENGINE_FLUSH_MS
 
 typedef struct relay relay_t;
 
-typedef struct end {
-  int fd;
-  int saved_flags;     /* fcntl flags to restore at exit, or -1 */
-  bool polled;         /* watched with uv_poll; else always ready */
-  bool socket, dgram, regular, tty;
-  bool can_read, can_write; /* last known readiness */
-  int events;          /* what uv_poll watches now */
-  uv_poll_t poll;
-  relay_t *relay;
-  char name[SK_ADDRSTR_LEN];
-} end_t;
+/* The relay's ends are the engine's endpoints (endpoint.h). */
+typedef sk__endpoint_t end_t;
 
 typedef enum move { MOVE_COPY, MOVE_SENDFILE, MOVE_SPLICE } move_t;
 
@@ -73,16 +65,31 @@ typedef struct pump {
 } pump_t;
 
 struct relay {
-  uv_loop_t loop;
+  sk_engine_t *e;     /* the loop core this relay runs on */
+  sk__part_t part;    /* how sk_engine_stop() reaches it */
+  uv_loop_t *loop;    /* e->loop: the caller's */
+  sk_relay_done_cb done; /* NULL after a failed start: never called */
+  void *done_arg;
+  sk_relay_opts_t o;  /* the caller's options, kept */
+  sk_stop_t reason;   /* why it ends (the first reason wins) */
+  bool over;          /* finished: handles closing, then freed */
+  unsigned closing;   /* handles whose close callback is pending */
+  char errbuf[SK_ERR_LEN];
   uv_idle_t idle;
-  uv_timer_t tick;    /* idle timeout, progress, flush deadline */
+  uv_timer_t tick;    /* idle timeout, progress, flush deadline: runs
+                         only while one of them is pending */
   uv_timer_t quit;    /* -q: the end, some time after input EOF */
-  uv_signal_t sigint, sigterm;
-  end_t net, in, out;
-  pump_t up, down;
+  bool handles_ready; /* idle, tick and quit are initialised */
+  /* The ends of the two sides, b's first: a side's reading and writing
+   * halves share one end when they are one descriptor (a socket). */
+  end_t ends[4];
+  size_t n_ends;
+  end_t *a_rd, *a_wr, *b_rd, *b_wr;
+  pump_t up, down; /* up: a_rd -> b_wr; down: b_rd -> a_wr */
   const sk_relay_opts_t *opts;
   bool failed, stopping;
-  int exit_code;
+  bool errored;       /* a runtime error is recorded in err */
+  bool asked_stop;    /* sk_engine_stop() came once already */
   char *err;
   uint64_t last_activity, last_bytes, stop_at, started, last_report;
   uint64_t report_bytes;
@@ -90,74 +97,21 @@ struct relay {
   uint64_t in_size;   /* bytes a regular-file input holds, or 0 */
   size_t dgram_max;   /* the largest datagram one read of input makes */
   uint64_t unheard_bytes; /* -k -u -l: input read before any peer spoke */
-  struct sockaddr_storage peers[PEERS_MAX];
-  socklen_t peer_lens[PEERS_MAX];
+  /* -u -l only (130 KiB, so allocated then): the peers heard from */
+  struct sockaddr_storage *peers;
+  socklen_t *peer_lens;
   size_t n_peers, next_evict;
 };
 
 static void relay_turn(relay_t *r);
+static void on_tick(uv_timer_t *t);
 
-/* ---- ends ---------------------------------------------------------- */
-
-static void end_init(end_t *e, relay_t *r, int fd, const char *name) {
-  struct stat st;
-  memset(e, 0, sizeof *e);
-  e->fd = fd;
-  e->relay = r;
-  e->saved_flags = -1;
-  e->can_read = e->can_write = true;
-  snprintf(e->name, sizeof e->name, "%s", name);
-  if (fd < 0 || fstat(fd, &st) < 0)
-    return;
-  e->socket = S_ISSOCK(st.st_mode);
-  e->regular = S_ISREG(st.st_mode);
-  e->tty = isatty(fd);
-  /* epoll refuses regular files and most devices (/dev/null): those
-   * never block, so we treat them as always ready instead. */
-  e->polled = e->socket || S_ISFIFO(st.st_mode) || e->tty;
-  if (e->socket) {
-    int type = 0;
-    socklen_t len = sizeof type;
-    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
-    e->dgram = type == SOCK_DGRAM;
-  }
-}
-
-/* Non-blocking I/O on polled ends; the old flags come back at exit. */
-static int end_open(end_t *e) {
-  if (!e->polled)
-    return 0;
-  e->saved_flags = fcntl(e->fd, F_GETFL);
-  if (e->saved_flags < 0 || fcntl(e->fd, F_SETFL, e->saved_flags | O_NONBLOCK))
-    return -errno;
-  e->poll.data = e;
-  return uv_poll_init(&e->relay->loop, &e->poll, e->fd);
-}
-
-static void end_restore(end_t *e) {
-  if (e->saved_flags >= 0)
-    fcntl(e->fd, F_SETFL, e->saved_flags);
-}
-
-static ssize_t end_read(end_t *e, char *buf, size_t len) {
-  ssize_t n;
-  do
-    n = read(e->fd, buf, len);
-  while (n < 0 && errno == EINTR);
-  /* A short read drained the kernel buffer: ask poll, not read again. */
-  if ((n < 0 && errno == EAGAIN) || (e->polled && n > 0 && (size_t)n < len))
-    e->can_read = false;
-  return n;
-}
-
-static ssize_t end_write(end_t *e, const char *buf, size_t len) {
-  ssize_t n;
-  do
-    n = e->socket ? send(e->fd, buf, len, MSG_NOSIGNAL) : write(e->fd, buf, len);
-  while (n < 0 && errno == EINTR);
-  if ((n < 0 && errno == EAGAIN) || (e->polled && n >= 0 && (size_t)n < len))
-    e->can_write = false;
-  return n;
+/* A stop deadline is due: the tick watches it (and runs only then, or
+ * for -w / -i / --progress). */
+static void relay_deadline(relay_t *r) {
+  r->stop_at = uv_now(r->loop) + FLUSH_DEADLINE_MS;
+  if (r->handles_ready && !uv_is_active((uv_handle_t *)&r->tick))
+    uv_timer_start(&r->tick, on_tick, 100, 100);
 }
 
 /* ---- failures -------------------------------------------------------- */
@@ -170,15 +124,15 @@ static void relay_fail(relay_t *r, bool stop, const char *fmt, ...)
  * direction carries on, so that bytes the peer sent before it reset
  * still reach stdout. */
 static void relay_fail(relay_t *r, bool stop, const char *fmt, ...) {
-  if (r->exit_code != SK_EXIT_ERROR && r->err) {
+  if (!r->errored && r->err) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->err, SK_ERR_LEN, fmt, ap);
     va_end(ap);
   }
-  r->exit_code = SK_EXIT_ERROR;
+  r->errored = true;
   if (stop && !r->failed)
-    r->stop_at = uv_now(&r->loop) + FLUSH_DEADLINE_MS;
+    relay_deadline(r);
   r->failed |= stop;
 }
 
@@ -186,7 +140,7 @@ static void relay_fail(relay_t *r, bool stop, const char *fmt, ...) {
  * flush what is buffered (bounded by the deadline), exit code as is. */
 static void relay_wind_down(relay_t *r) {
   if (!r->stopping && !r->failed)
-    r->stop_at = uv_now(&r->loop) + FLUSH_DEADLINE_MS;
+    relay_deadline(r);
   r->stopping = true;
 }
 
@@ -339,8 +293,8 @@ static bool dgram_refused(relay_t *r, const struct sockaddr_storage *from,
     return false;
   if (o->verbose) {
     sk_sockaddr_format((const struct sockaddr *)from, len, name, sizeof name);
-    fprintf(stderr, "sockit: dropped a datagram from %s (--allow/--deny)\n",
-            name);
+    sk__engine_log(r->e, SK_LOG_NOTICE,
+                   "dropped a datagram from %s (--allow/--deny)", name);
   }
   return true;
 }
@@ -385,7 +339,7 @@ static bool copy_read(pump_t *p) {
   /* -C reads into the far end of the room and converts down to `at`:
    * in place, since the output never overtakes the input. */
   char *at = p->buf + p->tail, *into = p->crlf ? at + space - want : at;
-  ssize_t n = end_read(p->src, into, want);
+  ssize_t n = sk__endpoint_read(p->src, into, want);
   if (n > 0)
     p->tail += p->crlf ? sk__crlf_convert(into, (size_t)n, at, &p->crlf_last)
                        : (size_t)n;
@@ -405,8 +359,9 @@ static bool copy_read(pump_t *p) {
 static bool dgram_unheard(pump_t *p, size_t len) {
   relay_t *r = p->relay;
   if (r->unheard_bytes == 0)
-    fprintf(stderr, "sockit: no peer has spoken yet: input not sent "
-                    "(-k sends to the peers heard from)\n");
+    sk__engine_log(r->e, SK_LOG_NOTICE,
+                   "no peer has spoken yet: input not sent "
+                   "(-k sends to the peers heard from)");
   r->unheard_bytes += len;
   p->head = p->tail = 0;
   return true;
@@ -453,7 +408,7 @@ static bool dgram_write(pump_t *p) {
 static bool copy_write(pump_t *p) {
   if (p->dst->dgram)
     return dgram_write(p);
-  ssize_t n = end_write(p->dst, p->buf + p->head, p->tail - p->head);
+  ssize_t n = sk__endpoint_write(p->dst, p->buf + p->head, p->tail - p->head);
   if (n > 0) {
     p->head += (size_t)n;
     p->bytes += (uint64_t)n;
@@ -693,19 +648,19 @@ static int end_interest(const end_t *e, const pump_t *reader,
 static void on_poll(uv_poll_t *h, int status, int events);
 
 static void end_watch(end_t *e, int events) {
-  if (!e->polled || e->events == events)
-    return;
-  e->events = events;
-  if (events)
-    uv_poll_start(&e->poll, events, on_poll);
-  else
-    uv_poll_stop(&e->poll);
+  sk__endpoint_watch(e, events, on_poll);
 }
 
+/* Each end polled for what the pumps that read and write it want. */
 static void relay_watch(relay_t *r) {
-  end_watch(&r->in, end_interest(&r->in, &r->up, NULL));
-  end_watch(&r->out, end_interest(&r->out, NULL, &r->down));
-  end_watch(&r->net, end_interest(&r->net, &r->down, &r->up));
+  for (size_t i = 0; i < r->n_ends; i++) {
+    end_t *e = &r->ends[i];
+    const pump_t *rd = r->up.src == e ? &r->up
+                       : r->down.src == e ? &r->down : NULL;
+    const pump_t *wr = r->up.dst == e ? &r->up
+                       : r->down.dst == e ? &r->down : NULL;
+    end_watch(e, end_interest(e, rd, wr));
+  }
 }
 
 static bool pump_settled(const pump_t *p) {
@@ -724,8 +679,20 @@ static bool relay_is_over(const relay_t *r) {
   return pump_settled(&r->up) && pump_settled(&r->down);
 }
 
+static void relay_finish(relay_t *r, int rc);
+static void relay_report(relay_t *r, bool final);
+
+/* The run is over: the final report, then the end (relay_finish). */
 static void relay_close(relay_t *r) {
-  uv_stop(&r->loop);
+  if (r->over)
+    return;
+  if (r->errored)
+    r->reason = SK_STOP_ERROR; /* an error outranks the other reasons */
+  else if (r->reason == SK_STOP_NONE)
+    r->reason = SK_STOP_DONE;
+  if (r->o.progress || r->o.verbose)
+    relay_report(r, true);
+  relay_finish(r, r->errored ? -EIO : 0);
 }
 
 static void on_idle(uv_idle_t *h) {
@@ -747,7 +714,7 @@ static void relay_turn(relay_t *r) {
     pump_step(&r->down);
   bool more = pump_can_act(&r->up) || pump_can_act(&r->down);
   if (r->up.bytes + r->down.bytes != before)
-    r->last_activity = uv_now(&r->loop);
+    r->last_activity = uv_now(r->loop);
   if (relay_is_over(r)) {
     relay_close(r);
     return;
@@ -766,12 +733,13 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     e->can_read = true;
   if (status < 0 || (events & UV_WRITABLE))
     e->can_write = true;
-  relay_turn(e->relay);
+  relay_turn(e->owner);
 }
 
 /* ---- timers, signals, reports ---------------------------------------- */
 
-void sk_bytes_format(uint64_t bytes, char *buf, size_t len) {
+/* A byte count as "512 B", "1.5 KiB", "3.2 GiB" (the reports only). */
+static void bytes_format(uint64_t bytes, char *buf, size_t len) {
   static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = (double)bytes;
   int u = 0;
@@ -787,7 +755,7 @@ void sk_bytes_format(uint64_t bytes, char *buf, size_t len) {
 
 /* ", 42%, ETA 0:07" for a regular-file input of known size, else "". */
 static void progress_eta(const relay_t *r, char *buf, size_t len) {
-  uint64_t now = uv_now(&r->loop), sent = r->up.bytes;
+  uint64_t now = uv_now(r->loop), sent = r->up.bytes;
   buf[0] = '\0';
   if (!r->in_size || sent > r->in_size)
     return;
@@ -809,34 +777,36 @@ static void progress_eta(const relay_t *r, char *buf, size_t len) {
  * pipe) each report is its own line. */
 static void relay_report(relay_t *r, bool final) {
   char sent[32], received[32], eta[48];
-  uint64_t now = uv_now(&r->loop), total = r->up.bytes + r->down.bytes;
+  uint64_t now = uv_now(r->loop), total = r->up.bytes + r->down.bytes;
   uint64_t since = final ? r->started : r->last_report;
   uint64_t moved = final ? total : total - r->report_bytes;
   double secs = (double)(now > since ? now - since : 1) / 1000.0;
   bool tty = r->progress_tty;
-  sk_bytes_format(r->up.bytes, sent, sizeof sent);
-  sk_bytes_format(r->down.bytes, received, sizeof received);
+  bytes_format(r->up.bytes, sent, sizeof sent);
+  bytes_format(r->down.bytes, received, sizeof received);
   progress_eta(r, eta, sizeof eta);
-  fprintf(stderr, "%ssockit: %s%s sent, %s received, %.1f MiB/s%s%s%s",
-          tty ? "\r" : "", final ? "total: " : "", sent, received,
-          (double)moved / secs / (1024.0 * 1024.0), final ? " average" : "",
-          final ? "" : eta, tty ? "\033[K" : "");
-  if (final || !tty)
-    fputc('\n', stderr);
-  fflush(stderr);
+  sk__engine_log(r->e, SK_LOG_PROGRESS,
+                 "%ssockit: %s%s sent, %s received, %.1f MiB/s%s%s%s%s",
+                 tty ? "\r" : "", final ? "total: " : "", sent, received,
+                 (double)moved / secs / (1024.0 * 1024.0),
+                 final ? " average" : "", final ? "" : eta,
+                 tty ? "\033[K" : "", final || !tty ? "\n" : "");
   r->last_report = now;
   r->report_bytes = total;
 }
 
 static void on_tick(uv_timer_t *t) {
   relay_t *r = t->data;
-  uint64_t now = uv_now(&r->loop);
+  uint64_t now = uv_now(r->loop);
   int idle_ms = r->opts->idle_timeout_ms;
   if ((r->failed || r->stopping) && now >= r->stop_at) {
     relay_close(r);
   } else if (idle_ms > 0 && now - r->last_activity >= (uint64_t)idle_ms) {
     if (r->opts->verbose)
-      fprintf(stderr, "sockit: no traffic for %d ms; closing\n", idle_ms);
+      sk__engine_log(r->e, SK_LOG_NOTICE, "no traffic for %d ms; closing",
+                     idle_ms);
+    if (r->reason == SK_STOP_NONE)
+      r->reason = SK_STOP_IDLE;
     relay_close(r);
   } else if (r->opts->progress && now - r->last_report >= 1000) {
     relay_report(r, false);
@@ -849,21 +819,73 @@ static void on_quit(uv_timer_t *t) {
   relay_turn(r);
 }
 
-static void on_signal(uv_signal_t *s, int signum) {
-  relay_t *r = s->data;
-  if (r->exit_code == SK_EXIT_OK)
-    r->exit_code = signum == SIGINT ? SK_EXIT_SIGINT : SK_EXIT_SIGTERM;
-  r->stopping = true;
-  r->stop_at = uv_now(&r->loop) + FLUSH_DEADLINE_MS;
+/* sk_engine_stop(): read no more, flush what is buffered within the
+ * deadline; asked again while flushing, close at once. */
+static void relay_on_stop(void *mode, sk_stop_t reason) {
+  relay_t *r = mode;
+  if (r->reason == SK_STOP_NONE)
+    r->reason = reason;
+  if (r->stopping && r->asked_stop) {
+    relay_close(r);
+    return;
+  }
+  r->asked_stop = r->stopping = true;
+  relay_deadline(r);
   relay_turn(r);
 }
 
 /* ---- set-up and tear-down ------------------------------------------- */
 
-static void handle_close(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
+static void relay_free(relay_t *r) {
+  free(r->peers);
+  free(r->peer_lens);
+  free(r);
+}
+
+static void relay_closed(relay_t *r) {
+  if (--r->closing == 0)
+    relay_free(r);
+}
+
+static void endpoint_closed_cb(uv_handle_t *h) {
+  relay_closed(((end_t *)h->data)->owner);
+}
+
+static void handle_closed_cb(uv_handle_t *h) {
+  relay_closed(h->data);
+}
+
+/* Closes the relay's own handles (the caller's loop may hold others);
+ * the last close callback frees the relay. */
+static void relay_handles_close(relay_t *r) {
+  r->closing = 1; /* held until every close has started */
+  for (size_t i = 0; i < r->n_ends; i++)
+    r->closing += sk__endpoint_close(&r->ends[i], endpoint_closed_cb);
+  if (r->handles_ready) {
+    uv_close((uv_handle_t *)&r->idle, handle_closed_cb);
+    uv_close((uv_handle_t *)&r->tick, handle_closed_cb);
+    uv_close((uv_handle_t *)&r->quit, handle_closed_cb);
+    r->closing += 3;
+  }
+  relay_closed(r);
+}
+
+/* The end, once: flags back, pipes closed, the caller told (done), the
+ * handles closed (the memory goes with the last of them). */
+static void relay_finish(relay_t *r, int rc) {
+  sk_relay_stats_t stats = {r->up.bytes, r->down.bytes};
+  r->over = true;
+  sk__engine_detach(r->e, &r->part);
+  /* Reverse order: stdin and stdout may share one open file description
+   * (a terminal), so out's saved flags already hold in's O_NONBLOCK. */
+  for (size_t i = r->n_ends; i-- > 0;)
+    sk__endpoint_restore(&r->ends[i]);
+  pump_free(&r->up);
+  pump_free(&r->down);
+  r->up.buf = r->down.buf = NULL;
+  if (r->done)
+    r->done(r->done_arg, rc, r->reason, r->errbuf, &stats);
+  relay_handles_close(r);
 }
 
 /* The largest datagram one read of input makes: the real limit of the
@@ -884,104 +906,162 @@ static size_t dgram_limit(int fd, const sk_relay_opts_t *o) {
 static void relay_measure(relay_t *r, const sk_relay_opts_t *o) {
   struct stat st;
   off_t at;
-  r->dgram_max = dgram_limit(r->net.fd, o);
+  r->dgram_max = dgram_limit(r->b_rd->fd, o);
   r->progress_tty = o->progress && isatty(STDERR_FILENO);
-  if (r->in.regular && fstat(r->in.fd, &st) == 0 &&
-      (at = lseek(r->in.fd, 0, SEEK_CUR)) >= 0 && st.st_size > at)
+  if (r->a_rd->regular && fstat(r->a_rd->fd, &st) == 0 &&
+      (at = lseek(r->a_rd->fd, 0, SEEK_CUR)) >= 0 && st.st_size > at)
     r->in_size = (uint64_t)(st.st_size - at);
 }
 
-static int relay_open(relay_t *r, int fd, const sk_relay_opts_t *o) {
-  char name[SK_ADDRSTR_LEN] = "the network";
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  int rc, out_fd = o->out_fd;
-  if (o->peer_name)
-    snprintf(name, sizeof name, "%s", o->peer_name);
-  else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-    sk_sockaddr_format((struct sockaddr *)&ss, len, name, sizeof name);
-  if (out_fd >= 0 && out_fd == o->in_fd && (out_fd = dup(o->out_fd)) < 0)
-    return -errno; /* one uv_poll per descriptor */
-  end_init(&r->net, r, fd, name);
-  end_init(&r->in, r, o->in_fd, "stdin");
-  end_init(&r->out, r, out_fd, "stdout");
-  if ((rc = end_open(&r->net)) < 0 || (rc = end_open(&r->in)) < 0 ||
-      (rc = end_open(&r->out)) < 0)
+/* One end per descriptor (one uv_poll each), opened in order. */
+static int side_open(relay_t *r, const sk_relay_side_t *s, end_t **rd,
+                     end_t **wr) {
+  int rc;
+  *rd = &r->ends[r->n_ends++];
+  sk__endpoint_init(*rd, r, s->rfd, s->rname);
+  if ((rc = sk__endpoint_open(*rd, r->loop)) < 0)
     return rc;
-  if ((rc = pump_init(&r->up, r, &r->in, &r->net, o->crlf)) < 0 ||
-      (rc = pump_init(&r->down, r, &r->net, &r->out, false)) < 0)
-    return rc;
-  uv_idle_init(&r->loop, &r->idle);
-  uv_timer_init(&r->loop, &r->tick);
-  uv_timer_init(&r->loop, &r->quit);
-  uv_signal_init(&r->loop, &r->sigint);
-  uv_signal_init(&r->loop, &r->sigterm);
-  r->idle.data = r->tick.data = r->quit.data = r;
-  r->sigint.data = r->sigterm.data = r;
-  uv_timer_start(&r->tick, on_tick, 100, 100);
-  uv_signal_start(&r->sigint, on_signal, SIGINT);
-  uv_signal_start(&r->sigterm, on_signal, SIGTERM);
-  r->started = r->last_activity = r->last_report = uv_now(&r->loop);
-  relay_measure(r, o);
-  return 0;
+  if (s->wfd == s->rfd) {
+    *wr = *rd;
+    return 0;
+  }
+  *wr = &r->ends[r->n_ends++];
+  sk__endpoint_init(*wr, r, s->wfd, s->wname ? s->wname : s->rname);
+  return sk__endpoint_open(*wr, r->loop);
 }
 
-static void relay_free(relay_t *r, const sk_relay_opts_t *o) {
-  uv_walk(&r->loop, handle_close, NULL);
-  uv_run(&r->loop, UV_RUN_DEFAULT);
-  uv_loop_close(&r->loop);
-  /* Reverse order: stdin and stdout may share one open file description
-   * (a terminal), so out's saved flags already hold in's O_NONBLOCK. */
-  end_restore(&r->out);
-  end_restore(&r->in);
-  end_restore(&r->net);
-  if (r->out.fd >= 0 && r->out.fd != o->out_fd)
-    close(r->out.fd);
-  pump_free(&r->up);
-  pump_free(&r->down);
-  free(r);
+static int relay_open(relay_t *r, const sk_relay_side_t *a,
+                      const sk_relay_side_t *b, const sk_relay_opts_t *o) {
+  int rc;
+  if ((rc = side_open(r, b, &r->b_rd, &r->b_wr)) < 0 ||
+      (rc = side_open(r, a, &r->a_rd, &r->a_wr)) < 0)
+    return rc;
+  if ((rc = pump_init(&r->up, r, r->a_rd, r->b_wr, o->crlf)) < 0 ||
+      (rc = pump_init(&r->down, r, r->b_rd, r->a_wr, false)) < 0)
+    return rc;
+  if (o->dgram_listen &&
+      (!(r->peers = calloc(PEERS_MAX, sizeof *r->peers)) ||
+       !(r->peer_lens = calloc(PEERS_MAX, sizeof *r->peer_lens))))
+    return -ENOMEM;
+  uv_idle_init(r->loop, &r->idle);
+  uv_timer_init(r->loop, &r->tick);
+  uv_timer_init(r->loop, &r->quit);
+  r->handles_ready = true;
+  r->idle.data = r->tick.data = r->quit.data = r;
+  /* The tick only when something needs it: 100 ms wake-ups cost an
+   * idle relay its sleep. A stop deadline starts it (relay_deadline). */
+  if (o->idle_timeout_ms > 0 || o->progress)
+    uv_timer_start(&r->tick, on_tick, 100, 100);
+  r->started = r->last_activity = r->last_report = uv_now(r->loop);
+  relay_measure(r, o);
+  return 0;
 }
 
 /* Every descriptor field at -1 before anything can fail: calloc's 0 is
  * stdin, which a failed start would otherwise close. */
 static void relay_blank(relay_t *r) {
-  end_t *ends[] = {&r->net, &r->in, &r->out};
-  for (size_t i = 0; i < 3; i++)
-    ends[i]->fd = ends[i]->saved_flags = -1;
+  for (size_t i = 0; i < 4; i++)
+    r->ends[i].fd = r->ends[i].saved_flags = -1;
   r->up.pipe[0] = r->up.pipe[1] = r->down.pipe[0] = r->down.pipe[1] = -1;
 }
 
-int sk_relay_run(char *err, int fd, const sk_relay_opts_t *opts,
-                 sk_relay_stats_t *stats) {
+int sk_relay_start(sk_engine_t *e, char *err, const sk_relay_side_t *a,
+                   const sk_relay_side_t *b, const sk_relay_opts_t *opts,
+                   sk_relay_done_cb done, void *done_arg) {
   relay_t *r = calloc(1, sizeof *r);
   int rc;
-  sk_sigpipe_ignore();
   if (!r)
-    return sk__fail(err, SK_EXIT_ERROR, "relay: %s", strerror(ENOMEM));
+    return sk__fail(err, -ENOMEM, "relay: %s", strerror(ENOMEM));
   relay_blank(r);
-  r->opts = opts;
-  r->err = err;
-  if ((rc = uv_loop_init(&r->loop)) < 0) {
-    free(r);
-    return sk__fail(err, SK_EXIT_ERROR, "relay: %s", uv_strerror(rc));
-  }
-  if ((rc = relay_open(r, fd, opts)) < 0) {
-    sk__fail(err, SK_EXIT_ERROR, "relay: %s",
+  r->o = *opts;
+  r->opts = &r->o;
+  r->err = r->errbuf;
+  r->e = e;
+  r->loop = e->loop;
+  r->done = done;
+  r->done_arg = done_arg;
+  sk__engine_attach(e, &r->part, r, relay_on_stop);
+  if ((rc = relay_open(r, a, b, &r->o)) < 0) {
+    sk__fail(err, rc, "relay: %s",
              rc > -4096 ? strerror(-rc) : uv_strerror(rc));
-    r->exit_code = SK_EXIT_ERROR;
-  } else {
-    relay_turn(r);
-    /* Even when the first turn ended it: uv_run also clears the stop
-     * request, without which relay_free could not close the handles. */
-    uv_run(&r->loop, UV_RUN_DEFAULT);
-    if (opts->progress || opts->verbose)
-      relay_report(r, true);
+    r->done = NULL; /* an error returned: the callback is never called */
+    relay_finish(r, rc);
+    return rc;
   }
-  if (stats) {
-    stats->sent = r->up.bytes;
-    stats->received = r->down.bytes;
+  uv_idle_start(&r->idle, on_idle); /* the first turn, on the loop */
+  return 0;
+}
+
+/* The blocking run: start, then the loop until the relay is gone. */
+typedef struct relay_wait {
+  int rc;
+  sk_stop_t reason;
+  char *err;
+  sk_relay_stats_t *stats;
+} relay_wait_t;
+
+static void relay_wait_done(void *arg, int rc, sk_stop_t reason,
+                            const char *err, const sk_relay_stats_t *stats) {
+  relay_wait_t *w = arg;
+  w->rc = rc;
+  w->reason = reason;
+  if (rc < 0 && w->err)
+    snprintf(w->err, SK_ERR_LEN, "%s", err);
+  if (w->stats)
+    *w->stats = *stats;
+}
+
+static int relay_join_on(sk_engine_t *e, char *err, const sk_relay_side_t *a,
+                         const sk_relay_side_t *b,
+                         const sk_relay_opts_t *opts,
+                         sk_relay_stats_t *stats) {
+  relay_wait_t w = {.err = err, .stats = stats};
+  int rc = sk_relay_start(e, err, a, b, opts, relay_wait_done, &w);
+  uv_run(e->loop, UV_RUN_DEFAULT); /* also after a failed start: closes */
+  if (rc < 0) {
+    sk__engine_reason(e, SK_STOP_ERROR);
+    return rc;
   }
-  rc = r->exit_code;
-  relay_free(r, opts);
+  if (w.reason == SK_STOP_ERROR)
+    e->reason = SK_STOP_ERROR; /* an error outranks a signal */
+  else
+    sk__engine_reason(e, w.reason);
+  return w.rc;
+}
+
+int sk_relay_join(sk_engine_t *e, char *err, const sk_relay_side_t *a,
+                  const sk_relay_side_t *b, const sk_relay_opts_t *opts,
+                  sk_relay_stats_t *stats) {
+  uv_loop_t loop;
+  sk_engine_t alone;
+  int rc;
+  if (e)
+    return relay_join_on(e, err, a, b, opts, stats);
+  /* No caller's loop (tests, ctypes): one of its own, no log. */
+  if ((rc = uv_loop_init(&loop)) < 0)
+    return sk__fail(err, rc, "relay: %s", uv_strerror(rc));
+  sk_engine_init(&alone, &loop, NULL, NULL);
+  rc = relay_join_on(&alone, err, a, b, opts, stats);
+  uv_loop_close(&loop);
   return rc;
+}
+
+/* stdin/stdout (opts) joined to the socket fd, named by its peer. */
+static int relay_run_on(sk_engine_t *e, char *err, int fd,
+                        const sk_relay_opts_t *opts, sk_relay_stats_t *stats) {
+  char name[SK_ADDRSTR_LEN] = "the network";
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (opts->peer_name)
+    snprintf(name, sizeof name, "%s", opts->peer_name);
+  else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+    sk_sockaddr_format((struct sockaddr *)&ss, len, name, sizeof name);
+  sk_relay_side_t a = {opts->in_fd, opts->out_fd, "stdin", "stdout"};
+  sk_relay_side_t b = {fd, fd, name, NULL};
+  return sk_relay_join(e, err, &a, &b, opts, stats);
+}
+
+int sk_relay_run(sk_engine_t *e, char *err, int fd,
+                 const sk_relay_opts_t *opts, sk_relay_stats_t *stats) {
+  return relay_run_on(e, err, fd, opts, stats);
 }

@@ -197,7 +197,7 @@ static void room_tell_notes(sk__hub_t *h, chat_room_t *r) {
   o = notes_format(out, cap, &r->left, "left");
   o += notes_format(out + o, cap - o, &r->joined, "joined");
   r->left.n = r->joined.n = 0;
-  r->told_at = uv_now(&h->loop);
+  r->told_at = uv_now(h->loop);
   sk__msg_t *m = o > 0 ? sk__msg_new(out, o) : NULL;
   if (m) {
     for (uint32_t i = 0; i < r->n_members; i++)
@@ -226,7 +226,7 @@ static void note_timer_cb(uv_timer_t *t) {
 void sk__chat_rooms_turn(sk__hub_t *h) {
   chat_t *ch = sk__chat_of(h);
   chat_room_t *r = ch->turn_head, *next, *keep = NULL;
-  uint64_t now = uv_now(&h->loop), soonest = UINT64_MAX;
+  uint64_t now = uv_now(h->loop), soonest = UINT64_MAX;
   for (ch->turn_head = NULL; r; r = next) {
     next = r->turn_next;
     uint64_t due = r->told_at + note_wait(r);

@@ -101,7 +101,7 @@ static void fed_down(sk__fed_t *f, const char *why);
 
 /* The one place that knows where the hub keeps its loop. */
 static uv_loop_t *fed_loop(sk__hub_t *h) {
-  return &h->loop;
+  return h->loop;
 }
 
 static sk__fed_t *fed_of(const sk__hub_t *h) {

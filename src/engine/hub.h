@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine.h"
 #include "sockit/acl.h"
 
 typedef enum sk_hub_mode {
@@ -63,22 +64,17 @@ int sk_hub_opts_check(char *err, const sk_hub_opts_t *opts);
 
 /*
  * Serves clients accepted on listen_fd (a listening stream socket,
- * made by sk_tcp_listen or sk_socket_open) until SIGINT or SIGTERM,
- * as ncat does; the operator's input ending changes nothing else. On
- * a signal it stops reading and accepting, gives every client and
- * out_fd up to 2 s to take what is queued, then closes. Returns the
- * process exit code: 0, 1 on a runtime error (with a message in err),
- * 2 when sk_hub_opts_check refuses opts, 130 after SIGINT, 143 after
- * SIGTERM.
+ * made by sk_tcp_listen or sk_socket_open), on e's loop, until
+ * sk_engine_stop(e) asks (main does on SIGINT / SIGTERM), as ncat does;
+ * the operator's input ending changes nothing else. Asked to stop, it
+ * stops reading and accepting, gives every client and out_fd up to
+ * SK_ENGINE_FLUSH_MS to take what is queued, then closes; asked again,
+ * it closes at once. Returns 0, or a negative code with one line in err
+ * (-EINVAL when sk_hub_opts_check refuses opts); e->reason says why it
+ * ended. Notices go to e's log callback.
  */
-int sk_hub_run(char *err, int listen_fd, const sk_hub_opts_t *opts);
-
-/*
- * The chat client: prints every line from the connected socket fd while
- * the user types, marks the user's own lines, sends each typed line.
- * Returns the exit code like sk_hub_run.
- */
-int sk_chat_client_run(char *err, int fd, int in_fd, int out_fd);
+int sk_hub_run(sk_engine_t *e, char *err, int listen_fd,
+               const sk_hub_opts_t *opts);
 
 /*
  * Checks a --federate URL, redis://[:PASSWORD@]HOST:PORT[/DB]. Returns 0,

@@ -1,9 +1,9 @@
 /* libuv input and output over the caller's stdin and stdout. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-#include "sockit/io.h"
 #include "uvfd.h"
 
 /*
@@ -184,6 +184,30 @@ int sk__sink_push(sk__sink_t *sink, sk__msg_t *m, size_t limit) {
   return sk__bufq_push(&sink->q, m, limit);
 }
 
+/* Writes the whole batch: one writev(2) per batch (never a socket here,
+ * so no send() to try first), again from where a short one stopped.
+ * Returns 0 or -errno. */
+static int writev_all(int fd, uv_buf_t *bufs, unsigned n) {
+  struct iovec iov[SK__BUFQ_BATCH];
+  unsigned i = 0;
+  for (unsigned k = 0; k < n; k++)
+    iov[k] = (struct iovec){.iov_base = bufs[k].base, .iov_len = bufs[k].len};
+  while (i < n) {
+    ssize_t w = writev(fd, iov + i, (int)(n - i));
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return -errno;
+    for (; i < n && (size_t)w >= iov[i].iov_len; i++)
+      w -= (ssize_t)iov[i].iov_len;
+    if (i < n) {
+      iov[i].iov_base = (char *)iov[i].iov_base + w;
+      iov[i].iov_len -= (size_t)w;
+    }
+  }
+  return 0;
+}
+
 /* A regular file or device: plain blocking writes, which do not stall a
  * loop the way a full pipe would. */
 static void sink_write_direct(sk__sink_t *sink) {
@@ -191,10 +215,7 @@ static void sink_write_direct(sk__sink_t *sink) {
   int status = 0;
   while (status == 0 && sink->q.count > 0) {
     unsigned n = sk__bufq_take(&sink->q, bufs, SK__BUFQ_BATCH);
-    for (unsigned i = 0; i < n && status == 0; i++) {
-      ssize_t w = sk_send_all(sink->fd, bufs[i].base, bufs[i].len);
-      status = w < 0 ? (int)w : 0;
-    }
+    status = writev_all(sink->fd, bufs, n);
     sk__bufq_done(&sink->q);
   }
   if (status < 0) {

@@ -14,10 +14,11 @@
 #include <uv.h>
 
 #include "bufq.h"
+#include "engine.h"
 #include "internal.h"
 #include "lines.h"
+#include "hub.h"
 #include "nick.h"
-#include "sockit/hub.h"
 #include "sockit/utf8.h"
 #include "uvfd.h"
 
@@ -124,12 +125,14 @@ typedef struct sk__hub_mode {
 extern const sk__hub_mode_t sk__hub_keep, sk__hub_broker, sk__hub_chat;
 
 struct sk__hub {
-  uv_loop_t loop;
+  sk_engine_t *e; /* the loop core: the caller's loop, stop, log */
+  sk__part_t part; /* how sk_engine_stop() reaches the hub */
+  uv_loop_t *loop;
   const sk__hub_mode_t *mode;
   sk_hub_opts_t opts; /* with the defaults filled in */
   void *mode_data;
   char *err;
-  int exit_code;
+  sk_stop_t reason; /* why it stops: done, error, or the caller asked */
   bool loop_ready, stop_requested, stopping, finished;
   bool reading;         /* clients are being read */
   bool out_paused;      /* stdout is over max_queue behind */
@@ -146,7 +149,6 @@ struct sk__hub {
   uv_timer_t accept_timer, sweep_timer, stop_timer, stall_timer;
   uv_idle_t kick; /* keeps the loop from blocking while work is dirty */
   uv_check_t flush;
-  uv_signal_t sigint, sigterm;
   uint64_t last_emfile_notice;
 
   struct sk__offender { /* addresses whose client stalled */

@@ -1,0 +1,67 @@
+/* The endpoint: one descriptor, its kind, its flags, its poll. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "endpoint.h"
+
+void sk__endpoint_init(sk__endpoint_t *e, void *owner, int fd,
+                       const char *name) {
+  struct stat st;
+  memset(e, 0, sizeof *e);
+  e->fd = fd;
+  e->owner = owner;
+  e->saved_flags = -1;
+  e->can_read = e->can_write = true;
+  snprintf(e->name, sizeof e->name, "%s", name);
+  if (fd < 0 || fstat(fd, &st) < 0)
+    return;
+  e->socket = S_ISSOCK(st.st_mode);
+  e->regular = S_ISREG(st.st_mode);
+  e->tty = isatty(fd);
+  /* epoll refuses regular files and most devices (/dev/null): those
+   * never block, so we treat them as always ready instead. */
+  e->polled = e->socket || S_ISFIFO(st.st_mode) || e->tty;
+  if (e->socket) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+    e->dgram = type == SOCK_DGRAM;
+  }
+}
+
+int sk__endpoint_open(sk__endpoint_t *e, uv_loop_t *loop) {
+  if (!e->polled)
+    return 0;
+  e->saved_flags = fcntl(e->fd, F_GETFL);
+  if (e->saved_flags < 0 || fcntl(e->fd, F_SETFL, e->saved_flags | O_NONBLOCK))
+    return -errno;
+  e->poll.data = e;
+  int rc = uv_poll_init(loop, &e->poll, e->fd);
+  e->poll_ready = rc == 0;
+  return rc;
+}
+
+void sk__endpoint_watch(sk__endpoint_t *e, int events, uv_poll_cb cb) {
+  if (!e->polled || e->events == events)
+    return;
+  e->events = events;
+  if (events)
+    uv_poll_start(&e->poll, events, cb);
+  else
+    uv_poll_stop(&e->poll);
+}
+
+int sk__endpoint_close(sk__endpoint_t *e, uv_close_cb cb) {
+  if (!e->poll_ready || uv_is_closing((uv_handle_t *)&e->poll))
+    return 0;
+  uv_close((uv_handle_t *)&e->poll, cb);
+  return 1;
+}
+
+void sk__endpoint_restore(sk__endpoint_t *e) {
+  if (e->saved_flags >= 0)
+    fcntl(e->fd, F_SETFL, e->saved_flags);
+  e->saved_flags = -1;
+}

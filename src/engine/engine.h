@@ -1,0 +1,86 @@
+/*
+ * sockit's engine: the loop core every mode runs on. The caller (main)
+ * owns the uv_loop_t, the signals, stderr and the exit codes; a mode
+ * (the relay, the hub, the chat client) runs on the caller's loop until
+ * it ends or sk_engine_stop() asks it to, and tells what happened
+ * through the log callback and the stop reason. The engine never
+ * prints, never installs a signal handler and never exits.
+ */
+#ifndef SOCKIT_ENGINE_H
+#define SOCKIT_ENGINE_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "internal.h" /* SK__PRINTF */
+
+/* Every stop gives what is buffered this long to drain, then closes. */
+#define SK_ENGINE_FLUSH_MS 2000
+
+/* Why a run ended; main maps it to an exit code. */
+typedef enum sk_stop {
+  SK_STOP_NONE = 0, /* still running */
+  SK_STOP_DONE,     /* the job is over: EOF both ways, peer closed, -q */
+  SK_STOP_IDLE,     /* -w / -i: no traffic for the timeout */
+  SK_STOP_SIGINT,   /* the caller asked: Ctrl-C (exit 130) */
+  SK_STOP_SIGTERM,  /* the caller asked: kill (exit 143) */
+  SK_STOP_ERROR,    /* a runtime error, one line in err (exit 1) */
+} sk_stop_t;
+
+typedef enum sk_log_level {
+  SK_LOG_ERROR,    /* "sockit: ..." */
+  SK_LOG_NOTICE,   /* "sockit: ..." (-v notices, drops, limits) */
+  SK_LOG_NC,       /* -v lines in OpenBSD nc's exact words, no prefix */
+  SK_LOG_PROGRESS, /* --progress: the line as is (may carry \r, ESC[K
+                      and no newline: it rewrites itself on a tty) */
+} sk_log_level_t;
+
+/* One line, without its newline (except SK_LOG_PROGRESS, as is). */
+typedef void (*sk_log_cb)(void *ctx, sk_log_level_t level, const char *line);
+
+typedef struct sk_engine sk_engine_t;
+
+/* One running part (a relay, the hub, the chat client): how it stops
+ * (reading ends, what is buffered drains for SK_ENGINE_FLUSH_MS, then
+ * it closes; asked again while draining, it closes at once). */
+typedef struct sk__part {
+  void (*on_stop)(void *mode, sk_stop_t reason);
+  void *mode;
+  struct sk__part *prev, *next;
+} sk__part_t;
+
+struct sk_engine {
+  uv_loop_t *loop; /* the caller's */
+  sk_log_cb log;   /* NULL: nothing is said */
+  void *log_ctx;
+  sk_stop_t reason; /* why the last run ended (the first reason wins) */
+  sk__part_t *parts; /* what sk_engine_stop() reaches: every part running */
+};
+
+/* Prepares e on the caller's loop; log may be NULL. */
+void sk_engine_init(sk_engine_t *e, uv_loop_t *loop, sk_log_cb log,
+                    void *log_ctx);
+
+/* Asks the running mode to stop (from a signal watcher, a timer, any
+ * callback on the loop). Without a running mode, only notes reason. */
+void sk_engine_stop(sk_engine_t *e, sk_stop_t reason);
+
+/* Notes the reason a run ends, unless one is noted already. */
+void sk__engine_reason(sk_engine_t *e, sk_stop_t reason);
+
+/* Formats one line and gives it to the log callback. */
+void sk__engine_log(const sk_engine_t *e, sk_log_level_t level,
+                    const char *fmt, ...) SK__PRINTF(3, 4);
+
+/* A part starts and ends its run: what sk_engine_stop() reaches. The
+ * first part of a run clears the stop reason. */
+void sk__engine_attach(sk_engine_t *e, sk__part_t *part, void *mode,
+                       void (*on_stop)(void *mode, sk_stop_t reason));
+void sk__engine_detach(sk_engine_t *e, sk__part_t *part);
+
+/* The one teardown: closes every handle of the loop that is not the
+ * caller's (a caller's handle has data == e: main's signal watchers),
+ * then runs the loop until they are closed. */
+void sk__engine_close_all(sk_engine_t *e);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * sockit: the full-duplex relay between a socket and stdin/stdout, on
+ * libuv, with backpressure, half-close and a zero-copy fast path.
+ */
+#ifndef SOCKIT_RELAY_H
+#define SOCKIT_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "engine.h"
+
+typedef struct sk_relay_opts {
+  int in_fd;            /* bytes to send (stdin), or -1: --recv-only */
+  int out_fd;           /* received bytes (stdout), or -1: --send-only */
+  bool shutdown_on_eof; /* -N: shutdown(SHUT_WR) after input EOF */
+  bool crlf;            /* -C: send each LF as CRLF (CRLF stays CRLF) */
+  int idle_timeout_ms;  /* -w: end after this long without traffic */
+  bool progress;        /* --progress: rate on stderr once a second
+                           (one line rewritten when stderr is a tty) */
+  bool verbose;         /* -v: final byte counts on stderr */
+  bool no_zero_copy;    /* never splice/sendfile (for measurements) */
+  size_t buf_size;      /* bytes per direction; 0 means 256 KiB */
+  bool quit_after_eof;  /* -q: stop quit_after_eof_ms after input EOF */
+  int quit_after_eof_ms;
+  /* Datagram sockets only: */
+  bool dgram_listen;    /* unconnected: reply to the peer that spoke last */
+  bool dgram_all_peers; /* -k: send input to every peer heard from */
+  const struct sk_acl *acl; /* dgram_listen: drop datagrams it refuses */
+  const char *peer_name; /* for messages; NULL: asked of the socket, which
+                            a peer that has reset no longer answers */
+} sk_relay_opts_t;
+
+/* One side of a relay: where it reads and where it writes. The two may
+ * be one descriptor (a socket) or two (stdin and stdout, a child's
+ * pipes); -1 for a half that is not used. Names are for messages. */
+typedef struct sk_relay_side {
+  int rfd, wfd;
+  const char *rname; /* "stdin", "127.0.0.1:80" */
+  const char *wname; /* NULL: rname */
+} sk_relay_side_t;
+
+typedef struct sk_relay_stats {
+  uint64_t sent;     /* bytes written to the socket */
+  uint64_t received; /* bytes read from the socket */
+} sk_relay_stats_t;
+
+/*
+ * Relays between the connected (or, for datagrams, bound) socket fd and
+ * opts' descriptors, as nc 1.219 and ncat 7.93 do: input EOF ends
+ * sending (with shutdown_on_eof, a half-close; with quit_after_eof, the
+ * relay ends quit_after_eof_ms later); network EOF ends the relay once
+ * what arrived is written to out_fd, even while input is still open. It
+ * also ends when a side fails, when out_fd is closed (EPIPE: exit 0),
+ * after idle_timeout_ms without traffic, or when sk_engine_stop(e)
+ * asks; every end flushes what is buffered (for up to
+ * SK_ENGINE_FLUSH_MS). Runs on e's loop (e NULL: on a loop of its own)
+ * and closes only its own handles. Descriptors it sets non-blocking get
+ * their flags back; it closes none of the caller's, even when it fails
+ * to start. Returns 0, or a negative code with one line in err (-EIO for
+ * a failure during the run); e->reason says why it ended. Notices and
+ * --progress lines go to e's log callback. stats may be NULL.
+ */
+int sk_relay_run(sk_engine_t *e, char *err, int fd,
+                 const sk_relay_opts_t *opts, sk_relay_stats_t *stats);
+
+/* The end of a relay started with sk_relay_start: rc 0 or a negative
+ * code (err: one line), why it ended, the bytes each way. The relay's
+ * memory is released on the loop afterwards; nothing of the caller's is
+ * closed. */
+typedef void (*sk_relay_done_cb)(void *arg, int rc, sk_stop_t reason,
+                                 const char *err,
+                                 const sk_relay_stats_t *stats);
+
+/*
+ * Starts joining side a to side b on e's loop and returns: 0, and done
+ * is called once when the relay ends; or a negative code with one line
+ * in err, and done is never called. opts is copied (opts->acl is kept
+ * by reference). Any number of relays may run on one loop;
+ * sk_engine_stop(e) stops every one. What exec and forwarding build on.
+ */
+int sk_relay_start(sk_engine_t *e, char *err, const sk_relay_side_t *a,
+                   const sk_relay_side_t *b, const sk_relay_opts_t *opts,
+                   sk_relay_done_cb done, void *done_arg);
+
+/*
+ * The relay proper: joins side a to side b on e's loop, a's reads to
+ * b's writes ("up", with -C and the send-side options) and b's reads to
+ * a's writes ("down"); opts->in_fd and out_fd are not used. b is the
+ * one whose datagrams, peers and EOF the options speak of (the
+ * network). Each direction moves with the cheapest call its two
+ * descriptors allow: sendfile, splice through a pipe, read/write.
+ * Returns and ends as sk_relay_run (e NULL: on a loop of its own).
+ */
+int sk_relay_join(sk_engine_t *e, char *err, const sk_relay_side_t *a,
+                  const sk_relay_side_t *b, const sk_relay_opts_t *opts,
+                  sk_relay_stats_t *stats);
+
+#endif
