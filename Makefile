@@ -28,10 +28,10 @@ endif
 # costs nothing on a ready machine, Debian or not). A plain build needs
 # the build group only; test, bench and fuzz bring their own tools.
 DEP_build_TOOLS := cmake pkg-config cc python3
-DEP_build_LIBS := libuv cmocka openssl icu-uc icu-i18n libwebsockets
+DEP_build_LIBS := libuv cmocka openssl icu-uc icu-i18n hiredis libwebsockets
 # --web runs lws on sockit's libuv loop: lws loads this plugin at run time.
 DEP_build_FILES := $(shell pkg-config --variable=libdir libwebsockets 2>/dev/null)/libwebsockets-evlib_uv.so
-DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy ping ip unshare setpriv openssl chromium chromedriver
+DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy ping ip unshare setpriv openssl redis-server chromium chromedriver
 DEP_test_FILES := /etc/services /usr/lib/python3/dist-packages/selenium
 DEP_bench_TOOLS := nc ncat socat iperf3 gnuplot perf
 DEP_fuzz_TOOLS := clang

@@ -50,6 +50,9 @@ typedef struct cli {
   bool history_set;        /* --history given (it needs --chat -l) */
   int web_port;            /* --web: the browser side's port, or 0 */
   sk_mcast_t mcast;    /* --mcast-join, --mcast-ttl, --mcast-loop, -b */
+  const char *federate;      /* --federate URL (checked), or NULL */
+  const char *federate_name; /* --federate-name, or NULL */
+  unsigned federate_ttl;     /* --federate-ttl seconds, 0: default */
 } cli_t;
 
 /*

@@ -48,7 +48,13 @@ typedef struct sk_hub_opts {
   int web_port;         /* chat: also serve the web client and its
                            WebSocket here (0: no web side) */
   const char *web_host; /* address the web side listens on (NULL: all) */
+  const char *federate;      /* chat: redis://[:PASS@]HOST:PORT[/DB] or NULL */
+  const char *federate_name; /* this server in /who; NULL: host:port */
+  unsigned federate_ttl;     /* s a dead server's members linger; 0: 10 */
 } sk_hub_opts_t;
+
+/* Longest --federate-name. */
+#define SK_HUB_FED_NAME_MAX 32
 
 /*
  * Checks that opts can be served without dropping a reader for one
@@ -72,5 +78,12 @@ int sk_hub_opts_check(char *err, const sk_hub_opts_t *opts);
  */
 int sk_hub_run(sk_engine_t *e, char *err, int listen_fd,
                const sk_hub_opts_t *opts);
+
+/*
+ * Checks a --federate URL, redis://[:PASSWORD@]HOST:PORT[/DB]. Returns 0,
+ * or -EINVAL with one line in err naming what was expected (rediss://
+ * is refused: TLS for Redis is not built yet).
+ */
+int sk_hub_federate_check(char *err, const char *url);
 
 #endif
