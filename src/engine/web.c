@@ -22,9 +22,9 @@ extern const unsigned char sk__web_index_html[], sk__web_app_js[],
 extern const size_t sk__web_index_html_len, sk__web_app_js_len,
     sk__web_style_css_len;
 
-#define WEB_CSP                                                            \
-  "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self'; "     \
-  "style-src 'self'; script-src 'self'; object-src 'none'; "              \
+#define WEB_CSP                                                                \
+  "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self'; "          \
+  "style-src 'self'; script-src 'self'; object-src 'none'; "                   \
   "base-uri 'none'; frame-ancestors 'none'"
 
 /* A browser message is forwarded in pieces of at most this; the chat's
@@ -63,9 +63,9 @@ typedef struct web_link {
   sk__web_t *w;
   struct lws *wsi; /* NULL once lws closed the session */
   int fd;
-  int events;        /* what poll watches */
-  bool eof;          /* the hub closed its end: close after the lines */
-  size_t off, len;   /* hub bytes waiting in out */
+  int events;            /* what poll watches */
+  bool eof;              /* the hub closed its end: close after the lines */
+  size_t off, len;       /* hub bytes waiting in out */
   size_t in_off, in_len; /* browser bytes the hub has not taken */
   char in[WEB_RX_MAX + 1];
   char out[]; /* out_cap bytes */
@@ -177,8 +177,8 @@ static web_link_t *link_open(sk__web_t *w, struct lws *wsi) {
   web_link_t *l = malloc(sizeof *l + w->out_cap);
   if (!l)
     return NULL;
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-                 sv) < 0) {
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) <
+      0) {
     free(l);
     return NULL;
   }
@@ -229,8 +229,8 @@ static int link_send(web_link_t *l, struct lws *wsi) {
 
 static int link_receive(web_link_t *l, struct lws *wsi, const void *in,
                         size_t len) {
-  bool last = lws_is_final_fragment(wsi) &&
-              lws_remaining_packet_payload(wsi) == 0;
+  bool last =
+      lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
   if (l->in_off + l->in_len + len + 1 > sizeof l->in) {
     memmove(l->in, l->in + l->in_off, l->in_len);
     l->in_off = 0;
@@ -295,14 +295,14 @@ static int http_body(struct lws *wsi, web_pss_t *pss) {
     return 0;
   pss->file = NULL;
   /* The files are small: lws keeps what the socket does not take. */
-  if (lws_write(wsi, (unsigned char *)f->data, *f->len,
-                LWS_WRITE_HTTP_FINAL) < (int)*f->len)
+  if (lws_write(wsi, (unsigned char *)f->data, *f->len, LWS_WRITE_HTTP_FINAL) <
+      (int)*f->len)
     return -1;
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static int web_cb(struct lws *wsi, enum lws_callback_reasons reason,
-                  void *user, void *in, size_t len) {
+static int web_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                  void *in, size_t len) {
   web_pss_t *pss = user;
   sk__web_t *w = lws_context_user(lws_get_context(wsi));
   switch (reason) {
