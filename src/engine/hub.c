@@ -1089,13 +1089,15 @@ static void hub_free(sk__hub_t *h) {
     sk__source_close(&h->in);
   if (h->out_open)
     sk__sink_close(&h->out);
-  if (h->web) { /* setting up failed: lws closes its own handles first */
+  if (h->web && !h->finished) { /* setting up failed: lws closes its own
+                                   handles before the walk below */
     sk__web_close(h);
     for (int i = 0; i < 16 && uv_run(h->loop, UV_RUN_NOWAIT); i++)
       ;
   }
   if (h->loop_ready)
     sk__engine_close_all(h->e);
+  sk__web_free(h);
   sk__sink_done(&h->out); /* the reverse of opening: flags saved last */
   sk__source_done(&h->in);
   if (h->mode && h->mode->fini)

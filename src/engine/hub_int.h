@@ -219,8 +219,11 @@ int sk__web_open(char *err, sk__hub_t *h);
 bool sk__web_busy(const sk__hub_t *h);
 /* The web side calls this when its last WebSocket has closed. */
 void sk__hub_stop_check(sk__hub_t *h);
-/* Closes the endpoint and what is left of its connections; idempotent. */
+/* Closes the endpoint and what is left of its connections (lws goes on
+ * closing its handles on the loop); idempotent. */
 void sk__web_close(sk__hub_t *h);
+/* Once the loop has run out: finishes lws's teardown and frees. */
+void sk__web_free(sk__hub_t *h);
 
 /* ---- pure helpers (broker.c, chat.c), exposed for the unit tests ---- */
 

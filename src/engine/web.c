@@ -54,6 +54,10 @@ typedef struct sk__web {
   unsigned char *frame; /* LWS_PRE + out_cap: one write at a time */
   size_t out_cap;       /* the longest line the hub sends, and its LF */
   size_t n_open;        /* WebSocket sessions lws has not closed */
+  bool closing;         /* lws_context_destroy called: ctx goes NULL
+                           (info.pcontext) once lws has finished */
+  uv_idle_t defer;      /* tells a stopping hub, outside lws's callback,
+                           that the last WebSocket has closed */
 } sk__web_t;
 
 /* One WebSocket's end of its socket pair. Freed by the poll's close
@@ -301,6 +305,12 @@ static int http_body(struct lws *wsi, web_pss_t *pss) {
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+static void web_defer_cb(uv_idle_t *idle) {
+  sk__web_t *w = idle->data;
+  uv_idle_stop(idle);
+  sk__hub_stop_check(w->hub);
+}
+
 static int web_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                   void *in, size_t len) {
   web_pss_t *pss = user;
@@ -323,8 +333,8 @@ static int web_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
       pss->link->wsi = NULL;
       link_close(pss->link);
       pss->link = NULL;
-      if (--w->n_open == 0 && w->hub->stopping)
-        sk__hub_stop_check(w->hub);
+      if (--w->n_open == 0 && w->hub->stopping && !w->closing)
+        uv_idle_start(&w->defer, web_defer_cb); /* not inside lws */
     }
     return 0;
   default:
@@ -351,6 +361,8 @@ int sk__web_open(char *err, sk__hub_t *h) {
   w->out_cap = line;
   w->hub = h;
   h->web = w;
+  uv_idle_init(h->loop, &w->defer);
+  w->defer.data = w;
   web_log_owner = w;
   /* lws's own lines only with -v: the failure is said once, below. */
   lws_set_log_level(h->opts.verbose ? LLL_ERR | LLL_WARN : 0, web_lws_log);
@@ -364,6 +376,7 @@ int sk__web_open(char *err, sk__hub_t *h) {
                  LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   info.foreign_loops = loops;
   info.user = w;
+  info.pcontext = &w->ctx;
   info.fd_limit_per_thread = 0;
   w->ctx = lws_create_context(&info);
   if (!w->ctx || !lws_create_vhost(w->ctx, &info)) {
@@ -375,16 +388,27 @@ int sk__web_open(char *err, sk__hub_t *h) {
 }
 
 bool sk__web_busy(const sk__hub_t *h) {
-  return h->web && h->web->n_open > 0;
+  return h->web && !h->web->closing && h->web->n_open > 0;
 }
 
 void sk__web_close(sk__hub_t *h) {
   sk__web_t *w = h->web;
+  if (!w || w->closing)
+    return;
+  w->closing = true;
+  uv_close((uv_handle_t *)&w->defer, NULL);
+  if (w->ctx) /* closes the sessions, then its handles on the loop */
+    lws_context_destroy(w->ctx);
+}
+
+void sk__web_free(sk__hub_t *h) {
+  sk__web_t *w = h->web;
   if (!w)
     return;
+  sk__web_close(h);
+  if (w->ctx) /* the loop has run: lws frees what its handles held */
+    lws_context_destroy(w->ctx);
   h->web = NULL;
-  if (w->ctx)
-    lws_context_destroy(w->ctx); /* closes the sessions: CLOSED each */
   if (web_log_owner == w)
     web_log_owner = NULL;
   free(w->frame);
