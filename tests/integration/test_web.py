@@ -261,6 +261,70 @@ class WebHttp(unittest.TestCase):
         self.assertEqual(e.exception.code, 404)
 
 
+class WebFlow(unittest.TestCase):
+    """A WebSocket that stops reading is held to the hub's rules: it is
+    dropped as a stalled TCP client is, and the room goes on."""
+
+    def test_stalled_websocket_is_dropped_like_a_tcp_client(self):
+        wport = free_port()
+        server, port = start_listener(
+            lambda p: [sockit(), "--chat", "-l", "127.0.0.1", str(p),
+                       "--web", str(wport), "--max-queue", "65536"],
+            on_start=lambda p: self.addCleanup(p.stop))
+        self.assertTrue(wait_listening(wport, proc=server))
+        ws = socket.socket()
+        self.addCleanup(ws.close)
+        ws.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        ws.connect(("127.0.0.1", wport))
+        # The opening handshake only (RFC 6455 4.1); no frame is read
+        # or written by this client from here on.
+        ws.sendall(b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                   b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        head = LineReader(ws, "websocket")
+        self.assertIn(b"101", head.read_line(TIMEOUT))
+        server.out.wait_line(lambda l: b"joined" in l, TIMEOUT)
+        # The others from other loopback addresses: the hub's stall budget
+        # belongs to an address, and the WebSocket's is 127.0.0.1.
+        flood = socket.create_connection(("127.0.0.1", port),
+                                         source_address=("127.0.0.3", 0))
+        self.addCleanup(flood.close)
+        flood_in = LineReader(flood, "flood")
+        flood_in.read_line(TIMEOUT)
+        flood.setblocking(False)
+        other = Proc(["nc", "-s", "127.0.0.2", "127.0.0.1", str(port)])
+        self.addCleanup(other.stop)
+        other.out.read_line(TIMEOUT)
+        chunk = (b"x" * 1000 + b"\n") * 16
+        deadline = time.monotonic() + 6 * TIMEOUT
+        left = None
+        while left is None:
+            self.assertLess(time.monotonic(), deadline,
+                            "the stalled WebSocket was never dropped" +
+                            server.describe())
+            try:
+                flood.send(chunk)  # only what fits: never blocks
+            except BlockingIOError:
+                pass
+            other.out.drain()  # the healthy members keep reading
+            flood_in.drain()
+            for l in server.out.all_lines():
+                if b"left: " in l:
+                    left = l
+            server.out.fill(0.02)
+        self.assertIn(b"*** user1 left: stalled", left)
+        # The room goes on: the flood's sender hears a healthy member
+        # (who keeps reading the rest of the flood meanwhile).
+        other.write("still here\n")
+        deadline = time.monotonic() + TIMEOUT
+        while not any(l.endswith(b"> still here") for l in flood_in.lines):
+            self.assertLess(time.monotonic(), deadline, [l for l in server.out.all_lines() if b"***" in l])
+            other.out.drain()
+            flood_in.fill(0.02)
+            while flood_in._pop_line() is not None:
+                pass
+
+
 class WebUsage(unittest.TestCase):
     def run_sockit(self, *args):
         p = Proc([sockit()] + list(args))
