@@ -34,10 +34,8 @@ typedef struct client {
   sk__endpoint_t sock, in, out;
   sk__bufq_t sq, oq;
   uv_idle_t in_idle;   /* reads a stdin that cannot be polled (a file) */
-  uv_timer_t deadline; /* the flush deadline once it is ending */
   sk__lines_t lines, own;
   bool sock_open, in_open, in_eof, shut, sock_paused, in_paused, ending;
-  bool handles_ready;
   int out_error;
   bool mark_own, erase_echo; /* out is a tty; in is one too */
   sk_stop_t reason; /* why it ends (the first reason wins) */
@@ -287,12 +285,11 @@ static void client_close_rest(client_t *cl) {
   in_close(cl);
   sk__bufq_clear(&cl->oq); /* what stdout did not take in time */
   sk__endpoint_watch(&cl->out, 0, out_poll_cb);
-  if (cl->handles_ready)
-    uv_timer_stop(&cl->deadline);
+  sk__engine_part_close(&cl->part, NULL); /* the deadline: closed later */
 }
 
-static void deadline_cb(uv_timer_t *t) {
-  client_close_rest(t->data); /* stdout did not take the rest in time */
+static void deadline_cb(void *mode) {
+  client_close_rest(mode); /* stdout did not take the rest in time */
 }
 
 /* Stops talking to the server; output drains (SK_ENGINE_FLUSH_MS at
@@ -308,7 +305,7 @@ static void client_end(client_t *cl, sk_stop_t reason) {
   if (cl->oq.count == 0 || cl->out_error)
     client_close_rest(cl);
   else
-    uv_timer_start(&cl->deadline, deadline_cb, SK_ENGINE_FLUSH_MS, 0);
+    sk__engine_deadline(cl->e, &cl->part, deadline_cb);
 }
 
 /* sk_engine_stop(): the caller asks (main, on a signal). */
@@ -326,9 +323,7 @@ static void client_on_stop(void *mode, sk_stop_t reason) {
 static int client_setup(client_t *cl, int fd, int in_fd, int out_fd) {
   int rc;
   uv_idle_init(cl->loop, &cl->in_idle);
-  uv_timer_init(cl->loop, &cl->deadline);
-  cl->in_idle.data = cl->deadline.data = cl;
-  cl->handles_ready = true;
+  cl->in_idle.data = cl;
   sk__endpoint_init(&cl->sock, cl, fd, "chat socket");
   if (!cl->sock.socket || cl->sock.dgram)
     return sk__fail(cl->err, -ENOTSOCK, "chat socket: %s", strerror(ENOTSOCK));

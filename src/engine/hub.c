@@ -35,7 +35,6 @@
 
 #define ACCEPT_BURST 64       /* accepts per wakeup, so clients get a turn */
 #define ACCEPT_BACKOFF_MS 100 /* rest after running out of descriptors */
-#define STOP_FLUSH_MS SK_ENGINE_FLUSH_MS /* a stop waits for clients, stdout */
 #define SWEEP_MS 1000         /* idle and drain checks at least this often */
 #define DEFAULT_MAX_LINE 4096
 #define DEFAULT_MAX_QUEUE (1024 * 1024)
@@ -968,8 +967,8 @@ static void hub_abort(sk__hub_t *h) {
   hub_finish(h);
 }
 
-static void stop_timer_cb(uv_timer_t *t) {
-  hub_abort(t->data); /* clients or stdout did not take the rest in time */
+static void hub_deadline_cb(void *mode) {
+  hub_abort(mode); /* clients or stdout did not take the rest in time */
 }
 
 /* sk_engine_stop(): the caller asks (main, on a signal). */
@@ -990,7 +989,8 @@ static void hub_stop_check(sk__hub_t *h) {
 }
 
 /* Stops reading and accepting, then lets each client and stdout take
- * what was queued for them, STOP_FLUSH_MS at most, as documented. */
+ * what was queued for them, within the engine's one flush deadline
+ * (SK_ENGINE_FLUSH_MS). */
 static void hub_stop(sk__hub_t *h) {
   h->stopping = true;
   hub_reads_update(h); /* stops client reads, the listener, the input */
@@ -1005,7 +1005,7 @@ static void hub_stop(sk__hub_t *h) {
     else if (c->state == SK__CONN_DOOMED)
       sk__conn_close(c, c->why);
   }
-  uv_timer_start(&h->stop_timer, stop_timer_cb, STOP_FLUSH_MS, 0);
+  sk__engine_deadline(h->e, &h->part, hub_deadline_cb);
   if (h->out_open)
     out_flush(h);
   hub_stop_check(h);
@@ -1031,7 +1031,7 @@ static void hub_finish(sk__hub_t *h) {
   close_if_open((uv_handle_t *)&h->listener);
   close_if_open((uv_handle_t *)&h->accept_timer);
   close_if_open((uv_handle_t *)&h->sweep_timer);
-  close_if_open((uv_handle_t *)&h->stop_timer);
+  sk__engine_part_close(&h->part, NULL); /* closed with the rest */
   close_if_open((uv_handle_t *)&h->stall_timer);
   close_if_open((uv_handle_t *)&h->kick);
   close_if_open((uv_handle_t *)&h->flush);
@@ -1109,12 +1109,11 @@ static int hub_handles_init(char *err, sk__hub_t *h) {
     return sk__fail(err, rc, "listening socket: %s", uv_strerror(rc));
   uv_timer_init(l, &h->accept_timer);
   uv_timer_init(l, &h->sweep_timer);
-  uv_timer_init(l, &h->stop_timer);
   uv_timer_init(l, &h->stall_timer);
   uv_idle_init(l, &h->kick);
   uv_check_init(l, &h->flush);
   h->listener.data = h->accept_timer.data = h->sweep_timer.data = h;
-  h->stop_timer.data = h->flush.data = h;
+  h->flush.data = h;
   h->stall_timer.data = h;
   uv_check_start(&h->flush, flush_cb);
   uint64_t sweep = sweep_interval(h);

@@ -141,7 +141,7 @@ struct sk__hub {
   uv_poll_t listener;
   bool listening;      /* the poll watcher is started */
   bool accept_backoff; /* out of descriptors: waiting for accept_timer */
-  uv_timer_t accept_timer, sweep_timer, stop_timer, stall_timer;
+  uv_timer_t accept_timer, sweep_timer, stall_timer;
   uv_idle_t kick; /* keeps the loop from blocking while work is dirty */
   uv_check_t flush;
   uint64_t last_emfile_notice;
