@@ -15,6 +15,7 @@
 #include "lines.h"
 #include "sockit/error.h"
 #include "chat_client.h"
+#include "chat_tty.h"
 #include "sockit/sock.h"
 #include "sockit/utf8.h"
 
@@ -38,6 +39,8 @@ typedef struct client {
   bool sock_open, in_open, in_eof, shut, sock_paused, in_paused, ending;
   int out_error;
   bool mark_own, erase_echo; /* out is a tty; in is one too */
+  bool tty;      /* both are: the line editor (chat_tty.c) runs them */
+  bool quitting; /* /quit or Ctrl-D: the server's close is expected */
   sk_stop_t reason; /* why it ends (the first reason wins) */
   bool asked;       /* sk_engine_stop() came once already */
   char *err;
@@ -122,13 +125,16 @@ static bool incoming_line_cb(void *ctx, const char *text, size_t len,
   client_t *cl = ctx;
   static const char skipped[] = "*** a line over 65536 bytes not shown\n";
   if (too_long) {
-    client_print(cl, skipped, sizeof skipped - 1);
-    return true;
+    text = skipped;
+    len = sizeof skipped - 2;
   }
   size_t n = sk_utf8_sanitize(text, len, cl->show,
                               SK_UTF8_SANITIZED_MAX(LINE_MAX_SHOWN));
   cl->show[n++] = '\n';
-  client_print(cl, cl->show, n);
+  if (cl->tty)
+    sk__tty_show(cl->show, n); /* above the input line */
+  else
+    client_print(cl, cl->show, n);
   return true;
 }
 
@@ -147,7 +153,12 @@ static bool sock_read(client_t *cl) {
     }
   } else if (n == 0) {
     sk__lines_finish(&cl->lines, LINE_MAX_SHOWN, incoming_line_cb, cl);
-    client_end(cl, SK_STOP_DONE);
+    /* A person at a terminal is told, and the exit code says so too. */
+    if (cl->tty && !cl->quitting)
+      client_end(cl, sk__fail(cl->err, SK_STOP_ERROR,
+                              "the server closed the connection"));
+    else
+      client_end(cl, SK_STOP_DONE);
   } else if (errno == ECONNRESET) {
     sk__lines_finish(&cl->lines, LINE_MAX_SHOWN, incoming_line_cb, cl);
     client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "connection reset by the server"));
@@ -259,12 +270,63 @@ static void in_read(client_t *cl) {
   sock_flush(cl);
 }
 
+/* ---- the line editor (a terminal for both stdin and stdout) ---- */
+
+static void send_text(client_t *cl, const char *text, size_t len) {
+  sk__msg_t *m = sk__msg_alloc(len + 1);
+  if (!m || sk__bufq_push(&cl->sq, m, SIZE_MAX) < 0) {
+    sk__msg_unref(m);
+    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "input: %s", strerror(ENOMEM)));
+    return;
+  }
+  memcpy(m->data, text, len);
+  m->data[len] = '\n';
+  sk__msg_unref(m);
+  if (cl->sq.bytes > HIGH_WATER) { /* the server is behind */
+    cl->in_paused = true;
+    in_watch(cl);
+  }
+}
+
+static bool is_quit(const char *line) {
+  return strncmp(line, "/quit", 5) == 0 && (line[5] == '\0' || line[5] == ' ');
+}
+
+/* A line typed (NULL: Ctrl-D): shown as the user's, sent; /quit and
+ * Ctrl-D say goodbye and end the input (FIN once the queue is out). */
+static bool tty_line_cb(void *ctx, const char *line) {
+  static const char bye[] = "*** goodbye\n";
+  client_t *cl = ctx;
+  if (line) {
+    size_t len = strlen(line), n;
+    n = sk_utf8_sanitize(line, len, cl->show,
+                         SK_UTF8_SANITIZED_MAX(LINE_MAX_SHOWN));
+    cl->show[n++] = '\n';
+    sk__tty_show_own(cl->show, n, sk__tty_width(line, len));
+    send_text(cl, line, len);
+  }
+  bool more = line && !is_quit(line);
+  if (!more) {
+    cl->quitting = true;
+    cl->in_eof = true;
+    in_close(cl);
+  }
+  sock_flush(cl);
+  if (!more) { /* the editor stops: no input line to keep below */
+    sk__tty_done_editing();
+    sk__tty_show(bye, sizeof bye - 1);
+  }
+  return more;
+}
+
 static void in_poll_cb(uv_poll_t *p, int status, int events) {
   client_t *cl = ((sk__endpoint_t *)p->data)->owner;
   (void)events;
   if (status < 0) /* libuv stopped the poll; the read names the error */
     sk__endpoint_poll_failed(&cl->in);
-  if (cl->in_open && !cl->in_paused)
+  if (cl->in_open && !cl->in_paused && cl->tty)
+    sk__tty_read();
+  else if (cl->in_open && !cl->in_paused)
     in_read(cl);
   if (status < 0)
     in_watch(cl);
@@ -280,6 +342,8 @@ static void in_idle_cb(uv_idle_t *idle) {
 
 /* Nothing more to wait for: every watch stops, so the loop runs out. */
 static void client_close_rest(client_t *cl) {
+  if (cl->tty)
+    sk__tty_close(); /* input line cleared, termios as it was */
   cl->sock_open = false;
   sock_watch(cl);
   in_close(cl);
@@ -320,6 +384,22 @@ static void client_on_stop(void *mode, sk_stop_t reason) {
 
 /* ---- setting up ---- */
 
+/* Colour on a terminal unless NO_COLOR (https://no-color.org) or a
+ * terminal that cannot show it. */
+static bool colour_wanted(void) {
+  const char *no = getenv("NO_COLOR"), *term = getenv("TERM");
+  return !(no && *no) && !(term && strcmp(term, "dumb") == 0);
+}
+
+/* The line editor reads and writes the terminal with blocking stdio:
+ * the endpoints keep only their poll, the flags go back at once. */
+static int tty_start(client_t *cl) {
+  sk__endpoint_restore(&cl->out);
+  sk__endpoint_restore(&cl->in);
+  cl->tty = true;
+  return sk__tty_open(cl->in.fd, cl->out.fd, colour_wanted(), tty_line_cb, cl);
+}
+
 static int client_setup(client_t *cl, int fd, int in_fd, int out_fd) {
   int rc;
   uv_idle_init(cl->loop, &cl->in_idle);
@@ -343,12 +423,16 @@ static int client_setup(client_t *cl, int fd, int in_fd, int out_fd) {
     cl->mark_own = cl->out.tty;
     cl->erase_echo = cl->mark_own && cl->in.tty;
   }
+  if (cl->erase_echo && (rc = tty_start(cl)) < 0)
+    return sk__fail(cl->err, rc, "terminal: %s", strerror(-rc));
   sock_watch(cl);
   in_watch(cl);
   return 0;
 }
 
 static void client_free(client_t *cl) {
+  if (cl->tty)
+    sk__tty_close();
   sk__engine_close_all(cl->e);
   /* The reverse of opening: stdin and stdout may share a terminal. */
   sk__endpoint_restore(&cl->out);
