@@ -49,6 +49,9 @@ typedef struct cli {
   unsigned history;        /* --history: chat lines a joiner is sent */
   bool history_set;        /* --history given (it needs --chat -l) */
   sk_mcast_t mcast;    /* --mcast-join, --mcast-ttl, --mcast-loop, -b */
+  const char *federate;      /* --federate URL (checked), or NULL */
+  const char *federate_name; /* --federate-name, or NULL */
+  unsigned federate_ttl;     /* --federate-ttl seconds, 0: default */
 } cli_t;
 
 /*
