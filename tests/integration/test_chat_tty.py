@@ -180,6 +180,20 @@ class TestChatTerminal(unittest.TestCase):
         self.assertEqual(sum(ln.count("y") for ln in t.lines()), 300)
         self.assertEqual(t.lines()[-1], ">")
 
+    def test_multi_line_paste_sends_each_line_once(self):
+        t = Term(self)
+        t.type(b"one\ntwo\nthree " + b"z" * 200 + b"\nfour")
+        self.assertEqual([t.recv_line() for _ in range(3)],
+                         [b"one", b"two", b"three " + b"z" * 200])
+        t.wait_screen(lambda: t.input_line() == "> four", "the last line")
+        t.conn.sendall(b"<bob> hey\n")
+        t.wait_screen(lambda: "<bob> hey" in t.lines(), "bob's line")
+        t.settle()
+        lines = t.lines()
+        self.assertEqual(lines[:2], ["<me> one", "<me> two"])
+        self.assertEqual(sum(ln.count("z") for ln in lines), 200)
+        self.assertEqual(lines[-2:], ["<bob> hey", "> four"])
+
     def test_quit_says_goodbye(self):
         t = Term(self)
         t.type(b"/quit\r")
