@@ -28,7 +28,7 @@ endif
 # costs nothing on a ready machine, Debian or not). A plain build needs
 # the build group only; test, bench and fuzz bring their own tools.
 DEP_build_TOOLS := cmake pkg-config cc python3
-DEP_build_LIBS := libuv cmocka openssl icu-uc icu-i18n hiredis libwebsockets
+DEP_build_LIBS := libuv cmocka openssl icu-uc icu-i18n hiredis libedit libwebsockets
 # --web runs lws on sockit's libuv loop: lws loads this plugin at run time.
 DEP_build_FILES := $(shell pkg-config --variable=libdir libwebsockets 2>/dev/null)/libwebsockets-evlib_uv.so
 DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy ping ip unshare setpriv openssl redis-server chromium chromedriver

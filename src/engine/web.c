@@ -196,7 +196,7 @@ static web_link_t *link_open(sk__web_t *w, struct lws *wsi) {
     ss.ss_family = AF_UNIX;
     len = sizeof(sa_family_t);
   }
-  sk__hub_adopt(w->hub, sv[0], (struct sockaddr *)&ss, len, true);
+  sk__hub_adopt(w->hub, sv[0], (struct sockaddr *)&ss, len);
   link_watch(l);
   return l;
 }
