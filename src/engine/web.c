@@ -311,6 +311,19 @@ static void web_defer_cb(uv_idle_t *idle) {
   sk__hub_stop_check(w->hub);
 }
 
+/* A browser sends Origin: a page of another site may not open the room
+ * in its visitor's name (cross-site WebSocket hijacking). Clients that
+ * are not browsers send none and are let in, as on the TCP port. */
+static bool origin_ok(struct lws *wsi) {
+  char origin[256], host[256];
+  if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
+    return true;
+  if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+    return false;
+  const char *o = strstr(origin, "://");
+  return o && strcmp(o + 3, host) == 0;
+}
+
 static int web_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                   void *in, size_t len) {
   web_pss_t *pss = user;
@@ -320,6 +333,8 @@ static int web_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     return http_start(wsi, pss, in);
   case LWS_CALLBACK_HTTP_WRITEABLE:
     return http_body(wsi, pss);
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    return origin_ok(wsi) ? 0 : 1;
   case LWS_CALLBACK_ESTABLISHED:
     pss->link = link_open(w, wsi);
     w->n_open += pss->link != NULL;

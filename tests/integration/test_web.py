@@ -325,6 +325,31 @@ class WebFlow(unittest.TestCase):
                 pass
 
 
+class WebOrigin(unittest.TestCase):
+    def handshake(self, wport, origin):
+        s = socket.create_connection(("127.0.0.1", wport))
+        self.addCleanup(s.close)
+        s.sendall(b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                  b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Version: 13\r\n%s"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+                  % (wport, origin))
+        return LineReader(s, "websocket").read_line(TIMEOUT) or b""
+
+    def test_another_sites_page_cannot_join(self):
+        wport = free_port()
+        server, port = start_listener(
+            lambda p: [sockit(), "--chat", "-l", "127.0.0.1", str(p),
+                       "--web", str(wport)],
+            on_start=lambda p: self.addCleanup(p.stop))
+        self.assertTrue(wait_listening(wport, proc=server))
+        self.assertNotIn(b" 101 ", self.handshake(
+            wport, b"Origin: http://evil.example\r\n"))
+        self.assertIn(b" 101 ", self.handshake(
+            wport, b"Origin: http://127.0.0.1:%d\r\n" % wport))
+        self.assertIn(b" 101 ", self.handshake(wport, b""))
+
+
 class WebUsage(unittest.TestCase):
     def run_sockit(self, *args):
         p = Proc([sockit()] + list(args))
