@@ -44,9 +44,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (QUIET, TIMEOUT, TIMEOUT_SCALE, LineReader,  # noqa: E402
-                    Proc, free_port, is_listening, refusing_port,
-                    start_listener, udp_recv, wait_listening)
+from common import (TIMEOUT, TIMEOUT_SCALE, LineReader,  # noqa: E402
+                    _proc_net_sockets, is_listening, refusing_port,
+                    start_listener, udp_recv)
 from test_cli import CliCase, recv_all, sockit, unix_listening  # noqa: E402
 
 BIG = 256 << 20
@@ -589,8 +589,8 @@ class UdpTest(ForwardCase):
         a = self.udp_socket()
         first = self.ask(a, port, b"one")
         self.assertEqual(self.ask(a, port, b"two"), first)
-        # the session's own socket (bound to `first`) goes away
-        wait_for(lambda: not is_listening(first, "udp"),
+        # the session's own socket (bound to `first`, connected) goes away
+        wait_for(lambda: not _proc_net_sockets("udp", first),
                  "the idle session's socket to close", timeout=idle * 5 + 5)
         self.assertNotEqual(self.ask(a, port, b"three"), first,
                             "no new session after the idle timeout")
