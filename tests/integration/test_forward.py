@@ -608,6 +608,27 @@ class LifeTest(ForwardCase):
         fwd.out.assert_quiet()
         self.assert_alive(fwd)
 
+    def test_keep_open_may_be_given_too(self):
+        echo = self.echo_server()
+        fwd, port = self.forwarder("127.0.0.1:%d" % echo.port, "-k")
+        self.assert_echo(self.connect(port), b"one")
+        self.assert_echo(self.connect(port), b"two")
+        self.assert_alive(fwd)
+
+    def test_idle_timeout_closes_only_the_idle_connection(self):
+        srv, sport = self.server()
+        idle = max(1, int(TIMEOUT_SCALE))
+        fwd, port = self.forwarder("127.0.0.1:%d" % sport, "-i", str(idle))
+        quiet = self.connect(port)
+        tq = self.accept(srv)
+        LineReader(quiet, "idle client").wait_eof(timeout=idle + TIMEOUT)
+        LineReader(tq, "its target side").wait_eof(timeout=TIMEOUT)
+        busy = self.connect(port)
+        tb = self.accept(srv)
+        self.assert_alive(fwd)
+        busy.sendall(b"x")
+        self.assertEqual(LineReader(tb).read_exact(1), b"x")
+
     def test_sigterm_exits_143(self):
         echo = self.echo_server()
         fwd, port = self.forwarder("127.0.0.1:%d" % echo.port)
