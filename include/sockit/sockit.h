@@ -13,6 +13,7 @@
 #include "sockit/proxy.h"
 #include "sockit/relay.h"
 #include "sockit/sock.h"
+#include "sockit/tls.h"
 #include "sockit/utf8.h"
 
 #endif

@@ -19,6 +19,9 @@ const char *sk_strerror(int code) {
   case SK_EPROXY:
     return "proxy handshake failed";
   }
+  const char *tls = sk__tls_strerror(code);
+  if (tls)
+    return tls;
   return code < 0 ? strerror(-code) : "Unknown error";
 }
 

@@ -38,4 +38,7 @@ size_t sk__crlf_convert(const char *in, size_t len, char *out, int *last);
  */
 int sk__udp_payload_max(int fd, const struct sockaddr *to);
 
+/* Text for the TLS codes (tls.c), for sk_strerror; NULL when not one. */
+const char *sk__tls_strerror(int code);
+
 #endif
