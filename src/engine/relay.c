@@ -27,6 +27,7 @@
 #include "sockit/addr.h"
 #include "endpoint.h"
 #include "engine.h"
+#include "outlog.h"
 #include "relay.h"
 #include "sockit/sock.h"
 
@@ -328,9 +329,24 @@ static bool dgram_read(pump_t *p) {
   return true;
 }
 
+/* -o / --hex-dump: what one read brought, [from, tail) of the buffer. */
+static void pump_tap(pump_t *p, size_t from) {
+  relay_t *r = p->relay;
+  if (r->opts->log && p->tail > from)
+    sk__outlog_tap(r->opts->log, r->e,
+                   p == &r->up ? SK_OUTLOG_SENT : SK_OUTLOG_RECEIVED,
+                   p->buf + from, p->tail - from);
+}
+
 static bool copy_read(pump_t *p) {
-  if (p->src->dgram)
-    return dgram_read(p);
+  if (p->src->dgram) {
+    /* dgram_read may move what is pending to the front first: the new
+     * bytes are those past what was pending. */
+    size_t pending = p->tail - p->head;
+    bool moved = dgram_read(p);
+    pump_tap(p, p->head + pending);
+    return moved;
+  }
   copy_make_room(p);
   size_t space = p->cap - p->tail, want = p->crlf ? space / 2 : space;
   size_t dgram_max = p->relay->dgram_max / (p->crlf ? 2 : 1);
@@ -340,10 +356,12 @@ static bool copy_read(pump_t *p) {
    * in place, since the output never overtakes the input. */
   char *at = p->buf + p->tail, *into = p->crlf ? at + space - want : at;
   ssize_t n = sk__endpoint_read(p->src, into, want);
-  if (n > 0)
+  if (n > 0) {
+    size_t from = p->tail;
     p->tail += p->crlf ? sk__crlf_convert(into, (size_t)n, at, &p->crlf_last)
                        : (size_t)n;
-  else if (n == 0)
+    pump_tap(p, from);
+  } else if (n == 0)
     p->eof = true;
   else if (errno == EAGAIN)
     return false;
@@ -557,11 +575,18 @@ static void pump_finish(pump_t *p) {
   relay_t *r = p->relay;
   const sk_relay_opts_t *o = r->opts;
   p->done = true;
+  if (p == &r->down && o->half_close) {
+    /* Forwarding: the FIN goes on; the other direction carries on. */
+    if (p->dst->socket && !p->dst->dgram)
+      shutdown(p->dst->fd, SHUT_WR);
+    return;
+  }
   if (p == &r->down) {
     relay_wind_down(r);
     return;
   }
-  if (o->shutdown_on_eof && p->dst->socket && !p->dst->dgram)
+  if ((o->shutdown_on_eof || o->half_close) && p->dst->socket &&
+      !p->dst->dgram)
     shutdown(p->dst->fd, SHUT_WR);
   if (!o->quit_after_eof)
     return;
@@ -590,7 +615,8 @@ static void pump_step(pump_t *p) {
 
 static move_t move_choose(const pump_t *p, const sk_relay_opts_t *o) {
   const end_t *s = p->src, *d = p->dst;
-  if (o->no_zero_copy || p->crlf || s->dgram || d->dgram || s->tty || d->tty)
+  if (o->no_zero_copy || p->crlf || s->dgram || d->dgram || s->tty ||
+      d->tty || sk_outlog_active(o->log))
     return MOVE_COPY;
   if (s->regular && d->socket)
     return MOVE_SENDFILE;
