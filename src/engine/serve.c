@@ -255,10 +255,11 @@ static void on_connected(uv_poll_t *h, int status, int events) {
   int e = 0;
   socklen_t len = sizeof e;
   (void)events;
-  if (status < 0)
-    e = -status;
-  else if (getsockopt(c->ofd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+  /* libuv reports POLLERR as UV_EBADF: the socket knows the real one. */
+  if (getsockopt(c->ofd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
     e = errno;
+  else if (e == 0 && status < 0)
+    e = -status;
   if (e == EINPROGRESS || e == EALREADY)
     return;
   c->cerr = e;
