@@ -282,6 +282,7 @@ static sk_hub_opts_t hub_opts(const cli_t *c) {
       .verbose = c->verbose,
       .crlf = c->crlf,
       .history = c->history,
+      .log = sk_outlog_active(&outlog) ? &outlog : NULL,
   };
   return o;
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "hub_int.h"
+#include "outlog.h"
 #include "sockit/addr.h"
 #include "sockit/error.h"
 #include "sockit/sock.h"
@@ -412,6 +413,8 @@ static void conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   sk__hub_t *h = c->hub;
   if (n > 0) {
     c->last_active = uv_now(h->loop);
+    sk__outlog_tap(h->opts.log, h->e, SK_OUTLOG_RECEIVED, buf->base,
+                   (size_t)n);
     h->mode->on_data(c, buf->base, (size_t)n);
   } else if (n == UV_EOF) {
     if (h->mode->on_eof)
@@ -593,6 +596,7 @@ static void flush_cb(uv_check_t *check) {
 static void input_cb(sk__source_t *src, ssize_t n) {
   sk__hub_t *h = src->data;
   if (n > 0) {
+    sk__outlog_tap(h->opts.log, h->e, SK_OUTLOG_SENT, src->buf, (size_t)n);
     h->mode->on_input(h, src->buf, (size_t)n);
     return;
   }
