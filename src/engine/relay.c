@@ -625,6 +625,49 @@ static move_t move_choose(const pump_t *p, const sk_relay_opts_t *o) {
   return MOVE_COPY;
 }
 
+/* Splice pipes outlive their relay: a forwarder starts one relay per
+ * connection, and making two 1 MiB pipes (pipe2, F_SETPIPE_SZ, close)
+ * for each costs more than the 64 bytes it may carry. Empty pipes are
+ * kept here for the next relay, a bounded few; the process has one loop
+ * (main's), so there is no lock. */
+#define PIPE_POOL_MAX 64
+static struct {
+  int fd[2];
+  size_t cap;
+} pipe_pool[PIPE_POOL_MAX];
+static size_t pipe_pool_n;
+
+static int pipe_get(pump_t *p) {
+  if (pipe_pool_n > 0) {
+    pipe_pool_n--;
+    p->pipe[0] = pipe_pool[pipe_pool_n].fd[0];
+    p->pipe[1] = pipe_pool[pipe_pool_n].fd[1];
+    p->pipe_cap = pipe_pool[pipe_pool_n].cap;
+    return 0;
+  }
+  if (pipe2(p->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+    return -errno;
+  int got = fcntl(p->pipe[1], F_SETPIPE_SZ, PIPE_WANT);
+  p->pipe_cap = got > 0 ? (size_t)got : 65536;
+  return 0;
+}
+
+/* An empty pipe goes back to the pool; one holding bytes is closed. */
+static void pipe_put(pump_t *p) {
+  if (p->pipe[0] < 0)
+    return;
+  if (p->in_pipe == 0 && pipe_pool_n < PIPE_POOL_MAX) {
+    pipe_pool[pipe_pool_n].fd[0] = p->pipe[0];
+    pipe_pool[pipe_pool_n].fd[1] = p->pipe[1];
+    pipe_pool[pipe_pool_n].cap = p->pipe_cap;
+    pipe_pool_n++;
+  } else {
+    close(p->pipe[0]);
+    close(p->pipe[1]);
+  }
+  p->pipe[0] = p->pipe[1] = -1;
+}
+
 static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
                      bool crlf) {
   const sk_relay_opts_t *o = r->opts;
@@ -638,13 +681,8 @@ static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
   if (!p->active)
     return 0;
   p->move = move_choose(p, o);
-  if (p->move == MOVE_SPLICE) {
-    if (pipe2(p->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-      return -errno;
-    int got = fcntl(p->pipe[1], F_SETPIPE_SZ, PIPE_WANT);
-    p->pipe_cap = got > 0 ? (size_t)got : 65536;
-    return 0;
-  }
+  if (p->move == MOVE_SPLICE)
+    return pipe_get(p);
   if (p->move == MOVE_SENDFILE)
     return 0;
   p->cap = copy_cap(o);
@@ -653,10 +691,7 @@ static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
 
 static void pump_free(pump_t *p) {
   free(p->buf);
-  if (p->pipe[0] >= 0) {
-    close(p->pipe[0]);
-    close(p->pipe[1]);
-  }
+  pipe_put(p);
 }
 
 /* ---- the loop -------------------------------------------------------- */

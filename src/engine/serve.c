@@ -233,21 +233,31 @@ static void connect_next(session_t *c) {
 
 static void cpoll_closed(uv_handle_t *h) {
   session_t *c = h->data;
+  c->closing--;
   c->cpoll_ready = false;
-  if (c->cerr || c->timed_out || c->aborted) {
+  if (c->cerr || c->timed_out || c->aborted)
     connect_next(c);
-    return;
-  }
-  c->connecting = false;
-  session_close_handle(c, (uv_handle_t *)&c->ctimer);
-  sk_relay_side_t b = {c->ofd, c->ofd, c->s->to_name, NULL};
-  session_relay_start(c, &b);
-  session_check_end(c);
+  else
+    session_check_end(c);
 }
 
 static void cpoll_close(session_t *c) {
-  if (c->cpoll_ready && !uv_is_closing((uv_handle_t *)&c->cpoll))
+  if (c->cpoll_ready && !uv_is_closing((uv_handle_t *)&c->cpoll)) {
+    c->closing++;
     uv_close((uv_handle_t *)&c->cpoll, cpoll_closed);
+  }
+}
+
+/* Connected: the relay takes the socket at once. uv_close has already
+ * taken our poll off the descriptor (libuv unregisters it there, before
+ * the callback), so the relay's own poll may watch it now. */
+static void connect_done(session_t *c) {
+  sk_relay_side_t b = {c->ofd, c->ofd, c->s->to_name, NULL};
+  c->connecting = false;
+  uv_timer_stop(&c->ctimer);
+  session_close_handle(c, (uv_handle_t *)&c->ctimer);
+  cpoll_close(c);
+  session_relay_start(c, &b);
 }
 
 static void on_connected(uv_poll_t *h, int status, int events) {
@@ -263,6 +273,10 @@ static void on_connected(uv_poll_t *h, int status, int events) {
   if (e == EINPROGRESS || e == EALREADY)
     return;
   c->cerr = e;
+  if (e == 0) {
+    connect_done(c);
+    return;
+  }
   uv_timer_stop(&c->ctimer);
   cpoll_close(c);
 }
