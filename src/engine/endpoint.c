@@ -35,7 +35,12 @@ int sk__endpoint_open(sk__endpoint_t *e, uv_loop_t *loop) {
   if (!e->polled)
     return 0;
   e->saved_flags = fcntl(e->fd, F_GETFL);
-  if (e->saved_flags < 0 || fcntl(e->fd, F_SETFL, e->saved_flags | O_NONBLOCK))
+  if (e->saved_flags < 0)
+    return -errno;
+  /* Already non-blocking (a forwarder's sockets): nothing to restore. */
+  if (e->saved_flags & O_NONBLOCK)
+    e->saved_flags = -1;
+  else if (fcntl(e->fd, F_SETFL, e->saved_flags | O_NONBLOCK) < 0)
     return -errno;
   e->poll.data = e;
   int rc = uv_poll_init(loop, &e->poll, e->fd);

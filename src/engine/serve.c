@@ -402,6 +402,19 @@ static bool client_refused(serve_t *s, const struct sockaddr_storage *peer,
   return true;
 }
 
+/* sk_accept's, with the client non-blocking from the start (the relay
+ * then has no flags to set and restore). */
+static int accept_nonblock(char *err, int lfd, struct sockaddr_storage *peer,
+                           socklen_t *len) {
+  int fd;
+  do {
+    *len = sizeof *peer;
+    fd = accept4(lfd, (struct sockaddr *)peer, len,
+                 SOCK_CLOEXEC | SOCK_NONBLOCK);
+  } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
+  return fd < 0 ? sk__fail(err, -errno, "accept: %s", strerror(errno)) : fd;
+}
+
 static void on_client(uv_poll_t *h, int status, int events) {
   serve_t *s = h->data;
   char err[SK_ERR_LEN];
@@ -409,7 +422,7 @@ static void on_client(uv_poll_t *h, int status, int events) {
   for (int i = 0; i < ACCEPTS_PER_WAKE && s->listening && status == 0; i++) {
     struct sockaddr_storage peer;
     socklen_t len;
-    int cfd = sk_accept(err, s->lfd, &peer, &len);
+    int cfd = accept_nonblock(err, s->lfd, &peer, &len);
     if (cfd < 0) {
       if (cfd != -EAGAIN && cfd != -EWOULDBLOCK)
         sk__engine_log(s->e, SK_LOG_ERROR, "%s", err); /* EMFILE: later */
