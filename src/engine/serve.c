@@ -54,6 +54,8 @@ struct serve {
   sk_serve_opts_t o;
   int lfd;
   uv_poll_t lpoll;
+  uv_timer_t timer;         /* an accept pause (EMFILE), the stop deadline */
+  bool timer_ready;
   bool listening, stopping, attached;
   session_t *sessions;
   int n_sessions;
@@ -415,6 +417,23 @@ static int accept_nonblock(char *err, int lfd, struct sockaddr_storage *peer,
   return fd < 0 ? sk__fail(err, -errno, "accept: %s", strerror(errno)) : fd;
 }
 
+static void on_client(uv_poll_t *h, int status, int events);
+
+static void on_accept_resume(uv_timer_t *t) {
+  serve_t *s = t->data;
+  if (s->listening)
+    uv_poll_start(&s->lpoll, UV_READABLE, on_client);
+}
+
+/* accept failed (EMFILE: out of descriptors): the client waits in the
+ * backlog; the listener is left alone for 100 ms instead of spinning
+ * on a readable socket it cannot take from. Said once per pause. */
+static void accept_pause(serve_t *s, const char *err) {
+  sk__engine_log(s->e, SK_LOG_ERROR, "%s; accepting again in 100 ms", err);
+  uv_poll_stop(&s->lpoll);
+  uv_timer_start(&s->timer, on_accept_resume, 100, 0);
+}
+
 static void on_client(uv_poll_t *h, int status, int events) {
   serve_t *s = h->data;
   char err[SK_ERR_LEN];
@@ -425,7 +444,7 @@ static void on_client(uv_poll_t *h, int status, int events) {
     int cfd = accept_nonblock(err, s->lfd, &peer, &len);
     if (cfd < 0) {
       if (cfd != -EAGAIN && cfd != -EWOULDBLOCK)
-        sk__engine_log(s->e, SK_LOG_ERROR, "%s", err); /* EMFILE: later */
+        accept_pause(s, err);
       return;
     }
     if (client_refused(s, &peer, len)) {
@@ -452,6 +471,27 @@ static void serve_check_end(serve_t *s) {
     return;
   s->attached = false;
   sk__engine_detach(s->e, &s->part);
+  if (s->timer_ready)
+    uv_close((uv_handle_t *)&s->timer, NULL);
+  s->timer_ready = false;
+}
+
+static void serve_timer_init(serve_t *s) {
+  uv_timer_init(s->e->loop, &s->timer);
+  s->timer.data = s;
+  s->timer_ready = true;
+}
+
+/* The stop's deadline, or a second stop: children that have not exited
+ * after SIGTERM are no longer waited for (they outlive sockit). */
+static void children_forget(serve_t *s) {
+  for (session_t *c = s->sessions; c; c = c->next)
+    if (c->child_live && !uv_is_closing((uv_handle_t *)&c->child.proc))
+      uv_close((uv_handle_t *)&c->child.proc, child_closed);
+}
+
+static void on_stop_deadline(uv_timer_t *t) {
+  children_forget(t->data);
 }
 
 /* sk_engine_stop(): no more clients; children get SIGTERM; connects in
@@ -459,8 +499,14 @@ static void serve_check_end(serve_t *s) {
 static void serve_on_stop(void *mode, sk_stop_t reason) {
   serve_t *s = mode;
   (void)reason;
+  if (s->stopping) {
+    children_forget(s);
+    return;
+  }
   s->stopping = true;
   listener_stop(s);
+  if (s->timer_ready)
+    uv_timer_start(&s->timer, on_stop_deadline, SK_ENGINE_FLUSH_MS, 0);
   for (session_t *c = s->sessions, *next; c; c = next) {
     next = c->next;
     if (c->child_live)
@@ -538,6 +584,7 @@ int sk_serve_run(sk_engine_t *e, char *err, int lfd,
   }
   s->lpoll.data = s;
   s->listening = true;
+  serve_timer_init(s);
   uv_poll_start(&s->lpoll, UV_READABLE, on_client);
   s->rc = 0;
   return serve_finish(s, err, failed);
@@ -551,6 +598,7 @@ int sk_serve_fd(sk_engine_t *e, char *err, int fd, const sk_serve_opts_t *o,
   *failed = false;
   if (!s)
     return sk__fail(err, -ENOMEM, "serve: %s", strerror(ENOMEM));
+  serve_timer_init(s);
   int cfd = dup(fd); /* the session closes its own; fd stays the caller's */
   if (cfd < 0 || getpeername(fd, (struct sockaddr *)&peer, &len) < 0) {
     memset(&peer, 0, sizeof peer);
