@@ -19,7 +19,7 @@ void sk__endpoint_init(sk__endpoint_t *e, void *owner, int fd,
     return;
   e->socket = S_ISSOCK(st.st_mode);
   e->regular = S_ISREG(st.st_mode);
-  e->tty = isatty(fd);
+  e->tty = S_ISCHR(st.st_mode) && isatty(fd); /* no ioctl for a socket */
   /* epoll refuses regular files and most devices (/dev/null): those
    * never block, so we treat them as always ready instead. */
   e->polled = e->socket || S_ISFIFO(st.st_mode) || e->tty;

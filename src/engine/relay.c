@@ -967,7 +967,10 @@ static size_t dgram_limit(int fd, const sk_relay_opts_t *o) {
 static void relay_measure(relay_t *r, const sk_relay_opts_t *o) {
   struct stat st;
   off_t at;
-  r->dgram_max = dgram_limit(r->b_rd->fd, o);
+  /* Asked of the socket only when a datagram may be made: a forwarder's
+   * stream relays spare the system call. */
+  r->dgram_max = r->b_rd->dgram || r->b_wr->dgram ? dgram_limit(r->b_rd->fd, o)
+                                                  : UDP_PAYLOAD_MAX;
   r->progress_tty = o->progress && isatty(STDERR_FILENO);
   if (r->a_rd->regular && fstat(r->a_rd->fd, &st) == 0 &&
       (at = lseek(r->a_rd->fd, 0, SEEK_CUR)) >= 0 && st.st_size > at)
