@@ -761,8 +761,8 @@ int cli_parse(cli_t *c, int argc, char **argv, char *err) {
   c->quit_ms = -1; /* as nc: stdin EOF alone never ends the relay */
   opterr = 0;
   optind = 1;
-  while ((opt = getopt_long(argc, argv, ":46bc:Cde:hi:klm:nNo:p:q:s:uUvVw:x:X:z",
-                            long_options, NULL)) != -1) {
+  static const char shorts[] = ":46bc:Cde:hi:klm:nNo:p:q:s:uUvVw:x:X:z";
+  while ((opt = getopt_long(argc, argv, shorts, long_options, NULL)) != -1) {
     if (opt == '?')
       return unknown_option(err, argc, argv);
     if (opt == ':')

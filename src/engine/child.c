@@ -15,12 +15,21 @@
 extern char **environ;
 
 /* The names the connection sets; inherited values of them are dropped. */
-static const char *const env_names[ENV_VARS] = {
-    "SOCKIT_REMOTE_ADDR", "SOCKIT_REMOTE_PORT", "SOCKIT_LOCAL_ADDR",
-    "SOCKIT_LOCAL_PORT",  "SOCKIT_PROTO",       "NCAT_REMOTE_ADDR",
-    "NCAT_REMOTE_PORT",   "NCAT_LOCAL_ADDR",    "NCAT_LOCAL_PORT",
-    "NCAT_PROTO",         "PROTO",              "TCPREMOTEIP",
-    "TCPREMOTEPORT",      "TCPLOCALIP",         "TCPLOCALPORT"};
+static const char *const env_names[ENV_VARS] = {"SOCKIT_REMOTE_ADDR",
+                                                "SOCKIT_REMOTE_PORT",
+                                                "SOCKIT_LOCAL_ADDR",
+                                                "SOCKIT_LOCAL_PORT",
+                                                "SOCKIT_PROTO",
+                                                "NCAT_REMOTE_ADDR",
+                                                "NCAT_REMOTE_PORT",
+                                                "NCAT_LOCAL_ADDR",
+                                                "NCAT_LOCAL_PORT",
+                                                "NCAT_PROTO",
+                                                "PROTO",
+                                                "TCPREMOTEIP",
+                                                "TCPREMOTEPORT",
+                                                "TCPLOCALIP",
+                                                "TCPLOCALPORT"};
 
 typedef struct child_env {
   char vars[ENV_VARS][ENV_LEN];
@@ -113,9 +122,12 @@ int sk__child_spawn(sk__child_t *c, uv_loop_t *loop, const char *file,
       {.flags = UV_INHERIT_FD, .data.fd = in[1]},
       {.flags = UV_INHERIT_FD, .data.fd = out[1]},
       {.flags = UV_INHERIT_FD, .data.fd = STDERR_FILENO}};
-  uv_process_options_t o = {.exit_cb = exit_cb, .file = file,
-                            .args = (char **)argv, .env = env,
-                            .stdio_count = 3, .stdio = stdio};
+  uv_process_options_t o = {.exit_cb = exit_cb,
+                            .file = file,
+                            .args = (char **)argv,
+                            .env = env,
+                            .stdio_count = 3,
+                            .stdio = stdio};
   rc = env ? uv_spawn(loop, &c->proc, &o) : -ENOMEM;
   free(env);
   close(in[1]);

@@ -14,9 +14,9 @@
 #include <uv.h>
 
 typedef struct sk__child {
-  uv_process_t proc;  /* proc.data: the caller's */
-  int in_fd;          /* ours: writes become the child's stdin */
-  int out_fd;         /* ours: the child's stdout */
+  uv_process_t proc; /* proc.data: the caller's */
+  int in_fd;         /* ours: writes become the child's stdin */
+  int out_fd;        /* ours: the child's stdout */
 } sk__child_t;
 
 /* Spawns file with argv; env adds the connection's variables (from the

@@ -11,8 +11,8 @@
 #define HEX_CHUNK 64 /* dump lines formatted per write: bounded stack */
 #define HEX_LINE 96
 
-static int logfile_open(sk__logfile_t *f, char *err, const char *path,
-                        bool hex, bool append) {
+static int logfile_open(sk__logfile_t *f, char *err, const char *path, bool hex,
+                        bool append) {
   *f = (sk__logfile_t){.fd = -1, .hex = hex, .path = path, .last_dir = -1};
   if (!path)
     return 0;
@@ -26,8 +26,8 @@ static int logfile_open(sk__logfile_t *f, char *err, const char *path,
 int sk_outlog_open(sk_outlog_t *log, char *err, const char *raw_path,
                    const char *hex_path, bool append) {
   int rc = logfile_open(&log->raw, err, raw_path, false, append);
-  if (rc == 0 && (rc = logfile_open(&log->dump, err, hex_path, true,
-                                    append)) < 0)
+  if (rc == 0 &&
+      (rc = logfile_open(&log->dump, err, hex_path, true, append)) < 0)
     sk_outlog_close(log);
   return rc;
 }
@@ -44,8 +44,8 @@ static void logfile_write(sk__logfile_t *f, sk_engine_t *e, const char *buf,
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0) {
-      sk__engine_log(e, SK_LOG_ERROR, "write to %s: %s; logging stops",
-                     f->path, n < 0 ? strerror(errno) : "nothing written");
+      sk__engine_log(e, SK_LOG_ERROR, "write to %s: %s; logging stops", f->path,
+                     n < 0 ? strerror(errno) : "nothing written");
       close(f->fd);
       f->fd = -1;
       return;
@@ -59,8 +59,8 @@ static void logfile_write(sk__logfile_t *f, sk_engine_t *e, const char *buf,
  * after 8), then the printable ones ('.' for the rest). */
 static size_t hex_line(char *out, uint64_t offset, const unsigned char *d,
                        size_t n) {
-  size_t at = (size_t)snprintf(out, HEX_LINE, "%08llx ",
-                               (unsigned long long)offset);
+  size_t at =
+      (size_t)snprintf(out, HEX_LINE, "%08llx ", (unsigned long long)offset);
   for (size_t i = 0; i < 16; i++) {
     if (i == 8)
       out[at++] = ' ';

@@ -13,15 +13,18 @@
 
 #include "engine.h"
 
-typedef enum sk_outlog_dir { SK_OUTLOG_SENT, SK_OUTLOG_RECEIVED } sk_outlog_dir_t;
+typedef enum sk_outlog_dir {
+  SK_OUTLOG_SENT,
+  SK_OUTLOG_RECEIVED
+} sk_outlog_dir_t;
 
 /* One file: raw bytes, or a hex dump. */
 typedef struct sk__logfile {
-  int fd;              /* -1: none, or stopped after a write failure */
+  int fd; /* -1: none, or stopped after a write failure */
   bool hex;
-  const char *path;    /* for the one failure line */
-  int last_dir;        /* hex: the direction of the last header, or -1 */
-  uint64_t offset;     /* hex: bytes in the current direction's block */
+  const char *path; /* for the one failure line */
+  int last_dir;     /* hex: the direction of the last header, or -1 */
+  uint64_t offset;  /* hex: bytes in the current direction's block */
 } sk__logfile_t;
 
 typedef struct sk_outlog {

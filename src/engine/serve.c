@@ -6,9 +6,9 @@
  * shuts the child's stdin) or an outbound connection (forwarding: each
  * direction ends on its own, half-close carried through).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -32,19 +32,19 @@ typedef struct serve serve_t;
 typedef struct session {
   serve_t *s;
   struct session *prev, *next;
-  int cfd;                  /* the client */
-  int ofd;                  /* forwarding: the outbound socket */
-  sk__child_t child;        /* exec */
-  bool child_live;          /* the process handle is open */
+  int cfd;           /* the client */
+  int ofd;           /* forwarding: the outbound socket */
+  sk__child_t child; /* exec */
+  bool child_live;   /* the process handle is open */
   bool relay_live;
-  bool connecting;          /* forwarding: the connect is in progress */
-  bool cpoll_ready;         /* cpoll is open (closed after each try) */
-  bool timed_out, aborted;  /* -w, or a stop: no more tries */
-  int cerr;                 /* the last try's errno */
+  bool connecting;           /* forwarding: the connect is in progress */
+  bool cpoll_ready;          /* cpoll is open (closed after each try) */
+  bool timed_out, aborted;   /* -w, or a stop: no more tries */
+  int cerr;                  /* the last try's errno */
   const struct addrinfo *ai; /* forwarding: the address being tried */
-  uv_poll_t cpoll;          /* forwarding: the connect's completion */
-  uv_timer_t ctimer;        /* forwarding: -w */
-  unsigned closing;         /* handles whose close is pending */
+  uv_poll_t cpoll;           /* forwarding: the connect's completion */
+  uv_timer_t ctimer;         /* forwarding: -w */
+  unsigned closing;          /* handles whose close is pending */
   char name[SK_ADDRSTR_LEN]; /* "127.0.0.1 41234", for messages */
   char peer[SK_ADDRSTR_LEN]; /* "127.0.0.1:41234", for the relay */
 } session_t;
@@ -55,7 +55,7 @@ struct serve {
   sk_serve_opts_t o;
   int lfd;
   uv_poll_t lpoll;
-  uv_timer_t timer;         /* an accept pause (EMFILE), the stop deadline */
+  uv_timer_t timer; /* an accept pause (EMFILE), the stop deadline */
   bool timer_ready;
   bool listening, stopping, attached;
   session_t *sessions;
@@ -65,7 +65,7 @@ struct serve {
   struct sockaddr_un unix_sa;
   char to_name[SK_ADDRSTR_LEN];
   bool failed;
-  int rc;                   /* the first failure of plain mode */
+  int rc; /* the first failure of plain mode */
   char err[SK_ERR_LEN];
 };
 
@@ -111,8 +111,7 @@ static void session_close_handle(session_t *c, uv_handle_t *h) {
 }
 
 static void session_relay_done(void *arg, int rc, sk_stop_t reason,
-                               const char *err,
-                               const sk_relay_stats_t *stats) {
+                               const char *err, const sk_relay_stats_t *stats) {
   session_t *c = arg;
   serve_t *s = c->s;
   (void)reason;
@@ -179,8 +178,8 @@ static void child_exited(uv_process_t *p, int64_t status, int signum) {
 static void session_exec(session_t *c) {
   serve_t *s = c->s;
   c->child.proc.data = c;
-  int rc = sk__child_spawn(&c->child, s->e->loop, s->o.file, s->o.argv,
-                           c->cfd, child_exited);
+  int rc = sk__child_spawn(&c->child, s->e->loop, s->o.file, s->o.argv, c->cfd,
+                           child_exited);
   if (rc < 0) {
     /* uv_spawn leaves its handle initialised even when it fails. */
     if (rc != -ENOMEM && rc != -EMFILE && rc != -ENFILE) {
@@ -322,8 +321,7 @@ static void connect_try(session_t *c) {
   const struct addrinfo *ai = c->ai;
   int rc;
   c->cerr = 0;
-  c->ofd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                  0);
+  c->ofd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c->ofd < 0) {
     c->cerr = errno;
     connect_next(c);
@@ -423,8 +421,9 @@ static bool client_refused(serve_t *s, const struct sockaddr_storage *peer,
     return false;
   if (s->o.verbose) {
     sk_sockaddr_format(sa, len, name, sizeof name);
-    sk__engine_log(s->e, SK_LOG_NOTICE, acl ? "refused (--allow/--deny) %s"
-                                            : "%s: over -m %d clients",
+    sk__engine_log(s->e, SK_LOG_NOTICE,
+                   acl ? "refused (--allow/--deny) %s"
+                       : "%s: over -m %d clients",
                    name, s->o.max_clients);
   }
   return true;
@@ -549,8 +548,7 @@ static int target_prepare(serve_t *s, char *err) {
   const sk_addr_t *to = s->o.to;
   sk_addr_format(to, s->to_name, sizeof s->to_name);
   if (to->kind != SK_ADDR_UNIX)
-    return sk_addr_resolve(err, to, AF_UNSPEC, SOCK_STREAM, false,
-                           &s->targets);
+    return sk_addr_resolve(err, to, AF_UNSPEC, SOCK_STREAM, false, &s->targets);
   struct sockaddr_un *sun = &s->unix_sa;
   size_t n = strlen(to->path);
   sun->sun_family = AF_UNIX;
@@ -590,8 +588,8 @@ static int serve_finish(serve_t *s, char *err, bool *failed) {
   return rc;
 }
 
-int sk_serve_run(sk_engine_t *e, char *err, int lfd,
-                 const sk_serve_opts_t *o, bool *failed) {
+int sk_serve_run(sk_engine_t *e, char *err, int lfd, const sk_serve_opts_t *o,
+                 bool *failed) {
   serve_t *s = serve_new(e, o);
   int rc;
   *failed = false;

@@ -34,8 +34,8 @@ typedef struct sk_serve_opts {
  * done, or sk_engine_stop(). Returns 0 and *failed (a child that failed,
  * a connection that failed: exit 1), or a negative code with one line
  * in err (this run could not start). */
-int sk_serve_run(sk_engine_t *e, char *err, int lfd,
-                 const sk_serve_opts_t *o, bool *failed);
+int sk_serve_run(sk_engine_t *e, char *err, int lfd, const sk_serve_opts_t *o,
+                 bool *failed);
 
 /* Connect mode exec: the program joined to the connected socket fd
  * (the caller's). As sk_serve_run, err also gets a failed relay's line. */
@@ -46,7 +46,6 @@ int sk_serve_fd(sk_engine_t *e, char *err, int fd, const sk_serve_opts_t *o,
  * connected to o->to, closed after o->udp_idle_ms without traffic; at
  * most o->max_clients sessions (the one idle longest makes room). Runs
  * until sk_engine_stop(). */
-int sk_serve_udp(sk_engine_t *e, char *err, int lfd,
-                 const sk_serve_opts_t *o);
+int sk_serve_udp(sk_engine_t *e, char *err, int lfd, const sk_serve_opts_t *o);
 
 #endif

@@ -83,16 +83,14 @@ static void on_reply(uv_poll_t *h, int status, int events) {
     if (n < 0)
       return; /* EAGAIN; ECONNREFUSED: the target is not there (yet) */
     u->last = uv_now(f->e->loop);
-    sk__outlog_tap(f->o.relay.log, f->e, SK_OUTLOG_RECEIVED, f->buf,
-                   (size_t)n);
+    sk__outlog_tap(f->o.relay.log, f->e, SK_OUTLOG_RECEIVED, f->buf, (size_t)n);
     sendto(f->lfd, f->buf, (size_t)n, MSG_NOSIGNAL,
            (struct sockaddr *)&u->client, u->client_len);
   }
 }
 
-static udp_session_t *session_find(udp_fwd_t *f,
-                                   const struct sockaddr_storage *from,
-                                   socklen_t len) {
+static udp_session_t *
+session_find(udp_fwd_t *f, const struct sockaddr_storage *from, socklen_t len) {
   for (udp_session_t *u = f->sessions; u; u = u->next)
     if (u->client_len == len && memcmp(&u->client, from, len) == 0)
       return u;
@@ -109,9 +107,8 @@ static void session_evict(udp_fwd_t *f) {
     udp_session_close(oldest);
 }
 
-static udp_session_t *session_open(udp_fwd_t *f,
-                                   const struct sockaddr_storage *from,
-                                   socklen_t len) {
+static udp_session_t *
+session_open(udp_fwd_t *f, const struct sockaddr_storage *from, socklen_t len) {
   const struct addrinfo *ai = f->targets;
   if (f->n_sessions >= f->max_sessions)
     session_evict(f);
@@ -208,8 +205,7 @@ static int udp_start(udp_fwd_t *f, char *err) {
   return 0;
 }
 
-int sk_serve_udp(sk_engine_t *e, char *err, int lfd,
-                 const sk_serve_opts_t *o) {
+int sk_serve_udp(sk_engine_t *e, char *err, int lfd, const sk_serve_opts_t *o) {
   udp_fwd_t *f = calloc(1, sizeof *f);
   if (!f)
     return sk__fail(err, -ENOMEM, "udp: %s", strerror(ENOMEM));
