@@ -417,6 +417,22 @@ static int mcast_conflicts_check(const cli_t *c, char *err) {
   return 0;
 }
 
+/* Options about standard input and its relay, which exec and forwarding
+ * do not use: -C, -q, --progress (and --progress with many relays). */
+static int stdin_options_check(const cli_t *c, const char *x, char *err) {
+  if (c->crlf)
+    return usage_error(err, "cannot use -C with %s: the bytes are the "
+                            "program's or the target's, relayed as they are",
+                       x);
+  if (c->quit_ms >= 0)
+    return usage_error(err, "cannot use -q with %s: standard input is not "
+                            "read", x);
+  if (c->progress && (c->keep || c->to_text))
+    return usage_error(err, "cannot use --progress with %s%s: it reports "
+                            "one relay", x, c->to_text ? "" : " -k");
+  return 0;
+}
+
 /* Exec (-e, -c) and forwarding (--to) join a connection to something
  * else than stdin/stdout: the options that speak of stdin, datagrams or
  * many-to-many relaying cannot apply. */
@@ -438,7 +454,7 @@ static int exec_conflicts_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use %s with --%s: the program's stdin "
                             "and stdout are the connection, both ways",
                        x, c->send_only ? "send-only" : "recv-only");
-  return 0;
+  return stdin_options_check(c, x, err);
 }
 
 static int forward_conflicts_check(const cli_t *c, char *err) {
@@ -456,7 +472,7 @@ static int forward_conflicts_check(const cli_t *c, char *err) {
   if (!c->listen)
     return usage_error(err, "--to needs -l: it forwards the clients of a "
                             "listener");
-  return 0;
+  return stdin_options_check(c, "--to", err);
 }
 
 /* Every combination that cannot work, checked once, before any I/O. */

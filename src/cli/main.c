@@ -338,6 +338,9 @@ static sk_serve_opts_t serve_opts(const cli_t *c) {
   o.relay.quit_after_eof = false;
   o.relay.dgram_listen = o.relay.dgram_all_peers = false;
   o.relay.acl = NULL;
+  /* Many relays: no totals per relay (-v says who connected and what
+   * failed); one exec relay keeps nc's -v totals. */
+  o.relay.verbose = c->verbose && c->exec_text && !c->keep;
   return o;
 }
 

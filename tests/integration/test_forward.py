@@ -666,6 +666,23 @@ class ConflictTest(ForwardCase):
                 self.assert_usage(args, word)
                 self.assert_usage(args, rb"--to")
 
+    def test_stdin_options_refused(self):
+        """-C, -q and --progress speak of standard input and one relay:
+        with --to or exec they would be ignored, so they are refused."""
+        cases = [
+            (["-C", "-l", "--to", "127.0.0.1:80", "2333"], rb"-C.*--to"),
+            (["-q", "1", "-l", "--to", "127.0.0.1:80", "2333"], rb"-q.*--to"),
+            (["--progress", "-l", "--to", "127.0.0.1:80", "2333"],
+             rb"--progress.*--to"),
+            (["-C", "-l", "-e", "/bin/cat", "2333"], rb"-C.*-e"),
+            (["-q", "0", "-c", "cat", "127.0.0.1", "2333"], rb"-q.*-c"),
+            (["--progress", "-l", "-k", "-e", "/bin/cat", "2333"],
+             rb"--progress.*-e"),
+        ]
+        for args, word in cases:
+            with self.subTest(args=" ".join(args)):
+                self.assert_usage(args, word)
+
     def test_bad_address(self):
         for addr in ("127.0.0.1", "127.0.0.1:", ":80", "[::1:80",
                      "127.0.0.1:99999", "unix:"):
