@@ -67,6 +67,9 @@ typedef struct cli {
   const char *output_path;   /* -o / --output */
   const char *hexdump_path;  /* --hex-dump */
   bool append_output;        /* --append-output */
+  const char *federate;      /* --federate URL (checked), or NULL */
+  const char *federate_name; /* --federate-name, or NULL */
+  unsigned federate_ttl;     /* --federate-ttl seconds, 0: default */
 } cli_t;
 
 /*

@@ -4,6 +4,7 @@
  * Fatal messages are printed here only; helpers return codes.
  */
 #include <errno.h>
+#include <locale.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -310,6 +311,8 @@ static int serve_hub(const cli_t *c, int fd) {
   char err[SK_ERR_LEN];
   raise_nofile_limit();
   sk_hub_opts_t o = hub_opts(c);
+  o.federate = c->federate, o.federate_name = c->federate_name,
+  o.federate_ttl = c->federate_ttl;
   job_t j;
   int rc = job_open(&j, err, "hub");
   if (rc == 0)
@@ -494,6 +497,9 @@ static int connect_and_relay(const cli_t *c) {
     return rc;
   }
   job_t j;
+  /* The chat client's line editor measures and shows what is typed in
+   * the user's character set: the process's locale is main's to set. */
+  setlocale(LC_CTYPE, "");
   int rc = job_open(&j, err, "chat");
   if (rc == 0)
     rc = sk_chat_client_run(&j.e, err, fd, STDIN_FILENO, STDOUT_FILENO);

@@ -47,7 +47,13 @@ typedef struct sk_hub_opts {
                            a room keeps max_queue / 4 bytes at most) */
   struct sk_outlog *log; /* -k -o / --hex-dump: what clients send and the
                            operator's input, as read; NULL: none */
+  const char *federate;      /* chat: redis://[:PASS@]HOST:PORT[/DB] or NULL */
+  const char *federate_name; /* this server in /who; NULL: host:port */
+  unsigned federate_ttl;     /* s a dead server's members linger; 0: 10 */
 } sk_hub_opts_t;
+
+/* Longest --federate-name. */
+#define SK_HUB_FED_NAME_MAX 32
 
 /*
  * Checks that opts can be served without dropping a reader for one
@@ -71,5 +77,12 @@ int sk_hub_opts_check(char *err, const sk_hub_opts_t *opts);
  */
 int sk_hub_run(sk_engine_t *e, char *err, int listen_fd,
                const sk_hub_opts_t *opts);
+
+/*
+ * Checks a --federate URL, redis://[:PASSWORD@]HOST:PORT[/DB]. Returns 0,
+ * or -EINVAL with one line in err naming what was expected (rediss://
+ * is refused: TLS for Redis is not built yet).
+ */
+int sk_hub_federate_check(char *err, const char *url);
 
 #endif
