@@ -48,6 +48,8 @@ typedef struct sk_hub_opts {
   int web_port;         /* chat: also serve the web client and its
                            WebSocket here (0: no web side) */
   const char *web_host; /* address the web side listens on (NULL: all) */
+  struct sk_outlog *log; /* -k -o / --hex-dump: what clients send and the
+                           operator's input, as read; NULL: none */
   const char *federate;      /* chat: redis://[:PASS@]HOST:PORT[/DB] or NULL */
   const char *federate_name; /* this server in /who; NULL: host:port */
   unsigned federate_ttl;     /* s a dead server's members linger; 0: 10 */
