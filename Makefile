@@ -34,6 +34,7 @@ DEP_build_FILES := $(shell pkg-config --variable=libdir libwebsockets 2>/dev/nul
 DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy ping ip unshare setpriv openssl redis-server curl chromium chromedriver
 DEP_test_FILES := /etc/services /usr/lib/python3/dist-packages/pyte /usr/lib/python3/dist-packages/selenium
 DEP_bench_TOOLS := nc ncat socat iperf3 gnuplot perf /usr/sbin/haproxy /usr/sbin/rinetd
+DEP_bench_FILES := /usr/lib/python3/dist-packages/websockets
 DEP_fuzz_TOOLS := clang
 
 DEP_GROUPS := build test bench fuzz
