@@ -9,7 +9,7 @@ answers echo requests to 10.77.0.2 and fd77::2 by sequence number:
      unreachable (IPv4 type 3 code 1; IPv6 type 1 code 3)
   2  a reply with TTL / hop limit 42
   3  the reply twice (a duplicate)
-  4  the reply 0.45 s late, after request 5 went out
+  4  the reply 0.75 s late, after request 5 went out
   5+ a reply at once
 
 It ends when its stdin closes.
@@ -26,7 +26,7 @@ import time
 
 TUNSETIFF = 0x400454ca
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
-LATE = 0.45  # the tests send every 0.3 s: between requests 5 and 6
+LATE = 0.75  # the tests send every 0.5 s: after request 5, before the end
 
 
 def checksum(data):

@@ -346,7 +346,7 @@ class FakeHost(NsCase):
                 run(pre + [IPUTILS] + argv_tail))
 
     def check(self, host, user=None):
-        ours, theirs = self.both(["-c", "5", "-i", "0.3", host], user)
+        ours, theirs = self.both(["-c", "5", "-i", "0.5", host], user)
         self.assertEqual((ours.returncode, theirs.returncode), (0, 0),
                          ours.stderr)
         self.assertEqual(shape(ours.stdout), shape(theirs.stdout))
