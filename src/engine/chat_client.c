@@ -433,7 +433,7 @@ static int client_setup(client_t *cl, int fd, int in_fd, int out_fd) {
 static void client_free(client_t *cl) {
   if (cl->tty)
     sk__tty_close();
-  sk__engine_close_all(cl->e);
+  sk__engine_teardown(cl->e);
   /* The reverse of opening: stdin and stdout may share a terminal. */
   sk__endpoint_restore(&cl->out);
   sk__endpoint_restore(&cl->in);
@@ -465,7 +465,7 @@ int sk_chat_client_run(sk_engine_t *e, char *err, int fd, int in_fd,
   sk__engine_attach(e, &cl->part, cl, client_on_stop);
   rc = client_setup(cl, fd, in_fd, out_fd);
   if (rc == 0) {
-    uv_run(cl->loop, UV_RUN_DEFAULT);
+    sk__engine_run(e);
     sk__engine_reason(e, cl->reason ? cl->reason : SK_STOP_DONE);
     rc = cl->reason == SK_STOP_ERROR ? -EIO : 0;
   } else {

@@ -90,7 +90,12 @@ static void close_cb(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
-void sk__engine_close_all(sk_engine_t *e) {
+void sk__engine_teardown(sk_engine_t *e) {
   uv_walk(e->loop, close_cb, e);
   uv_run(e->loop, UV_RUN_DEFAULT);
+}
+
+void sk__engine_run(sk_engine_t *e) {
+  uv_run(e->loop, UV_RUN_DEFAULT);
+  sk__engine_teardown(e);
 }

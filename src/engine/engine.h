@@ -94,9 +94,17 @@ void sk__engine_deadline(sk_engine_t *e, sk__part_t *part,
  * timer's data is then the mode). Returns 1 when cb will be called. */
 int sk__engine_part_close(sk__part_t *part, uv_close_cb cb);
 
-/* The one teardown: closes every handle of the loop that is not the
- * caller's (a caller's handle has data == e: main's signal watchers),
- * then runs the loop until they are closed. */
-void sk__engine_close_all(sk_engine_t *e);
+/* The one end of a run, for every mode (the relay, serve/forward/exec,
+ * the UDP forwarder, the hub, the chat client): runs the caller's loop
+ * until no part keeps it running, then the final teardown
+ * (sk__engine_teardown). A part closes its own handles as it ends (any
+ * number of relays share one loop); the teardown closes what is left. */
+void sk__engine_run(sk_engine_t *e);
+
+/* The final teardown: closes every handle of the loop that is not the
+ * caller's (a caller's handle has data == e: main's signal watchers)
+ * and is not closing already, then runs the loop until all are closed.
+ * Also for a setup that failed half-way, before its memory goes. */
+void sk__engine_teardown(sk_engine_t *e);
 
 #endif

@@ -1168,7 +1168,7 @@ static void hub_free(sk__hub_t *h) {
       ;
   }
   if (h->loop_ready)
-    sk__engine_close_all(h->e);
+    sk__engine_teardown(h->e);
   sk__web_free(h);
   /* The reverse of opening: stdin and stdout may share one open file
    * description (a terminal), whose saved "stdout" flags hold stdin's
@@ -1215,7 +1215,7 @@ int sk_hub_run(sk_engine_t *e, char *err, int listen_fd,
   sk__engine_attach(e, &h->part, h, hub_on_stop);
   int rc = hub_setup(err, h, listen_fd, opts);
   if (rc == 0) {
-    uv_run(h->loop, UV_RUN_DEFAULT);
+    sk__engine_run(e);
     sk__engine_reason(e, h->reason ? h->reason : SK_STOP_DONE);
     rc = h->reason == SK_STOP_ERROR ? -EIO : 0;
   } else {

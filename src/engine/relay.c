@@ -1355,7 +1355,7 @@ static int relay_join_on(sk_engine_t *e, char *err, const sk_relay_side_t *a,
                          sk_relay_stats_t *stats) {
   relay_wait_t w = {.err = err, .stats = stats};
   int rc = sk_relay_start(e, err, a, b, opts, relay_wait_done, &w);
-  uv_run(e->loop, UV_RUN_DEFAULT); /* also after a failed start: closes */
+  sk__engine_run(e); /* also after a failed start: closes */
   if (rc < 0) {
     sk__engine_reason(e, SK_STOP_ERROR);
     return rc;

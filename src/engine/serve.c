@@ -575,7 +575,7 @@ static serve_t *serve_new(sk_engine_t *e, const sk_serve_opts_t *o) {
 
 /* Runs the loop until every session and the listener are gone. */
 static int serve_finish(serve_t *s, char *err, bool *failed) {
-  uv_run(s->e->loop, UV_RUN_DEFAULT);
+  sk__engine_run(s->e);
   int rc = s->rc;
   if (rc < 0)
     snprintf(err, SK_ERR_LEN, "%s", s->err);

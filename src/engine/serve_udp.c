@@ -218,7 +218,7 @@ int sk_serve_udp(sk_engine_t *e, char *err, int lfd, const sk_serve_opts_t *o) {
   if (rc == 0) {
     f->running = true;
     sk__engine_attach(e, &f->part, f, udp_on_stop);
-    uv_run(e->loop, UV_RUN_DEFAULT);
+    sk__engine_run(e);
   }
   if (f->targets)
     freeaddrinfo(f->targets);

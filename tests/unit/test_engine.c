@@ -118,10 +118,45 @@ static void test_stop_reaches_every_relay(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A run's end is the engine's one teardown: sk_relay_join returns with
+ * every handle left on the loop closed (here a timer some part left
+ * stopped), but not the caller's (data == e, as main's signal
+ * watchers), which the caller closes itself. */
+static void test_run_ends_with_one_teardown(void **state) {
+  uv_loop_t loop;
+  uv_timer_t left, callers;
+  sk_engine_t e;
+  int a[2], b[2];
+  char err[SK_ERR_LEN];
+  static const sk_relay_opts_t o = {.in_fd = -1, .out_fd = -1,
+                                    .shutdown_on_eof = true};
+  (void)state;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  sk_engine_init(&e, &loop, NULL, NULL);
+  uv_timer_init(&loop, &left); /* stopped: does not keep the loop */
+  left.data = NULL;
+  uv_timer_init(&loop, &callers);
+  callers.data = &e;
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+  shutdown(a[1], SHUT_WR);
+  shutdown(b[1], SHUT_WR);
+  sk_relay_side_t sa = {a[0], a[0], "a", NULL}, sb = {b[0], b[0], "b", NULL};
+  assert_int_equal(sk_relay_join(&e, err, &sa, &sb, &o, NULL), 0);
+  assert_true(uv_is_closing((uv_handle_t *)&left));
+  assert_false(uv_is_closing((uv_handle_t *)&callers));
+  assert_int_equal(e.reason, SK_STOP_DONE);
+  uv_close((uv_handle_t *)&callers, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  close_all(a, b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_two_relays_one_loop),
       cmocka_unit_test(test_stop_reaches_every_relay),
+      cmocka_unit_test(test_run_ends_with_one_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
