@@ -49,6 +49,11 @@ typedef struct cli {
   unsigned history;        /* --history: chat lines a joiner is sent */
   bool history_set;        /* --history given (it needs --chat -l) */
   sk_mcast_t mcast;    /* --mcast-join, --mcast-ttl, --mcast-loop, -b */
+  /* --ssl (--tls): TLS on the connection, or on the listener with -l */
+  bool ssl, insecure, ssl_verify_client;
+  const char *ssl_trustfile, *ssl_pin, *ssl_cert, *ssl_key, *ssl_alpn;
+  const char *ssl_servername;
+  const char *ssl_flag; /* the first --ssl-* given, for messages */
 } cli_t;
 
 /*

@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "relay.h"
 #include "sockit/sock.h"
+#include "sockit/tls.h"
 
 #define BUF_DEFAULT (256 * 1024)
 #define PIPE_WANT (1024 * 1024)
@@ -150,7 +151,9 @@ static bool is_reset(int e) {
 
 static void pump_read_failed(pump_t *p, int e) {
   p->eof = true;
-  if (p->src->dgram && e == ECONNREFUSED)
+  if (p->src->tls && e == EPROTO)
+    relay_fail(p->relay, true, "%s", p->src->tls->err);
+  else if (p->src->dgram && e == ECONNREFUSED)
     relay_fail(p->relay, true, "%s: no one is listening (Connection refused)",
                p->src->name);
   else if (p->src->socket && is_reset(e))
@@ -190,7 +193,9 @@ static void pump_write_failed(pump_t *p, int e) {
     relay_wind_down(r);
     return;
   }
-  if (e == EMSGSIZE)
+  if (p->dst->tls && e == EPROTO)
+    relay_fail(r, true, "%s", p->dst->tls->err);
+  else if (e == EMSGSIZE)
     dgram_too_large(p, NULL);
   else if (p->dst->dgram && e == ECONNREFUSED)
     relay_fail(r, true, "%s: no one is listening (Connection refused)",
@@ -261,7 +266,7 @@ static void copy_make_room(pump_t *p) {
 static bool pump_wants_read(const pump_t *p) {
   const relay_t *r = p->relay;
   if (!p->active || p->eof || r->failed || r->stopping ||
-      p->move == MOVE_SENDFILE)
+      p->move == MOVE_SENDFILE || (p->src->tls && !p->src->tls->handshaken))
     return false;
   if (p->move == MOVE_SPLICE)
     return p->in_pipe < p->pipe_cap && !p->pipe_full;
@@ -273,7 +278,7 @@ static bool pump_wants_read(const pump_t *p) {
 }
 
 static bool pump_wants_write(const pump_t *p) {
-  if (!p->active || p->done)
+  if (!p->active || p->done || (p->dst->tls && !p->dst->tls->handshaken))
     return false;
   if (p->move == MOVE_SENDFILE)
     return !p->eof && !p->relay->failed && !p->relay->stopping;
@@ -549,6 +554,12 @@ static bool pump_write(pump_t *p) {
 
 static void on_quit(uv_timer_t *t);
 
+/* Sends close_notify on a TLS end (now, or once it can write). */
+static void relay_close_notify(relay_t *r, end_t *e) {
+  if (sk__endpoint_tls_close_notify(e) < 0)
+    relay_fail(r, false, "%s", e->tls->err);
+}
+
 /* A direction is over: its source hit EOF and everything is written.
  * Input: half-close if asked (-N), and with -q end a while later.
  * Network: as nc and ncat, the relay ends once the peer's bytes are
@@ -561,7 +572,9 @@ static void pump_finish(pump_t *p) {
     relay_wind_down(r);
     return;
   }
-  if (o->shutdown_on_eof && p->dst->socket && !p->dst->dgram)
+  if (o->shutdown_on_eof && p->dst->tls)
+    relay_close_notify(r, p->dst); /* TLS's half-close */
+  else if (o->shutdown_on_eof && p->dst->socket && !p->dst->dgram)
     shutdown(p->dst->fd, SHUT_WR);
   if (!o->quit_after_eof)
     return;
@@ -590,6 +603,8 @@ static void pump_step(pump_t *p) {
 
 static move_t move_choose(const pump_t *p, const sk_relay_opts_t *o) {
   const end_t *s = p->src, *d = p->dst;
+  if (s->tls || d->tls) /* records: no zero-copy move for them */
+    return MOVE_COPY;
   if (o->no_zero_copy || p->crlf || s->dgram || d->dgram || s->tty || d->tty)
     return MOVE_COPY;
   if (s->regular && d->socket)
@@ -621,7 +636,9 @@ static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
   }
   if (p->move == MOVE_SENDFILE)
     return 0;
-  p->cap = copy_cap(o);
+  /* TLS: one record per call, so one record's room; decrypted bytes
+   * go from OpenSSL straight to it, and from it to OpenSSL. */
+  p->cap = src->tls || dst->tls ? SK__TLS_RECORD : copy_cap(o);
   return (p->buf = malloc(p->cap)) ? 0 : -ENOMEM;
 }
 
@@ -638,6 +655,9 @@ static void pump_free(pump_t *p) {
 static int end_interest(const end_t *e, const pump_t *reader,
                         const pump_t *writer) {
   int events = 0;
+  if (e->tls)
+    return sk__endpoint_tls_events(e, reader && pump_wants_read(reader),
+                                   writer && pump_wants_write(writer));
   if (reader && pump_wants_read(reader) && !e->can_read)
     events |= UV_READABLE;
   if (writer && pump_wants_write(writer) && !e->can_write)
@@ -690,6 +710,9 @@ static void relay_close(relay_t *r) {
     r->reason = SK_STOP_ERROR; /* an error outranks the other reasons */
   else if (r->reason == SK_STOP_NONE)
     r->reason = SK_STOP_DONE;
+  for (size_t i = 0; i < r->n_ends; i++)
+    if (r->ends[i].tls && r->ends[i].tls->truncated && r->o.verbose)
+      sk__engine_log(r->e, SK_LOG_NOTICE, "%s", r->ends[i].tls->err);
   if (r->o.progress || r->o.verbose)
     relay_report(r, true);
   relay_finish(r, r->errored ? -EIO : 0);
@@ -706,8 +729,33 @@ static bool pump_can_act(const pump_t *p) {
          (pump_wants_write(p) && p->dst->can_write);
 }
 
+/* The TLS ends' own steps before any bytes move: the handshake, and a
+ * close_notify that waited for the socket. */
+static void relay_tls_step(relay_t *r) {
+  for (size_t i = 0; i < r->n_ends; i++) {
+    end_t *e = &r->ends[i];
+    if (!e->tls || r->failed)
+      continue;
+    if (!e->tls->handshaken && !e->tls->hs_wait) {
+      int rc = sk__endpoint_tls_handshake(e);
+      if (rc < 0)
+        relay_fail(r, true, "%s", e->tls->err);
+      else if (rc > 0 && r->opts->verbose)
+        sk__engine_log(r->e, SK_LOG_NOTICE, "TLS with %s: %s, %s%s%s",
+                       e->name, sk_tls_version(e->tls->tls),
+                       sk_tls_cipher(e->tls->tls),
+                       *sk_tls_alpn(e->tls->tls) ? ", ALPN " : "",
+                       sk_tls_alpn(e->tls->tls));
+    } else if (e->tls->shut_asked && !e->tls->shut_sent &&
+               !e->tls->wr_wait) {
+      relay_close_notify(r, e);
+    }
+  }
+}
+
 static void relay_turn(relay_t *r) {
   uint64_t before = r->up.bytes + r->down.bytes;
+  relay_tls_step(r);
   if (r->up.active)
     pump_step(&r->up);
   if (r->down.active)
@@ -728,6 +776,11 @@ static void relay_turn(relay_t *r) {
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   end_t *e = h->data;
+  if (e->tls) {
+    sk__endpoint_tls_ready(e, status < 0 ? UV_READABLE | UV_WRITABLE : events);
+    relay_turn(e->owner);
+    return;
+  }
   /* On a poll error, let the next call on the descriptor report it. */
   if (status < 0 || (events & (UV_READABLE | UV_DISCONNECT)))
     e->can_read = true;
@@ -837,6 +890,8 @@ static void relay_on_stop(void *mode, sk_stop_t reason) {
 /* ---- set-up and tear-down ------------------------------------------- */
 
 static void relay_free(relay_t *r) {
+  for (size_t i = 0; i < r->n_ends; i++)
+    sk__endpoint_tls_detach(&r->ends[i]);
   free(r->peers);
   free(r->peer_lens);
   free(r);
@@ -878,8 +933,13 @@ static void relay_finish(relay_t *r, int rc) {
   sk__engine_detach(r->e, &r->part);
   /* Reverse order: stdin and stdout may share one open file description
    * (a terminal), so out's saved flags already hold in's O_NONBLOCK. */
-  for (size_t i = r->n_ends; i-- > 0;)
+  for (size_t i = r->n_ends; i-- > 0;) {
+    /* close_notify both ways: ours goes now if it has not (best effort:
+     * the socket is closing either way). */
+    if (r->ends[i].tls && !r->ends[i].tls->shut_sent)
+      sk__endpoint_tls_close_notify(&r->ends[i]);
     sk__endpoint_restore(&r->ends[i]);
+  }
   pump_free(&r->up);
   pump_free(&r->down);
   r->up.buf = r->down.buf = NULL;
@@ -914,12 +974,16 @@ static void relay_measure(relay_t *r, const sk_relay_opts_t *o) {
 }
 
 /* One end per descriptor (one uv_poll each), opened in order. */
-static int side_open(relay_t *r, const sk_relay_side_t *s, end_t **rd,
-                     end_t **wr) {
+static int side_open(relay_t *r, const sk_relay_side_t *s, struct sk_tls *tls,
+                     end_t **rd, end_t **wr) {
   int rc;
   *rd = &r->ends[r->n_ends++];
   sk__endpoint_init(*rd, r, s->rfd, s->rname);
   if ((rc = sk__endpoint_open(*rd, r->loop)) < 0)
+    return rc;
+  if (tls && (s->wfd != s->rfd || !(*rd)->socket || (*rd)->dgram))
+    return -EINVAL; /* TLS runs on one stream socket */
+  if (tls && (rc = sk__endpoint_tls_attach(*rd, tls)) < 0)
     return rc;
   if (s->wfd == s->rfd) {
     *wr = *rd;
@@ -933,8 +997,8 @@ static int side_open(relay_t *r, const sk_relay_side_t *s, end_t **rd,
 static int relay_open(relay_t *r, const sk_relay_side_t *a,
                       const sk_relay_side_t *b, const sk_relay_opts_t *o) {
   int rc;
-  if ((rc = side_open(r, b, &r->b_rd, &r->b_wr)) < 0 ||
-      (rc = side_open(r, a, &r->a_rd, &r->a_wr)) < 0)
+  if ((rc = side_open(r, b, o->tls, &r->b_rd, &r->b_wr)) < 0 ||
+      (rc = side_open(r, a, o->a_tls, &r->a_rd, &r->a_wr)) < 0)
     return rc;
   if ((rc = pump_init(&r->up, r, r->a_rd, r->b_wr, o->crlf)) < 0 ||
       (rc = pump_init(&r->down, r, r->b_rd, r->a_wr, false)) < 0)
