@@ -289,8 +289,7 @@ class Interop(SSLCase):
     def stunnel(self, *service):
         """stunnel4 in the foreground with one service; returns its port."""
         exe = shutil.which("stunnel4") or shutil.which("stunnel")
-        if not exe:
-            self.skipTest("stunnel4 is not installed (scripts/install-deps)")
+        self.assertTrue(exe, "stunnel4 is missing: scripts/install-deps test")
         conf = os.path.join(test_tls.CERTS, "stunnel-%d.conf" % id(service))
 
         def argv(port):
