@@ -848,6 +848,15 @@ static void relay_report(relay_t *r, bool final) {
   r->report_bytes = total;
 }
 
+/* -w during a TLS handshake: not an idle connection but a peer that
+ * does not answer, a failure (exit 1) rather than an idle end. */
+static void relay_tls_timeout(relay_t *r, int idle_ms) {
+  for (size_t i = 0; i < r->n_ends; i++)
+    if (r->ends[i].tls && !r->ends[i].tls->handshaken)
+      relay_fail(r, true, "TLS handshake with %s: no answer for %d ms",
+                 r->ends[i].name, idle_ms);
+}
+
 static void on_tick(uv_timer_t *t) {
   relay_t *r = t->data;
   uint64_t now = uv_now(r->loop);
@@ -855,6 +864,7 @@ static void on_tick(uv_timer_t *t) {
   if ((r->failed || r->stopping) && now >= r->stop_at) {
     relay_close(r);
   } else if (idle_ms > 0 && now - r->last_activity >= (uint64_t)idle_ms) {
+    relay_tls_timeout(r, idle_ms);
     if (r->opts->verbose)
       sk__engine_log(r->e, SK_LOG_NOTICE, "no traffic for %d ms; closing",
                      idle_ms);

@@ -31,7 +31,8 @@ class Opts(ctypes.Structure):
                 ("quit_after_eof_ms", ctypes.c_int),
                 ("dgram_listen", ctypes.c_bool),
                 ("dgram_all_peers", ctypes.c_bool),
-                ("acl", ctypes.c_void_p), ("peer_name", ctypes.c_char_p)]
+                ("acl", ctypes.c_void_p), ("peer_name", ctypes.c_char_p),
+                ("tls", ctypes.c_void_p), ("a_tls", ctypes.c_void_p)]
 class Side(ctypes.Structure):
     _fields_ = [("rfd", ctypes.c_int), ("wfd", ctypes.c_int),
                 ("rname", ctypes.c_char_p), ("wname", ctypes.c_char_p)]

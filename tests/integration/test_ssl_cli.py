@@ -87,7 +87,8 @@ class SSLCase(unittest.TestCase):
         aside) matching pattern."""
         self.assertEqual(proc.wait_exit(), code, proc.describe())
         lines = [l for l in proc.err.all_lines()
-                 if not ANNOUNCE.search(l) and not l.startswith(b"warning")]
+                 if not ANNOUNCE.search(l)
+                 and not l.startswith(b"sockit: warning: --insecure")]
         self.assertEqual(len(lines), 1, lines)
         self.assertRegex(lines[0].decode(), "^sockit: " + pattern)
 
@@ -154,6 +155,18 @@ class ClientRefuses(SSLCase):
                 self.assert_refused(c, r'127\.0\.0\.1:%d is not speaking TLS '
                                     r'\(got "HTTP/1\.1 400"\.\.\.\)$' % port)
         self.assertEqual(c.out.transcript, b"")  # nothing reached stdout
+
+    def test_silent_server_times_out_with_w(self):
+        # -w bounds the handshake: a peer that never answers is a failure
+        # (exit 1), not an idle end (exit 0).
+        with socket.socket() as ls:
+            ls.bind(("127.0.0.1", 0))
+            ls.listen()
+            c = self.client(ls.getsockname()[1], "-w", "300ms", "--insecure")
+            conn, _ = ls.accept()
+            with conn:
+                self.assert_refused(c, r"TLS handshake with 127\.0\.0\.1:\d+: "
+                                    r"no answer for 300 ms$")
 
     def test_insecure_accepts_and_warns_every_time(self):
         for _ in range(2):
