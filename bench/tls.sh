@@ -126,6 +126,44 @@ tls_cipher_limit() {
   done
 }
 
+# Where a sockit TLS transfer's CPU goes: both ends under perf, by
+# library (crypto, kernel, sockit) and the top symbols.
+tls_profile() {
+  perf_works || { say "  tls profile: perf cannot record here; skipped"; return; }
+  local rpid c=$TLS_DIR/cert.pem k=$TLS_DIR/key.pem f
+  next_port
+  "$SOCKIT" -l --ssl --ssl-cert "$c" --ssl-key "$k" 127.0.0.1 "$P" \
+    </dev/null >/dev/null 2>/dev/null &
+  rpid=$!
+  PIDS+=("$rpid")
+  wait_port "$P" tcp "$rpid" || { fail "tls profile: no listener"; return; }
+  perf record -q -e cpu-clock -F 2000 -o "$WORK/perf.tls-recv" -p "$rpid" \
+    >/dev/null 2>&1 &
+  local ppid=$!
+  PIDS+=("$ppid")
+  sleep 0.3 # perf attaching: nothing to wait for but its start
+  perf record -q -e cpu-clock -F 2000 -o "$WORK/perf.tls-send" -- \
+    "$SOCKIT" -N --ssl --ssl-pin "$TLS_PIN" 127.0.0.1 "$P" <"$INPUT" \
+    >/dev/null 2>&1
+  wait "$rpid"
+  perf_end "$ppid"
+  mkdir -p "$WORK/profiles"
+  f=$WORK/profiles/profile-tls.txt
+  {
+    echo "sockit --ssl, $TLS_MIB MiB from /dev/shm, sender and receiver (perf record -e cpu-clock)"
+    for side in send recv; do
+      echo
+      echo "$side: CPU by library"
+      perf report -i "$WORK/perf.tls-$side" --stdio --no-children --sort dso \
+        2>/dev/null | grep -E '^ +[0-9]' | head -6
+      echo "$side: top symbols"
+      perf report -i "$WORK/perf.tls-$side" --stdio --no-children \
+        --sort dso,sym 2>/dev/null | grep -E '^ +[0-9]' | head -10
+    done
+  } >"$f"
+  say "  tls profile -> profile-tls.txt"
+}
+
 scenario_tls() {
   need ncat socat stunnel4 openssl nc
   TLS_MIB=$([ "$QUICK" = 1 ] && echo 16 || echo 1024)
@@ -140,6 +178,6 @@ scenario_tls() {
       tls_one "$tool" $((rep + 1))
     done
   done
-  [ "$QUICK" = 1 ] || tls_cipher_limit
+  [ "$QUICK" = 1 ] || { tls_cipher_limit; tls_profile; }
   rm -f "$INPUT" "$WORK/received"
 }
