@@ -27,6 +27,11 @@
  *       CLIENTS connect to a chat server at once; when every one has its
  *       welcome, the last sends a line: the seconds until all were
  *       welcomed and until that line reached all the others.
+ *   loadgen fanout ... --also PORT (up to 3 times): clients dealt in
+ *       turn over PORT, the --also ports (servers of one federation).
+ *   loadgen lat HOST PORT_A PORT_B [PORT_C] [-c COUNT] [-r RATE]
+ *       a chat client on A says COUNT probes at RATE/s; clients on B and
+ *       C time them: p50/p99/max latency in ms.
  *   loadgen run OUTFILE -- COMMAND...
  *       runs COMMAND, writes when it ended (CLOCK_REALTIME), its wall
  *       time and CPU seconds to OUTFILE.
@@ -219,8 +224,9 @@ typedef struct client {
 } client_t;
 
 typedef struct fanout {
-  struct sockaddr_storage ss;
-  socklen_t sslen;
+  struct sockaddr_storage ss, also[3]; /* --also: clients dealt in turn */
+  socklen_t sslen, also_len[3];
+  int n_also;
   int n, size, ep;
   double secs, warmup, connect_timeout;
   long window;
@@ -298,7 +304,9 @@ static int fanout_connect(fanout_t *f, int *err) {
       accepted = proc_fds(f->pid) - f->fd0;
     while (pending < 256 && next < f->n &&
            (!gated || next - failed - accepted < f->gate)) {
-      int fd = connect_start(&f->ss, f->sslen);
+      int k = next % (f->n_also + 1);
+      int fd = k ? connect_start(&f->also[k - 1], f->also_len[k - 1])
+                 : connect_start(&f->ss, f->sslen);
       if (fd < 0) {
         if (!*err)
           *err = errno;
@@ -493,7 +501,10 @@ static int cmd_fanout(int argc, char **argv) {
                                      {"idle", no_argument, 0, 'i'},
                                      {"gate", required_argument, 0, 'g'},
                                      {"batch", required_argument, 0, 'b'},
+                                     {"also", required_argument, 0, 'a'},
                                      {0, 0, 0, 0}};
+  const char *also[3];
+  int n_also = 0;
   fanout_t f = {.n = 10, .size = 64, .secs = 3, .warmup = 1,
                 .connect_timeout = 60, .gate = 8, .batch = 1};
   int o;
@@ -509,6 +520,11 @@ static int cmd_fanout(int argc, char **argv) {
     case 'i': f.idle = true; break;
     case 'g': f.gate = atoi(optarg); break;
     case 'b': f.batch = atoi(optarg); break;
+    case 'a':
+      if (n_also == 3)
+        die("fanout: --also at most 3 times");
+      also[n_also++] = optarg;
+      break;
     default: die("fanout: bad option");
     }
   }
@@ -516,6 +532,9 @@ static int cmd_fanout(int argc, char **argv) {
       f.batch < 1 || f.batch > 64)
     die("usage: loadgen fanout HOST PORT -n CLIENTS(>=2) [-s SIZE] ...");
   addr_parse(argv[optind], argv[optind + 1], &f.ss, &f.sslen);
+  for (f.n_also = 0; f.n_also < n_also; f.n_also++)
+    addr_parse(argv[optind], also[f.n_also], &f.also[f.n_also],
+               &f.also_len[f.n_also]);
   /* Enough owed deliveries to keep the server busy: 64 Ki, and at
    * least 64 whole messages when there are many clients (with fewer, a
    * server that writes each client's pending lines at once is held to
@@ -1091,6 +1110,103 @@ static int cmd_joinstorm(int argc, char **argv) {
   return rc;
 }
 
+/* ---- lat: a line's latency from one chat server to others ---- */
+
+typedef struct lat {
+  int fd[4], n;          /* fd[0] sends, the others receive */
+  char buf[4][1 << 16];
+  size_t used[4];
+  double *lat;
+  long n_lat, cap_lat;
+} lat_t;
+
+/* Takes whole lines from receiver i; a probe "<x> p SEQ SENT" counts. */
+static void lat_read(lat_t *l, int i) {
+  ssize_t r = read(l->fd[i], l->buf[i] + l->used[i],
+                   sizeof l->buf[i] - l->used[i] - 1);
+  if (r <= 0)
+    return;
+  l->used[i] += (size_t)r;
+  char *p = l->buf[i], *end = p + l->used[i], *nl;
+  while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
+    *nl = '\0';
+    char *q = strstr(p, "> p ");
+    double sent;
+    long seq;
+    if (q && sscanf(q + 4, "%ld %lf", &seq, &sent) == 2 &&
+        l->n_lat < l->cap_lat)
+      l->lat[l->n_lat++] = now() - sent;
+    p = nl + 1;
+  }
+  memmove(l->buf[i], p, (size_t)(end - p));
+  l->used[i] = (size_t)(end - p);
+  if (l->used[i] == sizeof l->buf[i] - 1)
+    l->used[i] = 0; /* a line longer than the buffer: not a probe */
+}
+
+/* loadgen lat HOST PORT_A PORT_B [PORT_C] [-c COUNT] [-r RATE]: a client
+ * on A says COUNT probes at RATE per second; clients on B (and C) time
+ * each one's arrival. Prints p50, p99 and max in ms. */
+static int cmd_lat(int argc, char **argv) {
+  long count = 500;
+  double rate = 100;
+  int o;
+  while ((o = getopt(argc, argv, "c:r:")) != -1) {
+    switch (o) {
+    case 'c': count = atol(optarg); break;
+    case 'r': rate = atof(optarg); break;
+    default: die("lat: bad option");
+    }
+  }
+  static lat_t l;
+  l.n = argc - optind - 1;
+  if (l.n < 2 || l.n > 4 || count < 1 || rate <= 0)
+    die("usage: loadgen lat HOST PORT_A PORT_B [PORT_C] [-c N] [-r RATE]");
+  signal(SIGPIPE, SIG_IGN);
+  for (int i = 0; i < l.n; i++) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    addr_parse(argv[optind], argv[optind + 1 + i], &ss, &len);
+    if ((l.fd[i] = socket(ss.ss_family, SOCK_STREAM, 0)) < 0 ||
+        connect(l.fd[i], (struct sockaddr *)&ss, len) < 0)
+      die("lat: connect port %s: %s", argv[optind + 1 + i], strerror(errno));
+    fcntl(l.fd[i], F_SETFL, O_NONBLOCK);
+  }
+  l.cap_lat = count * (l.n - 1);
+  if (!(l.lat = calloc((size_t)l.cap_lat, sizeof *l.lat)))
+    die("out of memory");
+  double start = now() + 1.0, last_rx = 0; /* a second for the joins */
+  long sent = 0;
+  while (l.n_lat < l.cap_lat) {
+    double t = now();
+    if (sent < count && t >= start + (double)sent / rate) {
+      char line[96];
+      int n = snprintf(line, sizeof line, "p %ld %.9f\n", sent, t);
+      if (send(l.fd[0], line, (size_t)n, MSG_NOSIGNAL) == n)
+        sent++;
+    }
+    if (sent == count && last_rx == 0)
+      last_rx = t;
+    if (last_rx > 0 && t - last_rx > 5.0)
+      break;
+    long before = l.n_lat;
+    for (int i = 0; i < l.n; i++)
+      lat_read(&l, i);
+    if (l.n_lat == before)
+      usleep(200);
+  }
+  qsort(l.lat, (size_t)l.n_lat, sizeof *l.lat, cmp_double);
+  double p50 = l.n_lat ? l.lat[l.n_lat / 2] : 0;
+  double p99 = l.n_lat ? l.lat[l.n_lat * 99 / 100] : 0;
+  printf("status=%s probes=%ld received=%ld p50_ms=%.3f p99_ms=%.3f "
+         "max_ms=%.3f\n",
+         l.n_lat == l.cap_lat ? "ok" : "lost", count, l.n_lat, p50 * 1e3,
+         p99 * 1e3, l.n_lat ? l.lat[l.n_lat - 1] * 1e3 : 0);
+  for (int i = 0; i < l.n; i++)
+    close(l.fd[i]);
+  return l.n_lat == l.cap_lat ? 0 : 3;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2)
     die("usage: loadgen fanout|rr|echo|udp|sink|connrate|run|joinstorm ...");
@@ -1112,6 +1228,8 @@ int main(int argc, char **argv) {
     return cmd_run(argc - 1, argv + 1);
   if (!strcmp(mode, "joinstorm"))
     return cmd_joinstorm(argc - 1, argv + 1);
+  if (!strcmp(mode, "lat"))
+    return cmd_lat(argc - 1, argv + 1);
   die("unknown mode \"%s\"", mode);
   return 2;
 }

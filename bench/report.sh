@@ -421,6 +421,29 @@ EOF
     echo
   fi
 
+  # ---- 5c. federation through Redis
+  if [ -n "$(awk -F '\t' '$1 == "federate"' "$AGG")" ]; then
+    echo "## 5c. Chat federation through Redis"
+    echo
+    echo "N clients all in #lobby: dealt over three chat servers federated"
+    echo "through one redis-server, or all on one server. Deliveries/s end to"
+    echo "end, saturated (\`loadgen fanout --also\`), and Redis CPU then;"
+    echo "latency of a probe line from a client on A to clients on B and C"
+    echo "(\`loadgen lat\`; on one server, to two other clients of it) under"
+    echo "a paced load (\`--window\` of about 10 messages in flight)."
+    echo "Target (issue 13): three servers at least one server's rate,"
+    echo "p99 under 50 ms."
+    echo
+    echo "| shape | clients | deliveries/s | min–max | p50 ms | p99 ms | Redis CPU (cores) | n |"
+    echo "|---|--:|--:|--:|--:|--:|--:|--:|"
+    for t in sockit-chat-three sockit-chat-one; do
+      for c in $(awk -F '\t' -v t=$t '$1 == "federate" && $3 == t {print $2}' "$AGG" | sort -u); do
+        echo "| $t | $(num $c) | $(num "$(g federate $c $t rate)") | $(range "$(g federate $c $t rate min)" "$(g federate $c $t rate max)") | $(num "$(g federate $c $t p50_ms)" 2) | $(num "$(g federate $c $t p99_ms)" 2) | $(num "$(g federate $c $t redis_cpu)" 2) | $(g federate $c $t rate n) |"
+      done
+    done
+    echo
+  fi
+
   # ---- 7. ping -f and 8. the UDP target (bench/ping.sh)
   if [ -n "$(awk -F '\t' '$1 == "ping"' "$AGG")" ]; then
     echo "## 7. ping -f"

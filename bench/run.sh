@@ -7,7 +7,7 @@
 #   bench/run.sh --quick      each scenario once at a tiny size: proves the
 #                             harness and that every tool answers; fails
 #                             only when something breaks, never on speed
-#   bench/run.sh --only tput,rr,udp,fanout,connrate,profile,ping,udptarget,tls
+#   bench/run.sh --only tput,rr,udp,fanout,connrate,profile,ping,udptarget,federate,tls
 #   bench/run.sh --reps 5 --out DIR --clients 100,1000   (fan-out sizes)
 #
 # Environment: SOCKIT (default build/sockit), CC (default cc).
@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SOCKIT=${SOCKIT:-$ROOT/build/sockit}
 QUICK=0
 REPS=3
-ONLY="tput rr udp fanout connrate joinstorm profile ping udptarget tls"
+ONLY="tput rr udp fanout connrate joinstorm profile ping udptarget federate tls"
 OUT=""
 CLIENTS=""
 
@@ -45,6 +45,7 @@ if [ $QUICK = 1 ]; then
   FAN_CLIENTS=(10)
   FAN_TIME=(-t 0.5 -W 0.2)
   CONN_SECS=0.5
+  FED_CLIENTS=30 FED_TIME=(-t 2 -W 0.2) FED_LAT_AFTER=0.3 FED_PROBES=100
   LIMIT=10              # seconds before a silent tool counts as broken
 else
   LIMIT=60
@@ -53,6 +54,7 @@ else
   FAN_CLIENTS=(10 100 1000 5000 10000)
   FAN_TIME=(-t 3 -W 1)
   CONN_SECS=3
+  FED_CLIENTS=9000 FED_TIME=(-t 6 -W 1) FED_LAT_AFTER=3 FED_PROBES=400
 fi
 # shellcheck disable=SC2206
 [ -n "$CLIENTS" ] && FAN_CLIENTS=($CLIENTS)
@@ -624,6 +626,85 @@ scenario_joinstorm() {
   done
 }
 
+# ==== 5c. Federation: three chat servers through Redis vs one ====
+# FED_CLIENTS clients all in #lobby, dealt over three servers federated
+# through one redis-server (no persistence), then all on one server:
+# deliveries/s end to end (loadgen fanout), and meanwhile a client on A
+# says probes that clients on B and C time (loadgen lat); Redis's CPU.
+
+fed_one() {
+  local shape=$1 rep=$2 rport pids=() ports=() rpid line lat r0 r1 n
+  next_port
+  rport=$P
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
+    >/dev/null 2>&1 &
+  rpid=$!
+  PIDS+=("$rpid")
+  wait_port "$rport" tcp "$rpid" || { fail "federate: redis-server did not start"; return; }
+  for n in a b c; do
+    [ "$shape" = one ] && [ $n != a ] && break
+    next_port
+    local fl=()
+    [ "$shape" = three ] && fl=(--federate "redis://127.0.0.1:$rport" --federate-name "$n")
+    "$SOCKIT" --chat "${fl[@]}" -l 127.0.0.1 "$P" </dev/null >/dev/null 2>>"$WORK/fed.err" &
+    pids+=($!)
+    PIDS+=($!)
+    ports+=("$P")
+    wait_port "$P" tcp "$!" || { fail "federate $shape: sockit did not listen: $(head -c 200 "$WORK/fed.err")"; stop "${pids[@]}" "$rpid"; return; }
+  done
+  sleep 0.5 # the servers join Redis (a few ms; no event to wait on here)
+  local also=() lp=("${ports[@]}")
+  [ "$shape" = three ] && also=(--also "${ports[1]}" --also "${ports[2]}")
+  [ "$shape" = one ] && lp=("${ports[0]}" "${ports[0]}" "${ports[0]}")
+  r0=$(proc_cpu "$rpid")
+  "$LG" fanout 127.0.0.1 "${ports[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
+    "${FED_TIME[@]}" >"$WORK/fed.fan" 2>>"$WORK/fed.err" &
+  local fpid=$! t0 t1
+  t0=$(date +%s.%N)
+  wait $fpid
+  r1=$(proc_cpu "$rpid")
+  t1=$(date +%s.%N)
+  line=$(cat "$WORK/fed.fan")
+  # Latency under a paced load: a saturated room measures its queues.
+  "$LG" fanout 127.0.0.1 "${ports[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
+    "${FED_TIME[@]}" --window $((FED_CLIENTS * 10)) >/dev/null 2>>"$WORK/fed.err" &
+  fpid=$!
+  sleep "$FED_LAT_AFTER"
+  lat=$(timeout -k 2 $LIMIT "$LG" lat 127.0.0.1 "${lp[@]}" -c "$FED_PROBES" -r 200 2>>"$WORK/fed.err")
+  wait $fpid
+  stop "${pids[@]}" "$rpid"
+  local tool=sockit-chat-$shape
+  if [ "$(kv status "$line")" = ok ] && [ "$(kv end "$line")" = ok ]; then
+    rec federate "$FED_CLIENTS" "$tool" rate "$(kv rate "$line")"
+    rec federate "$FED_CLIENTS" "$tool" lost "$(kv lost "$line")"
+    rec federate "$FED_CLIENTS" "$tool" redis_cpu "$(awk -v a="$r0" -v b="$r1" -v s="$t0" -v e="$t1" 'BEGIN {print (b - a) / (e - s)}')"
+  else
+    fail "federate $shape $FED_CLIENTS: $line $(head -c 200 "$WORK/fed.err")"
+  fi
+  if [ "$(kv status "$lat")" = ok ]; then
+    rec federate "$FED_CLIENTS" "$tool" p50_ms "$(kv p50_ms "$lat")"
+    rec federate "$FED_CLIENTS" "$tool" p99_ms "$(kv p99_ms "$lat")"
+  else
+    fail "federate $shape latency: ${lat:-no answer}"
+  fi
+  say "  federate $shape $FED_CLIENTS #$rep: $(kv rate "$line") deliveries/s; latency p50 $(kv p50_ms "$lat") ms p99 $(kv p99_ms "$lat") ms; redis cpu $(awk -v a="$r0" -v b="$r1" 'BEGIN {print b - a}') s"
+}
+
+scenario_federate() {
+  if ! command -v redis-server >/dev/null 2>&1; then
+    note federate - - "skipped: no redis-server (scripts/install-deps test)"
+    say "[5c] federation: skipped, no redis-server"
+    return
+  fi
+  say "[5c] federation: $FED_CLIENTS clients over three servers through Redis vs one"
+  local rep shape
+  for ((rep = 0; rep < REPS; rep++)); do
+    for shape in $(rotate $rep three one); do
+      fed_one "$shape" $((rep + 1))
+    done
+  done
+}
+
 # ==== 6. Profiles: where the time goes when sockit is not ahead ====
 # Needs perf (linux-perf); skipped when it cannot record here.
 
@@ -778,7 +859,7 @@ note meta run load "$(cut -d' ' -f1-3 /proc/loadavg)"
 note meta run commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt 2>/dev/null || echo ' (with changes to src)')"
 for s in $ONLY; do
   case $s in
-  tput | rr | udp | fanout | connrate | joinstorm | profile | ping | udptarget | tls) "scenario_$s" ;;
+  tput | rr | udp | fanout | connrate | joinstorm | profile | ping | udptarget | federate | tls) "scenario_$s" ;;
   *) say "run.sh: unknown scenario \"$s\""; exit 2 ;;
   esac
 done

@@ -1,4 +1,5 @@
 /* sockit command: argument parsing and every flag conflict, in one place. */
+#include <ctype.h>
 #include <getopt.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "hub.h" /* sk_hub_federate_check */
 
 const char cli_usage[] =
     "usage: sockit [options] host port       connect and relay stdin/stdout\n"
@@ -45,6 +47,9 @@ const char cli_usage[] =
     "  --max-line BYTES   chat: longest line (default 4096)\n"
     "  --max-queue BYTES  per-client output queue (default 1M)\n"
     "  --history N        chat: a joiner gets its room's last N lines\n"
+    "  --federate redis://[:PASS@]HOST:PORT[/DB]  chat: one chat across\n"
+    "                     servers through Redis (--federate-name NAME,\n"
+    "                     --federate-ttl SECS: default host:port, 10)\n"
     "                     (0..1000, default 0)\n"
     "  --progress         bytes and rate on stderr once a second\n"
     "  --no-splice        plain read/write, no splice/sendfile\n"
@@ -103,6 +108,9 @@ enum {
   OPT_SSL_ALPN,
   OPT_SSL_SERVERNAME,
   OPT_SSL_VERIFY_CLIENT,
+  OPT_FEDERATE,
+  OPT_FEDERATE_NAME,
+  OPT_FEDERATE_TTL,
 };
 
 static const struct option long_options[] = {
@@ -149,6 +157,9 @@ static const struct option long_options[] = {
     {"ssl-alpn", required_argument, NULL, OPT_SSL_ALPN},
     {"ssl-servername", required_argument, NULL, OPT_SSL_SERVERNAME},
     {"ssl-verify-client", no_argument, NULL, OPT_SSL_VERIFY_CLIENT},
+    {"federate", required_argument, NULL, OPT_FEDERATE},
+    {"federate-name", required_argument, NULL, OPT_FEDERATE_NAME},
+    {"federate-ttl", required_argument, NULL, OPT_FEDERATE_TTL},
     {NULL, 0, NULL, 0},
 };
 
@@ -158,6 +169,19 @@ static int usage_error(char *err, const char *fmt, ...) {
   vsnprintf(err, SK_ERR_LEN, fmt, ap);
   va_end(ap);
   return -1;
+}
+
+/* A server's name in /who: 1 to 32 of A-Z a-z 0-9 . _ : -. */
+static int federate_name_check(char *err, const char *name) {
+  size_t n = strlen(name);
+  bool ok = n >= 1 && n <= SK_HUB_FED_NAME_MAX;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = isalnum((unsigned char)name[i]) || strchr("._:-", name[i]);
+  return ok ? 0
+            : usage_error(err,
+                          "--federate-name %.64s: expected 1 to %d of A-Z "
+                          "a-z 0-9 . _ : -",
+                          name, SK_HUB_FED_NAME_MAX);
 }
 
 /* Parses a decimal integer in [min, max], with an optional K/M/G suffix
@@ -358,6 +382,17 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
       return -1;
     c->max_queue = (size_t)v;
     break;
+  case OPT_FEDERATE:
+    c->federate = arg;
+    return sk_hub_federate_check(err, arg) < 0 ? -1 : 0;
+  case OPT_FEDERATE_NAME:
+    c->federate_name = arg;
+    return federate_name_check(err, arg);
+  case OPT_FEDERATE_TTL:
+    if (number_parse(err, "federate-ttl", arg, 1, 3600, false, &v) < 0)
+      return -1;
+    c->federate_ttl = (unsigned)v;
+    break;
   case OPT_HISTORY:
     if (number_parse(err, "history", arg, 0, 1000, false, &v) < 0)
       return -1;
@@ -381,7 +416,7 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   case 'h': return CLI_HELP;
   case 'V': return CLI_VERSION;
   default:
-    if (opt >= OPT_SSL)
+    if (opt >= OPT_SSL && opt <= OPT_SSL_VERIFY_CLIENT)
       return ssl_option_apply(c, opt, arg, err);
     return mcast_option_apply(c, opt, arg, err);
   }
@@ -498,6 +533,15 @@ static int conflicts_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use --chat with --broker");
   if (c->history_set && !(c->chat && c->listen))
     return usage_error(err, "--history needs --chat -l");
+  if ((c->federate || c->federate_name || c->federate_ttl) &&
+      !(c->chat && c->listen))
+    return usage_error(err, "--federate%s needs --chat -l",
+                       c->federate ? ""
+                       : c->federate_name ? "-name"
+                                          : "-ttl");
+  if ((c->federate_name || c->federate_ttl) && !c->federate)
+    return usage_error(err, "--federate-%s needs --federate",
+                       c->federate_name ? "name" : "ttl");
   if ((c->chat || c->broker) && c->udp)
     return usage_error(err, "cannot use --%s with -u: it needs streams",
                        c->chat ? "chat" : "broker");

@@ -54,6 +54,9 @@ typedef struct cli {
   const char *ssl_trustfile, *ssl_pin, *ssl_cert, *ssl_key, *ssl_alpn;
   const char *ssl_servername;
   const char *ssl_flag; /* the first --ssl-* given, for messages */
+  const char *federate;      /* --federate URL (checked), or NULL */
+  const char *federate_name; /* --federate-name, or NULL */
+  unsigned federate_ttl;     /* --federate-ttl seconds, 0: default */
 } cli_t;
 
 /*

@@ -382,6 +382,8 @@ static int serve_hub(const cli_t *c, int fd) {
   char err[SK_ERR_LEN];
   raise_nofile_limit();
   sk_hub_opts_t o = hub_opts(c);
+  o.federate = c->federate, o.federate_name = c->federate_name,
+  o.federate_ttl = c->federate_ttl;
   job_t j;
   int rc = job_open(&j, err, "hub");
   if (rc == 0)

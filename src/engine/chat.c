@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "chat_int.h"
+#include "federate.h"
 #include "sockit/addr.h"
 #include "sockit/utf8.h"
 
@@ -189,7 +190,8 @@ int sk__chat_rename(chat_conn_t *cc, const char *name, size_t len,
   *why = holder == cc ? "is yours already" : "is taken";
   if (holder == cc && n == cc->name_len && memcmp(norm, cc->name, n) == 0)
     return -EALREADY;
-  if ((holder && holder != cc) || name_reserved(ch, keys))
+  if ((holder && holder != cc) || name_reserved(ch, keys) ||
+      sk__fed_taken(cc->base.hub, keys))
     return -EEXIST;
   *why = "could not be stored";
   return name_set(cc, norm, n, keys) < 0 ? -ENOMEM : 0;
@@ -249,6 +251,8 @@ void sk__chat_emit(sk__hub_t *h, size_t len, chat_room_t *r,
       sk__chat_room_remember(h, r, m);
     sk__msg_unref(m);
   }
+  if (r && (to & SK__TO_FED))
+    sk__fed_say(h, r, sk__chat_line(h), len);
   if ((to & SK__TO_LOG) && h->out_open)
     chat_log(h, len, r);
 }
@@ -304,7 +308,7 @@ static bool chat_line_cb(void *ctx, const char *text, size_t len,
     size_t n = sk__chat_format(sk__chat_line(h), sk__chat_line_cap(h), cc->name,
                                text, len);
     sk__chat_emit(h, n, cc->room, cc,
-                  SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY);
+                  SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY | SK__TO_FED);
   }
   /* A queue past half: the rest of this read waits (chat_keep), so that
    * one read of many lines cannot overflow a healthy reader. */
@@ -432,7 +436,7 @@ static bool op_line_cb(void *ctx, const char *text, size_t len, bool too_long) {
   size_t n = sk__chat_format(sk__chat_line(h), sk__chat_line_cap(h),
                              SK__CHAT_SERVER, text, len);
   sk__chat_emit(h, n, sk__chat_of(h)->lobby, NULL,
-                SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY);
+                SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY | SK__TO_FED);
   return !sk__hub_busy(h); /* as chat_line_cb: the rest waits */
 }
 
@@ -476,10 +480,12 @@ static int chat_name_first(chat_conn_t *cc) {
   char name[32], keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
   int n;
   do {
-    n = snprintf(name, sizeof name, "user%" PRIu64, ++ch->next_id);
+    ch->next_id = sk__fed_next_id(cc->base.hub, ch->next_id);
+    n = snprintf(name, sizeof name, "user%" PRIu64, ch->next_id);
     if (sk__nick_keys(ch->nicks, name, (size_t)n, keys) < 0)
       return -ENOMEM;
-  } while (name_holder(ch, keys) || name_reserved(ch, keys));
+  } while (name_holder(ch, keys) || name_reserved(ch, keys) ||
+           sk__fed_taken(cc->base.hub, keys));
   return name_set(cc, name, (size_t)n, keys);
 }
 
@@ -491,6 +497,8 @@ static void chat_join(sk__conn_t *c) {
     sk__conn_close(c, UV_ENOMEM);
     return;
   }
+  sk__fed_join(cc);
+  sk__fed_renamed(cc, NULL); /* its name claimed across the federation */
   sk__chat_tell(cc,
                 "*** you are %s: in " SK__CHAT_LOBBY
                 "; /nick NAME renames, /help lists commands\n",
@@ -547,6 +555,7 @@ static void chat_free(sk__conn_t *c) {
     quiet_unlink(ch, cc);
     if (cc->room) /* never joined fully, or the hub is stopping */
       sk__chat_room_exit(cc, NULL, true);
+    sk__fed_forget(cc);
   }
   sk__lines_free(&cc->lines);
   for (int k = 0; k < SK__NICK_KEYS; k++)
@@ -579,13 +588,16 @@ static int chat_init(sk__hub_t *h) {
   if (!ch->scratch || !ch->bucket[0] || !ch->bucket[1] || !ch->nicks)
     return -ENOMEM;
   ch->lobby = sk__chat_room_get(h, SK__CHAT_LOBBY, strlen(SK__CHAT_LOBBY));
-  return ch->lobby ? 0 : -ENOMEM;
+  if (!ch->lobby)
+    return -ENOMEM;
+  return sk__fed_open(h);
 }
 
 static void chat_fini(sk__hub_t *h) {
   chat_t *ch = sk__chat_of(h);
   if (!ch)
     return;
+  sk__fed_close(h);
   sk__chat_rooms_free(ch);
   sk__lines_free(&ch->op_lines);
   sk__nicks_close(ch->nicks);

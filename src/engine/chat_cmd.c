@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "chat_int.h"
+#include "federate.h"
 #include "sockit/addr.h"
 
 #define HELP                                                                   \
@@ -124,6 +125,7 @@ static void cmd_nick(chat_conn_t *cc, const char *arg, size_t n) {
     sk__chat_tell(cc, "*** you are now %s\n", cc->name);
     sk__chat_emit(h, sk__chat_printf(h, "*** %s is now %s\n", old, cc->name),
                   cc->room, cc, SK__TO_MEMBERS | SK__TO_LOG);
+    sk__fed_renamed(cc, old);
   }
 }
 
@@ -135,7 +137,7 @@ static void cmd_me(chat_conn_t *cc, const char *arg, size_t n) {
   len += sk_utf8_sanitize(arg, n, out + len, sk__chat_line_cap(h) - len - 1);
   out[len++] = '\n';
   sk__chat_emit(h, len, cc->room, cc,
-                SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY);
+                SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY | SK__TO_FED);
 }
 
 /* Private: to the one member, echoed to the sender, never logged. */
@@ -149,6 +151,8 @@ static void cmd_msg(chat_conn_t *cc, const char *arg, size_t n) {
     sk__chat_tell(cc, "*** usage: /msg NICK TEXT\n");
     return;
   }
+  if ((!to || to->base.left) && sk__fed_msg(cc, arg, w, text, text_len))
+    return; /* a member of another server */
   if (!to || to->base.left) {
     sk__chat_tell(cc, "*** no one is called \"%s\"\n",
                   sk__chat_quote(q, arg, w));
@@ -220,7 +224,14 @@ void sk__chat_command(chat_conn_t *cc, const char *text, size_t len) {
   else if (is_word(text, w, "/part"))
     cmd_join(cc, SK__CHAT_LOBBY, strlen(SK__CHAT_LOBBY));
   else if (is_word(text, w, "/rooms"))
-    sk__conn_send_copy(&cc->base, sk__chat_line(h), rooms_format(h));
+    sk__conn_send_copy(&cc->base, sk__chat_line(h),
+                       sk__fed_on(h) ? sk__fed_rooms(h) : rooms_format(h));
+  else if (is_word(text, w, "/who") && sk__fed_on(h) &&
+           (n == 0 || sk__chat_room_check(arg, n) == 0))
+    sk__conn_send_copy(&cc->base, sk__chat_line(h),
+                       n ? sk__fed_who(h, arg, n, cc)
+                         : sk__fed_who(h, cc->room->name, cc->room->name_len,
+                                       cc));
   else if (is_word(text, w, "/who")) {
     chat_room_t *r = n ? room_arg(h, cc, arg, n) : cc->room;
     if (r)
@@ -269,7 +280,8 @@ static void op_say(sk__hub_t *h, const char *arg, size_t n) {
     return;
   size_t len = sk__chat_format(sk__chat_line(h), sk__chat_line_cap(h),
                                SK__CHAT_SERVER, text, text_len);
-  sk__chat_emit(h, len, r, NULL, SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY);
+  sk__chat_emit(h, len, r, NULL,
+                SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY | SK__TO_FED);
 }
 
 /* Every member is told, then the hub closes each politely. */
@@ -293,7 +305,11 @@ void sk__chat_op_command(sk__hub_t *h, const char *text, size_t len) {
   char q[SK__CHAT_QUOTE_CAP];
   const char *arg;
   size_t n, w = sk__chat_split(text, len, &arg, &n);
-  if (is_word(text, w, "/who")) {
+  if (is_word(text, w, "/who") && sk__fed_on(h) && n == 0)
+    sk__chat_emit(h, sk__fed_who(h, NULL, 0, NULL), NULL, NULL, SK__TO_LOG);
+  else if (is_word(text, w, "/rooms") && sk__fed_on(h))
+    sk__chat_emit(h, sk__fed_rooms(h), NULL, NULL, SK__TO_LOG);
+  else if (is_word(text, w, "/who")) {
     chat_room_t *r = n ? room_arg(h, NULL, arg, n) : NULL;
     if (!n || r)
       sk__chat_emit(h, who_format(h, r, NULL, true), NULL, NULL, SK__TO_LOG);

@@ -37,6 +37,7 @@ typedef struct chat_conn {
   uint32_t room_index;   /* in room->members */
   uint64_t joined_epoch; /* room->epoch when it joined its room */
   char *why; /* "/quit bye" or a kick: told to the room as it leaves */
+  struct sk__fed_user *fed; /* federated: its handle for Redis replies */
   uint8_t name_len;
   char name[SK__NICK_BYTES + 1];
 } chat_conn_t;
@@ -81,6 +82,7 @@ typedef struct chat {
   chat_conn_t *quiet_head, *quiet_tail;
   uv_timer_t quiet_timer;
   uv_timer_t note_timer; /* the next room whose notes wait is due */
+  struct sk__fed *fed;    /* --federate (federate.c), or NULL */
 } chat_t;
 
 static inline chat_t *sk__chat_of(const sk__hub_t *h) {
@@ -110,13 +112,17 @@ void sk__chat_room_remember(sk__hub_t *h, chat_room_t *r, sk__msg_t *m);
 void sk__chat_rooms_turn(sk__hub_t *h);
 /* Tells r's notes now, so that they come before a line said in r. */
 void sk__chat_room_notes_flush(sk__hub_t *h, chat_room_t *r);
+/* Notes that name joined (or left, with why or NULL) r this turn. */
+void sk__chat_room_note(sk__hub_t *h, chat_room_t *r, bool joined,
+                        const char *name, const char *why);
 void sk__chat_rooms_free(chat_t *ch);
 
 /* ---- chat.c ---- */
 
 /* Where sk__chat_emit sends a line: the room's members, the log, and
  * the room's history (for what is said, not for notices). */
-enum { SK__TO_MEMBERS = 1, SK__TO_LOG = 2, SK__TO_HISTORY = 4 };
+enum { SK__TO_MEMBERS = 1, SK__TO_LOG = 2, SK__TO_HISTORY = 4,
+       SK__TO_FED = 8 /* and to the other servers (federate.c) */ };
 
 /* The line buffer sk__chat_printf writes and sk__chat_emit sends. */
 char *sk__chat_line(const sk__hub_t *h);

@@ -11,12 +11,14 @@
  * (in the same write), so nobody speaks before being announced.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "chat_int.h"
+#include "federate.h"
 
 #define NOTE_RATE 10       /* members told per ms, at most, of notes */
 #define NOTE_WAIT_MAX 1000 /* ms a note may wait for others */
@@ -84,11 +86,12 @@ static void room_release(chat_t *ch, chat_room_t *r) {
   room_free(r);
 }
 
-static void room_note(sk__hub_t *h, chat_room_t *r, chat_notes_t *notes,
-                      const chat_conn_t *cc, const char *why) {
+void sk__chat_room_note(sk__hub_t *h, chat_room_t *r, bool joined,
+                        const char *name, const char *why) {
   chat_t *ch = sk__chat_of(h);
+  chat_notes_t *notes = joined ? &r->joined : &r->left;
   if (notes->n < SK__CHAT_SHOWN) {
-    memcpy(notes->name[notes->n], cc->name, cc->name_len + 1);
+    snprintf(notes->name[notes->n], sizeof notes->name[0], "%s", name);
     notes->why[notes->n][0] = '\0';
     if (why)
       snprintf(notes->why[notes->n], sizeof notes->why[0], " (%s)", why);
@@ -126,7 +129,8 @@ int sk__chat_room_enter(chat_conn_t *cc, chat_room_t *r) {
   cc->room_index = r->n_members;
   r->members[r->n_members++] = cc;
   cc->joined_epoch = r->epoch;
-  room_note(h, r, &r->joined, cc, NULL);
+  sk__chat_room_note(h, r, true, cc->name, NULL);
+  sk__fed_enter(cc, r);
   if (r->hist_n > 0)
     room_replay(cc, r);
   return 0;
@@ -142,7 +146,8 @@ void sk__chat_room_exit(chat_conn_t *cc, const char *why, bool quiet) {
   last->room_index = cc->room_index;
   cc->room = NULL;
   if (!quiet)
-    room_note(h, r, &r->left, cc, why);
+    sk__chat_room_note(h, r, false, cc->name, why);
+  sk__fed_exit(cc, r, why);
   room_release(sk__chat_of(h), r);
 }
 

@@ -45,7 +45,13 @@ typedef struct sk_hub_opts {
   unsigned history;     /* chat: lines of its room a joiner is sent
                            (0: none; at most 1000, more is taken as 1000;
                            a room keeps max_queue / 4 bytes at most) */
+  const char *federate;      /* chat: redis://[:PASS@]HOST:PORT[/DB] or NULL */
+  const char *federate_name; /* this server in /who; NULL: host:port */
+  unsigned federate_ttl;     /* s a dead server's members linger; 0: 10 */
 } sk_hub_opts_t;
+
+/* Longest --federate-name. */
+#define SK_HUB_FED_NAME_MAX 32
 
 /*
  * Checks that opts can be served without dropping a reader for one
@@ -69,5 +75,12 @@ int sk_hub_opts_check(char *err, const sk_hub_opts_t *opts);
  */
 int sk_hub_run(sk_engine_t *e, char *err, int listen_fd,
                const sk_hub_opts_t *opts);
+
+/*
+ * Checks a --federate URL, redis://[:PASSWORD@]HOST:PORT[/DB]. Returns 0,
+ * or -EINVAL with one line in err naming what was expected (rediss://
+ * is refused: TLS for Redis is not built yet).
+ */
+int sk_hub_federate_check(char *err, const char *url);
 
 #endif

@@ -19,6 +19,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -38,6 +39,20 @@
 #define DGRAM_MAX 65536
 #define UDP_PAYLOAD_MAX 65507 /* IPv4; also the Unix datagram chunk */
 #define PEERS_MAX 1024
+/* Datagrams per recvmmsg/sendmmsg and per writev: 32 64-byte datagrams
+ * per call cut the per-datagram system-call cost enough that one core
+ * keeps up with one sender (bench/ping.sh, scenario 8). Each slot holds
+ * the largest datagram, so the slots take 2 MiB of address space, but
+ * only the pages datagrams touch become memory (malloc maps a block
+ * this size on demand: 64-byte datagrams touch one page per slot). */
+#define DGRAM_BATCH 32
+/* SO_RCVBUF asked for a datagram socket we read. The kernel charges
+ * about 830 bytes per 64-byte datagram on loopback: its default 208 KiB
+ * holds 256 of them, half a millisecond at one sender's full rate
+ * (450,000 to 500,000 a second here), less than a scheduling slice on a
+ * busy machine; 8 MiB (16 MiB with the kernel's allowance) hold 20,000,
+ * 40 ms. */
+#define RCVBUF_WANT (8 << 20)
 #define FLUSH_DEADLINE_MS SK_ENGINE_FLUSH_MS
 
 typedef struct relay relay_t;
@@ -46,6 +61,17 @@ typedef struct relay relay_t;
 typedef sk__endpoint_t end_t;
 
 typedef enum move { MOVE_COPY, MOVE_SENDFILE, MOVE_SPLICE } move_t;
+
+/* A datagram pump's buffer: DGRAM_BATCH slots of DGRAM_MAX bytes (the
+ * pump's buf), datagram i's bytes at iov[i]. Slots [next, n) wait for
+ * the destination; iov[next] is advanced past what a short write took.
+ * Filled only when empty, so a batch is read, then written, whole. */
+typedef struct dgram_batch {
+  struct mmsghdr msgs[DGRAM_BATCH];
+  struct iovec iov[DGRAM_BATCH];
+  struct sockaddr_storage from[DGRAM_BATCH];
+  size_t n, next;
+} dgram_batch_t;
 
 typedef struct pump {
   end_t *src, *dst;
@@ -61,6 +87,7 @@ typedef struct pump {
   bool pipe_full;   /* splice into our pipe said EAGAIN: write it first */
   int crlf_last;    /* -C: the last byte read, carried across reads */
   size_t peer_next; /* datagram fan-out: next peer to send to */
+  dgram_batch_t *batch; /* MOVE_COPY with a datagram end, else NULL */
   uint64_t bytes;
   relay_t *relay;
 } pump_t;
@@ -163,8 +190,8 @@ static void pump_read_failed(pump_t *p, int e) {
 }
 
 /* EMSGSIZE: name the limit the kernel applied to this destination. */
-static void dgram_too_large(pump_t *p, const struct sockaddr *to) {
-  size_t len = p->tail - p->head;
+static void dgram_too_large(pump_t *p, const struct sockaddr *to,
+                            size_t len) {
   int max = sk__udp_payload_max(p->dst->fd, to), sndbuf = 0;
   socklen_t sl = sizeof sndbuf;
   if (max > 0) {
@@ -196,7 +223,7 @@ static void pump_write_failed(pump_t *p, int e) {
   if (p->dst->tls && e == EPROTO)
     relay_fail(r, true, "%s", p->dst->tls->err);
   else if (e == EMSGSIZE)
-    dgram_too_large(p, NULL);
+    dgram_too_large(p, NULL, p->tail - p->head);
   else if (p->dst->dgram && e == ECONNREFUSED)
     relay_fail(r, true, "%s: no one is listening (Connection refused)",
                p->dst->name);
@@ -234,9 +261,13 @@ static void peer_note(relay_t *r, const struct sockaddr_storage *from,
 
 /* ---- pumps ----------------------------------------------------------- */
 
+/* Bytes waiting for the destination; for a datagram pump, datagrams
+ * (a 0-byte datagram is still one to send). */
 static size_t pump_pending(const pump_t *p) {
   if (p->move == MOVE_SPLICE)
     return p->in_pipe;
+  if (p->batch)
+    return p->batch->n - p->batch->next;
   return p->tail - p->head;
 }
 
@@ -246,9 +277,9 @@ static size_t copy_cap(const sk_relay_opts_t *o) {
   return cap < 2 * DGRAM_MAX ? 2 * DGRAM_MAX : cap;
 }
 
-/* Room one read needs: a whole datagram, or two bytes per LF with -C. */
+/* Room one read needs: two bytes per LF with -C. */
 static size_t copy_need(const pump_t *p) {
-  return p->src->dgram ? DGRAM_MAX : p->crlf ? 2 : 1;
+  return p->crlf ? 2 : 1;
 }
 
 /* Moves pending bytes to the front when the tail is short of room. Since
@@ -270,10 +301,13 @@ static bool pump_wants_read(const pump_t *p) {
     return false;
   if (p->move == MOVE_SPLICE)
     return p->in_pipe < p->pipe_cap && !p->pipe_full;
-  if (p->dst->dgram) /* one read is one datagram: send it first */
-    return p->head == p->tail &&
-           (!r->opts->dgram_listen || r->n_peers > 0 ||
-            r->opts->dgram_all_peers);
+  if (p->batch && p->batch->next < p->batch->n)
+    return false; /* a batch is filled only once it is all written */
+  if (p->batch && p->dst->dgram) /* -u -l: hold input until one speaks */
+    return !r->opts->dgram_listen || r->n_peers > 0 ||
+           r->opts->dgram_all_peers;
+  if (p->batch)
+    return true;
   return p->cap - (p->tail - p->head) >= copy_need(p);
 }
 
@@ -304,43 +338,240 @@ static bool dgram_refused(relay_t *r, const struct sockaddr_storage *from,
   return true;
 }
 
-static bool dgram_read(pump_t *p) {
-  struct sockaddr_storage from;
-  socklen_t len = sizeof from;
-  ssize_t n;
-  copy_make_room(p);
+/* ---- datagram batches ------------------------------------------------ */
+
+/* Datagram i's slot in the pump's buffer. */
+static char *dgram_slot(const pump_t *p, size_t i) {
+  return p->buf + i * DGRAM_MAX;
+}
+
+/* Peers belong to side b (the network): only the pump reading b learns
+ * them (and applies --allow/--deny), only the one writing b answers. */
+static bool dgram_from_peers(const pump_t *p) {
+  return p->relay->opts->dgram_listen && p->src == p->relay->b_rd;
+}
+
+static bool dgram_to_peers(const pump_t *p) {
+  return p->relay->opts->dgram_listen && p->dst == p->relay->b_wr;
+}
+
+/* The per-datagram rules, in arrival order, on what recvmmsg got: one
+ * too large ends the relay once those before it are written; a refused
+ * sender's datagram is dropped (not output, not a peer to answer); the
+ * others are kept and their senders noted. Returns how many are kept. */
+static size_t dgram_sift(pump_t *p, size_t got) {
+  dgram_batch_t *b = p->batch;
+  size_t kept = 0;
+  for (size_t i = 0; i < got; i++) {
+    const struct msghdr *h = &b->msgs[i].msg_hdr;
+    size_t len = b->msgs[i].msg_len;
+    if ((h->msg_flags & MSG_TRUNC) || len > DGRAM_MAX) {
+      relay_fail(p->relay, true,
+                 "received a datagram of %zu bytes, over the limit of %d "
+                 "bytes",
+                 len, DGRAM_MAX);
+      break;
+    }
+    if (dgram_from_peers(p) &&
+        dgram_refused(p->relay, &b->from[i], h->msg_namelen))
+      continue;
+    if (dgram_from_peers(p))
+      peer_note(p->relay, &b->from[i], h->msg_namelen);
+    b->iov[kept].iov_base = dgram_slot(p, i); /* kept <= i: read already */
+    b->iov[kept++].iov_len = len;
+  }
+  return kept;
+}
+
+/* Up to DGRAM_BATCH datagrams in one recvmmsg, each whole in its slot
+ * (MSG_TRUNC: one larger than a slot is reported with its size). */
+static bool dgram_recv(pump_t *p) {
+  dgram_batch_t *b = p->batch;
+  int got;
+  for (size_t i = 0; i < DGRAM_BATCH; i++) {
+    b->iov[i] = (struct iovec){dgram_slot(p, i), DGRAM_MAX};
+    b->msgs[i].msg_hdr = (struct msghdr){.msg_name = &b->from[i],
+                                         .msg_namelen = sizeof b->from[i],
+                                         .msg_iov = &b->iov[i],
+                                         .msg_iovlen = 1};
+  }
   do
-    n = recvfrom(p->src->fd, p->buf + p->tail, DGRAM_MAX, MSG_TRUNC,
-                 (struct sockaddr *)&from, &len);
-  while (n < 0 && errno == EINTR);
-  if (n < 0 && errno == EAGAIN) {
+    got = recvmmsg(p->src->fd, b->msgs, DGRAM_BATCH, MSG_TRUNC, NULL);
+  while (got < 0 && errno == EINTR);
+  if (got < 0 && errno == EAGAIN) {
     p->src->can_read = false;
     return false;
   }
-  if (n < 0) {
+  if (got < 0) {
     pump_read_failed(p, errno);
-  } else if (n > DGRAM_MAX) {
-    relay_fail(p->relay, true,
-               "received a datagram of %zd bytes, over the limit of %d bytes",
-               n, DGRAM_MAX);
-  } else if (dgram_refused(p->relay, &from, len)) {
-    return true; /* dropped: not output, not a peer to answer */
-  } else {
-    if (p->relay->opts->dgram_listen)
-      peer_note(p->relay, &from, len);
-    p->tail += (size_t)n;
+    return true;
   }
+  if (got < DGRAM_BATCH) /* the socket's queue is empty: ask poll */
+    p->src->can_read = false;
+  b->next = 0;
+  b->n = dgram_sift(p, (size_t)got);
   return true;
 }
 
+/* Input for a datagram socket: one read is one datagram, at most the
+ * family's limit (half of it with -C, which may double every byte).
+ * Reads go on while input has more at once (a file; a pipe holding
+ * more than one datagram's worth), so a burst leaves in one sendmmsg;
+ * a short read means input is drained for now. */
+static bool dgram_fill(pump_t *p) {
+  dgram_batch_t *b = p->batch;
+  size_t want = p->relay->dgram_max / (p->crlf ? 2 : 1);
+  bool moved = false;
+  while (b->n < DGRAM_BATCH && !p->eof && (!moved || p->src->can_read)) {
+    char *slot = dgram_slot(p, b->n);
+    char *into = p->crlf ? slot + DGRAM_MAX - want : slot; /* see copy_read */
+    ssize_t n = sk__endpoint_read(p->src, into, want);
+    if (n < 0 && errno == EAGAIN)
+      return moved;
+    if (n < 0) {
+      pump_read_failed(p, errno);
+      return true;
+    }
+    if (n == 0) {
+      p->eof = true;
+      return true;
+    }
+    b->iov[b->n].iov_base = slot;
+    b->iov[b->n++].iov_len =
+        p->crlf ? sk__crlf_convert(into, (size_t)n, slot, &p->crlf_last)
+                : (size_t)n;
+    moved = true;
+  }
+  return moved;
+}
+
+/* Takes n written bytes off the front of the batch. */
+static void dgram_consume(dgram_batch_t *b, size_t n) {
+  while (b->next < b->n && n >= b->iov[b->next].iov_len)
+    n -= b->iov[b->next++].iov_len;
+  if (b->next == b->n) {
+    b->next = b->n = 0;
+    return;
+  }
+  b->iov[b->next].iov_base = (char *)b->iov[b->next].iov_base + n;
+  b->iov[b->next].iov_len -= n;
+}
+
+/* The batch to a stream (stdout) in one writev: the datagrams' bytes
+ * back to back, as nc writes them; a socket gets sendmsg (no SIGPIPE). */
+static bool dgram_writev(pump_t *p) {
+  dgram_batch_t *b = p->batch;
+  struct msghdr h = {.msg_iov = b->iov + b->next,
+                     .msg_iovlen = b->n - b->next};
+  ssize_t n;
+  do
+    n = p->dst->socket ? sendmsg(p->dst->fd, &h, MSG_NOSIGNAL)
+                       : writev(p->dst->fd, h.msg_iov, (int)h.msg_iovlen);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EAGAIN) {
+    p->dst->can_write = false;
+    return false;
+  }
+  if (n < 0) {
+    pump_write_failed(p, errno);
+    return true;
+  }
+  p->bytes += (uint64_t)n;
+  dgram_consume(b, (size_t)n);
+  if (b->n > 0 && p->dst->polled) /* a short write: the pipe is full */
+    p->dst->can_write = false;
+  return true;
+}
+
+/* -k -u -l: input goes to the peers heard from so far, each read to all
+ * of them at once. Input read before anyone spoke has no one to go to;
+ * holding it for whoever speaks first would greet that peer only, and
+ * holding it for all comers is unbounded. Drop it, and say so once. */
+static bool dgram_unheard(pump_t *p) {
+  relay_t *r = p->relay;
+  dgram_batch_t *b = p->batch;
+  if (r->unheard_bytes == 0)
+    sk__engine_log(r->e, SK_LOG_NOTICE,
+                   "no peer has spoken yet: input not sent "
+                   "(-k sends to the peers heard from)");
+  for (size_t i = b->next; i < b->n; i++)
+    r->unheard_bytes += b->iov[i].iov_len;
+  b->next = b->n = 0;
+  return true;
+}
+
+static bool dgram_send_failed(pump_t *p, int e) {
+  relay_t *r = p->relay;
+  if (e == EAGAIN) {
+    p->dst->can_write = false;
+    return false;
+  }
+  if (e != EMSGSIZE) {
+    pump_write_failed(p, e);
+    return true;
+  }
+  p->done = p->eof = true;
+  dgram_too_large(p,
+                  dgram_to_peers(p)
+                      ? (const struct sockaddr *)&r->peers[p->peer_next]
+                      : NULL,
+                  p->batch->iov[p->batch->next].iov_len);
+  return true;
+}
+
+/* Counts sent messages off the batch: datagram by datagram, and within
+ * one datagram peer by peer (n_peers each). */
+static void dgram_sent(pump_t *p, int sent, size_t n_peers) {
+  dgram_batch_t *b = p->batch;
+  for (int i = 0; i < sent; i++) {
+    if (++p->peer_next < n_peers)
+      continue;
+    p->peer_next = 0;
+    p->bytes += b->iov[b->next++].iov_len;
+  }
+  if (b->next == b->n)
+    b->next = b->n = 0;
+}
+
+/* The batch in one sendmmsg: each datagram as it was read, to the
+ * connected peer, or (-u -l) to each peer that needs it. */
+static bool dgram_send(pump_t *p) {
+  relay_t *r = p->relay;
+  dgram_batch_t *b = p->batch;
+  struct mmsghdr mm[DGRAM_BATCH];
+  bool to_peers = dgram_to_peers(p);
+  size_t n_peers = to_peers ? r->n_peers : 1, k, d = b->next;
+  size_t peer = p->peer_next;
+  int sent;
+  if (n_peers == 0) /* -k before anyone spoke */
+    return dgram_unheard(p);
+  for (k = 0; d < b->n && k < DGRAM_BATCH; k++) {
+    mm[k].msg_hdr = (struct msghdr){.msg_iov = &b->iov[d], .msg_iovlen = 1};
+    if (to_peers) {
+      mm[k].msg_hdr.msg_name = &r->peers[peer];
+      mm[k].msg_hdr.msg_namelen = r->peer_lens[peer];
+    }
+    if (++peer == n_peers) {
+      peer = 0;
+      d++;
+    }
+  }
+  do
+    sent = sendmmsg(p->dst->fd, mm, (unsigned)k, MSG_NOSIGNAL);
+  while (sent < 0 && errno == EINTR);
+  if (sent < 0)
+    return dgram_send_failed(p, errno);
+  dgram_sent(p, sent, n_peers);
+  return true;
+}
+
+/* ---- plain read/write ------------------------------------------------- */
+
 static bool copy_read(pump_t *p) {
-  if (p->src->dgram)
-    return dgram_read(p);
+  if (p->batch)
+    return p->src->dgram ? dgram_recv(p) : dgram_fill(p);
   copy_make_room(p);
   size_t space = p->cap - p->tail, want = p->crlf ? space / 2 : space;
-  size_t dgram_max = p->relay->dgram_max / (p->crlf ? 2 : 1);
-  if (p->dst->dgram && want > dgram_max) /* -C may double every byte */
-    want = dgram_max;
   /* -C reads into the far end of the room and converts down to `at`:
    * in place, since the output never overtakes the input. */
   char *at = p->buf + p->tail, *into = p->crlf ? at + space - want : at;
@@ -357,62 +588,9 @@ static bool copy_read(pump_t *p) {
   return true;
 }
 
-/* -k -u -l: input goes to the peers heard from so far, each read to all
- * of them at once. Input read before anyone spoke has no one to go to;
- * holding it for whoever speaks first would greet that peer only, and
- * holding it for all comers is unbounded. Drop it, and say so once. */
-static bool dgram_unheard(pump_t *p, size_t len) {
-  relay_t *r = p->relay;
-  if (r->unheard_bytes == 0)
-    sk__engine_log(r->e, SK_LOG_NOTICE,
-                   "no peer has spoken yet: input not sent "
-                   "(-k sends to the peers heard from)");
-  r->unheard_bytes += len;
-  p->head = p->tail = 0;
-  return true;
-}
-
-/* Sends the pending bytes as one datagram, to each peer that needs it. */
-static bool dgram_write(pump_t *p) {
-  relay_t *r = p->relay;
-  const char *data = p->buf + p->head;
-  size_t len = p->tail - p->head;
-  size_t n_peers = r->opts->dgram_listen ? r->n_peers : 1;
-  if (n_peers == 0) /* -k before anyone spoke */
-    return dgram_unheard(p, len);
-  while (p->peer_next < n_peers) {
-    const struct sockaddr *to = NULL;
-    socklen_t to_len = 0;
-    if (r->opts->dgram_listen) {
-      to = (const struct sockaddr *)&r->peers[p->peer_next];
-      to_len = r->peer_lens[p->peer_next];
-    }
-    if (sendto(p->dst->fd, data, len, MSG_NOSIGNAL, to, to_len) < 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN) {
-        p->dst->can_write = false;
-        return false;
-      }
-      if (errno == EMSGSIZE) {
-        p->done = p->eof = true;
-        dgram_too_large(p, to);
-      } else {
-        pump_write_failed(p, errno);
-      }
-      return true;
-    }
-    p->peer_next++;
-  }
-  p->peer_next = 0;
-  p->head = p->tail = 0;
-  p->bytes += len;
-  return true;
-}
-
 static bool copy_write(pump_t *p) {
-  if (p->dst->dgram)
-    return dgram_write(p);
+  if (p->batch)
+    return p->dst->dgram ? dgram_send(p) : dgram_writev(p);
   ssize_t n = sk__endpoint_write(p->dst, p->buf + p->head, p->tail - p->head);
   if (n > 0) {
     p->head += (size_t)n;
@@ -636,14 +814,22 @@ static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
   }
   if (p->move == MOVE_SENDFILE)
     return 0;
+  p->cap = copy_cap(o);
+  if (src->dgram || dst->dgram) { /* datagram slots: see DGRAM_BATCH */
+    p->cap = (size_t)DGRAM_BATCH * DGRAM_MAX;
+    if (!(p->batch = calloc(1, sizeof *p->batch)))
+      return -ENOMEM;
+  }
   /* TLS: one record per call, so one record's room; decrypted bytes
    * go from OpenSSL straight to it, and from it to OpenSSL. */
-  p->cap = src->tls || dst->tls ? SK__TLS_RECORD : copy_cap(o);
+  if (src->tls || dst->tls)
+    p->cap = SK__TLS_RECORD;
   return (p->buf = malloc(p->cap)) ? 0 : -ENOMEM;
 }
 
 static void pump_free(pump_t *p) {
   free(p->buf);
+  free(p->batch);
   if (p->pipe[0] >= 0) {
     close(p->pipe[0]);
     close(p->pipe[1]);
@@ -953,6 +1139,7 @@ static void relay_finish(relay_t *r, int rc) {
   pump_free(&r->up);
   pump_free(&r->down);
   r->up.buf = r->down.buf = NULL;
+  r->up.batch = r->down.batch = NULL;
   if (r->done)
     r->done(r->done_arg, rc, r->reason, r->errbuf, &stats);
   relay_handles_close(r);
@@ -970,6 +1157,77 @@ static size_t dgram_limit(int fd, const sk_relay_opts_t *o) {
        !v6only))
     max = UDP_PAYLOAD_MAX; /* a dual-stack listener also answers IPv4 */
   return max > 0 ? (size_t)max : UDP_PAYLOAD_MAX;
+}
+
+/* "8 MiB", or bytes_format's "208.0 KiB" when not whole mebibytes. */
+static void rcvbuf_format(int bytes, char *buf, size_t len) {
+  if (bytes > 0 && bytes % (1 << 20) == 0)
+    snprintf(buf, len, "%d MiB", bytes >> 20);
+  else
+    bytes_format((uint64_t)(bytes > 0 ? bytes : 0), buf, len);
+}
+
+/* net.core.rmem_max: the most SO_RCVBUF gives without privilege (0
+ * when /proc does not say). */
+static int rmem_max(void) {
+  FILE *f = fopen("/proc/sys/net/core/rmem_max", "r");
+  int v = 0;
+  if (f) {
+    if (fscanf(f, "%d", &v) != 1)
+      v = 0;
+    fclose(f);
+  }
+  return v;
+}
+
+/* A UDP socket we read gets a receive buffer for bursts: RCVBUF_WANT,
+ * past net.core.rmem_max with SO_RCVBUFFORCE when we may (root,
+ * CAP_NET_ADMIN), else up to rmem_max; never smaller than it was. -v
+ * says what the kernel granted (getsockopt reports twice the size, the
+ * other half being the kernel's bookkeeping allowance). */
+static void dgram_rcvbuf_grow(relay_t *r, int fd) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss, il = sizeof(int);
+  int want = RCVBUF_WANT, had = 0, got = 0, max = 0;
+  char size[32], lim[32];
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+      (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+      getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &had, &il) < 0)
+    return; /* Unix datagrams queue by count (max_dgram_qlen), not bytes */
+  /* The kernel keeps twice what is set: compare in its terms. */
+  if (had < 2 * want &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0) {
+    int v = (max = rmem_max()) > 0 && max < want ? max : want;
+    if (2 * v > had) /* a system default above rmem_max stays */
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+  }
+  il = sizeof(int);
+  if (!r->opts->verbose ||
+      getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &il) < 0)
+    return;
+  rcvbuf_format(got / 2, size, sizeof size);
+  if (got / 2 >= want || (!max && (max = rmem_max()) <= 0) ||
+      got / 2 < max) {
+    sk__engine_log(r->e, SK_LOG_NOTICE, "receive buffer %s", size);
+    return;
+  }
+  rcvbuf_format(max, lim, sizeof lim);
+  sk__engine_log(r->e, SK_LOG_NOTICE,
+                 "receive buffer %s (the limit net.core.rmem_max is %s; "
+                 "root may go past it)",
+                 size, lim);
+}
+
+/* Datagrams to a pipe: the pipe grows to PIPE_WANT when the kernel
+ * allows (fs.pipe-max-size), never shrinks, so a reader that falls
+ * behind for a moment leaves room in the pipe rather than in the socket,
+ * whose overflow is lost. */
+static void dgram_pipe_grow(int fd) {
+  struct stat st;
+  int had;
+  if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+      (had = fcntl(fd, F_GETPIPE_SZ)) > 0 && had < PIPE_WANT)
+    fcntl(fd, F_SETPIPE_SZ, PIPE_WANT);
 }
 
 /* What the reports need: a terminal to rewrite, the size of a file. */
@@ -1028,6 +1286,11 @@ static int relay_open(relay_t *r, const sk_relay_side_t *a,
     uv_timer_start(&r->tick, on_tick, 100, 100);
   r->started = r->last_activity = r->last_report = uv_now(r->loop);
   relay_measure(r, o);
+  if (r->down.active && r->b_rd->dgram) {
+    if (r->a_wr->fd >= 0)
+      dgram_pipe_grow(r->a_wr->fd);
+    dgram_rcvbuf_grow(r, r->b_rd->fd); /* -v says so: all set by then */
+  }
   return 0;
 }
 

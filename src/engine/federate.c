@@ -1,0 +1,1079 @@
+/*
+ * One chat across several servers through Redis pub/sub: the flow is in
+ * docs/design.md. Two connections per server (hiredis on the chat's
+ * loop): one subscribed to "sockit:*", one for PUBLISH and the name
+ * claims. A message is one header line, "sk1 ORIGIN EPOCH SEQ KIND A B",
+ * and a body: ORIGIN is the server's name, EPOCH its start (a restart
+ * is a new incarnation), SEQ counts its messages, so that a receiver
+ * drops anything it has seen. Redis delivers one publisher's messages
+ * in order, so each sender's lines arrive in the order said.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
+
+#include "federate.h"
+#include "sockit/error.h"
+
+#define FED_PREFIX "sockit:"
+#define FED_SERVER_CHAN FED_PREFIX "server"
+#define FED_ORIGINS 64        /* servers in one federation, at most */
+#define FED_REMOTE_MAX 200000 /* members of other servers kept, at most */
+#define FED_BACKOFF_MIN 100   /* ms: reconnecting doubles up to MAX */
+#define FED_BACKOFF_MAX 5000
+#define FED_IDS 256     /* default names reserved per INCRBY */
+#define FED_STOP_MS 500 /* a stopping server waits this for Redis */
+/* Not ready this long after connecting: given up and retried. Also how
+ * a refused connection is seen at all: hiredis's libuv adapter ignores
+ * a poll error, so a refused connect would otherwise wait forever. */
+#define FED_CONNECT_MS 1000
+/* Bytes waiting to be written to Redis, at most: a Redis that stopped
+ * reading (frozen, or far behind) is an outage, not a growing buffer. */
+#define FED_OBUF_MAX (16u << 20)
+
+/* Claims keys 1..n for ARGV[1] unless another server holds one. */
+#define CLAIM_LUA                                                              \
+  "for _,k in ipairs(KEYS) do local v=redis.call('GET',k) "                    \
+  "if v and v~=ARGV[1] then return 0 end end "                                 \
+  "for _,k in ipairs(KEYS) do redis.call('SET',k,ARGV[1],'EX',ARGV[2]) end "   \
+  "return 1"
+/* Releases the keys ARGV[1] holds. */
+#define RELEASE_LUA                                                            \
+  "for _,k in ipairs(KEYS) do if redis.call('GET',k)==ARGV[1] then "           \
+  "redis.call('DEL',k) end end return 1"
+
+typedef struct fed_origin {
+  char name[SK_HUB_FED_NAME_MAX + 1];
+  uint64_t epoch, seq, heard_at;
+} fed_origin_t;
+
+typedef struct fed_remote {
+  uint16_t origin;
+  uint8_t name_len;
+  char name[SK__NICK_BYTES + 1];
+  char room[SK__CHAT_ROOM_CHARS + 2];
+  char *keys[SK__NICK_KEYS];
+} fed_remote_t;
+
+struct sk__fed_user { /* a member, outliving it while Redis answers */
+  chat_conn_t *cc;
+  unsigned refs;
+};
+
+typedef struct fed_claim {
+  sk__fed_user_t *u;
+  char name[SK__NICK_BYTES + 1];
+  char old[SK__NICK_BYTES + 1]; /* "": a refresh or a first name */
+} fed_claim_t;
+
+struct sk__fed {
+  sk__hub_t *h;
+  char host[256], pass[256];
+  int port, db;
+  char name[SK_HUB_FED_NAME_MAX + 1];
+  uint64_t epoch, seq, ttl_ms, backoff;
+  redisAsyncContext *cmd, *sub;
+  bool subscribed, have_ids, ready, down_told, stopping;
+  uv_timer_t retry, beat, stop, wait;
+  uv_prepare_t watch;
+  uint64_t id_next, id_end;
+  fed_origin_t origins[FED_ORIGINS];
+  uint32_t n_origins;
+  fed_remote_t *remote;
+  uint32_t n_remote, cap_remote;
+  char *out; /* a message being published: the longest line and a header */
+  size_t out_cap;
+};
+
+static void fed_connect(sk__fed_t *f);
+static void fed_down(sk__fed_t *f, const char *why);
+
+/* The one place that knows where the hub keeps its loop. */
+static uv_loop_t *fed_loop(sk__hub_t *h) {
+  return h->loop;
+}
+
+static sk__fed_t *fed_of(const sk__hub_t *h) {
+  chat_t *ch = sk__chat_of(h);
+  return ch ? ch->fed : NULL;
+}
+
+bool sk__fed_on(const sk__hub_t *h) {
+  return fed_of(h) != NULL;
+}
+
+/* ---- the URL ---- */
+
+int sk_hub_federate_check(char *err, const char *url) {
+  char host[256], pass[256];
+  int port, db;
+  return sk__fed_url_parse(err, url, host, pass, &port, &db);
+}
+
+static int url_error(char *err, const char *url, const char *why) {
+  (void)url; /* never quoted: it may hold a password */
+  snprintf(err, SK_ERR_LEN,
+           "--federate: %.60s; expected redis://[:PASSWORD@]HOST:PORT[/DB]",
+           why);
+  return -EINVAL;
+}
+
+int sk__fed_url_parse(char *err, const char *url, char host[256],
+                      char pass[256], int *port, int *db) {
+  const char *p = url, *at, *colon, *slash;
+  char *end;
+  if (strncmp(p, "rediss://", 9) == 0)
+    return url_error(err, url, "TLS for Redis is not built yet");
+  if (strncmp(p, "redis://", 8) != 0)
+    return url_error(err, url, "not a redis:// URL");
+  p += 8;
+  pass[0] = '\0';
+  if ((at = strrchr(p, '@')) != NULL) {
+    if (*p != ':' || (size_t)(at - p - 1) >= 256)
+      return url_error(err, url, "bad password part");
+    memcpy(pass, p + 1, (size_t)(at - p - 1));
+    pass[at - p - 1] = '\0';
+    p = at + 1;
+  }
+  slash = strchr(p, '/');
+  colon = memrchr(p, ':', slash ? (size_t)(slash - p) : strlen(p));
+  if (!colon || colon == p || (size_t)(colon - p) >= 256)
+    return url_error(err, url, "no HOST:PORT");
+  memcpy(host, p, (size_t)(colon - p));
+  host[colon - p] = '\0';
+  long v = strtol(colon + 1, &end, 10);
+  if (end == colon + 1 || v < 1 || v > 65535 || (*end && *end != '/'))
+    return url_error(err, url, "port is not 1 to 65535");
+  *port = (int)v;
+  *db = 0;
+  if (*end == '/' && end[1]) {
+    const char *d = end + 1;
+    v = strtol(d, &end, 10);
+    if (end == d || *end || v < 0 || v > 15)
+      return url_error(err, url, "DB is not 0 to 15");
+    *db = (int)v;
+  }
+  return 0;
+}
+
+/* ---- publishing ---- */
+
+/* Whether a command may be queued: Redis is there and takes what was
+ * queued before. One that does not is an outage (FED_OBUF_MAX). */
+static bool fed_cmd_ok(sk__fed_t *f) {
+  if (!f->ready || !f->cmd)
+    return false;
+  if (sdslen(f->cmd->c.obuf) <= FED_OBUF_MAX)
+    return true;
+  fed_down(f, "it takes nothing more");
+  return false;
+}
+
+static void fed_publish(sk__fed_t *f, const char *chan, char kind,
+                        const char *a, const char *b, const char *body,
+                        size_t len) {
+  char *buf = f->out;
+  if (!f->ready || !f->cmd)
+    return; /* at most once: what Redis cannot take now is not kept */
+  int n = snprintf(buf, f->out_cap, "sk1 %s %" PRIu64 " %" PRIu64 " %c %s %s\n",
+                   f->name, f->epoch, f->seq + 1, kind, a[0] ? a : "-",
+                   b[0] ? b : "-");
+  if (n < 0 || (size_t)n + len > f->out_cap)
+    return; /* cannot be: out_cap holds the longest line and header */
+  memcpy(buf + n, body, len);
+  if (!fed_cmd_ok(f))
+    return;
+  if (redisAsyncCommand(f->cmd, NULL, NULL, "PUBLISH %s %b", chan, buf,
+                        (size_t)n + len) == REDIS_OK)
+    f->seq++;
+}
+
+/* "sockit:room:#lobby": one channel per room, by its lower-case name. */
+static void room_chan(char *out, const char *room) {
+  size_t o = (size_t)snprintf(out, 64, FED_PREFIX "room:");
+  for (; *room && o < 63; room++)
+    out[o++] = (char)tolower((unsigned char)*room);
+  out[o] = '\0';
+}
+
+static void fed_room_publish(sk__fed_t *f, const char *room, char kind,
+                             const char *b, const char *body, size_t len) {
+  char chan[64];
+  room_chan(chan, room);
+  fed_publish(f, chan, kind, room, b, body, len);
+}
+
+void sk__fed_say(sk__hub_t *h, const chat_room_t *r, const char *line,
+                 size_t len) {
+  sk__fed_t *f = fed_of(h);
+  if (f)
+    fed_room_publish(f, r->name, 'L', "-", line, len);
+}
+
+void sk__fed_enter(chat_conn_t *cc, const chat_room_t *r) {
+  sk__fed_t *f = fed_of(cc->base.hub);
+  if (f && cc->name_len)
+    fed_room_publish(f, r->name, 'J', cc->name, "", 0);
+}
+
+void sk__fed_exit(chat_conn_t *cc, const chat_room_t *r, const char *why) {
+  sk__fed_t *f = fed_of(cc->base.hub);
+  if (f && cc->name_len)
+    fed_room_publish(f, r->name, 'P', cc->name, why ? why : "",
+                     why ? strlen(why) : 0);
+}
+
+/* Every local member again, quietly: for a server that just came. */
+static void fed_roster(sk__fed_t *f) {
+  sk__hub_t *h = f->h;
+  for (uint32_t i = 0; i < h->n_conns; i++) {
+    chat_conn_t *cc = (chat_conn_t *)h->conns[i];
+    if (!cc->base.left && cc->room && cc->name_len)
+      fed_publish(f, FED_SERVER_CHAN, 'R', cc->room->name, cc->name, "", 0);
+  }
+}
+
+/* ---- names claimed in Redis ---- */
+
+static sk__fed_user_t *user_ref(sk__fed_user_t *u) {
+  u->refs++;
+  return u;
+}
+
+static void user_unref(sk__fed_user_t *u) {
+  if (--u->refs == 0)
+    free(u);
+}
+
+void sk__fed_join(chat_conn_t *cc) {
+  if (!fed_of(cc->base.hub) || cc->fed)
+    return;
+  if ((cc->fed = calloc(1, sizeof *cc->fed)) != NULL) {
+    cc->fed->cc = cc;
+    cc->fed->refs = 1;
+  }
+}
+
+/* Tells cc's room and the others that cc is now called what it is. */
+static void fed_tell_rename(chat_conn_t *cc, const char *old) {
+  sk__hub_t *h = cc->base.hub;
+  sk__fed_t *f = fed_of(h);
+  sk__chat_emit(h, sk__chat_printf(h, "*** %s is now %s\n", old, cc->name),
+                cc->room, cc, SK__TO_MEMBERS | SK__TO_LOG);
+  if (cc->room)
+    fed_room_publish(f, cc->room->name, 'N', old, cc->name, cc->name_len);
+}
+
+/* Another server holds cc's name: back to old, or a fresh userN. */
+static void fed_clash(chat_conn_t *cc, const char *old) {
+  sk__hub_t *h = cc->base.hub;
+  char was[SK__NICK_BYTES + 1], name[32];
+  const char *why;
+  memcpy(was, cc->name, sizeof was);
+  if (!old[0] || sk__chat_rename(cc, old, strlen(old), &why) < 0) {
+    int n;
+    chat_t *ch = sk__chat_of(h);
+    do {
+      ch->next_id = sk__fed_next_id(h, ch->next_id);
+      n = snprintf(name, sizeof name, "user%" PRIu64, ch->next_id);
+    } while (sk__chat_rename(cc, name, (size_t)n, &why) == -EEXIST);
+  }
+  sk__chat_tell(cc, "*** %s is taken on another server: you are %s\n", was,
+                cc->name);
+  fed_tell_rename(cc, was);
+  sk__fed_renamed(cc, NULL); /* claims the name it has now */
+}
+
+static void claim_cb(redisAsyncContext *ac, void *r, void *priv) {
+  redisReply *reply = r;
+  fed_claim_t *c = priv;
+  chat_conn_t *cc = c->u->cc;
+  (void)ac;
+  if (cc && !cc->base.left && reply && reply->type == REDIS_REPLY_INTEGER &&
+      reply->integer == 0 && strcmp(cc->name, c->name) == 0)
+    fed_clash(cc, c->old);
+  user_unref(c->u);
+  free(c);
+}
+
+/* EVAL script 2 key key ARGV... over a name's keys. */
+static int fed_eval_keys(sk__fed_t *f, const char *script,
+                         const char *const keys[SK__NICK_KEYS],
+                         redisCallbackFn *cb, void *priv) {
+  char k[SK__NICK_KEYS][SK__NICK_KEY_BYTES + 16], ttl[24];
+  const char *argv[4 + SK__NICK_KEYS + 2];
+  size_t lens[4 + SK__NICK_KEYS + 2];
+  int n = 0;
+  if (!fed_cmd_ok(f))
+    return REDIS_ERR;
+  argv[n++] = "EVAL";
+  argv[n++] = script;
+  argv[n++] = "2";
+  for (int i = 0; i < SK__NICK_KEYS; i++) {
+    snprintf(k[i], sizeof k[i], FED_PREFIX "nick:%s", keys[i]);
+    argv[n++] = k[i];
+  }
+  argv[n++] = f->name;
+  snprintf(ttl, sizeof ttl, "%" PRIu64, (f->ttl_ms + 999) / 1000);
+  argv[n++] = ttl;
+  for (int i = 0; i < n; i++)
+    lens[i] = strlen(argv[i]);
+  return redisAsyncCommandArgv(f->cmd, cb, priv, n, argv, lens);
+}
+
+/* Claims (or refreshes) cc's name; old is the name it had, or "". */
+static void fed_claim(sk__fed_t *f, chat_conn_t *cc, const char *old) {
+  fed_claim_t *c;
+  if (!f->ready || !cc->fed || !cc->keys[0] || !(c = malloc(sizeof *c)))
+    return;
+  c->u = user_ref(cc->fed);
+  memcpy(c->name, cc->name, sizeof c->name);
+  snprintf(c->old, sizeof c->old, "%s", old ? old : "");
+  if (fed_eval_keys(f, CLAIM_LUA, (const char *const *)cc->keys, claim_cb, c) !=
+      REDIS_OK) {
+    user_unref(c->u);
+    free(c);
+  }
+}
+
+static void fed_release(sk__fed_t *f, chat_conn_t *cc) {
+  if (f->ready && cc->keys[0])
+    fed_eval_keys(f, RELEASE_LUA, (const char *const *)cc->keys, NULL, NULL);
+}
+
+/* A name given up by renaming: free for the others at once. */
+static void fed_release_name(sk__fed_t *f, const char *name) {
+  char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+  const char *k[SK__NICK_KEYS];
+  if (!f->ready ||
+      sk__nick_keys(sk__chat_of(f->h)->nicks, name, strlen(name), keys) < 0)
+    return;
+  for (int i = 0; i < SK__NICK_KEYS; i++)
+    k[i] = keys[i];
+  fed_eval_keys(f, RELEASE_LUA, k, NULL, NULL);
+}
+
+void sk__fed_renamed(chat_conn_t *cc, const char *old) {
+  sk__fed_t *f = fed_of(cc->base.hub);
+  if (!f)
+    return;
+  if (old && cc->room)
+    fed_room_publish(f, cc->room->name, 'N', old, cc->name, cc->name_len);
+  if (old)
+    fed_release_name(f, old);
+  fed_claim(f, cc, old);
+}
+
+void sk__fed_forget(chat_conn_t *cc) {
+  sk__fed_t *f = fed_of(cc->base.hub);
+  if (!cc->fed)
+    return;
+  if (f && cc->name_len)
+    fed_release(f, cc);
+  cc->fed->cc = NULL;
+  user_unref(cc->fed);
+  cc->fed = NULL;
+}
+
+static void ids_cb(redisAsyncContext *ac, void *r, void *priv);
+
+uint64_t sk__fed_next_id(sk__hub_t *h, uint64_t last) {
+  sk__fed_t *f = fed_of(h);
+  if (!f || f->id_next >= f->id_end)
+    return last + 1; /* alone: a clash found later renames */
+  if (f->id_end - f->id_next == FED_IDS / 2 && f->cmd)
+    redisAsyncCommand(f->cmd, ids_cb, f, "INCRBY " FED_PREFIX "ids %d",
+                      FED_IDS);
+  return f->id_next++;
+}
+
+/* ---- the members of the other servers ---- */
+
+static fed_remote_t *remote_find(sk__fed_t *f, uint16_t o, const char *name) {
+  for (uint32_t i = 0; i < f->n_remote; i++)
+    if (f->remote[i].origin == o && strcmp(f->remote[i].name, name) == 0)
+      return &f->remote[i];
+  return NULL;
+}
+
+static void remote_del(sk__fed_t *f, fed_remote_t *r) {
+  for (int k = 0; k < SK__NICK_KEYS; k++)
+    free(r->keys[k]);
+  *r = f->remote[--f->n_remote];
+}
+
+/* Adds (or moves) a member of server o; NULL when it cannot be kept. */
+static fed_remote_t *remote_put(sk__fed_t *f, uint16_t o, const char *name,
+                                const char *room) {
+  fed_remote_t *r = remote_find(f, o, name);
+  char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+  size_t len = strlen(name);
+  if (!r) {
+    if (f->n_remote >= FED_REMOTE_MAX || len > SK__NICK_BYTES ||
+        sk__nick_keys(sk__chat_of(f->h)->nicks, name, len, keys) < 0)
+      return NULL;
+    if (f->n_remote == f->cap_remote) {
+      uint32_t cap = f->cap_remote ? f->cap_remote * 2 : 64;
+      fed_remote_t *m = realloc(f->remote, cap * sizeof *m);
+      if (!m)
+        return NULL;
+      f->remote = m;
+      f->cap_remote = cap;
+    }
+    r = &f->remote[f->n_remote];
+    memset(r, 0, sizeof *r);
+    for (int k = 0; k < SK__NICK_KEYS; k++)
+      if ((r->keys[k] = strdup(keys[k])) == NULL) {
+        while (k-- > 0)
+          free(r->keys[k]);
+        return NULL;
+      }
+    f->n_remote++;
+    r->origin = o;
+    memcpy(r->name, name, len + 1);
+    r->name_len = (uint8_t)len;
+  }
+  snprintf(r->room, sizeof r->room, "%s", room);
+  return r;
+}
+
+bool sk__fed_taken(sk__hub_t *h, char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES]) {
+  sk__fed_t *f = fed_of(h);
+  for (uint32_t i = 0; f && i < f->n_remote; i++)
+    for (int k = 0; k < SK__NICK_KEYS; k++)
+      if (strcmp(f->remote[i].keys[k], keys[k]) == 0)
+        return true;
+  return false;
+}
+
+static fed_remote_t *remote_by_name(sk__fed_t *f, const char *name,
+                                    size_t len) {
+  chat_t *ch = sk__chat_of(f->h);
+  char norm[SK__NICK_BYTES + 1], keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+  const char *why;
+  size_t n;
+  if (sk__nick_normalize(ch->nicks, name, len, norm, &n, &why) < 0 ||
+      sk__nick_keys(ch->nicks, norm, n, keys) < 0)
+    return NULL;
+  for (uint32_t i = 0; i < f->n_remote; i++)
+    for (int k = 0; k < SK__NICK_KEYS; k++)
+      if (strcmp(f->remote[i].keys[k], keys[k]) == 0)
+        return &f->remote[i];
+  return NULL;
+}
+
+/* A note in the local room named room, if there is one here. */
+static void remote_note(sk__fed_t *f, const char *room, bool joined,
+                        const char *name, const char *why) {
+  chat_room_t *r = sk__chat_room_find(sk__chat_of(f->h), room, strlen(room));
+  if (r)
+    sk__chat_room_note(f->h, r, joined, name, why);
+}
+
+/* Server o is gone (or stopped): its members leave every room here. */
+static void origin_drop(sk__fed_t *f, uint16_t o, const char *why) {
+  for (uint32_t i = f->n_remote; i-- > 0;)
+    if (f->remote[i].origin == o) {
+      remote_note(f, f->remote[i].room, false, f->remote[i].name, why);
+      remote_del(f, &f->remote[i]);
+    }
+}
+
+/* Forgets server o's members without a word: its roster follows. */
+static void origin_forget(sk__fed_t *f, uint16_t o) {
+  for (uint32_t i = f->n_remote; i-- > 0;)
+    if (f->remote[i].origin == o)
+      remote_del(f, &f->remote[i]);
+}
+
+bool sk__fed_msg(chat_conn_t *cc, const char *to, size_t to_len,
+                 const char *text, size_t len) {
+  sk__hub_t *h = cc->base.hub;
+  sk__fed_t *f = fed_of(h);
+  fed_remote_t *r = f ? remote_by_name(f, to, to_len) : NULL;
+  if (!r)
+    return false;
+  char *out = sk__chat_line(h);
+  size_t cap = sk__chat_line_cap(h) / 2;
+  size_t o = (size_t)snprintf(out, cap, "*%s* ", cc->name);
+  o += sk_utf8_sanitize(text, len, out + o, cap - o - 1);
+  out[o++] = '\n';
+  fed_publish(f, FED_SERVER_CHAN, 'M', r->name, f->origins[r->origin].name, out,
+              o);
+  size_t e = (size_t)snprintf(out + o, cap, "-> *%s* ", r->name);
+  e += sk_utf8_sanitize(text, len, out + o + e, cap - e - 1);
+  out[o + e++] = '\n';
+  sk__conn_send_copy(&cc->base, out + o, e);
+  return true;
+}
+
+/* ---- receiving ---- */
+
+typedef struct fed_msg {
+  char origin[SK_HUB_FED_NAME_MAX + 1];
+  uint64_t epoch, seq;
+  char kind;
+  char a[SK__NICK_BYTES + 1], b[SK__NICK_BYTES + 1];
+  const char *body;
+  size_t len;
+} fed_msg_t;
+
+/* 0 when the header of buf parses into m. */
+static int msg_parse(const char *buf, size_t len, fed_msg_t *m) {
+  const char *nl = memchr(buf, '\n', len < 512 ? len : 512);
+  char head[512];
+  if (!nl)
+    return -EINVAL;
+  memcpy(head, buf, (size_t)(nl - buf));
+  head[nl - buf] = '\0';
+  if (sscanf(head, "sk1 %32s %" SCNu64 " %" SCNu64 " %c %128s %128s", m->origin,
+             &m->epoch, &m->seq, &m->kind, m->a, m->b) != 6)
+    return -EINVAL;
+  if (strcmp(m->a, "-") == 0)
+    m->a[0] = '\0';
+  if (strcmp(m->b, "-") == 0)
+    m->b[0] = '\0';
+  m->body = nl + 1;
+  m->len = len - (size_t)(nl + 1 - buf);
+  return 0;
+}
+
+/* The origin's slot, or -1 when the message was seen (or no room). */
+static int origin_admit(sk__fed_t *f, const fed_msg_t *m) {
+  uint32_t i;
+  for (i = 0; i < f->n_origins; i++)
+    if (strcmp(f->origins[i].name, m->origin) == 0)
+      break;
+  if (i == f->n_origins) {
+    if (i == FED_ORIGINS)
+      return -1;
+    memset(&f->origins[i], 0, sizeof f->origins[i]);
+    snprintf(f->origins[i].name, sizeof f->origins[i].name, "%s", m->origin);
+    f->n_origins++;
+  }
+  fed_origin_t *o = &f->origins[i];
+  if (o->epoch != m->epoch) { /* restarted: what it had is gone */
+    if (o->epoch > m->epoch)
+      return -1;
+    origin_drop(f, (uint16_t)i, "server restarted");
+    o->epoch = m->epoch;
+    o->seq = 0;
+  }
+  if (m->seq <= o->seq)
+    return -1;
+  o->seq = m->seq;
+  o->heard_at = uv_now(fed_loop(f->h));
+  return (int)i;
+}
+
+/* Copies a body to the line buffer and sends it to the local room. */
+static void deliver(sk__fed_t *f, const char *room, const char *body,
+                    size_t len, int to) {
+  sk__hub_t *h = f->h;
+  chat_room_t *r = sk__chat_room_find(sk__chat_of(h), room, strlen(room));
+  if (!r || len == 0 || len > sk__chat_line_cap(h))
+    return;
+  memcpy(sk__chat_line(h), body, len);
+  sk__chat_emit(h, len, r, NULL, to);
+}
+
+static void msg_private(sk__fed_t *f, const fed_msg_t *m) {
+  if (strcmp(m->b, f->name) != 0)
+    return;
+  chat_conn_t *cc = sk__chat_find(sk__chat_of(f->h), m->a, strlen(m->a));
+  if (cc && !cc->base.left)
+    sk__conn_send_copy(&cc->base, m->body, m->len);
+}
+
+static void msg_leave(sk__fed_t *f, uint16_t o, const fed_msg_t *m) {
+  char why[SK__CHAT_WHY_MAX + 1];
+  fed_remote_t *r = remote_find(f, o, m->b);
+  size_t n = m->len < SK__CHAT_WHY_MAX ? m->len : SK__CHAT_WHY_MAX;
+  memcpy(why, m->body, n);
+  why[n] = '\0';
+  remote_note(f, m->a, false, m->b, n ? why : NULL);
+  if (r && strcasecmp(r->room, m->a) == 0)
+    remote_del(f, r);
+}
+
+static void msg_rename(sk__fed_t *f, uint16_t o, const fed_msg_t *m) {
+  fed_remote_t *r = remote_find(f, o, m->b);
+  if (r)
+    remote_del(f, r);
+  char name[SK__NICK_BYTES + 1];
+  size_t n = m->len < SK__NICK_BYTES ? m->len : SK__NICK_BYTES;
+  memcpy(name, m->body, n);
+  name[n] = '\0';
+  remote_put(f, o, name, m->a);
+  char line[2 * SK__NICK_BYTES + 32];
+  int len = snprintf(line, sizeof line, "*** %s is now %s\n", m->b, name);
+  deliver(f, m->a, line, (size_t)len, SK__TO_MEMBERS | SK__TO_LOG);
+}
+
+static void msg_handle(sk__fed_t *f, const char *buf, size_t len) {
+  fed_msg_t m;
+  int o;
+  if (msg_parse(buf, len, &m) < 0 || strcmp(m.origin, f->name) == 0 ||
+      (o = origin_admit(f, &m)) < 0)
+    return;
+  switch (m.kind) {
+  case 'L':
+    deliver(f, m.a, m.body, m.len,
+            SK__TO_MEMBERS | SK__TO_LOG | SK__TO_HISTORY);
+    break;
+  case 'J':
+    if (remote_put(f, (uint16_t)o, m.b, m.a))
+      remote_note(f, m.a, true, m.b, NULL);
+    break;
+  case 'R':
+    remote_put(f, (uint16_t)o, m.b, m.a);
+    break;
+  case 'P':
+    msg_leave(f, (uint16_t)o, &m);
+    break;
+  case 'N':
+    msg_rename(f, (uint16_t)o, &m);
+    break;
+  case 'M':
+    msg_private(f, &m);
+    break;
+  case 'H': /* it (re)joined: its roster follows, ours is sent */
+    origin_forget(f, (uint16_t)o);
+    fed_roster(f);
+    break;
+  case 'X':
+    origin_drop(f, (uint16_t)o, "server stopped");
+    break;
+  default:
+    break; /* 'B', the heartbeat, or a kind from a later version */
+  }
+}
+
+/* ---- the connections to Redis ---- */
+
+/* Once subscribed and given ids: others are asked for their members,
+ * and this server's members are announced and their names claimed. */
+static void fed_maybe_ready(sk__fed_t *f) {
+  sk__hub_t *h = f->h;
+  if (f->ready || !f->subscribed || !f->have_ids)
+    return;
+  f->ready = true;
+  f->backoff = FED_BACKOFF_MIN;
+  uv_timer_stop(&f->wait);
+  /* What we knew of the others may be stale: their rosters follow H. */
+  while (f->n_remote > 0)
+    remote_del(f, &f->remote[f->n_remote - 1]);
+  sk__hub_notice(h, "federation: joined redis %s:%d as %s", f->host, f->port,
+                 f->name);
+  if (f->down_told) {
+    char *line = sk__chat_line(h);
+    size_t n = (size_t)snprintf(line, 64, "*** federation back\n");
+    sk__msg_t *m = sk__msg_new(line, n);
+    if (m) {
+      sk__hub_broadcast(h, m, NULL);
+      sk__msg_unref(m);
+    }
+  }
+  f->down_told = false;
+  fed_publish(f, FED_SERVER_CHAN, 'H', "", "", "", 0);
+  fed_roster(f);
+  for (uint32_t i = 0; i < h->n_conns; i++) {
+    chat_conn_t *cc = (chat_conn_t *)h->conns[i];
+    if (!cc->base.left && cc->name_len)
+      fed_claim(f, cc, NULL);
+  }
+}
+
+static void ids_cb(redisAsyncContext *ac, void *r, void *priv) {
+  redisReply *reply = r;
+  sk__fed_t *f = priv;
+  if (!reply || ac != f->cmd)
+    return;
+  if (reply->type != REDIS_REPLY_INTEGER) {
+    fed_down(f, reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+    return;
+  }
+  f->id_end = (uint64_t)reply->integer + 1;
+  f->id_next = f->id_end - FED_IDS;
+  f->have_ids = true;
+  fed_maybe_ready(f);
+}
+
+static void sub_cb(redisAsyncContext *ac, void *r, void *priv) {
+  redisReply *reply = r;
+  sk__fed_t *f = priv;
+  if (!reply || ac != f->sub)
+    return;
+  if (reply->type == REDIS_REPLY_ERROR) {
+    fed_down(f, reply->str);
+    return;
+  }
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+    return;
+  const char *what = reply->element[0]->str;
+  if (what && strcmp(what, "psubscribe") == 0) {
+    f->subscribed = true;
+    fed_maybe_ready(f);
+  } else if (what && strcmp(what, "pmessage") == 0 && reply->elements == 4 &&
+             reply->element[3]->type == REDIS_REPLY_STRING) {
+    msg_handle(f, reply->element[3]->str, reply->element[3]->len);
+  }
+}
+
+/* A refused AUTH or SELECT: said once, then retried like an outage. */
+static void check_cb(redisAsyncContext *ac, void *r, void *priv) {
+  redisReply *reply = r;
+  sk__fed_t *f = priv;
+  if (reply && reply->type == REDIS_REPLY_ERROR &&
+      (ac == f->cmd || ac == f->sub))
+    fed_down(f, reply->str);
+}
+
+static void retry_cb(uv_timer_t *t) {
+  fed_connect(t->data);
+}
+
+/* Still not ready: the socket's own error says why, if it has one. */
+static void wait_cb(uv_timer_t *t) {
+  sk__fed_t *f = t->data;
+  int e = 0;
+  socklen_t len = sizeof e;
+  if (f->ready)
+    return;
+  if (f->cmd && getsockopt(f->cmd->c.fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+    e = errno;
+  fed_down(f, e ? strerror(e) : "no answer");
+}
+
+/* Both connections go; the chat runs alone until retry_cb. The first
+ * time, stderr and the members are told once. */
+static void fed_down(sk__fed_t *f, const char *why) {
+  redisAsyncContext *cmd = f->cmd, *sub = f->sub;
+  bool was_ready = f->ready;
+  f->cmd = f->sub = NULL;
+  f->ready = f->subscribed = f->have_ids = false;
+  if (!f->stopping)
+    uv_timer_stop(&f->wait);
+  if (cmd)
+    redisAsyncFree(cmd);
+  if (sub)
+    redisAsyncFree(sub);
+  if (f->stopping)
+    return;
+  if (!f->down_told) {
+    f->down_told = true;
+    sk__hub_notice(f->h,
+                   "federation: redis %s:%d %s (%s): running alone, retrying",
+                   f->host, f->port, was_ready ? "lost" : "unreachable", why);
+    if (was_ready) {
+      const char *t = "*** federation lost: the other servers are out of "
+                      "reach; this server's rooms go on\n";
+      sk__msg_t *m = sk__msg_new(t, strlen(t));
+      if (m) {
+        sk__hub_broadcast(f->h, m, NULL);
+        sk__msg_unref(m);
+      }
+    }
+  }
+  uv_timer_start(&f->retry, retry_cb, f->backoff, 0);
+  f->backoff =
+      f->backoff * 2 < FED_BACKOFF_MAX ? f->backoff * 2 : FED_BACKOFF_MAX;
+}
+
+static void connect_cb(const redisAsyncContext *ac, int status) {
+  sk__fed_t *f = ac->data;
+  if (status != REDIS_OK && (ac == f->cmd || ac == f->sub)) {
+    /* hiredis frees ac itself after this callback */
+    if (ac == f->cmd)
+      f->cmd = NULL;
+    else
+      f->sub = NULL;
+    fed_down(f, ac->errstr[0] ? ac->errstr : "cannot connect");
+  }
+}
+
+static void disconnect_cb(const redisAsyncContext *ac, int status) {
+  sk__fed_t *f = ac->data;
+  (void)status;
+  if (ac == f->cmd || ac == f->sub) {
+    if (ac == f->cmd)
+      f->cmd = NULL;
+    else
+      f->sub = NULL;
+    fed_down(f, ac->errstr[0] ? ac->errstr : "connection closed");
+  }
+}
+
+static redisAsyncContext *fed_open_one(sk__fed_t *f) {
+  redisAsyncContext *ac = redisAsyncConnect(f->host, f->port);
+  if (!ac)
+    return NULL;
+  if (ac->err || redisLibuvAttach(ac, fed_loop(f->h)) != REDIS_OK) {
+    redisAsyncFree(ac);
+    return NULL;
+  }
+  ac->data = f;
+  redisAsyncSetConnectCallback(ac, connect_cb);
+  redisAsyncSetDisconnectCallback(ac, disconnect_cb);
+  if (f->pass[0])
+    redisAsyncCommand(ac, check_cb, f, "AUTH %s", f->pass);
+  return ac;
+}
+
+static void fed_connect(sk__fed_t *f) {
+  if (f->stopping || f->cmd || f->sub)
+    return;
+  if (!(f->cmd = fed_open_one(f)) || !(f->sub = fed_open_one(f))) {
+    fed_down(f, "cannot connect");
+    return;
+  }
+  uv_timer_start(&f->wait, wait_cb, FED_CONNECT_MS, 0);
+  if (f->db)
+    redisAsyncCommand(f->cmd, check_cb, f, "SELECT %d", f->db);
+  redisAsyncCommand(f->cmd, ids_cb, f, "INCRBY " FED_PREFIX "ids %d", FED_IDS);
+  redisAsyncCommand(f->sub, sub_cb, f, "PSUBSCRIBE " FED_PREFIX "*");
+}
+
+/* ---- the heartbeat, the TTL, stopping ---- */
+
+/* Every ttl / 3: this server says it lives and renews its names; a
+ * server not heard from for the TTL is gone, and so are its members. */
+static void beat_cb(uv_timer_t *t) {
+  sk__fed_t *f = t->data;
+  sk__hub_t *h = f->h;
+  uint64_t now = uv_now(fed_loop(h));
+  if (f->ready) {
+    fed_publish(f, FED_SERVER_CHAN, 'B', "", "", "", 0);
+    for (uint32_t i = 0; i < h->n_conns; i++) {
+      chat_conn_t *cc = (chat_conn_t *)h->conns[i];
+      if (!cc->base.left && cc->name_len)
+        fed_claim(f, cc, NULL);
+    }
+  }
+  for (uint32_t i = 0; i < f->n_origins; i++)
+    if (f->origins[i].heard_at && now - f->origins[i].heard_at > f->ttl_ms) {
+      origin_drop(f, (uint16_t)i, "server lost");
+      f->origins[i].heard_at = 0;
+    }
+}
+
+static void stop_cb(uv_timer_t *t) {
+  sk__fed_t *f = t->data;
+  fed_down(f, "stopping");
+  uv_close((uv_handle_t *)&f->stop, NULL);
+}
+
+/* The hub is stopping: the others are told, then Redis is let go
+ * (FED_STOP_MS at most), so that nothing of ours keeps the loop. */
+static void watch_cb(uv_prepare_t *p) {
+  sk__fed_t *f = p->data;
+  if (!f->h->stopping || f->stopping)
+    return;
+  fed_publish(f, FED_SERVER_CHAN, 'X', "", "", "", 0);
+  f->stopping = true;
+  uv_close((uv_handle_t *)&f->retry, NULL);
+  uv_close((uv_handle_t *)&f->beat, NULL);
+  uv_close((uv_handle_t *)&f->wait, NULL);
+  uv_close((uv_handle_t *)&f->watch, NULL);
+  if (f->sub) {
+    redisAsyncContext *sub = f->sub;
+    f->sub = NULL;
+    redisAsyncFree(sub);
+  }
+  if (f->cmd) {
+    redisAsyncDisconnect(f->cmd); /* after the replies pending */
+    uv_timer_start(&f->stop, stop_cb, FED_STOP_MS, 0);
+  } else {
+    uv_close((uv_handle_t *)&f->stop, NULL);
+  }
+}
+
+static void fed_timer(sk__fed_t *f, uv_timer_t *t) {
+  uv_timer_init(fed_loop(f->h), t);
+  t->data = f;
+  uv_unref((uv_handle_t *)t);
+}
+
+/* The port this server listens on, for its default name. */
+static int fed_port(const sk__hub_t *h) {
+  sk__peer_t a;
+  socklen_t len = sizeof a;
+  if (getsockname(h->listen_fd, &a.sa, &len) < 0)
+    return 0;
+  return ntohs(a.sa.sa_family == AF_INET6 ? a.in6.sin6_port : a.in.sin_port);
+}
+
+/* server name: --federate-name, or the host name and the port. */
+static void fed_name(sk__fed_t *f) {
+  const sk_hub_opts_t *o = &f->h->opts;
+  char host[64] = "sockit";
+  if (o->federate_name) {
+    snprintf(f->name, sizeof f->name, "%s", o->federate_name);
+    return;
+  }
+  gethostname(host, sizeof host - 1);
+  host[sizeof host - 1] = '\0';
+  snprintf(f->name, sizeof f->name, "%.20s:%d", host, fed_port(f->h));
+}
+
+int sk__fed_open(sk__hub_t *h) {
+  chat_t *ch = sk__chat_of(h);
+  char err[SK_ERR_LEN];
+  if (!h->opts.federate)
+    return 0;
+  sk__fed_t *f = calloc(1, sizeof *f);
+  if (!f)
+    return -ENOMEM;
+  ch->fed = f;
+  f->h = h;
+  f->out_cap = sk__chat_line_cap(h) + 512;
+  if ((f->out = malloc(f->out_cap)) == NULL)
+    return -ENOMEM;
+  if (sk__fed_url_parse(err, h->opts.federate, f->host, f->pass, &f->port,
+                        &f->db) < 0)
+    return -EINVAL; /* checked by the caller before */
+  fed_name(f);
+  f->ttl_ms = (h->opts.federate_ttl ? h->opts.federate_ttl : 10) * 1000ull;
+  f->epoch = (uint64_t)time(NULL) * 1000000ull + (uint64_t)getpid() % 1000000;
+  f->backoff = FED_BACKOFF_MIN;
+  fed_timer(f, &f->retry);
+  fed_timer(f, &f->beat);
+  fed_timer(f, &f->stop);
+  fed_timer(f, &f->wait);
+  uv_prepare_init(fed_loop(h), &f->watch);
+  f->watch.data = f;
+  uv_unref((uv_handle_t *)&f->watch);
+  uv_prepare_start(&f->watch, watch_cb);
+  uv_timer_start(&f->beat, beat_cb, f->ttl_ms / 3, f->ttl_ms / 3);
+  fed_connect(f);
+  return 0;
+}
+
+void sk__fed_close(sk__hub_t *h) {
+  sk__fed_t *f = fed_of(h);
+  if (!f)
+    return;
+  /* The loop is closed by now: whatever Redis handle is left was closed
+   * by the hub's walk, so only memory is freed here. */
+  while (f->n_remote > 0)
+    remote_del(f, &f->remote[f->n_remote - 1]);
+  free(f->remote);
+  free(f->out);
+  free(f);
+  sk__chat_of(h)->fed = NULL;
+}
+
+/* ---- /who and /rooms across the federation ---- */
+
+typedef struct who_out {
+  char *buf;
+  size_t o, max;
+  uint32_t n, shown;
+  bool full;
+} who_out_t;
+
+static void who_add(who_out_t *w, const char *name, const char *server,
+                    const char *room, bool you) {
+  w->n++;
+  if (w->full)
+    return;
+  int n = snprintf(w->buf + w->o, w->max - w->o, "%s %s (on %s%s%s%s)",
+                   w->shown ? "," : "", name, server, room ? ", " : "",
+                   room ? room : "", you ? ", you" : "");
+  if (n < 0 || w->o + (size_t)n >= w->max) {
+    w->full = true; /* the rest is counted */
+    return;
+  }
+  w->o += (size_t)n;
+  w->shown++;
+}
+
+static bool room_is(const char *a, const char *room, size_t len) {
+  return strlen(a) == len && strncasecmp(a, room, len) == 0;
+}
+
+size_t sk__fed_who(sk__hub_t *h, const char *room, size_t room_len,
+                   const chat_conn_t *me) {
+  sk__fed_t *f = fed_of(h);
+  char list[SK__CHAT_WHO_MAX], head[96];
+  who_out_t w = {list, 0, SK__CHAT_WHO_MAX - 128, 0, 0, false};
+  for (uint32_t i = 0; i < h->n_conns; i++) {
+    chat_conn_t *m = (chat_conn_t *)h->conns[i];
+    if (m->base.left || !m->room ||
+        (room && !room_is(m->room->name, room, room_len)))
+      continue;
+    who_add(&w, m->name, f->name, room ? NULL : m->room->name, m == me);
+  }
+  for (uint32_t i = 0; i < f->n_remote; i++) {
+    fed_remote_t *r = &f->remote[i];
+    if (!room || room_is(r->room, room, room_len))
+      who_add(&w, r->name, f->origins[r->origin].name, room ? NULL : r->room,
+              false);
+  }
+  snprintf(head, sizeof head, "*** %u in %.*s:", w.n, room ? (int)room_len : 9,
+           room ? room : "all rooms");
+  char *out = sk__chat_line(h);
+  size_t o = (size_t)snprintf(out, 128, "%s", head);
+  memcpy(out + o, list, w.o);
+  o += w.o;
+  if (w.shown < w.n)
+    o += (size_t)snprintf(out + o, 64, ", and %u more", w.n - w.shown);
+  out[o++] = '\n';
+  return o;
+}
+
+#define ROOMS_SHOWN 128
+
+typedef struct room_count {
+  const char *name;
+  uint32_t n;
+} room_count_t;
+
+static void room_count(room_count_t *c, uint32_t *n, const char *name,
+                       uint32_t k) {
+  for (uint32_t i = 0; i < *n; i++)
+    if (strcasecmp(c[i].name, name) == 0) {
+      c[i].n += k;
+      return;
+    }
+  if (*n < ROOMS_SHOWN)
+    c[(*n)++] = (room_count_t){name, k};
+}
+
+/* "*** 2 rooms: #lobby (3), #dev (1)" with the other servers' members. */
+size_t sk__fed_rooms(sk__hub_t *h) {
+  sk__fed_t *f = fed_of(h);
+  room_count_t c[ROOMS_SHOWN];
+  uint32_t n = 0;
+  for (chat_room_t *r = sk__chat_of(h)->rooms; r; r = r->next)
+    room_count(c, &n, r->name, r->n_members);
+  for (uint32_t i = 0; i < f->n_remote; i++)
+    room_count(c, &n, f->remote[i].room, 1);
+  char *out = sk__chat_line(h);
+  size_t o, max = SK__CHAT_WHO_MAX - 64;
+  uint32_t shown = 0;
+  o = (size_t)snprintf(out, max, "*** %u room%s:", n, n == 1 ? "" : "s");
+  for (uint32_t i = 0; i < n; i++) {
+    int w = snprintf(out + o, max - o, "%s %s (%u)", shown ? "," : "",
+                     c[i].name, c[i].n);
+    if (w < 0 || o + (size_t)w >= max)
+      break;
+    o += (size_t)w;
+    shown++;
+  }
+  if (shown < n)
+    o += (size_t)snprintf(out + o, 64, ", and %u more", n - shown);
+  out[o++] = '\n';
+  return o;
+}

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""Integration tests for one chat across several servers through Redis
+(issue 13): `sockit --chat -l PORT --federate redis://HOST:PORT`.
+
+Each test starts a real redis-server on a random loopback port with no
+persistence, then sockit servers federated through it; clients are Python
+sockets. Lines are numbered per sender and every receiver checks that each
+sender's lines came exactly once and in order. Faults are real: Redis is
+killed and restarted, a sockit server is killed with SIGKILL, a server
+starts before Redis. Every wait is bounded (common.TIMEOUT).
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (TIMEOUT, Proc, free_port, wait_listening)  # noqa: E402
+from test_chat import ChatTest, sockit  # noqa: E402
+
+REDIS = shutil.which("redis-server")
+READY = re.compile(rb"^sockit: federation: joined redis ")
+
+
+@unittest.skipUnless(REDIS, "redis-server is not installed (scripts/"
+                     "install-deps test)")
+class FedTest(ChatTest):
+
+    def redis(self, port=None):
+        """A redis-server on port (a free one by default), no persistence."""
+        port = port or free_port()
+        proc = Proc([REDIS, "--port", port, "--bind", "127.0.0.1",
+                     "--save", "", "--appendonly", "no"])
+        self.addCleanup(proc.stop)
+        if not wait_listening(port, proc=proc):
+            raise AssertionError("redis-server did not start" +
+                                 proc.describe())
+        return proc, port
+
+    def fed(self, name, redis_port, *flags, ready=True):
+        """A chat server federated as name; waits until it joined Redis."""
+        proc, port = self.server("--federate",
+                                 "redis://127.0.0.1:%d" % redis_port,
+                                 "--federate-name", name, *flags)
+        if ready:
+            proc.err.wait_line(READY)
+        return proc, port
+
+    def who(self, client, room=b""):
+        """The names in client's /who answer, as {name: server}."""
+        client.send(b"/who " + room + b"\n")
+        line = client.wait(re.compile(rb"^\*\*\* \d+ in "))
+        return dict(re.findall(rb" ([^ ,]+) \(on ([^,)]+)", line))
+
+    def wait_who(self, client, want, room=b""):
+        """Polls /who until its names are exactly want (a set)."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            seen = self.who(client, room)
+            if set(seen) == set(want):
+                return seen
+            if time.monotonic() > deadline:
+                raise AssertionError("/who: %r, wanted %r" % (seen, want))
+            time.sleep(0.05)
+
+    def talk(self, senders, receivers, n, tag=b"n"):
+        """Each sender says n numbered lines, interleaved; every receiver
+        must get each other sender's lines exactly once, in order."""
+        for i in range(n):
+            for s in senders:
+                s.send(b"%s=%d\n" % (tag, i))
+        for r in receivers:
+            want = {s.name: 0 for s in senders if s is not r}
+            pat = re.compile(rb"^<([^>]+)> " + re.escape(tag) + rb"=(\d+)$")
+            while any(v < n for v in want.values()):
+                line = r.wait(pat)
+                name, k = pat.match(line).groups()
+                self.assertIn(name, want, line)
+                self.assertEqual(int(k), want[name],
+                                 "%r: out of order or twice" % line)
+                want[name] += 1
+        return receivers
+
+    def assert_once(self, client, tag=b"n"):
+        """No numbered line reached client twice, counting what is unread."""
+        lines = [l for l in client.r.all_lines()
+                 if re.match(rb"^<[^>]+> " + re.escape(tag) + rb"=\d+$", l)]
+        self.assertEqual(len(lines), len(set(lines)), "a line came twice")
+
+
+class TestFederation(FedTest):
+
+    def three(self, *flags):
+        _, rport = self.redis()
+        servers = [self.fed(n, rport, *flags) for n in ("a", "b", "c")]
+        clients = [self.client(port) for _, port in servers]
+        return rport, servers, clients
+
+    def test_lines_reach_every_server_once_in_order(self):
+        _, servers, (a, b, c) = self.three()
+        a2 = self.client(servers[0][1])
+        everyone = [a, b, c, a2]
+        self.wait_who(a, [x.name for x in everyone])
+        self.wait_who(c, [x.name for x in everyone])
+        self.talk(everyone, everyone, 100)
+        for x in everyone:
+            self.assert_once(x)
+
+    def test_a_long_line_crosses_whole(self):
+        _, rport = self.redis()
+        (_, pa), (_, pb) = (self.fed("a", rport, "--max-line", "20000"),
+                            self.fed("b", rport, "--max-line", "20000"))
+        a, b = self.client(pa), self.client(pb)
+        self.wait_who(b, [a.name, b.name])
+        text = b"x" * 3000 + "\u00e9".encode() * 4500  # 12,000 bytes
+        a.send(text + b"\n")
+        self.assertEqual(b.wait(re.compile(rb"^<")),
+                         b"<" + a.name + b"> " + text)
+
+    def test_default_names_are_unique_across_servers(self):
+        _, servers, (a, b, c) = self.three()
+        names = [a.name, b.name, c.name]
+        names += [self.client(port).name for _, port in servers]
+        self.assertEqual(len(set(names)), 6, names)
+
+    def test_who_rooms_and_msg_span_the_federation(self):
+        _, servers, (a, b, c) = self.three()
+        who = self.wait_who(a, [a.name, b.name, c.name])
+        self.assertEqual(who, {a.name: b"a", b.name: b"b", c.name: b"c"})
+        b.send(b"/join #dev\n")
+        b.wait(b"*** you are in #dev")
+        a.wait(b"*** %s left" % b.name)
+        self.assertEqual(self.wait_who(a, [b.name], b"#dev"),
+                         {b.name: b"b"})
+        a.send(b"/rooms\n")
+        rooms = a.wait(re.compile(rb"^\*\*\* \d+ rooms?:"))
+        self.assertIn(b"#lobby (2)", rooms)
+        self.assertIn(b"#dev (1)", rooms)
+        a.send(b"/msg %s psst from a\n" % c.name)
+        a.wait(b"-> *%s* psst from a" % c.name)
+        c.wait(b"*%s* psst from a" % a.name)
+        b.r.drain()
+        self.assertNotIn(b"psst", bytes(b.r.transcript))
+        a.send(b"/msg nobody x\n")
+        a.wait(b'*** no one is called "nobody"')
+
+    def test_names_clash_across_servers_look_alikes_too(self):
+        _, servers, (a, b, c) = self.three()
+        self.wait_who(c, [a.name, b.name, c.name])
+        a.send(b"/nick alice\n")
+        a.wait(b"*** you are now alice")
+        c.wait(b"*** %s is now alice" % a.name)
+        b.wait(b"*** %s is now alice" % a.name)
+        for nick in (b"alice", b"ALICE", "\u0430lice".encode()):  # Cyrillic
+            b.send(b"/nick " + nick + b"\n")
+            self.assertEqual(b.wait(re.compile(rb"^\*\*\* (nick|you are)")),
+                             b'*** nick "%s" is taken' % nick)
+        a.send(b"/nick bob\n")
+        a.wait(b"*** you are now bob")
+        b.wait(b"*** alice is now bob")
+        b.send(b"/nick alice\n")  # free again
+        b.wait(b"*** you are now alice")
+        a.wait(b"*** %s is now alice" % b.name)
+        who = self.wait_who(c, [b"bob", b"alice", c.name])
+        self.assertEqual((who[b"alice"], who[b"bob"]), (b"b", b"a"))
+
+
+class TestFaults(FedTest):
+
+    def test_redis_lost_and_back_mid_conversation(self):
+        redis, rport = self.redis()
+        (pa, porta), (pb, portb) = (self.fed("a", rport),
+                                    self.fed("b", rport))
+        a, a2, b = self.client(porta), self.client(porta), self.client(portb)
+        self.wait_who(b, [a.name, a2.name, b.name])
+        self.talk([a, b], [a, b], 20, b"one")
+        redis.kill()
+        for x in (a, a2, b):
+            x.wait(b"*** federation lost: the other servers are out of "
+                   b"reach; this server's rooms go on")
+        pa.err.wait_line(re.compile(rb"federation: redis 127\.0\.0\.1:%d lost"
+                                    % rport))
+        self.talk([a, a2], [a, a2], 20, b"local")  # a's room goes on
+        self.redis(rport)
+        for x in (a, a2, b):
+            x.wait(b"*** federation back")
+        self.wait_who(b, [a.name, a2.name, b.name])
+        self.talk([a, a2, b], [a, a2, b], 50, b"two")
+        for x in (a, a2, b):
+            self.assert_once(x, b"one")
+            self.assert_once(x, b"two")
+        lost = [l for l in b.r.all_lines() if b"federation lost" in l]
+        self.assertEqual(len(lost), 1)  # one notice, not one per retry
+        self.assertNotIn(b"local=", bytes(b.r.transcript))  # at most once
+
+    def test_a_killed_server_leaves_within_the_ttl(self):
+        _, rport = self.redis()
+        ports = [self.fed(n, rport, "--federate-ttl", "2")
+                 for n in ("a", "b", "c")]
+        a, b, c = [self.client(port) for _, port in ports]
+        self.wait_who(a, [a.name, b.name, c.name])
+        killed = time.monotonic()
+        ports[2][0].popen.send_signal(signal.SIGKILL)
+        a.wait(b"*** %s left (server lost)" % c.name, timeout=TIMEOUT + 4)
+        self.wait_who(b, [a.name, b.name])
+        self.assertLess(time.monotonic() - killed, 2 + 2 + TIMEOUT)
+        self.talk([a, b], [a, b], 10)
+
+    def test_a_stopped_server_leaves_at_once(self):
+        _, rport = self.redis()
+        (pa, porta), (pb, portb) = (self.fed("a", rport),
+                                    self.fed("b", rport))  # TTL 10 s
+        a, b = self.client(porta), self.client(portb)
+        self.wait_who(a, [a.name, b.name])
+        stopped = time.monotonic()
+        pb.popen.send_signal(signal.SIGTERM)
+        self.assertEqual(pb.wait_exit(), 143)
+        a.wait(re.compile(rb"^\*\*\* %s left" % b.name))
+        self.wait_who(a, [a.name])
+        self.assertLess(time.monotonic() - stopped, 5)  # not the 10 s TTL
+
+    def test_a_server_started_before_redis(self):
+        rport = free_port()
+        pa, porta = self.fed("a", rport, ready=False)
+        line = pa.err.wait_line(re.compile(rb"federation"))
+        self.assertRegex(line, rb"^sockit: federation: redis 127\.0\.0\.1:%d "
+                         rb"unreachable \(.*\): running alone, retrying$"
+                         % rport)
+        a, a2 = self.client(porta), self.client(porta)
+        self.talk([a, a2], [a, a2], 5, b"alone")
+        self.redis(rport)
+        pa.err.wait_line(READY)
+        _, portb = self.fed("b", rport)
+        b = self.client(portb)
+        self.wait_who(b, [a.name, a2.name, b.name])
+        self.talk([a, b], [a, b], 20)
+
+    def test_a_clash_found_on_resync_renames_the_later(self):
+        redis, rport = self.redis()
+        _, porta = self.fed("a", rport)
+        _, portb = self.fed("b", rport)
+        a, b = self.client(porta), self.client(portb)
+        self.wait_who(a, [a.name, b.name])
+        redis.kill()
+        a.wait(re.compile(rb"federation lost"))
+        b.wait(re.compile(rb"federation lost"))
+        a.send(b"/nick zed\n")  # each alone: both may take the name
+        a.wait(b"*** you are now zed")
+        b.send(b"/nick zed\n")
+        b.wait(b"*** you are now zed")
+        self.redis(rport)
+        # One of them keeps it; the other is told and renamed.
+        renamed = re.compile(rb"^\*\*\* zed is taken on another server: "
+                             rb"you are (\S+)$")
+        deadline = time.monotonic() + TIMEOUT
+        hit = None
+        while hit is None and time.monotonic() < deadline:
+            for x in (a, b):
+                x.r.fill(0.05)
+                m = [renamed.match(l) for l in x.r.all_lines()]
+                m = [y for y in m if y]
+                if m:
+                    hit = (x, m[0].group(1))
+        self.assertIsNotNone(hit, "nobody was renamed")
+        keeper = b if hit[0] is a else a
+        who = self.wait_who(keeper, [b"zed", hit[1]])
+        self.assertEqual(len(who), 2)
+
+
+class TestUsage(unittest.TestCase):
+
+    def run_sockit(self, *args):
+        return subprocess.run([sockit(), *args], capture_output=True,
+                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+
+    def test_flag_conflicts_and_bad_urls_are_usage_errors(self):
+        cases = [
+            (["--federate", "redis://127.0.0.1:6379", "-l", "9"],
+             b"--federate needs --chat -l"),
+            (["--chat", "--federate", "redis://127.0.0.1:6379", "h", "9"],
+             b"--federate needs --chat -l"),
+            (["--chat", "-l", "9", "--federate", "http://x:1"],
+             b"--federate: not a redis:// URL; expected "
+             b"redis://[:PASSWORD@]HOST:PORT[/DB]"),
+            (["--chat", "-l", "9", "--federate", "redis://x"],
+             b"--federate: no HOST:PORT"),
+            (["--chat", "-l", "9", "--federate", "redis://x:99999"],
+             b"--federate: port is not 1 to 65535"),
+            (["--chat", "-l", "9", "--federate", "redis://:pw@x:1/99"],
+             b"--federate: DB is not 0 to 15"),
+            (["--chat", "-l", "9", "--federate", "rediss://x:1"],
+             b"--federate: TLS for Redis is not built yet"),
+            (["--chat", "-l", "9", "--federate-name", "a"],
+             b"--federate-name needs --federate"),
+            (["--chat", "-l", "9", "--federate", "redis://x:1",
+              "--federate-name", "a b"], b"--federate-name a b: expected"),
+            (["--chat", "-l", "9", "--federate", "redis://x:1",
+              "--federate-ttl", "0"], b"federate-ttl"),
+        ]
+        for args, want in cases:
+            p = self.run_sockit(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(want, p.stderr, args)
+            self.assertEqual(p.stderr.count(b"\n"), 1, p.stderr)
+            self.assertNotIn(b"pw", p.stderr)  # a password is never echoed
+
+
+if __name__ == "__main__":
+    unittest.main()
