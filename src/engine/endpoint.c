@@ -1,7 +1,7 @@
 /* The endpoint: one descriptor, its kind, its flags, its poll. */
 #include <fcntl.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -131,8 +131,7 @@ ssize_t sk__endpoint_tls_read(sk__endpoint_t *e, char *buf, size_t len) {
   return tls_failed(e, n, &s->rd_wait);
 }
 
-ssize_t sk__endpoint_tls_write(sk__endpoint_t *e, const char *buf,
-                               size_t len) {
+ssize_t sk__endpoint_tls_write(sk__endpoint_t *e, const char *buf, size_t len) {
   sk__tls_end_t *s = e->tls;
   ssize_t n = sk_tls_write(s->err, s->tls, buf, len);
   return n > 0 ? n : tls_failed(e, n, &s->wr_wait);
