@@ -27,9 +27,9 @@ endif
 # costs nothing on a ready machine, Debian or not). A plain build needs
 # the build group only; test, bench and fuzz bring their own tools.
 DEP_build_TOOLS := cmake pkg-config cc python3
-DEP_build_LIBS := libuv cmocka openssl icu-uc icu-i18n hiredis
+DEP_build_LIBS := libuv cmocka openssl icu-uc icu-i18n hiredis libedit
 DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy ping ip unshare setpriv openssl redis-server stunnel4
-DEP_test_FILES := /etc/services
+DEP_test_FILES := /etc/services /usr/lib/python3/dist-packages/pyte
 DEP_bench_TOOLS := nc ncat socat iperf3 gnuplot perf stunnel4 openssl
 DEP_fuzz_TOOLS := clang
 

@@ -4,6 +4,7 @@
  * Fatal messages are printed here only; helpers return codes.
  */
 #include <errno.h>
+#include <locale.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -511,6 +512,9 @@ static int connect_and_relay(const cli_t *c, sk_tls_ctx_t *ctx) {
     return rc;
   }
   job_t j;
+  /* The chat client's line editor measures and shows what is typed in
+   * the user's character set: the process's locale is main's to set. */
+  setlocale(LC_CTYPE, "");
   int rc = job_open(&j, err, "chat");
   if (rc == 0)
     rc = sk_chat_client_run(&j.e, err, fd, STDIN_FILENO, STDOUT_FILENO);

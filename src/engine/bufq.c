@@ -59,31 +59,6 @@ int sk__bufq_push(sk__bufq_t *q, sk__msg_t *m, size_t limit) {
   return 0;
 }
 
-unsigned sk__bufq_take(sk__bufq_t *q, uv_buf_t *bufs, unsigned max) {
-  unsigned n = 0;
-  while (n < max && q->inflight + n < q->count) {
-    sk__msg_t *m = q->ring[(q->head + q->inflight + n) % q->cap];
-    bufs[n++] = uv_buf_init(m->data, m->len);
-  }
-  q->inflight += n;
-  return n;
-}
-
-int sk__bufq_write(sk__bufq_t *q, uv_write_t *req, uv_stream_t *s,
-                   uv_write_cb cb) {
-  uv_buf_t bufs[SK__BUFQ_BATCH];
-  if (q->inflight > 0 || q->count == 0)
-    return 0;
-  unsigned n = sk__bufq_take(q, bufs, SK__BUFQ_BATCH);
-  /* uv_write copies the uv_buf_t array, so it may live on the stack. */
-  int rc = uv_write(req, s, bufs, n, cb);
-  if (rc < 0) {
-    q->inflight = 0;
-    return rc;
-  }
-  return 1;
-}
-
 /* Removes the entry at the head and returns it. */
 static sk__msg_t *ring_shift(sk__bufq_t *q) {
   sk__msg_t *m = q->ring[q->head];
@@ -93,11 +68,25 @@ static sk__msg_t *ring_shift(sk__bufq_t *q) {
   return m;
 }
 
-void sk__bufq_done(sk__bufq_t *q) {
-  while (q->inflight > 0) {
-    sk__msg_unref(ring_shift(q));
-    q->inflight--;
+unsigned sk__bufq_iov(const sk__bufq_t *q, struct iovec *iov, unsigned max) {
+  unsigned n = 0;
+  for (; n < max && n < q->count; n++) {
+    sk__msg_t *m = q->ring[(q->head + n) % q->cap];
+    size_t skip = n == 0 ? q->off : 0;
+    iov[n] = (struct iovec){.iov_base = m->data + skip,
+                            .iov_len = m->len - skip};
   }
+  return n;
+}
+
+void sk__bufq_consume(sk__bufq_t *q, size_t n) {
+  while (q->count > 0 && n >= q->ring[q->head]->len - q->off) {
+    n -= q->ring[q->head]->len - q->off;
+    q->off = 0;
+    sk__msg_unref(ring_shift(q));
+  }
+  if (q->count > 0)
+    q->off += (uint32_t)n; /* part of the head message */
   /* An idle client should cost no ring beyond a small one. */
   if (q->count == 0 && q->cap > RING_KEEP) {
     free(q->ring);

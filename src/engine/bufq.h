@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <uv.h>
+#include <sys/uio.h>
 
 /* One message, however many queues refer to it: fan-out copies nothing. */
 typedef struct sk__msg {
@@ -25,7 +25,7 @@ typedef struct sk__msg {
  */
 #define SK__BUFQ_ENTRY_COST 16
 
-/* Most messages handed to one uv_write: fewer syscalls, bounded iovec.
+/* Most messages handed to one writev: fewer syscalls, bounded iovec.
  * 256 small chat lines per writev cost 15% less CPU than 64 did. */
 #define SK__BUFQ_BATCH 256
 
@@ -45,12 +45,12 @@ static inline sk__msg_t *sk__msg_ref(sk__msg_t *m) {
 void sk__msg_unref(sk__msg_t *m);
 
 /*
- * A ring of message references. The first `inflight` entries belong to
- * the uv_write in progress and stay referenced until it ends.
+ * A ring of message references, written from the head: `off` bytes of
+ * the head message are out already (a writev may stop mid-message).
  */
 typedef struct sk__bufq {
   sk__msg_t **ring; /* cap entries; NULL until the first push */
-  uint32_t head, count, cap, inflight;
+  uint32_t head, count, cap, off;
   size_t bytes; /* payloads plus SK__BUFQ_ENTRY_COST per entry */
 } sk__bufq_t;
 
@@ -60,20 +60,11 @@ typedef struct sk__bufq {
  */
 int sk__bufq_push(sk__bufq_t *q, sk__msg_t *m, size_t limit);
 
-/*
- * Starts one uv_write of up to SK__BUFQ_BATCH queued messages unless a
- * write is in flight or nothing is queued. req->data must be set by the
- * caller. Returns 1 when a write started, 0 when there was none to
- * start, or the uv_write error (nothing is in flight then).
- */
-int sk__bufq_write(sk__bufq_t *q, uv_write_t *req, uv_stream_t *s,
-                   uv_write_cb cb);
+/* Fills iov with what is left of the first max entries, in order. */
+unsigned sk__bufq_iov(const sk__bufq_t *q, struct iovec *iov, unsigned max);
 
-/* Fills bufs with up to max entries past those in flight; marks them. */
-unsigned sk__bufq_take(sk__bufq_t *q, uv_buf_t *bufs, unsigned max);
-
-/* Releases the entries in flight once their write has ended. */
-void sk__bufq_done(sk__bufq_t *q);
+/* n bytes went out from the head: releases the messages wholly out. */
+void sk__bufq_consume(sk__bufq_t *q, size_t n);
 
 /* Releases every entry and the ring itself. */
 void sk__bufq_clear(sk__bufq_t *q);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "bufq.h"
 #include "sockit/addr.h"
 #include "sockit/error.h"
 
@@ -51,6 +52,11 @@ typedef struct sk__endpoint {
 void sk__endpoint_init(sk__endpoint_t *e, void *owner, int fd,
                        const char *name);
 
+/* A stream socket the caller made non-blocking and owns (an accepted
+ * client): no fstat, no flags to save; polled on loop. 0 or a uv code. */
+int sk__endpoint_adopt(sk__endpoint_t *e, uv_loop_t *loop, void *owner,
+                       int fd);
+
 /* Polled kinds: non-blocking, flags saved, a uv_poll on loop. Returns 0
  * or a negative code. */
 int sk__endpoint_open(sk__endpoint_t *e, uv_loop_t *loop);
@@ -61,8 +67,25 @@ void sk__endpoint_watch(sk__endpoint_t *e, int events, uv_poll_cb cb);
 /* Starts closing the poll; returns 1 when cb will be called, else 0. */
 int sk__endpoint_close(sk__endpoint_t *e, uv_close_cb cb);
 
+/* After uv_poll reported an error (libuv stops the poll then): forgets
+ * the watch so that the next sk__endpoint_watch starts it again, and
+ * returns the socket's pending error (-errno), or 0 when it has none. */
+int sk__endpoint_poll_failed(sk__endpoint_t *e);
+
 /* Gives the descriptor its flags back (once; the caller's order). */
 void sk__endpoint_restore(sk__endpoint_t *e);
+
+/*
+ * The queue-fed writer: writes what q holds, up to SK__BUFQ_BATCH shared
+ * messages per writev (sendmsg with MSG_NOSIGNAL on a socket), again
+ * while the descriptor takes whole batches, and drops the references
+ * written. Returns 0 (q empty, or the descriptor full: can_write is then
+ * false and the owner watches UV_WRITABLE) or a negative errno. A kind
+ * that cannot be polled (a file, /dev/null) is written until q is empty.
+ * This is what a hub member is to the hub: an endpoint with a queue; a
+ * TLS endpoint answers the same call through its session.
+ */
+int sk__endpoint_write_queue(sk__endpoint_t *e, sk__bufq_t *q);
 
 /* ---- TLS endpoints: a socket endpoint carrying an sk_tls_t ---- */
 

@@ -56,6 +56,35 @@ void sk__engine_detach(sk_engine_t *e, sk__part_t *part) {
   part->prev = part->next = NULL;
 }
 
+static void deadline_cb(uv_timer_t *t) {
+  sk__part_t *part = t->data;
+  part->on_deadline(part->mode);
+}
+
+void sk__engine_deadline(sk_engine_t *e, sk__part_t *part,
+                         void (*on_deadline)(void *mode)) {
+  if (!part->deadline_ready) {
+    uv_timer_init(e->loop, &part->deadline);
+    part->deadline_ready = true;
+  } else if (part->on_deadline) {
+    return; /* the first deadline of the run stands */
+  }
+  part->deadline.data = part;
+  part->on_deadline = on_deadline;
+  uv_timer_start(&part->deadline, deadline_cb, SK_ENGINE_FLUSH_MS, 0);
+}
+
+int sk__engine_part_close(sk__part_t *part, uv_close_cb cb) {
+  if (!part->deadline_ready)
+    return 0;
+  uv_timer_stop(&part->deadline);
+  if (!cb || uv_is_closing((uv_handle_t *)&part->deadline))
+    return 0;
+  part->deadline.data = part->mode;
+  uv_close((uv_handle_t *)&part->deadline, cb);
+  return 1;
+}
+
 static void close_cb(uv_handle_t *h, void *arg) {
   if (h->data != arg && !uv_is_closing(h))
     uv_close(h, NULL);

@@ -47,6 +47,10 @@ typedef struct sk__part {
   void (*on_stop)(void *mode, sk_stop_t reason);
   void *mode;
   struct sk__part *prev, *next;
+  /* The flush deadline (sk__engine_deadline), made on first use. */
+  uv_timer_t deadline;
+  void (*on_deadline)(void *mode);
+  bool deadline_ready;
 } sk__part_t;
 
 struct sk_engine {
@@ -77,6 +81,18 @@ void sk__engine_log(const sk_engine_t *e, sk_log_level_t level,
 void sk__engine_attach(sk_engine_t *e, sk__part_t *part, void *mode,
                        void (*on_stop)(void *mode, sk_stop_t reason));
 void sk__engine_detach(sk_engine_t *e, sk__part_t *part);
+
+/* The one flush deadline, for every mode: from the first call of a run
+ * on, the part has SK_ENGINE_FLUSH_MS to drain what it buffered, then
+ * on_deadline(mode) closes what is left. Later calls change nothing
+ * (a second stop request closes at once: the mode's on_stop does it). */
+void sk__engine_deadline(sk_engine_t *e, sk__part_t *part,
+                         void (*on_deadline)(void *mode));
+
+/* Stops the deadline (the part is done) and, when cb is given, closes
+ * its timer for a part that closes its own handles (the relay; the
+ * timer's data is then the mode). Returns 1 when cb will be called. */
+int sk__engine_part_close(sk__part_t *part, uv_close_cb cb);
 
 /* The one teardown: closes every handle of the loop that is not the
  * caller's (a caller's handle has data == e: main's signal watchers),

@@ -9,7 +9,9 @@
  *    which is never called while a loop walks hub->conns forward; a
  *    fan-out that overflows a queue only marks it DOOMED;
  *  - writes are not issued per message: queues are marked dirty and
- *    flushed once per loop turn, several messages per uv_write;
+ *    flushed once per loop turn, several messages per writev;
+ *  - a member is an endpoint with a queue (endpoint.h): the hub reads
+ *    and writes through the endpoint's calls, never the socket itself.
  *  - a stop is only requested from callbacks and carried out by the
  *    flush, outside every walk.
  */
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "hub_int.h"
@@ -32,7 +35,6 @@
 
 #define ACCEPT_BURST 64       /* accepts per wakeup, so clients get a turn */
 #define ACCEPT_BACKOFF_MS 100 /* rest after running out of descriptors */
-#define STOP_FLUSH_MS SK_ENGINE_FLUSH_MS /* a stop waits for clients, stdout */
 #define SWEEP_MS 1000         /* idle and drain checks at least this often */
 #define DEFAULT_MAX_LINE 4096
 #define DEFAULT_MAX_QUEUE (1024 * 1024)
@@ -41,6 +43,8 @@ static void hub_listen_update(sk__hub_t *h);
 static void hub_input_update(sk__hub_t *h);
 static void hub_reads_update(sk__hub_t *h);
 static void conn_read_start(sk__conn_t *c);
+static void conn_read_stop(sk__conn_t *c);
+static void conn_flush(sk__conn_t *c);
 static void stall_timer_cb(uv_timer_t *t);
 static void hub_stop_check(sk__hub_t *h);
 static void hub_finish(sk__hub_t *h);
@@ -304,8 +308,9 @@ static void conn_leave(sk__conn_t *c, int why) {
 }
 
 static void conn_close_cb(uv_handle_t *handle) {
-  sk__conn_t *c = handle->data;
+  sk__conn_t *c = ((sk__endpoint_t *)handle->data)->owner;
   sk__hub_t *h = c->hub;
+  close(c->ep.fd);
   assert(!c->dirty); /* flushes run before close callbacks in a turn */
   sk__bufq_clear(&c->q);
   if (h->mode->on_free)
@@ -339,15 +344,9 @@ void sk__conn_close(sk__conn_t *c, int why) {
   conns_remove(c->hub, c);
   conn_set_state(c, SK__CONN_CLOSING);
   conn_notice_close(c);
-  uv_close(&c->h.handle, conn_close_cb);
+  sk__endpoint_close(&c->ep, conn_close_cb);
   if (c->hub->stopping)
     hub_stop_check(c->hub);
-}
-
-static void conn_shutdown_cb(uv_shutdown_t *req, int status) {
-  sk__conn_t *c = req->data;
-  (void)status;
-  sk__conn_close(c, c->why);
 }
 
 /* Everything queued is out: send FIN, then close. */
@@ -355,36 +354,37 @@ static void conn_shutdown(sk__conn_t *c) {
   if (c->shut)
     return;
   c->shut = true;
-  c->req.shutdown.data = c;
-  if (uv_shutdown(&c->req.shutdown, &c->h.stream, conn_shutdown_cb) < 0)
-    sk__conn_close(c, c->why);
+  shutdown(c->ep.fd, SHUT_WR);
+  sk__conn_close(c, c->why);
 }
 
-static void conn_write_cb(uv_write_t *req, int status);
+/* Watches what c waits for: input while it is read, writability while
+ * its queue is stuck behind a full socket. */
+static void conn_poll_cb(uv_poll_t *p, int status, int events);
 
-/* Starts the next batched write, or finishes a draining connection. */
+static void conn_watch(sk__conn_t *c) {
+  int ev = c->reading ? UV_READABLE : 0;
+  if (c->q.count > 0 && !c->ep.can_write)
+    ev |= UV_WRITABLE;
+  sk__endpoint_watch(&c->ep, ev, conn_poll_cb);
+}
+
+/* Writes what is queued (several messages per writev), or finishes a
+ * draining connection. */
 static void conn_flush(sk__conn_t *c) {
   if (c->state != SK__CONN_OPEN && c->state != SK__CONN_DRAINING)
     return;
-  c->req.write.data = c;
-  int rc = sk__bufq_write(&c->q, &c->req.write, &c->h.stream, conn_write_cb);
-  if (rc < 0)
+  int rc = sk__endpoint_write_queue(&c->ep, &c->q);
+  if (rc < 0) {
     sk__conn_close(c, rc);
-  else if (c->q.count == 0 && c->state == SK__CONN_DRAINING)
-    conn_shutdown(c);
-}
-
-static void conn_write_cb(uv_write_t *req, int status) {
-  sk__conn_t *c = req->data;
-  sk__bufq_done(&c->q);
-  if (c->state == SK__CONN_CLOSING)
     return;
+  }
   if (c->congested && c->q.bytes <= c->hub->opts.max_queue / 4)
     conn_uncongest(c);
-  if (status < 0)
-    sk__conn_close(c, status);
+  if (c->q.count == 0 && c->state == SK__CONN_DRAINING)
+    conn_shutdown(c);
   else
-    conn_flush(c);
+    conn_watch(c);
 }
 
 void sk__conn_finish(sk__conn_t *c, int why) {
@@ -393,7 +393,7 @@ void sk__conn_finish(sk__conn_t *c, int why) {
   conn_leave(c, why);
   if (c->state != SK__CONN_OPEN) /* its goodbye overflowed the queue */
     return;
-  uv_read_stop(&c->h.stream);
+  conn_read_stop(c);
   conn_set_state(c, SK__CONN_DRAINING);
   c->last_active = uv_now(c->hub->loop); /* the drain deadline starts */
   conn_flush(c);
@@ -401,31 +401,51 @@ void sk__conn_finish(sk__conn_t *c, int why) {
 
 /* ---- reading ---- */
 
-static void conn_alloc_cb(uv_handle_t *handle, size_t hint, uv_buf_t *buf) {
-  sk__conn_t *c = handle->data;
-  (void)hint;
-  *buf = uv_buf_init(c->hub->rbuf, (unsigned)c->hub->read_max);
-}
-
-static void conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
-  sk__conn_t *c = s->data;
+/* One read into the loop's buffer, handed to the mode. */
+static void conn_read(sk__conn_t *c) {
   sk__hub_t *h = c->hub;
+  ssize_t n = sk__endpoint_read(&c->ep, h->rbuf, h->read_max);
   if (n > 0) {
     c->last_active = uv_now(h->loop);
-    h->mode->on_data(c, buf->base, (size_t)n);
-  } else if (n == UV_EOF) {
+    h->mode->on_data(c, h->rbuf, (size_t)n);
+  } else if (n == 0) {
     if (h->mode->on_eof)
       h->mode->on_eof(c);
     sk__conn_finish(c, SK__WHY_EOF);
-  } else if (n < 0) {
-    sk__conn_close(c, (int)n);
+  } else if (errno != EAGAIN) {
+    sk__conn_close(c, -errno);
   }
 }
 
+static void conn_poll_cb(uv_poll_t *p, int status, int events) {
+  sk__conn_t *c = ((sk__endpoint_t *)p->data)->owner;
+  if (status < 0) {
+    /* An error on the socket: what it sent before still counts. */
+    if (c->reading && c->state == SK__CONN_OPEN)
+      conn_read(c);
+    if (c->state == SK__CONN_OPEN || c->state == SK__CONN_DRAINING) {
+      int e = sk__endpoint_poll_failed(&c->ep);
+      sk__conn_close(c, e < 0 ? e : status);
+    }
+    return;
+  }
+  if (events & UV_WRITABLE) {
+    c->ep.can_write = true;
+    conn_flush(c);
+  }
+  if ((events & (UV_READABLE | UV_DISCONNECT)) && c->reading &&
+      c->state == SK__CONN_OPEN)
+    conn_read(c);
+}
+
 static void conn_read_start(sk__conn_t *c) {
-  int rc = uv_read_start(&c->h.stream, conn_alloc_cb, conn_read_cb);
-  if (rc < 0)
-    conn_doom(c, rc);
+  c->reading = true;
+  conn_watch(c);
+}
+
+static void conn_read_stop(sk__conn_t *c) {
+  c->reading = false;
+  conn_watch(c);
 }
 
 bool sk__hub_busy(const sk__hub_t *h) {
@@ -443,7 +463,7 @@ void sk__conn_hold(sk__conn_t *c) {
     return;
   c->held = true;
   c->hub->n_held++;
-  uv_read_stop(&c->h.stream);
+  conn_read_stop(c);
   hub_reads_update(c->hub);
 }
 
@@ -479,7 +499,7 @@ static void hub_reads_update(sk__hub_t *h) {
       if (want)
         conn_read_start(c);
       else
-        uv_read_stop(&c->h.stream);
+        conn_read_stop(c);
     }
   }
   hub_listen_update(h);
@@ -493,7 +513,41 @@ static void hub_set_out_paused(sk__hub_t *h, bool on) {
   hub_reads_update(h);
 }
 
-/* ---- output (out_fd) ---- */
+/* ---- output (out_fd): an endpoint with a queue, as a member is ---- */
+
+static int out_push(sk__hub_t *h, sk__msg_t *m, size_t limit) {
+  if (!h->out_open || h->out_error)
+    return 0; /* reported once already */
+  return sk__bufq_push(&h->outq, m, limit);
+}
+
+static void out_after(sk__hub_t *h, int status);
+static void out_poll_cb(uv_poll_t *p, int status, int events);
+
+/* Writes what stdout's queue holds; a full pipe or terminal is watched
+ * for room, a file or device is written at once. */
+static void out_flush(sk__hub_t *h) {
+  if (!h->out_open || h->out_error || h->outq.count == 0)
+    return;
+  int rc = sk__endpoint_write_queue(&h->out, &h->outq);
+  if (rc < 0) {
+    h->out_error = rc;
+    sk__bufq_clear(&h->outq);
+  }
+  sk__endpoint_watch(&h->out,
+                     h->outq.count > 0 && !h->out.can_write ? UV_WRITABLE : 0,
+                     out_poll_cb);
+  out_after(h, rc);
+}
+
+static void out_poll_cb(uv_poll_t *p, int status, int events) {
+  sk__hub_t *h = ((sk__endpoint_t *)p->data)->owner;
+  (void)events;
+  h->out.can_write = true;
+  if (status < 0) /* libuv stopped the poll; the write names the error */
+    sk__endpoint_poll_failed(&h->out);
+  out_flush(h);
+}
 
 void sk__hub_output(sk__hub_t *h, sk__msg_t *m) {
   if (!h->out_open || h->out_detached)
@@ -501,19 +555,19 @@ void sk__hub_output(sk__hub_t *h, sk__msg_t *m) {
   if (h->mode->out_lossy) {
     /* --chat: the log is the operator's, not the room's. While it is
      * behind, lines are counted instead of stalling the room. */
-    if (h->out_dropped > 0 || sk__sink_push(&h->out, m, h->opts.max_queue) < 0)
+    if (h->out_dropped > 0 || out_push(h, m, h->opts.max_queue) < 0)
       h->out_dropped++;
   } else if (h->mode->out_drops) {
     /* --broker: stdout is one more subscriber and may not hold the
      * clients back, so it is dropped like a client that falls behind. */
-    if (sk__sink_push(&h->out, m, h->opts.max_queue) < 0) {
+    if (out_push(h, m, h->opts.max_queue) < 0) {
       h->out_detached = true;
       sk__hub_notice(h, "output over %zu bytes behind: no longer written",
                      h->opts.max_queue);
     }
-  } else if (sk__sink_push(&h->out, m, SIZE_MAX) < 0) {
+  } else if (out_push(h, m, SIZE_MAX) < 0) {
     hub_fail(h, "output: %s", strerror(ENOMEM));
-  } else if (sk__sink_pending(&h->out) > h->opts.max_queue) {
+  } else if (h->outq.bytes > h->opts.max_queue) {
     hub_set_out_paused(h, true);
   }
   hub_kick(h);
@@ -526,7 +580,7 @@ static void out_resume(sk__hub_t *h) {
                    h->out_dropped);
   sk__msg_t *m = sk__msg_new(line, (size_t)n);
   h->out_dropped = 0;
-  if (m && sk__sink_push(&h->out, m, SIZE_MAX) == 0)
+  if (m && out_push(h, m, SIZE_MAX) == 0)
     hub_kick(h);
   sk__msg_unref(m);
 }
@@ -546,9 +600,9 @@ static void out_failed(sk__hub_t *h, int status) {
   }
 }
 
-static void out_cb(sk__sink_t *sink, int status) {
-  sk__hub_t *h = sink->data;
-  size_t pending = sk__sink_pending(sink);
+/* After each flush of stdout: status 0 or a negative errno. */
+static void out_after(sk__hub_t *h, int status) {
+  size_t pending = h->outq.bytes;
   if (status < 0)
     out_failed(h, status);
   if (h->stopping)
@@ -556,7 +610,7 @@ static void out_cb(sk__sink_t *sink, int status) {
   else if (h->out_paused && pending <= h->opts.max_queue / 4)
     hub_set_out_paused(h, false);
   else if (h->out_dropped > 0 && pending <= h->opts.max_queue / 4 &&
-           !sink->error)
+           !h->out_error)
     out_resume(h);
 }
 
@@ -583,24 +637,52 @@ static void flush_cb(uv_check_t *check) {
       conn_flush(c);
   }
   if (h->out_open)
-    sk__sink_flush(&h->out);
+    out_flush(h);
   if (h->stop_requested && !h->stopping)
     hub_stop(h);
 }
 
 /* ---- operator input ---- */
 
-static void input_cb(sk__source_t *src, ssize_t n) {
-  sk__hub_t *h = src->data;
+/* No more operator input: no watch, no idle, EOF told once. */
+static void input_close(sk__hub_t *h) {
+  if (!h->in_open)
+    return;
+  h->in_open = false;
+  sk__endpoint_watch(&h->in, 0, NULL);
+  uv_idle_stop(&h->in_idle);
+}
+
+static void input_read(sk__hub_t *h) {
+  ssize_t n = sk__endpoint_read(&h->in, h->inbuf, h->in_cap);
   if (n > 0) {
-    h->mode->on_input(h, src->buf, (size_t)n);
+    h->mode->on_input(h, h->inbuf, (size_t)n);
     return;
   }
+  if (n < 0 && errno == EAGAIN)
+    return;
   if (n < 0 && h->opts.verbose)
-    sk__hub_notice(h, "standard input: %s", uv_strerror((int)n));
+    sk__hub_notice(h, "standard input: %s", strerror(errno));
   h->mode->on_input(h, NULL, 0);
-  sk__source_close(src);
-  h->in_open = false;
+  input_close(h);
+}
+
+static void input_poll_cb(uv_poll_t *p, int status, int events) {
+  sk__hub_t *h = ((sk__endpoint_t *)p->data)->owner;
+  (void)events;
+  if (status < 0) /* libuv stopped the poll; the read names the error */
+    sk__endpoint_poll_failed(&h->in);
+  if (h->in_reading)
+    input_read(h);
+  if (status < 0)
+    hub_input_update(h);
+}
+
+/* A file or device cannot be polled and never blocks: one read a turn. */
+static void input_idle_cb(uv_idle_t *idle) {
+  sk__hub_t *h = idle->data;
+  if (h->in_reading)
+    input_read(h);
 }
 
 /* Operator input is read only while someone can receive it, as ncat
@@ -608,10 +690,14 @@ static void input_cb(sk__source_t *src, ssize_t n) {
 static void hub_input_update(sk__hub_t *h) {
   if (!h->in_open)
     return;
-  if (hub_should_read(h) && h->n_open > 0 && !h->in_held)
-    sk__source_resume(&h->in);
+  h->in_reading = hub_should_read(h) && h->n_open > 0 && !h->in_held;
+  if (h->in.polled)
+    sk__endpoint_watch(&h->in, h->in_reading ? UV_READABLE : 0,
+                       input_poll_cb);
+  else if (h->in_reading)
+    uv_idle_start(&h->in_idle, input_idle_cb);
   else
-    sk__source_pause(&h->in);
+    uv_idle_stop(&h->in_idle);
 }
 
 void sk__hub_input_hold(sk__hub_t *h, bool on) {
@@ -633,30 +719,20 @@ static int conns_reserve(sk__hub_t *h) {
   return 0;
 }
 
-static void conn_free_cb(uv_handle_t *handle) {
-  free(handle->data);
-}
-
-/* Wraps an accepted descriptor in a libuv stream. Returns 0, or a
- * negative code after closing fd and freeing c. */
+/* Makes the accepted descriptor the connection's endpoint. Returns 0,
+ * or a negative code after closing fd and freeing c. */
 static int conn_handle_open(sk__hub_t *h, sk__conn_t *c, int fd) {
-  bool local = c->peer.sa.sa_family == AF_UNIX;
-  int rc = local ? uv_pipe_init(h->loop, &c->h.pipe, 0)
-                 : uv_tcp_init(h->loop, &c->h.tcp);
+  int rc = sk__endpoint_adopt(&c->ep, h->loop, c, fd);
   if (rc < 0) {
     close(fd);
     free(c);
     return rc;
   }
-  c->h.handle.data = c;
-  rc = local ? uv_pipe_open(&c->h.pipe, fd) : uv_tcp_open(&c->h.tcp, fd);
-  if (rc < 0) {
-    close(fd);
-    uv_close(&c->h.handle, conn_free_cb);
-    return rc;
+  if (c->peer.sa.sa_family != AF_UNIX) {
+    /* Messages are batched already; Nagle would only delay them. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-  if (!local) /* messages are batched already; Nagle would only delay */
-    uv_tcp_nodelay(&c->h.tcp, 1);
   return 0;
 }
 
@@ -891,8 +967,8 @@ static void hub_abort(sk__hub_t *h) {
   hub_finish(h);
 }
 
-static void stop_timer_cb(uv_timer_t *t) {
-  hub_abort(t->data); /* clients or stdout did not take the rest in time */
+static void hub_deadline_cb(void *mode) {
+  hub_abort(mode); /* clients or stdout did not take the rest in time */
 }
 
 /* sk_engine_stop(): the caller asks (main, on a signal). */
@@ -906,24 +982,22 @@ static void hub_on_stop(void *mode, sk_stop_t reason) {
 
 /* Stopping ends once every client has taken its queue and stdout its. */
 static void hub_stop_check(sk__hub_t *h) {
-  bool out_done = !h->out_open || h->out.error || h->out_detached ||
-                  sk__sink_pending(&h->out) == 0;
+  bool out_done = !h->out_open || h->out_error || h->out_detached ||
+                  h->outq.bytes == 0;
   if (h->stopping && h->n_conns == 0 && out_done)
     hub_finish(h);
 }
 
 /* Stops reading and accepting, then lets each client and stdout take
- * what was queued for them, STOP_FLUSH_MS at most, as documented. */
+ * what was queued for them, within the engine's one flush deadline
+ * (SK_ENGINE_FLUSH_MS). */
 static void hub_stop(sk__hub_t *h) {
   h->stopping = true;
   hub_reads_update(h); /* stops client reads, the listener, the input */
   uv_timer_stop(&h->accept_timer);
   uv_timer_stop(&h->sweep_timer);
   uv_timer_stop(&h->stall_timer);
-  if (h->in_open) {
-    sk__source_close(&h->in);
-    h->in_open = false;
-  }
+  input_close(h);
   for (uint32_t i = h->n_conns; i-- > 0;) { /* backwards: see sweep_cb */
     sk__conn_t *c = h->conns[i];
     if (c->state == SK__CONN_OPEN)
@@ -931,9 +1005,9 @@ static void hub_stop(sk__hub_t *h) {
     else if (c->state == SK__CONN_DOOMED)
       sk__conn_close(c, c->why);
   }
-  uv_timer_start(&h->stop_timer, stop_timer_cb, STOP_FLUSH_MS, 0);
+  sk__engine_deadline(h->e, &h->part, hub_deadline_cb);
   if (h->out_open)
-    sk__sink_flush(&h->out);
+    out_flush(h);
   hub_stop_check(h);
 }
 
@@ -950,13 +1024,14 @@ static void hub_finish(sk__hub_t *h) {
   for (sk__conn_t *c = h->dirty_head; c; c = c->dirty_next)
     c->dirty = false;
   h->dirty_head = h->dirty_tail = NULL;
+  input_close(h);
   if (h->out_open)
-    sk__sink_close(&h->out);
+    sk__endpoint_watch(&h->out, 0, NULL);
   h->out_open = false;
   close_if_open((uv_handle_t *)&h->listener);
   close_if_open((uv_handle_t *)&h->accept_timer);
   close_if_open((uv_handle_t *)&h->sweep_timer);
-  close_if_open((uv_handle_t *)&h->stop_timer);
+  sk__engine_part_close(&h->part, NULL); /* closed with the rest */
   close_if_open((uv_handle_t *)&h->stall_timer);
   close_if_open((uv_handle_t *)&h->kick);
   close_if_open((uv_handle_t *)&h->flush);
@@ -1034,12 +1109,11 @@ static int hub_handles_init(char *err, sk__hub_t *h) {
     return sk__fail(err, rc, "listening socket: %s", uv_strerror(rc));
   uv_timer_init(l, &h->accept_timer);
   uv_timer_init(l, &h->sweep_timer);
-  uv_timer_init(l, &h->stop_timer);
   uv_timer_init(l, &h->stall_timer);
   uv_idle_init(l, &h->kick);
   uv_check_init(l, &h->flush);
   h->listener.data = h->accept_timer.data = h->sweep_timer.data = h;
-  h->stop_timer.data = h->flush.data = h;
+  h->flush.data = h;
   h->stall_timer.data = h;
   uv_check_start(&h->flush, flush_cb);
   uint64_t sweep = sweep_interval(h);
@@ -1049,23 +1123,21 @@ static int hub_handles_init(char *err, sk__hub_t *h) {
 
 static int hub_stdio_open(char *err, sk__hub_t *h) {
   int rc;
+  sk__endpoint_init(&h->in, h, h->opts.in_fd, "standard input");
+  sk__endpoint_init(&h->out, h, h->opts.out_fd, "standard output");
+  uv_idle_init(h->loop, &h->in_idle);
+  h->in_idle.data = h;
   if (h->opts.in_fd >= 0) {
     /* The operator's input goes to every client, doubled by -C. */
     size_t cap = room_for_one(h->opts.max_queue) / (h->opts.crlf ? 2 : 1);
-    if (cap > sizeof h->inbuf)
-      cap = sizeof h->inbuf;
-    rc = sk__source_open(&h->in, h->loop, h->opts.in_fd, h->inbuf, cap,
-                         input_cb);
-    if (rc < 0)
+    h->in_cap = cap < sizeof h->inbuf ? cap : sizeof h->inbuf;
+    if ((rc = sk__endpoint_open(&h->in, h->loop)) < 0)
       return sk__fail(err, rc, "standard input: %s", uv_strerror(rc));
-    h->in.data = h;
     h->in_open = true;
   }
   if (h->opts.out_fd >= 0) {
-    rc = sk__sink_open(&h->out, h->loop, h->opts.out_fd, out_cb);
-    if (rc < 0)
+    if ((rc = sk__endpoint_open(&h->out, h->loop)) < 0)
       return sk__fail(err, rc, "standard output: %s", uv_strerror(rc));
-    h->out.data = h;
     h->out_open = true;
   }
   return 0;
@@ -1073,14 +1145,14 @@ static int hub_stdio_open(char *err, sk__hub_t *h) {
 
 /* Frees everything; safe after a setup that stopped half-way. */
 static void hub_free(sk__hub_t *h) {
-  if (h->in_open)
-    sk__source_close(&h->in);
-  if (h->out_open)
-    sk__sink_close(&h->out);
   if (h->loop_ready)
     sk__engine_close_all(h->e);
-  sk__sink_done(&h->out); /* the reverse of opening: flags saved last */
-  sk__source_done(&h->in);
+  /* The reverse of opening: stdin and stdout may share one open file
+   * description (a terminal), whose saved "stdout" flags hold stdin's
+   * O_NONBLOCK. */
+  sk__endpoint_restore(&h->out);
+  sk__endpoint_restore(&h->in);
+  sk__bufq_clear(&h->outq);
   if (h->mode && h->mode->fini)
     h->mode->fini(h);
   free(h->conns);
@@ -1094,7 +1166,8 @@ static int hub_setup(char *err, sk__hub_t *h, int listen_fd,
   int rc;
   h->listen_fd = listen_fd;
   h->err = err;
-  h->in.orig_fd = h->out.orig_fd = -1;
+  h->in.fd = h->out.fd = -1;
+  h->in.saved_flags = h->out.saved_flags = -1;
   if ((rc = hub_opts_set(err, h, opts)) != 0)
     return rc;
   h->loop_ready = true;

@@ -14,13 +14,13 @@
 #include <uv.h>
 
 #include "bufq.h"
+#include "endpoint.h"
 #include "engine.h"
 #include "internal.h"
 #include "lines.h"
 #include "hub.h"
 #include "nick.h"
 #include "sockit/utf8.h"
-#include "uvfd.h"
 
 /* The shared read buffer: one per loop, since callbacks run one at a
  * time and every reader copies out what it keeps before returning. */
@@ -80,16 +80,10 @@ typedef union sk__peer {
 } sk__peer_t;
 
 struct sk__conn {
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } h;
-  union { /* never both at once: shutdown only once the queue is empty */
-    uv_write_t write;
-    uv_shutdown_t shutdown;
-  } req;
+  /* The member is an endpoint with a queue: a socket today, any kind
+   * that answers sk__endpoint_read and sk__endpoint_write_queue later
+   * (TLS, WebSocket); the hub never touches the descriptor itself. */
+  sk__endpoint_t ep; /* ep.owner is the connection */
   sk__hub_t *hub;
   sk__bufq_t q;
   sk__conn_t *dirty_next; /* the hub's list of queues to flush */
@@ -97,6 +91,7 @@ struct sk__conn {
   uint32_t index;         /* in hub->conns */
   uint8_t state;          /* sk__conn_state_t */
   bool dirty, left, shut, congested;
+  bool reading; /* UV_READABLE is wanted */
   bool held; /* reads stopped with unread input kept by the mode */
   int why; /* enum sk__why or a uv error, once it is ending */
   uint64_t congested_at;
@@ -146,7 +141,7 @@ struct sk__hub {
   uv_poll_t listener;
   bool listening;      /* the poll watcher is started */
   bool accept_backoff; /* out of descriptors: waiting for accept_timer */
-  uv_timer_t accept_timer, sweep_timer, stop_timer, stall_timer;
+  uv_timer_t accept_timer, sweep_timer, stall_timer;
   uv_idle_t kick; /* keeps the loop from blocking while work is dirty */
   uv_check_t flush;
   uint64_t last_emfile_notice;
@@ -156,9 +151,15 @@ struct sk__hub {
     uint64_t at; /* uv_now of the drop; 0: free slot */
   } offenders[SK__HUB_OFFENDERS];
 
-  sk__source_t in;
-  sk__sink_t out;
+  /* The operator's stdin and stdout: endpoints like the members; stdout
+   * has a queue of the same shared messages. */
+  sk__endpoint_t in, out;
+  sk__bufq_t outq;
+  int out_error; /* first write error of stdout, sticky */
   bool in_open, out_open;
+  bool in_reading; /* input is wanted now */
+  size_t in_cap;   /* bytes per read of input */
+  uv_idle_t in_idle; /* reads an input that cannot be polled (a file) */
   bool in_held; /* the mode keeps operator input: read no more for now */
   int crlf_last; /* last operator byte, for LF to CRLF */
 
@@ -167,7 +168,7 @@ struct sk__hub {
   sk__conn_t *dirty_head, *dirty_tail;
 
   char rbuf[SK__HUB_RBUF];
-  char inbuf[SK__HUB_RBUF]; /* its own: file reads end on another thread */
+  char inbuf[SK__HUB_RBUF]; /* its own: the mode may keep operator input */
 };
 
 /* ---- for the modes (hub.c) ---- */

@@ -53,7 +53,6 @@
  * busy machine; 8 MiB (16 MiB with the kernel's allowance) hold 20,000,
  * 40 ms. */
 #define RCVBUF_WANT (8 << 20)
-#define FLUSH_DEADLINE_MS SK_ENGINE_FLUSH_MS
 
 typedef struct relay relay_t;
 
@@ -119,7 +118,7 @@ struct relay {
   bool errored;       /* a runtime error is recorded in err */
   bool asked_stop;    /* sk_engine_stop() came once already */
   char *err;
-  uint64_t last_activity, last_bytes, stop_at, started, last_report;
+  uint64_t last_activity, last_bytes, started, last_report;
   uint64_t report_bytes;
   bool progress_tty;  /* --progress rewrites one line on a terminal */
   uint64_t in_size;   /* bytes a regular-file input holds, or 0 */
@@ -134,12 +133,15 @@ struct relay {
 static void relay_turn(relay_t *r);
 static void on_tick(uv_timer_t *t);
 
-/* A stop deadline is due: the tick watches it (and runs only then, or
- * for -w / -i / --progress). */
+static void relay_close(relay_t *r);
+
+static void relay_deadline_cb(void *mode) {
+  relay_close(mode); /* what was buffered did not drain in time */
+}
+
+/* A stop is under way: the engine's one flush deadline bounds it. */
 static void relay_deadline(relay_t *r) {
-  r->stop_at = uv_now(r->loop) + FLUSH_DEADLINE_MS;
-  if (r->handles_ready && !uv_is_active((uv_handle_t *)&r->tick))
-    uv_timer_start(&r->tick, on_tick, 100, 100);
+  sk__engine_deadline(r->e, &r->part, relay_deadline_cb);
 }
 
 /* ---- failures -------------------------------------------------------- */
@@ -1047,9 +1049,7 @@ static void on_tick(uv_timer_t *t) {
   relay_t *r = t->data;
   uint64_t now = uv_now(r->loop);
   int idle_ms = r->opts->idle_timeout_ms;
-  if ((r->failed || r->stopping) && now >= r->stop_at) {
-    relay_close(r);
-  } else if (idle_ms > 0 && now - r->last_activity >= (uint64_t)idle_ms) {
+  if (idle_ms > 0 && now - r->last_activity >= (uint64_t)idle_ms) {
     relay_tls_timeout(r, idle_ms);
     if (r->opts->verbose)
       sk__engine_log(r->e, SK_LOG_NOTICE, "no traffic for %d ms; closing",
@@ -1118,6 +1118,7 @@ static void relay_handles_close(relay_t *r) {
     uv_close((uv_handle_t *)&r->quit, handle_closed_cb);
     r->closing += 3;
   }
+  r->closing += sk__engine_part_close(&r->part, handle_closed_cb);
   relay_closed(r);
 }
 
@@ -1281,7 +1282,7 @@ static int relay_open(relay_t *r, const sk_relay_side_t *a,
   r->handles_ready = true;
   r->idle.data = r->tick.data = r->quit.data = r;
   /* The tick only when something needs it: 100 ms wake-ups cost an
-   * idle relay its sleep. A stop deadline starts it (relay_deadline). */
+   * idle relay its sleep. */
   if (o->idle_timeout_ms > 0 || o->progress)
     uv_timer_start(&r->tick, on_tick, 100, 100);
   r->started = r->last_activity = r->last_report = uv_now(r->loop);

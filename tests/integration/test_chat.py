@@ -696,12 +696,15 @@ class TestChatClient(ChatTest):
         self.addCleanup(proc.wait, TIMEOUT)
         self.addCleanup(proc.kill)
         term = LineReader(master, "terminal")
-        term.wait_line(b"hi there\r")  # the tty turns \n into \r\n
-        os.write(master, b"my line\n")
-        # The terminal's echo of the typed line is replaced by a marked one.
-        term.wait_line(b"\x1b[1A\x1b[2K<me> my line\r")
-        term.wait_line(b"bye\r")
-        self.assertEqual(proc.wait(TIMEOUT), 0)
+        # The line editor (test_chat_tty.py) prints above its prompt.
+        term.wait_line(re.compile(rb"hi there\r$"))  # the tty makes \r\n
+        os.write(master, b"my line\r")
+        # The editor's copy of the typed line is replaced by a marked one.
+        term.wait_line(re.compile(
+            rb"\x1b\[J(\x1b\[[0-9;]*m)?<me>(\x1b\[0m)? my line\r$"))
+        term.wait_line(re.compile(rb"bye\r$"))
+        # The server going away is news at a terminal: exit 1.
+        self.assertEqual(proc.wait(TIMEOUT), 1)
         srv.thread.join(TIMEOUT)
         self.assertEqual(got, [b"my line\n"])
 

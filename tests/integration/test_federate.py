@@ -24,6 +24,10 @@ from common import (TIMEOUT, Proc, free_port, wait_listening)  # noqa: E402
 from test_chat import ChatTest, sockit  # noqa: E402
 
 REDIS = shutil.which("redis-server")
+# make test brings it (scripts/install-deps test): missing fails, not skips.
+if not REDIS:
+    raise SystemExit("test_federate: redis-server is not installed "
+                     "(scripts/install-deps test)")
 READY = re.compile(rb"^sockit: federation: joined redis ")
 
 

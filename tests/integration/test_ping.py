@@ -34,6 +34,9 @@ ROOT = os.geteuid() == 0
 NEED_ROOT = "needs root (raw ICMP sockets, network namespaces)"
 IPUTILS = shutil.which("ping")
 NEED_IPUTILS = "needs iputils ping (apt-get install iputils-ping)"
+# make test brings it (scripts/install-deps test): missing fails, not skips.
+if not IPUTILS:
+    raise SystemExit("test_ping: " + NEED_IPUTILS)
 
 STATS = re.compile(rb"^(\d+) packets transmitted, (\d+) received"
                    rb"(?:, \+(\d+) duplicates)?(?:, \+(\d+) corrupted)?"

@@ -170,7 +170,8 @@ class TestCommands(RoomTest):
 
     def test_nc_client(self):
         if not shutil.which("nc"):
-            self.skipTest("nc (netcat-openbsd) is not installed")
+            self.fail("nc (netcat-openbsd) is not installed "
+                      "(scripts/install-deps test)")
         _, port = self.server()
         a = self.client(port)
         nc = Proc(["nc", "-N", "127.0.0.1", str(port)])

@@ -285,7 +285,6 @@ class PortCheck(unittest.TestCase):
         self.assertEqual(closed, sorted(closed))
         self.assertEqual(shown, sorted(shown))
 
-    @unittest.skipUnless(shutil.which("nc"), "needs nc (netcat-openbsd)")
     def test_silent_port_succeeds_as_with_openbsd_nc(self):
         # Only the silent port: nc 1.219 writes its probes back to back and
         # often misses the refusal of a closed port (exit 0 with -w 1 here).

@@ -64,33 +64,39 @@ static void test_queue_limit(void **state) {
   sk__msg_unref(m);
 }
 
-/* take() hands out at most max entries past those in flight, in order,
- * across the ring's wrap-around; done() releases only those in flight. */
+/* iov() hands out the first max entries in order, across the ring's
+ * wrap-around, the head from where a partial write stopped; consume()
+ * releases only the messages wholly written. */
 static void test_queue_batches_in_order(void **state) {
   sk__bufq_t q = {0};
   sk__msg_t *m[10];
-  uv_buf_t bufs[4];
-  char text[2] = "a";
+  struct iovec iov[4];
+  char text[3] = "a.";
   (void)state;
   for (int i = 0; i < 10; i++) {
     text[0] = (char)('a' + i);
-    m[i] = sk__msg_new(text, 1);
+    m[i] = sk__msg_new(text, 2);
   }
   for (int i = 0; i < 3; i++) /* move head past 0 so the ring wraps */
     sk__bufq_push(&q, m[i], 1 << 20);
-  assert_int_equal(sk__bufq_take(&q, bufs, 4), 3);
-  sk__bufq_done(&q);
+  assert_int_equal(sk__bufq_iov(&q, iov, 4), 3);
+  sk__bufq_consume(&q, 6);
   for (int i = 3; i < 10; i++)
     sk__bufq_push(&q, m[i], 1 << 20);
-  assert_int_equal(sk__bufq_take(&q, bufs, 4), 4);
-  assert_int_equal(sk__bufq_take(&q, bufs + 0, 2), 2);
-  assert_int_equal(bufs[0].base[0], 'h');
-  assert_int_equal(q.inflight, 6);
-  sk__bufq_done(&q);
+  assert_int_equal(sk__bufq_iov(&q, iov, 4), 4);
+  assert_int_equal(((char *)iov[0].iov_base)[0], 'd');
+  sk__bufq_consume(&q, 5); /* d, e and half of f */
+  assert_int_equal(q.count, 5);
+  assert_int_equal(m[4]->refs, 1);
+  assert_int_equal(sk__bufq_iov(&q, iov, 2), 2);
+  assert_int_equal(iov[0].iov_len, 1); /* the rest of f */
+  assert_int_equal(((char *)iov[0].iov_base)[0], '.');
+  assert_int_equal(((char *)iov[1].iov_base)[0], 'g');
+  sk__bufq_consume(&q, 1 + 2 * 3);
   assert_int_equal(q.count, 1);
-  assert_int_equal(sk__bufq_take(&q, bufs, 4), 1);
-  assert_int_equal(bufs[0].base[0], 'j');
-  sk__bufq_done(&q);
+  assert_int_equal(sk__bufq_iov(&q, iov, 4), 1);
+  assert_int_equal(((char *)iov[0].iov_base)[0], 'j');
+  sk__bufq_consume(&q, 2);
   assert_int_equal(q.count, 0);
   assert_int_equal(q.bytes, 0);
   for (int i = 0; i < 10; i++) {
