@@ -28,9 +28,9 @@ endif
 # the build group only; test, bench and fuzz bring their own tools.
 DEP_build_TOOLS := cmake pkg-config cc python3
 DEP_build_LIBS := libuv cmocka openssl icu-uc icu-i18n hiredis libedit
-DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy ping ip unshare setpriv openssl redis-server stunnel4
+DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy ping ip unshare setpriv openssl redis-server curl stunnel4
 DEP_test_FILES := /etc/services /usr/lib/python3/dist-packages/pyte
-DEP_bench_TOOLS := nc ncat socat iperf3 gnuplot perf stunnel4 openssl
+DEP_bench_TOOLS := nc ncat socat iperf3 gnuplot perf /usr/sbin/haproxy /usr/sbin/rinetd stunnel4 openssl
 DEP_fuzz_TOOLS := clang
 
 DEP_GROUPS := build test bench fuzz

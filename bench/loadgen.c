@@ -20,9 +20,11 @@
  *       COUNT datagrams of SIZE bytes, at RATE per second or at once.
  *   loadgen sink [-s SIZE] [--idle-ms MS] [-t SECS]
  *       reads stdin, counts bytes, times the first to the last byte.
- *   loadgen connrate HOST PORT [-t SECS] [-c CONCURRENT]
+ *   loadgen connrate HOST PORT [-t SECS] [-c CONCURRENT] [-s SIZE]
  *       connect, half-close, wait for the server to close, CONCURRENT
- *       connections at a time, for SECS.
+ *       connections at a time, for SECS. -s: first send SIZE bytes and
+ *       wait for SIZE bytes back (an echo server behind a forwarder: SIZE
+ *       each way), then half-close; less back before EOF is a failure.
  *   loadgen joinstorm HOST PORT -n CLIENTS [-T SECS]
  *       CLIENTS connect to a chat server at once; when every one has its
  *       welcome, the last sends a line: the seconds until all were
@@ -840,20 +842,25 @@ static int cmd_sink(int argc, char **argv) {
  * EOF. Waiting for the server's close keeps the count honest: a client
  * that closed right after the handshake would only measure how fast the
  * kernel fills the accept queue, then stall a second per dropped SYN. */
-enum { CR_CONNECTING = 1, CR_CLOSING };
+enum { CR_CONNECTING = 1, CR_ECHO, CR_CLOSING };
 
 static int cmd_connrate(int argc, char **argv) {
-  int conc = 4, o;
+  int conc = 4, size = 0, o;
   double secs = 3;
-  while ((o = getopt(argc, argv, "t:c:")) != -1) {
+  while ((o = getopt(argc, argv, "t:c:s:")) != -1) {
     switch (o) {
     case 't': secs = atof(optarg); break;
     case 'c': conc = atoi(optarg); break;
+    case 's': size = atoi(optarg); break;
     default: die("connrate: bad option");
     }
   }
-  if (argc - optind != 2 || conc < 1 || conc > 1000)
-    die("usage: loadgen connrate HOST PORT [-t SECS] [-c CONCURRENT]");
+  if (argc - optind != 2 || conc < 1 || conc > 1000 || size < 0 ||
+      size > 4096)
+    die("usage: loadgen connrate HOST PORT [-t SECS] [-c CONCURRENT] "
+        "[-s SIZE<=4096]");
+  char payload[4096];
+  memset(payload, 'c', sizeof payload);
   struct sockaddr_storage ss;
   socklen_t len;
   addr_parse(argv[optind], argv[optind + 1], &ss, &len);
@@ -863,8 +870,9 @@ static int cmd_connrate(int argc, char **argv) {
   double start = now(), end = start + secs;
   double *began = calloc(65536, sizeof *began);
   unsigned char *state = calloc(65536, 1);
+  unsigned *got = calloc(65536, sizeof *got); /* bytes back, per fd */
   double *lat = malloc(sizeof(double) * (1 << 20));
-  if (!began || !state || !lat)
+  if (!began || !state || !got || !lat)
     die("out of memory");
   struct epoll_event ev[64];
   while ((now() < end || pending > 0) && now() < end + 5.0) {
@@ -888,18 +896,33 @@ static int cmd_connrate(int argc, char **argv) {
     for (int k = 0; k < n; k++) {
       int fd = ev[k].data.fd, e = 0;
       if (state[fd] == CR_CONNECTING) {
-        if (!(e = sock_error(fd))) {
-          shutdown(fd, SHUT_WR);
-          state[fd] = CR_CLOSING;
+        if (!(e = sock_error(fd)) && size > 0 &&
+            write(fd, payload, (size_t)size) != size)
+          e = errno ? errno : EIO; /* 4 KiB fits a fresh socket's buffer */
+        if (!e) {
+          got[fd] = 0;
+          /* with -s, the half-close waits for the echo: a forwarder
+           * that closes both ways on EOF (rinetd) still counts */
+          if (size == 0)
+            shutdown(fd, SHUT_WR);
+          state[fd] = size > 0 ? CR_ECHO : CR_CLOSING;
           struct epoll_event e2 = {.events = EPOLLIN, .data.fd = fd};
           epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e2);
           continue;
         }
       } else {
         ssize_t r = read(fd, rbuf, BUF_SIZE);
+        if (r > 0)
+          got[fd] += (unsigned)r;
+        if (r > 0 && state[fd] == CR_ECHO && got[fd] >= (unsigned)size) {
+          shutdown(fd, SHUT_WR);
+          state[fd] = CR_CLOSING;
+        }
         if (r > 0 || (r < 0 && errno == EAGAIN))
           continue; /* whatever the server says before closing */
         e = r < 0 ? errno : 0;
+        if (!e && size > 0 && (state[fd] != CR_CLOSING || got[fd] != (unsigned)size))
+          e = EPROTO; /* the echo did not come back whole */
       }
       double t = now() - began[fd];
       if (t > 0.5)

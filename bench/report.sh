@@ -132,6 +132,40 @@ plot "$TMP/fan-sockit-broker.dat" using 1:2:3:4 with yerrorlines lw 2 pt 7 lc rg
 EOF
 }
 
+# g, or NaN for gnuplot when there is no figure
+gn() { local x; x=$(g "$@"); printf '%s' "${x:-NaN}"; }
+
+# Scenario 9: forwarders side by side, throughput and connections/s.
+plot_forward() {
+  local t i=0 data=$TMP/forward.dat
+  for t in sockit haproxy rinetd socat ncat; do
+    [ -n "$(g forward file $t mibs)" ] || [ -n "$(g forward conn64 $t rate)" ] || continue
+    printf '%d "%s" %s %s %s %s %s %s\n' $i "$t" \
+      "$(gn forward file $t mibs)" "$(gn forward file $t mibs min)" "$(gn forward file $t mibs max)" \
+      "$(gn forward conn64 $t rate)" "$(gn forward conn64 $t rate min)" "$(gn forward conn64 $t rate max)" >>"$data"
+    i=$((i + 1))
+  done
+  [ -s "$data" ] || return 0
+  gnuplot <<EOF
+set terminal pngcairo size 1000,450 font "sans,10"
+set output "$OUT/forward.png"
+set multiplot layout 1,2 title "Port forwarding over 127.0.0.1 (median, min-max)"
+set style fill solid 0.7 border -1
+set boxwidth 0.6
+set yrange [0:*]
+set xrange [-0.6:$i - 0.4]
+set grid ytics
+unset key
+set title "1 GiB file through the forwarder"
+set ylabel "MiB/s"
+plot "$data" using 1:3:4:5:(0.3):xtic(2) with boxerrorbars lc rgb "#3572a5"
+set title "connections/s, 64 B each way"
+set ylabel "connections/s"
+plot "$data" using 1:6:7:8:(0.3):xtic(2) with boxerrorbars lc rgb "#6aa84f"
+unset multiplot
+EOF
+}
+
 # ---------------------------------------------------------------- report
 {
   echo "# sockit benchmarks: the latest run"
@@ -488,9 +522,62 @@ EOF
     echo
   fi
 
-  # ---- 9. TLS throughput (bench/tls.sh)
+  # ---- 9. port forwarding (bench/forward.sh)
+  if [ -n "$(awk -F '\t' '$1 == "forward"' "$AGG")" ]; then
+    plot_forward
+    echo "## 9. Port forwarding"
+    echo
+    echo "Each forwarder listens on 127.0.0.1 and connects to a target on"
+    echo "127.0.0.1, started fresh for each run: \`sockit -l --to\`, \`socat"
+    echo "TCP-LISTEN,fork,reuseaddr TCP:...\`, haproxy (mode tcp, \`-db\`), rinetd"
+    echo "(\`-f\`) and \`ncat -l -k --sh-exec \"ncat ...\"\`. *file*: a 1 GiB file"
+    echo "sent by zcprobe (sendfile) through the forwarder to zcprobe (splice to"
+    echo "/dev/null), MiB/s from starting the sender to the receiver's exit;"
+    echo "CPU is the forwarder's (children included). *conn64*: loadgen"
+    echo "connrate -s 64 against loadgen echo behind the forwarder: connect,"
+    echo "64 B, wait for the 64 B echo, half-close, wait for the close; 4 at"
+    echo "a time. Target (issue 10): throughput at least 1.5x haproxy and 2x"
+    echo "socat; connection rate at least haproxy's and 5x socat's."
+    echo
+    echo "![port forwarding](forward.png)"
+    echo
+    fsk=$(g forward file sockit mibs) csk=$(g forward conn64 sockit rate)
+    fwd_goal() { # ratio goal
+      if [ -z "$1" ]; then printf 'not measured'; elif ge "$1" "$2"; then printf 'met'; else printf '**NOT met**'; fi
+    }
+    rr() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN {if (a && b) printf "%.2f", a / b}'; }
+    echo "| target | measured | |"
+    echo "|---|---|---|"
+    x=$(rr "$fsk" "$(g forward file haproxy mibs)")
+    echo "| throughput at least 1.5x haproxy | ${x:+${x}x} | $(fwd_goal "$x" 1.5) |"
+    x=$(rr "$fsk" "$(g forward file socat mibs)")
+    echo "| throughput at least 2x socat | ${x:+${x}x} | $(fwd_goal "$x" 2) |"
+    x=$(rr "$csk" "$(g forward conn64 haproxy rate)")
+    echo "| connection rate at least haproxy's | ${x:+${x}x} | $(fwd_goal "$x" 1) |"
+    x=$(rr "$csk" "$(g forward conn64 socat rate)")
+    echo "| connection rate at least 5x socat's | ${x:+${x}x} | $(fwd_goal "$x" 5) |"
+    echo
+    echo "| tool | MiB/s | min–max | forwarder CPU s | sockit ÷ tool | n |"
+    echo "|---|--:|--:|--:|--:|--:|"
+    for t in sockit haproxy rinetd socat ncat; do
+      m=$(g forward file $t mibs)
+      [ -n "$m" ] || { [ $t = sockit ] && echo "| sockit | – | – | – | – | 0 |"; continue; }
+      echo "| $t | $(num "$m") | $(range "$(g forward file $t mibs min)" "$(g forward file $t mibs max)") | $(num "$(g forward file $t fwd_cpu_s)" 2) | $([ $t = sockit ] && echo – || ratio "$fsk" "$m") | $(g forward file $t mibs n) |"
+    done
+    echo
+    echo "| tool | connections/s | min–max | CPU µs/conn | p50 µs | p99 µs | sockit ÷ tool | n |"
+    echo "|---|--:|--:|--:|--:|--:|--:|--:|"
+    for t in sockit haproxy rinetd socat ncat; do
+      m=$(g forward conn64 $t rate)
+      [ -n "$m" ] || { [ $t = sockit ] && echo "| sockit | – | – | – | – | – | – | 0 |"; continue; }
+      echo "| $t | $(num "$m") | $(range "$(g forward conn64 $t rate min)" "$(g forward conn64 $t rate max)") | $(num "$(g forward conn64 $t cpu_us_per_conn)" 1) | $(num "$(g forward conn64 $t p50_us)") | $(num "$(g forward conn64 $t p99_us)") | $([ $t = sockit ] && echo – || ratio "$csk" "$m") | $(g forward conn64 $t rate n) |"
+    done
+    echo
+  fi
+
+  # ---- 10. TLS throughput (bench/tls.sh)
   if [ -n "$(awk -F '\t' '$1 == "tls"' "$AGG")" ]; then
-    echo "## 9. TLS throughput: 1 GiB through TOOL over TLS"
+    echo "## 10. TLS throughput: 1 GiB through TOOL over TLS"
     echo
     echo "From /dev/shm, client -> TLS -> listener -> /dev/null on loopback, one"
     echo "certificate (EC P-256) for all; stunnel4 is a pair (nc -> stunnel"
@@ -567,6 +654,10 @@ EOF
   for t in ncat socat; do
     lose "connection rate vs $t" "$(g connrate c4 sockit rate)" "$(g connrate c4 $t rate)" "connections/s"
     lose "server CPU per connection vs $t" "$(g connrate c4 sockit cpu_us_per_conn)" "$(g connrate c4 $t cpu_us_per_conn)" "µs" lower
+  done
+  for t in haproxy rinetd socat ncat; do
+    lose "forwarding throughput vs $t" "$(g forward file sockit mibs)" "$(g forward file $t mibs)" MiB/s
+    lose "forwarding connection rate vs $t" "$(g forward conn64 sockit rate)" "$(g forward conn64 $t rate)" "connections/s"
   done
   if [ -s "$behind" ]; then
     echo "## Where sockit is not ahead"

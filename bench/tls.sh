@@ -2,7 +2,7 @@
 # Uses run.sh's helpers (next_port, wait_port, rec, note, say, fail, stop,
 # rotate, $LG, $SOCKIT, $QUICK, $REPS, $LIMIT, $WORK).
 #
-#   9. tls: a file (1 GiB; --quick 16 MiB) from /dev/shm through
+#   10. tls: a file (1 GiB; --quick 16 MiB) from /dev/shm through
 #      client -> TLS -> listener -> /dev/null, with one certificate (EC
 #      P-256, made here) for every tool: sockit --ssl, ncat --ssl, socat
 #      OPENSSL (-b 262144, as measured in the issue) and stunnel4 (a pair:
@@ -167,7 +167,7 @@ tls_profile() {
 scenario_tls() {
   need ncat socat stunnel4 openssl nc
   TLS_MIB=$([ "$QUICK" = 1 ] && echo 16 || echo 1024)
-  say "[9] TLS throughput: $TLS_MIB MiB through each tool over TLS"
+  say "[10] TLS throughput: $TLS_MIB MiB through each tool over TLS"
   tls_cert || return
   INPUT=$WORK/input
   head -c "$((TLS_MIB * 1048576))" /dev/urandom >"$INPUT" ||

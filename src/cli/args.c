@@ -1,4 +1,5 @@
 /* sockit command: argument parsing and every flag conflict, in one place. */
+#include <errno.h>
 #include <ctype.h>
 #include <getopt.h>
 #include <net/if.h>
@@ -6,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "hub.h" /* sk_hub_federate_check */
@@ -19,6 +22,10 @@ const char cli_usage[] =
     "       sockit --chat -l [host] port     chat server; --chat host port: "
     "client\n"
     "       sockit --broker -l [host] port   relay each client to all others\n"
+    "       sockit -l [-k] -e PROG [host] port run PROG for each client "
+    "(-c: sh -c)\n"
+    "       sockit -l port --to host:port    forward each client (TCP, "
+    "Unix, UDP)\n"
     "       sockit ping [options] host       ICMP echo (sockit ping -h)\n"
     "\n"
     "  -4, -6             IPv4 or IPv6 only\n"
@@ -73,6 +80,15 @@ const char cli_usage[] =
     "  --ssl-servername N the name sent (SNI) and checked, not the host\n"
     "  --ssl-verify-client  -l: require a client certificate signed by\n"
     "                     --ssl-trustfile\n"
+    "  -e, --exec PROG    run PROG (--exec \"PROG ARGS\": split on blanks, no "
+    "shell)\n"
+    "                     with the connection as its stdin and stdout\n"
+    "  -c, --sh-exec CMD  the same with /bin/sh -c CMD\n"
+    "  --to ADDR          -l: forward each client to host:port, [v6]:port,\n"
+    "                     unix:/path or unix:@name (-w: connect timeout)\n"
+    "  -o, --output FILE  log every byte sent and received to FILE\n"
+    "  --hex-dump FILE    the same as a hex dump\n"
+    "  --append-output    append to the logs instead of truncating\n"
     "  -h, --help         this help;  -V, --version  the version\n"
     "\n"
     "SECS: seconds, fractions allowed (2.5), or a unit: 500ms, 3s, 2m, 1h.\n"
@@ -108,6 +124,11 @@ enum {
   OPT_SSL_ALPN,
   OPT_SSL_SERVERNAME,
   OPT_SSL_VERIFY_CLIENT,
+  OPT_EXEC,
+  OPT_SH_EXEC,
+  OPT_TO,
+  OPT_APPEND_OUTPUT,
+  OPT_HEX_DUMP,
   OPT_FEDERATE,
   OPT_FEDERATE_NAME,
   OPT_FEDERATE_TTL,
@@ -157,6 +178,12 @@ static const struct option long_options[] = {
     {"ssl-alpn", required_argument, NULL, OPT_SSL_ALPN},
     {"ssl-servername", required_argument, NULL, OPT_SSL_SERVERNAME},
     {"ssl-verify-client", no_argument, NULL, OPT_SSL_VERIFY_CLIENT},
+    {"exec", required_argument, NULL, OPT_EXEC},
+    {"sh-exec", required_argument, NULL, OPT_SH_EXEC},
+    {"to", required_argument, NULL, OPT_TO},
+    {"output", required_argument, NULL, 'o'},
+    {"append-output", no_argument, NULL, OPT_APPEND_OUTPUT},
+    {"hex-dump", required_argument, NULL, OPT_HEX_DUMP},
     {"federate", required_argument, NULL, OPT_FEDERATE},
     {"federate-name", required_argument, NULL, OPT_FEDERATE_NAME},
     {"federate-ttl", required_argument, NULL, OPT_FEDERATE_TTL},
@@ -336,6 +363,20 @@ static int ssl_option_apply(cli_t *c, int opt, const char *arg, char *err) {
   return 0;
 }
 
+/* -e, --exec, -c, --sh-exec: one program; -e with -c is a mistake. */
+static int exec_option_apply(cli_t *c, int opt, const char *arg, char *err) {
+  static const char *const names[] = {"-e", "--exec", "-c", "--sh-exec"};
+  int i = opt == 'e' ? 0 : opt == OPT_EXEC ? 1 : opt == 'c' ? 2 : 3;
+  bool shell = i >= 2;
+  if (c->exec_text && shell != c->exec_shell)
+    return usage_error(err, "cannot use %s with %s: one program per "
+                            "connection", c->exec_flag, names[i]);
+  c->exec_text = arg;
+  c->exec_flag = names[i];
+  c->exec_shell = shell;
+  return 0;
+}
+
 /* Applies one option; returns 0, CLI_HELP / CLI_VERSION, or -1. */
 static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   long long v;
@@ -413,6 +454,14 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   case 'X':
   case OPT_PROXY_TYPE: c->proxy_type = arg; break;
   case OPT_PROXY_AUTH: c->proxy_auth = arg; break;
+  case 'e':
+  case 'c':
+  case OPT_EXEC:
+  case OPT_SH_EXEC: return exec_option_apply(c, opt, arg, err);
+  case OPT_TO: c->to_text = arg; break;
+  case 'o': c->output_path = arg; break;
+  case OPT_HEX_DUMP: c->hexdump_path = arg; break;
+  case OPT_APPEND_OUTPUT: c->append_output = true; break;
   case 'h': return CLI_HELP;
   case 'V': return CLI_VERSION;
   default:
@@ -482,6 +531,11 @@ static int ssl_mode_check(const cli_t *c, char *err) {
   if (c->chat)
     return usage_error(err, "cannot use --ssl with --chat: the TLS chat "
                             "client is not built yet");
+  if (c->exec_text || c->to_text)
+    return usage_error(err, "cannot use --ssl with %s: TLS for exec and "
+                            "forwarding (termination, --to-ssl) is not "
+                            "built yet",
+                       c->to_text ? "--to" : c->exec_flag);
   return 0;
 }
 
@@ -514,11 +568,76 @@ static int ssl_conflicts_check(const cli_t *c, char *err) {
   return 0;
 }
 
+/* Options about standard input and its relay, which exec and forwarding
+ * do not use: -C, -q, --progress (and --progress with many relays). */
+static int stdin_options_check(const cli_t *c, const char *x, char *err) {
+  if (c->crlf)
+    return usage_error(err, "cannot use -C with %s: the bytes are the "
+                            "program's or the target's, relayed as they are",
+                       x);
+  if (c->quit_ms >= 0)
+    return usage_error(err, "cannot use -q with %s: standard input is not "
+                            "read", x);
+  if (c->progress && (c->keep || c->to_text))
+    return usage_error(err, "cannot use --progress with %s%s: it reports "
+                            "one relay", x, c->to_text ? "" : " -k");
+  return 0;
+}
+
+/* Exec (-e, -c) and forwarding (--to) join a connection to something
+ * else than stdin/stdout: the options that speak of stdin, datagrams or
+ * many-to-many relaying cannot apply. */
+static int exec_conflicts_check(const cli_t *c, char *err) {
+  const char *x = c->exec_flag;
+  if (!x)
+    return 0;
+  if (c->to_text)
+    return usage_error(err, "cannot use %s with --to: a client goes to a "
+                            "program or to an address, not both", x);
+  if (c->udp)
+    return usage_error(err, "cannot use %s with -u: exec needs a stream", x);
+  if (c->scan)
+    return usage_error(err, "cannot use %s with -z: a scan sends no data", x);
+  if (c->chat || c->broker)
+    return usage_error(err, "cannot use %s with --%s", x,
+                       c->chat ? "chat" : "broker");
+  if (c->send_only || c->recv_only)
+    return usage_error(err, "cannot use %s with --%s: the program's stdin "
+                            "and stdout are the connection, both ways",
+                       x, c->send_only ? "send-only" : "recv-only");
+  return stdin_options_check(c, x, err);
+}
+
+static int forward_conflicts_check(const cli_t *c, char *err) {
+  if (!c->to_text)
+    return 0;
+  if (c->scan)
+    return usage_error(err, "cannot use --to with -z: a scan sends no data");
+  if (c->chat || c->broker)
+    return usage_error(err, "cannot use --to with --%s",
+                       c->chat ? "chat" : "broker");
+  if (c->send_only || c->recv_only)
+    return usage_error(err, "cannot use --to with --%s: a forwarder carries "
+                            "both ways",
+                       c->send_only ? "send-only" : "recv-only");
+  if (!c->listen)
+    return usage_error(err, "--to needs -l: it forwards the clients of a "
+                            "listener");
+  return stdin_options_check(c, "--to", err);
+}
+
 /* Every combination that cannot work, checked once, before any I/O. */
 static int conflicts_check(const cli_t *c, char *err) {
-  bool hub = c->keep || c->chat || c->broker;
-  if (proxy_conflicts_check(c, err) < 0)
+  bool hub = c->keep || c->chat || c->broker || c->to_text;
+  if (proxy_conflicts_check(c, err) < 0 ||
+      exec_conflicts_check(c, err) < 0 || forward_conflicts_check(c, err) < 0)
     return -1;
+  if ((c->output_path || c->hexdump_path) && (c->chat || c->broker || c->scan))
+    return usage_error(err, "cannot use %s with %s: logs are of relayed "
+                            "bytes", c->output_path ? "-o" : "--hex-dump",
+                       c->chat ? "--chat" : c->broker ? "--broker" : "-z");
+  if (c->append_output && !c->output_path && !c->hexdump_path)
+    return usage_error(err, "--append-output needs -o or --hex-dump");
   if (c->family == AF_INET && c->unix_sock)
     return usage_error(err, "cannot use -4 with -U");
   if (c->family == AF_INET6 && c->unix_sock)
@@ -695,6 +814,87 @@ static int proxy_setup(cli_t *c, char *err) {
   return 0;
 }
 
+/* --to ADDR: host:port, [v6]:port, unix:/path or unix:@name; a host and
+ * a port are both needed (there is no default target). */
+static int to_parse(cli_t *c, char *err) {
+  char why[SK_ERR_LEN];
+  const char *t = c->to_text;
+  if (!t)
+    return 0;
+  if (sk_addr_parse(why, &c->to, t, cli_addr_flags(c)) < 0)
+    return usage_error(err, "--to \"%.64s\": %s", t, why);
+  if (c->to.kind == SK_ADDR_UNIX ? !c->to.path[0] && !c->to.abstract
+                                 : !c->to.host[0] || !c->to.port)
+    return usage_error(err, "--to \"%.64s\" is not host:port, [v6]:port, "
+                            "unix:/path or unix:@name", t);
+  return 0;
+}
+
+/* Finds an -e program the way execvp would: a name with a slash as is,
+ * else the first executable file of that name in PATH. */
+static int exec_find(cli_t *c, const char *prog, char *err) {
+  struct stat st;
+  if (strchr(prog, '/')) {
+    if (stat(prog, &st) < 0)
+      return usage_error(err, "exec \"%.64s\": not found (%s)", prog,
+                         strerror(errno));
+    if (!S_ISREG(st.st_mode) || access(prog, X_OK) < 0)
+      return usage_error(err, "exec \"%.64s\" is not executable", prog);
+    snprintf(c->exec_path, sizeof c->exec_path, "%s", prog);
+    return 0;
+  }
+  const char *path = getenv("PATH");
+  bool seen = false;
+  for (path = path ? path : "/usr/local/bin:/usr/bin:/bin"; *path;) {
+    size_t n = strcspn(path, ":");
+    snprintf(c->exec_path, sizeof c->exec_path, "%.*s%s%s", (int)n, path,
+             n ? "/" : "", prog);
+    if (stat(c->exec_path, &st) == 0 && S_ISREG(st.st_mode)) {
+      if (access(c->exec_path, X_OK) == 0)
+        return 0;
+      seen = true;
+    }
+    path += n + (path[n] == ':');
+  }
+  if (seen)
+    return usage_error(err, "exec \"%.64s\" is not executable", prog);
+  return usage_error(err, "exec \"%.64s\": not found in PATH", prog);
+}
+
+/* -c CMD: /bin/sh -c CMD; -e PROG: PROG alone; --exec "PROG ARGS": the
+ * words split on blanks, no shell (as ncat). */
+static int exec_setup(cli_t *c, char *err) {
+  int n = 0;
+  if (!c->exec_text)
+    return 0;
+  if (c->exec_shell) {
+    snprintf(c->exec_path, sizeof c->exec_path, "/bin/sh");
+    c->exec_argv[0] = "sh";
+    c->exec_argv[1] = "-c";
+    c->exec_argv[2] = (char *)c->exec_text;
+    c->exec_argv[3] = NULL;
+    return 0;
+  }
+  if (strlen(c->exec_text) >= sizeof c->exec_words)
+    return usage_error(err, "%s is longer than %zu bytes", c->exec_flag,
+                       sizeof c->exec_words - 1);
+  strcpy(c->exec_words, c->exec_text);
+  if (strcmp(c->exec_flag, "-e") == 0) {
+    c->exec_argv[n++] = c->exec_words;
+  } else {
+    for (char *w = strtok(c->exec_words, " \t"); w; w = strtok(NULL, " \t")) {
+      if (n == CLI_EXEC_ARGS)
+        return usage_error(err, "--exec takes at most %d words",
+                           CLI_EXEC_ARGS);
+      c->exec_argv[n++] = w;
+    }
+  }
+  c->exec_argv[n] = NULL;
+  if (n == 0)
+    return usage_error(err, "%s names no program", c->exec_flag);
+  return exec_find(c, c->exec_argv[0], err);
+}
+
 /* Whether arg is "--name=value" for a long option without a value
  * whose short form (or code) is opt: getopt's "?" for it. */
 static bool long_takes_no_value(const char *arg, int opt) {
@@ -744,8 +944,8 @@ int cli_parse(cli_t *c, int argc, char **argv, char *err) {
   c->quit_ms = -1; /* as nc: stdin EOF alone never ends the relay */
   opterr = 0;
   optind = 1;
-  while ((opt = getopt_long(argc, argv, ":46bCdhi:klm:nNp:q:s:uUvVw:x:X:z",
-                            long_options, NULL)) != -1) {
+  static const char shorts[] = ":46bc:Cde:hi:klm:nNo:p:q:s:uUvVw:x:X:z";
+  while ((opt = getopt_long(argc, argv, shorts, long_options, NULL)) != -1) {
     if (opt == '?')
       return unknown_option(err, argc, argv);
     if (opt == ':')
@@ -757,7 +957,8 @@ int cli_parse(cli_t *c, int argc, char **argv, char *err) {
   }
   if (conflicts_check(c, err) < 0 ||
       target_parse(c, argc - optind, argv + optind, err) < 0 ||
-      target_conflicts_check(c, err) < 0 || proxy_setup(c, err) < 0)
+      target_conflicts_check(c, err) < 0 || proxy_setup(c, err) < 0 ||
+      to_parse(c, err) < 0 || exec_setup(c, err) < 0)
     return -1;
   return CLI_RUN;
 }

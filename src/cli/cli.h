@@ -23,6 +23,9 @@ typedef enum cli_action {
   CLI_VERSION, /* -V: print version, exit 0 */
 } cli_action_t;
 
+/* --exec "PROG ARGS": at most this many words. */
+#define CLI_EXEC_ARGS 64
+
 typedef struct cli {
   bool listen, keep, udp, unix_sock, verbose, shutdown_on_eof, crlf;
   bool scan, send_only, recv_only, chat, broker, progress, no_zero_copy;
@@ -54,6 +57,21 @@ typedef struct cli {
   const char *ssl_trustfile, *ssl_pin, *ssl_cert, *ssl_key, *ssl_alpn;
   const char *ssl_servername;
   const char *ssl_flag; /* the first --ssl-* given, for messages */
+  /* -e / --exec / -c / --sh-exec: run a program with the connection as
+   * its stdin and stdout */
+  const char *exec_text;   /* as given */
+  const char *exec_flag;   /* "-e", "--exec", "-c" or "--sh-exec" */
+  bool exec_shell;         /* -c / --sh-exec: /bin/sh -c exec_text */
+  char exec_path[4096];    /* the program, found in PATH */
+  char *exec_argv[CLI_EXEC_ARGS + 1]; /* NULL-terminated */
+  char exec_words[4096];   /* exec_text split on blanks (--exec) */
+  /* --to ADDR: forward every client to ADDR */
+  const char *to_text;
+  sk_addr_t to;
+  /* -o / --hex-dump: logs of every byte relayed */
+  const char *output_path;   /* -o / --output */
+  const char *hexdump_path;  /* --hex-dump */
+  bool append_output;        /* --append-output */
   const char *federate;      /* --federate URL (checked), or NULL */
   const char *federate_name; /* --federate-name, or NULL */
   unsigned federate_ttl;     /* --federate-ttl seconds, 0: default */

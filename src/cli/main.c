@@ -17,8 +17,10 @@
 #include "cli.h"
 #include "engine.h"
 #include "hub.h"
+#include "outlog.h"
 #include "relay.h"
 #include "ping.h"
+#include "serve.h"
 
 static int fail(int code, const char *err) {
   fprintf(stderr, "sockit: %s\n", err);
@@ -97,6 +99,10 @@ static int socktype(const cli_t *c) {
   return c->udp ? SOCK_DGRAM : SOCK_STREAM;
 }
 
+/* -o / --hex-dump: opened before any socket (a log that cannot be
+ * opened is exit 1 with nothing sent); one log for every relay. */
+static sk_outlog_t outlog = {.raw = {.fd = -1}, .dump = {.fd = -1}};
+
 static sk_relay_opts_t relay_opts(const cli_t *c) {
   sk_relay_opts_t o = {
       .in_fd = c->recv_only ? -1 : STDIN_FILENO,
@@ -113,6 +119,7 @@ static sk_relay_opts_t relay_opts(const cli_t *c) {
       .dgram_listen = c->udp && c->listen,
       .dgram_all_peers = c->udp && c->listen && c->keep,
       .acl = c->udp && c->listen ? &c->acl : NULL,
+      .log = sk_outlog_active(&outlog) ? &outlog : NULL,
   };
   return o;
 }
@@ -356,6 +363,7 @@ static sk_hub_opts_t hub_opts(const cli_t *c) {
       .verbose = c->verbose,
       .crlf = c->crlf,
       .history = c->history,
+      .log = sk_outlog_active(&outlog) ? &outlog : NULL,
   };
   return o;
 }
@@ -391,6 +399,57 @@ static int serve_hub(const cli_t *c, int fd) {
     rc = sk_hub_run(&j.e, err, fd, &o);
   job_close(&j);
   return job_exit(&j, rc, err);
+}
+
+/* Exec and forwarding: each client joined to its own program or
+ * outbound connection (serve.h). */
+static sk_serve_opts_t serve_opts(const cli_t *c) {
+  sk_serve_opts_t o = {
+      .file = c->exec_text ? c->exec_path : NULL,
+      .argv = c->exec_argv,
+      .to = &c->to,
+      .connect_timeout_ms = c->wait_ms,
+      .keep = c->keep || c->to_text,
+      .max_clients = c->max_conns,
+      .udp_idle_ms = c->idle_ms,
+      .acl = &c->acl,
+      .verbose = c->verbose,
+      .relay = relay_opts(c),
+  };
+  /* -w is the outbound connect's bound here; -i alone is the idle one. */
+  o.relay.idle_timeout_ms = c->udp ? 0 : c->idle_ms;
+  o.relay.quit_after_eof = false;
+  o.relay.dgram_listen = o.relay.dgram_all_peers = false;
+  o.relay.acl = NULL;
+  /* Many relays: no totals per relay (-v says who connected and what
+   * failed); one exec relay keeps nc's -v totals. */
+  o.relay.verbose = c->verbose && c->exec_text && !c->keep;
+  return o;
+}
+
+/* The exit code of a serve run: its error, a failed child or connection
+ * (1), a signal, or 0. */
+static int serve_exit(const job_t *j, int rc, const char *err, bool failed) {
+  int code = job_exit(j, rc, err);
+  return code == SK_EXIT_OK && failed ? SK_EXIT_ERROR : code;
+}
+
+/* lfd listening, or fd (>= 0, lfd -1) connected: exec or forwarding. */
+static int serve(const cli_t *c, int lfd, int fd) {
+  char err[SK_ERR_LEN];
+  bool failed = false;
+  sk_serve_opts_t o = serve_opts(c);
+  job_t j;
+  raise_nofile_limit();
+  int rc = job_open(&j, err, c->exec_text ? "exec" : "forward");
+  if (rc == 0 && c->udp)
+    rc = sk_serve_udp(&j.e, err, lfd, &o);
+  else if (rc == 0 && lfd >= 0)
+    rc = sk_serve_run(&j.e, err, lfd, &o, &failed);
+  else if (rc == 0)
+    rc = sk_serve_fd(&j.e, err, fd, &o, &failed);
+  job_close(&j);
+  return serve_exit(&j, rc, err, failed);
 }
 
 static volatile sig_atomic_t stop_signal;
@@ -456,7 +515,9 @@ static int listen_and_serve(const cli_t *c, sk_tls_ctx_t *ctx) {
     return fail(SK_EXIT_ERROR, err);
   notice_listening(c, lfd);
   tls_announce(c, ctx, lfd);
-  if (c->udp) {
+  if (c->exec_text || c->to_text) {
+    rc = serve(c, lfd, -1);
+  } else if (c->udp) {
     rc = relay(c, dup(lfd), NULL, NULL);
   } else if (c->keep || c->chat || c->broker) {
     rc = serve_hub(c, lfd);
@@ -505,6 +566,11 @@ static int connect_and_relay(const cli_t *c, sk_tls_ctx_t *ctx) {
   char peer[SK_ADDRSTR_LEN];
   peer_name(fd, peer, sizeof peer);
   notice_connected(c, fd, c->addr.port);
+  if (c->exec_text) {
+    int rc = serve(c, -1, fd);
+    close(fd);
+    return rc;
+  }
   if (!c->chat) {
     int rc = relay(c, fd, peer, ctx);
     if (o.source && source.kind == SK_ADDR_UNIX && !source.abstract)
@@ -547,6 +613,10 @@ int main(int argc, char **argv) {
   /* A peer or reader that closes early must cost an EPIPE, not the
    * process; the library sets no such policy, main does. */
   signal(SIGPIPE, SIG_IGN);
+  if ((c.output_path || c.hexdump_path) &&
+      sk_outlog_open(&outlog, err, c.output_path, c.hexdump_path,
+                     c.append_output) < 0)
+    return fail(SK_EXIT_ERROR, err);
   if (c.scan)
     return scan(&c);
   sk_tls_ctx_t *ctx;

@@ -22,7 +22,7 @@ void sk__endpoint_init(sk__endpoint_t *e, void *owner, int fd,
     return;
   e->socket = S_ISSOCK(st.st_mode);
   e->regular = S_ISREG(st.st_mode);
-  e->tty = isatty(fd);
+  e->tty = S_ISCHR(st.st_mode) && isatty(fd); /* no ioctl for a socket */
   /* epoll refuses regular files and most devices (/dev/null): those
    * never block, so we treat them as always ready instead. */
   e->polled = e->socket || S_ISFIFO(st.st_mode) || e->tty;
@@ -38,7 +38,12 @@ int sk__endpoint_open(sk__endpoint_t *e, uv_loop_t *loop) {
   if (!e->polled)
     return 0;
   e->saved_flags = fcntl(e->fd, F_GETFL);
-  if (e->saved_flags < 0 || fcntl(e->fd, F_SETFL, e->saved_flags | O_NONBLOCK))
+  if (e->saved_flags < 0)
+    return -errno;
+  /* Already non-blocking (a forwarder's sockets): nothing to restore. */
+  if (e->saved_flags & O_NONBLOCK)
+    e->saved_flags = -1;
+  else if (fcntl(e->fd, F_SETFL, e->saved_flags | O_NONBLOCK) < 0)
     return -errno;
   e->poll.data = e;
   int rc = uv_poll_init(loop, &e->poll, e->fd);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "hub_int.h"
+#include "outlog.h"
 #include "sockit/addr.h"
 #include "sockit/error.h"
 #include "sockit/sock.h"
@@ -407,6 +408,8 @@ static void conn_read(sk__conn_t *c) {
   ssize_t n = sk__endpoint_read(&c->ep, h->rbuf, h->read_max);
   if (n > 0) {
     c->last_active = uv_now(h->loop);
+    sk__outlog_tap(h->opts.log, h->e, SK_OUTLOG_RECEIVED, h->rbuf,
+                   (size_t)n);
     h->mode->on_data(c, h->rbuf, (size_t)n);
   } else if (n == 0) {
     if (h->mode->on_eof)
@@ -656,6 +659,7 @@ static void input_close(sk__hub_t *h) {
 static void input_read(sk__hub_t *h) {
   ssize_t n = sk__endpoint_read(&h->in, h->inbuf, h->in_cap);
   if (n > 0) {
+    sk__outlog_tap(h->opts.log, h->e, SK_OUTLOG_SENT, h->inbuf, (size_t)n);
     h->mode->on_input(h, h->inbuf, (size_t)n);
     return;
   }

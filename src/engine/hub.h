@@ -45,6 +45,8 @@ typedef struct sk_hub_opts {
   unsigned history;     /* chat: lines of its room a joiner is sent
                            (0: none; at most 1000, more is taken as 1000;
                            a room keeps max_queue / 4 bytes at most) */
+  struct sk_outlog *log; /* -k -o / --hex-dump: what clients send and the
+                           operator's input, as read; NULL: none */
   const char *federate;      /* chat: redis://[:PASS@]HOST:PORT[/DB] or NULL */
   const char *federate_name; /* this server in /who; NULL: host:port */
   unsigned federate_ttl;     /* s a dead server's members linger; 0: 10 */

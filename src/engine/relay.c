@@ -28,6 +28,7 @@
 #include "sockit/addr.h"
 #include "endpoint.h"
 #include "engine.h"
+#include "outlog.h"
 #include "relay.h"
 #include "sockit/sock.h"
 #include "sockit/tls.h"
@@ -567,21 +568,50 @@ static bool dgram_send(pump_t *p) {
   return true;
 }
 
+/* -o / --hex-dump: what one read brought, [from, tail) of the buffer. */
+static void pump_tap(pump_t *p, size_t from) {
+  relay_t *r = p->relay;
+  if (r->opts->log && p->tail > from)
+    sk__outlog_tap(r->opts->log, r->e,
+                   p == &r->up ? SK_OUTLOG_SENT : SK_OUTLOG_RECEIVED,
+                   p->buf + from, p->tail - from);
+}
+
+/* The same for the datagrams a batch read added, slots [from, n). */
+static void pump_tap_batch(pump_t *p, size_t from) {
+  relay_t *r = p->relay;
+  for (size_t i = from; r->opts->log && i < p->batch->n; i++)
+    sk__outlog_tap(r->opts->log, r->e,
+                   p == &r->up ? SK_OUTLOG_SENT : SK_OUTLOG_RECEIVED,
+                   p->batch->iov[i].iov_base, p->batch->iov[i].iov_len);
+}
+
 /* ---- plain read/write ------------------------------------------------- */
 
 static bool copy_read(pump_t *p) {
-  if (p->batch)
-    return p->src->dgram ? dgram_recv(p) : dgram_fill(p);
+  if (p->batch) {
+    /* dgram_fill appends to the batch; dgram_recv makes a new one (and
+     * leaves it as it was when it fails). */
+    size_t n = p->batch->n, next = p->batch->next;
+    bool moved = p->src->dgram ? dgram_recv(p) : dgram_fill(p);
+    if (!p->src->dgram)
+      pump_tap_batch(p, n);
+    else if (moved && (p->batch->n != n || p->batch->next != next))
+      pump_tap_batch(p, 0);
+    return moved;
+  }
   copy_make_room(p);
   size_t space = p->cap - p->tail, want = p->crlf ? space / 2 : space;
   /* -C reads into the far end of the room and converts down to `at`:
    * in place, since the output never overtakes the input. */
   char *at = p->buf + p->tail, *into = p->crlf ? at + space - want : at;
   ssize_t n = sk__endpoint_read(p->src, into, want);
-  if (n > 0)
+  if (n > 0) {
+    size_t from = p->tail;
     p->tail += p->crlf ? sk__crlf_convert(into, (size_t)n, at, &p->crlf_last)
                        : (size_t)n;
-  else if (n == 0)
+    pump_tap(p, from);
+  } else if (n == 0)
     p->eof = true;
   else if (errno == EAGAIN)
     return false;
@@ -748,13 +778,20 @@ static void pump_finish(pump_t *p) {
   relay_t *r = p->relay;
   const sk_relay_opts_t *o = r->opts;
   p->done = true;
+  if (p == &r->down && o->half_close) {
+    /* Forwarding: the FIN goes on; the other direction carries on. */
+    if (p->dst->socket && !p->dst->dgram)
+      shutdown(p->dst->fd, SHUT_WR);
+    return;
+  }
   if (p == &r->down) {
     relay_wind_down(r);
     return;
   }
-  if (o->shutdown_on_eof && p->dst->tls)
+  if ((o->shutdown_on_eof || o->half_close) && p->dst->tls)
     relay_close_notify(r, p->dst); /* TLS's half-close */
-  else if (o->shutdown_on_eof && p->dst->socket && !p->dst->dgram)
+  else if ((o->shutdown_on_eof || o->half_close) && p->dst->socket &&
+           !p->dst->dgram)
     shutdown(p->dst->fd, SHUT_WR);
   if (!o->quit_after_eof)
     return;
@@ -785,13 +822,57 @@ static move_t move_choose(const pump_t *p, const sk_relay_opts_t *o) {
   const end_t *s = p->src, *d = p->dst;
   if (s->tls || d->tls) /* records: no zero-copy move for them */
     return MOVE_COPY;
-  if (o->no_zero_copy || p->crlf || s->dgram || d->dgram || s->tty || d->tty)
+  if (o->no_zero_copy || p->crlf || s->dgram || d->dgram || s->tty ||
+      d->tty || sk_outlog_active(o->log))
     return MOVE_COPY;
   if (s->regular && d->socket)
     return MOVE_SENDFILE;
   if (s->socket || d->socket)
     return MOVE_SPLICE;
   return MOVE_COPY;
+}
+
+/* Splice pipes outlive their relay: a forwarder starts one relay per
+ * connection, and making two 1 MiB pipes (pipe2, F_SETPIPE_SZ, close)
+ * for each costs more than the 64 bytes it may carry. Empty pipes are
+ * kept here for the next relay, a bounded few; the process has one loop
+ * (main's), so there is no lock. */
+#define PIPE_POOL_MAX 64
+static struct {
+  int fd[2];
+  size_t cap;
+} pipe_pool[PIPE_POOL_MAX];
+static size_t pipe_pool_n;
+
+static int pipe_get(pump_t *p) {
+  if (pipe_pool_n > 0) {
+    pipe_pool_n--;
+    p->pipe[0] = pipe_pool[pipe_pool_n].fd[0];
+    p->pipe[1] = pipe_pool[pipe_pool_n].fd[1];
+    p->pipe_cap = pipe_pool[pipe_pool_n].cap;
+    return 0;
+  }
+  if (pipe2(p->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+    return -errno;
+  int got = fcntl(p->pipe[1], F_SETPIPE_SZ, PIPE_WANT);
+  p->pipe_cap = got > 0 ? (size_t)got : 65536;
+  return 0;
+}
+
+/* An empty pipe goes back to the pool; one holding bytes is closed. */
+static void pipe_put(pump_t *p) {
+  if (p->pipe[0] < 0)
+    return;
+  if (p->in_pipe == 0 && pipe_pool_n < PIPE_POOL_MAX) {
+    pipe_pool[pipe_pool_n].fd[0] = p->pipe[0];
+    pipe_pool[pipe_pool_n].fd[1] = p->pipe[1];
+    pipe_pool[pipe_pool_n].cap = p->pipe_cap;
+    pipe_pool_n++;
+  } else {
+    close(p->pipe[0]);
+    close(p->pipe[1]);
+  }
+  p->pipe[0] = p->pipe[1] = -1;
 }
 
 static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
@@ -807,13 +888,8 @@ static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
   if (!p->active)
     return 0;
   p->move = move_choose(p, o);
-  if (p->move == MOVE_SPLICE) {
-    if (pipe2(p->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-      return -errno;
-    int got = fcntl(p->pipe[1], F_SETPIPE_SZ, PIPE_WANT);
-    p->pipe_cap = got > 0 ? (size_t)got : 65536;
-    return 0;
-  }
+  if (p->move == MOVE_SPLICE)
+    return pipe_get(p);
   if (p->move == MOVE_SENDFILE)
     return 0;
   p->cap = copy_cap(o);
@@ -832,10 +908,7 @@ static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
 static void pump_free(pump_t *p) {
   free(p->buf);
   free(p->batch);
-  if (p->pipe[0] >= 0) {
-    close(p->pipe[0]);
-    close(p->pipe[1]);
-  }
+  pipe_put(p);
 }
 
 /* ---- the loop -------------------------------------------------------- */
@@ -1235,7 +1308,10 @@ static void dgram_pipe_grow(int fd) {
 static void relay_measure(relay_t *r, const sk_relay_opts_t *o) {
   struct stat st;
   off_t at;
-  r->dgram_max = dgram_limit(r->b_rd->fd, o);
+  /* Asked of the socket only when a datagram may be made: a forwarder's
+   * stream relays spare the system call. */
+  r->dgram_max = r->b_rd->dgram || r->b_wr->dgram ? dgram_limit(r->b_rd->fd, o)
+                                                  : UDP_PAYLOAD_MAX;
   r->progress_tty = o->progress && isatty(STDERR_FILENO);
   if (r->a_rd->regular && fstat(r->a_rd->fd, &st) == 0 &&
       (at = lseek(r->a_rd->fd, 0, SEEK_CUR)) >= 0 && st.st_size > at)

@@ -31,6 +31,14 @@ typedef struct sk_relay_opts {
   const struct sk_acl *acl; /* dgram_listen: drop datagrams it refuses */
   const char *peer_name; /* for messages; NULL: asked of the socket, which
                             a peer that has reset no longer answers */
+  /* sk_relay_start/join: each direction ends on its own, a stream
+   * socket it wrote to getting shutdown(SHUT_WR); the relay ends when
+   * both have (forwarding). Without, b's EOF ends the relay (nc). */
+  bool half_close;
+  /* -o / --hex-dump: every byte read is written there (a relay with a
+   * log moves with read/write: spliced bytes never reach user space).
+   * "sent" is a's bytes to b, "received" b's to a. NULL: none. */
+  struct sk_outlog *log;
   /* TLS sessions (the caller's, freed by it) on side b's socket (for
    * sk_relay_run: fd) and on side a's, or NULL. Each must be on one
    * stream socket (rfd == wfd). The relay runs the handshake, moves the
