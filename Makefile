@@ -1,6 +1,7 @@
 # sockit: plain make targets over CMake + CTest.
 #   make            build (installs the build's missing Debian packages)
 #   make run        build, then start the chat server on 127.0.0.1:2333
+#                   (browsers: http://127.0.0.1:8080/, WEB_PORT=N)
 #   make test       build, then run every test (SANITIZE=1: ASan + UBSan);
 #                   brings the test tools (nc, ncat, socat) first
 #   make fuzz       run the address-parser fuzzer for FUZZ_SECONDS
@@ -27,10 +28,13 @@ endif
 # costs nothing on a ready machine, Debian or not). A plain build needs
 # the build group only; test, bench and fuzz bring their own tools.
 DEP_build_TOOLS := cmake pkg-config cc python3
-DEP_build_LIBS := libuv cmocka openssl icu-uc icu-i18n hiredis libedit
-DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy ping ip unshare setpriv openssl redis-server curl stunnel4
-DEP_test_FILES := /etc/services /usr/lib/python3/dist-packages/pyte
+DEP_build_LIBS := libuv cmocka openssl icu-uc icu-i18n hiredis libedit libwebsockets
+# --web runs lws on sockit's libuv loop: lws loads this plugin at run time.
+DEP_build_FILES := $(shell pkg-config --variable=libdir libwebsockets 2>/dev/null)/libwebsockets-evlib_uv.so
+DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy ping ip unshare setpriv openssl redis-server curl chromium chromedriver stunnel4
+DEP_test_FILES := /etc/services /usr/lib/python3/dist-packages/pyte /usr/lib/python3/dist-packages/selenium
 DEP_bench_TOOLS := nc ncat socat iperf3 gnuplot perf /usr/sbin/haproxy /usr/sbin/rinetd stunnel4 openssl
+DEP_bench_FILES := /usr/lib/python3/dist-packages/websockets
 DEP_fuzz_TOOLS := clang
 
 DEP_GROUPS := build test bench fuzz
@@ -59,12 +63,15 @@ $(BUILD)/CMakeCache.txt: | deps-build
 build: deps-build $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The main job: the chat server on the tutorial's address.
+# The main job: the chat server on the tutorial's address, and the same
+# room in a browser on WEB_PORT (8080 unless given: make run WEB_PORT=8081).
+WEB_PORT ?= 8080
 run: build
 	@echo "sockit chat server on 127.0.0.1:2333; join from another terminal:"
 	@echo "  $(BUILD)/sockit --chat 127.0.0.1 2333    or    nc 127.0.0.1 2333"
+	@echo "or from a browser:  http://127.0.0.1:$(WEB_PORT)/"
 	@echo "type here to speak as <server>; Ctrl-C stops it."
-	./$(BUILD)/sockit --chat -l 127.0.0.1 2333
+	./$(BUILD)/sockit --chat -l 127.0.0.1 2333 --web $(WEB_PORT)
 
 test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j 2

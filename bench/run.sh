@@ -8,6 +8,7 @@
 #                             harness and that every tool answers; fails
 #                             only when something breaks, never on speed
 #   bench/run.sh --only tput,rr,udp,fanout,connrate,profile,ping,udptarget,federate,forward,tls
+#   bench/run.sh --only web   the chat's WebSocket side (not in the default run)
 #   bench/run.sh --reps 5 --out DIR --clients 100,1000   (fan-out sizes)
 #
 # Environment: SOCKIT (default build/sockit), CC (default cc).
@@ -848,9 +849,26 @@ scenario_profile() {
 # shellcheck source=bench/forward.sh
 . "$ROOT/bench/forward.sh"
 
-# ==== 10: TLS throughput (bench/tls.sh) ====
-# shellcheck source=bench/tls.sh
-. "$ROOT/bench/tls.sh"
+# ==== web: the chat's browser side (--web) against its TCP side ====
+# Opt-in (--only web): bench/web.py (python3-websockets) measures RSS per
+# idle client and fan-out deliveries/s, TCP then WebSocket, on one chat
+# server each; recorded as "web N side measure value".
+
+scenario_web() {
+  local n=1000 m=200 line
+  [ $QUICK = 1 ] && n=20 m=5
+  say "[web] chat over WebSocket vs TCP: RSS per idle client, fan-out"
+  python3 "$ROOT/bench/web.py" -n $n -m $m --sockit "$SOCKIT" \
+    >"$WORK/web.out" 2>"$WORK/web.err" ||
+    { fail "web: $(tr '\n' ' ' <"$WORK/web.err" | head -c 300)"; return 1; }
+  while read -r line; do
+    local side
+    side=$(kv side "$line")
+    rec web $n "$side" rss_per_client_b "$(kv rss_per_client_b "$line")"
+    rec web $n "$side" rate "$(kv deliveries_per_s "$line")"
+    say "  web $side $n: $(kv deliveries_per_s "$line") deliveries/s, $(kv rss_per_client_b "$line") B/client"
+  done <"$WORK/web.out"
+}
 
 # ==== main ====
 
@@ -863,7 +881,7 @@ note meta run load "$(cut -d' ' -f1-3 /proc/loadavg)"
 note meta run commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt 2>/dev/null || echo ' (with changes to src)')"
 for s in $ONLY; do
   case $s in
-  tput | rr | udp | fanout | connrate | joinstorm | profile | ping | udptarget | federate | forward | tls)
+  tput | rr | udp | fanout | connrate | joinstorm | profile | ping | udptarget | federate | forward | web | tls)
     "scenario_$s" ;;
   *) say "run.sh: unknown scenario \"$s\""; exit 2 ;;
   esac

@@ -58,6 +58,7 @@ const char cli_usage[] =
     "                     servers through Redis (--federate-name NAME,\n"
     "                     --federate-ttl SECS: default host:port, 10)\n"
     "                     (0..1000, default 0)\n"
+    "  --web PORT         chat: also serve the room to browsers on PORT\n"
     "  --progress         bytes and rate on stderr once a second\n"
     "  --no-splice        plain read/write, no splice/sendfile\n"
     "  --proxy ADDR       connect through a proxy at HOST[:PORT] (nc: -x)\n"
@@ -111,6 +112,7 @@ enum {
   OPT_PROXY_TYPE,
   OPT_PROXY_AUTH,
   OPT_HISTORY,
+  OPT_WEB,
   OPT_MCAST_JOIN,
   OPT_MCAST_TTL,
   OPT_MCAST_LOOP,
@@ -163,6 +165,7 @@ static const struct option long_options[] = {
     {"proxy-type", required_argument, NULL, OPT_PROXY_TYPE},
     {"proxy-auth", required_argument, NULL, OPT_PROXY_AUTH},
     {"history", required_argument, NULL, OPT_HISTORY},
+    {"web", required_argument, NULL, OPT_WEB},
     {"mcast-join", required_argument, NULL, OPT_MCAST_JOIN},
     {"mcast-ttl", required_argument, NULL, OPT_MCAST_TTL},
     {"mcast-loop", required_argument, NULL, OPT_MCAST_LOOP},
@@ -440,6 +443,11 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
     c->history = (unsigned)v;
     c->history_set = true;
     break;
+  case OPT_WEB:
+    if (number_parse(err, "web", arg, 1, 65535, false, &v) < 0)
+      return -1;
+    c->web_port = (int)v;
+    break;
   case OPT_ALLOW:
   case OPT_DENY:
     return sk_acl_add(err, &c->acl, arg, opt == OPT_ALLOW) < 0 ? -1 : 0;
@@ -652,6 +660,8 @@ static int conflicts_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use --chat with --broker");
   if (c->history_set && !(c->chat && c->listen))
     return usage_error(err, "--history needs --chat -l");
+  if (c->web_port && !(c->chat && c->listen && !c->udp && !c->unix_sock))
+    return usage_error(err, "--web needs --chat -l on TCP");
   if ((c->federate || c->federate_name || c->federate_ttl) &&
       !(c->chat && c->listen))
     return usage_error(err, "--federate%s needs --chat -l",

@@ -51,6 +51,7 @@ typedef struct cli {
   sk_proxy_opts_t proxy;   /* type SK_PROXY_NONE when there is none */
   unsigned history;        /* --history: chat lines a joiner is sent */
   bool history_set;        /* --history given (it needs --chat -l) */
+  int web_port;            /* --web: the browser side's port, or 0 */
   sk_mcast_t mcast;    /* --mcast-join, --mcast-ttl, --mcast-loop, -b */
   /* --ssl (--tls): TLS on the connection, or on the listener with -l */
   bool ssl, insecure, ssl_verify_client;

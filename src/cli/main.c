@@ -363,6 +363,8 @@ static sk_hub_opts_t hub_opts(const cli_t *c) {
       .verbose = c->verbose,
       .crlf = c->crlf,
       .history = c->history,
+      .web_port = c->web_port,
+      .web_host = c->addr.host[0] ? c->addr.host : NULL,
       .log = sk_outlog_active(&outlog) ? &outlog : NULL,
   };
   return o;

@@ -872,20 +872,28 @@ static int fd_above_stdio(int fd) {
 static int hub_accept_one(sk__hub_t *h) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  sk__peer_t peer;
   int fd = accept4(h->listen_fd, (struct sockaddr *)&ss, &len,
                    SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0)
     return accept_error(h, errno);
   if ((fd = fd_above_stdio(fd)) < 0)
     return 1;
+  sk__hub_adopt(h, fd, (const struct sockaddr *)&ss, len);
+  return 1;
+}
+
+void sk__hub_adopt(sk__hub_t *h, int fd, const struct sockaddr *sa,
+                   socklen_t len) {
+  sk__peer_t peer;
   memset(&peer, 0, sizeof peer);
-  memcpy(&peer, &ss, len < sizeof peer ? len : sizeof peer);
-  if (!sk_acl_permits(h->opts.acl, (const struct sockaddr *)&ss)) {
+  memcpy(&peer, sa, len < sizeof peer ? len : sizeof peer);
+  if (h->stopping) {
+    close(fd);
+  } else if (!sk_acl_permits(h->opts.acl, sa)) {
     char addr[SK_ADDRSTR_LEN];
     close(fd);
     if (h->opts.verbose) {
-      sk_sockaddr_format((const struct sockaddr *)&ss, len, addr, sizeof addr);
+      sk_sockaddr_format(sa, len, addr, sizeof addr);
       sk__hub_notice(h, "%s denied by the access list", addr);
     }
   } else if (h->opts.max_conns > 0 &&
@@ -894,7 +902,6 @@ static int hub_accept_one(sk__hub_t *h) {
   } else {
     conn_open(h, fd, &peer);
   }
-  return 1;
 }
 
 static void listener_cb(uv_poll_t *p, int status, int events) {
@@ -988,8 +995,12 @@ static void hub_on_stop(void *mode, sk_stop_t reason) {
 static void hub_stop_check(sk__hub_t *h) {
   bool out_done = !h->out_open || h->out_error || h->out_detached ||
                   h->outq.bytes == 0;
-  if (h->stopping && h->n_conns == 0 && out_done)
+  if (h->stopping && h->n_conns == 0 && out_done && !sk__web_busy(h))
     hub_finish(h);
+}
+
+void sk__hub_stop_check(sk__hub_t *h) {
+  hub_stop_check(h);
 }
 
 /* Stops reading and accepting, then lets each client and stdout take
@@ -1032,6 +1043,7 @@ static void hub_finish(sk__hub_t *h) {
   if (h->out_open)
     sk__endpoint_watch(&h->out, 0, NULL);
   h->out_open = false;
+  sk__web_close(h); /* its connections have left with the clients */
   close_if_open((uv_handle_t *)&h->listener);
   close_if_open((uv_handle_t *)&h->accept_timer);
   close_if_open((uv_handle_t *)&h->sweep_timer);
@@ -1149,8 +1161,15 @@ static int hub_stdio_open(char *err, sk__hub_t *h) {
 
 /* Frees everything; safe after a setup that stopped half-way. */
 static void hub_free(sk__hub_t *h) {
+  if (h->web && !h->finished) { /* setting up failed: lws closes its own
+                                   handles before the walk below */
+    sk__web_close(h);
+    for (int i = 0; i < 16 && uv_run(h->loop, UV_RUN_NOWAIT); i++)
+      ;
+  }
   if (h->loop_ready)
     sk__engine_close_all(h->e);
+  sk__web_free(h);
   /* The reverse of opening: stdin and stdout may share one open file
    * description (a terminal), whose saved "stdout" flags hold stdin's
    * O_NONBLOCK. */
@@ -1178,7 +1197,7 @@ static int hub_setup(char *err, sk__hub_t *h, int listen_fd,
   h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (h->mode->init && h->mode->init(h) < 0)
     return sk__fail(err, -ENOMEM, "hub: %s", strerror(ENOMEM));
-  if ((rc = hub_handles_init(err, h)) != 0 ||
+  if ((rc = hub_handles_init(err, h)) != 0 || (rc = sk__web_open(err, h)) ||
       (rc = hub_stdio_open(err, h)) != 0)
     return rc;
   hub_reads_update(h);

@@ -45,6 +45,9 @@ typedef struct sk_hub_opts {
   unsigned history;     /* chat: lines of its room a joiner is sent
                            (0: none; at most 1000, more is taken as 1000;
                            a room keeps max_queue / 4 bytes at most) */
+  int web_port;         /* chat: also serve the web client and its
+                           WebSocket here (0: no web side) */
+  const char *web_host; /* address the web side listens on (NULL: all) */
   struct sk_outlog *log; /* -k -o / --hex-dump: what clients send and the
                            operator's input, as read; NULL: none */
   const char *federate;      /* chat: redis://[:PASS@]HOST:PORT[/DB] or NULL */

@@ -163,6 +163,7 @@ struct sk__hub {
   bool in_held; /* the mode keeps operator input: read no more for now */
   int crlf_last; /* last operator byte, for LF to CRLF */
 
+  struct sk__web *web; /* --web: the browser side (web.c), or NULL */
   sk__conn_t **conns; /* members, draining ones included */
   uint32_t n_conns, cap_conns, n_open;
   sk__conn_t *dirty_head, *dirty_tail;
@@ -190,6 +191,12 @@ void sk__conn_unhold(sk__conn_t *c);
 /* The same for the operator's input (sk__hub_input_hold(h, false) when
  * the mode has taken what it kept). */
 void sk__hub_input_hold(sk__hub_t *h, bool on);
+/* Makes the connected stream socket fd a member as if it had been
+ * accepted from sa: the access list, max_conns and notices apply to sa
+ * (--web adopts one end of a socket pair with the browser's address).
+ * Takes fd in every case. */
+void sk__hub_adopt(sk__hub_t *h, int fd, const struct sockaddr *sa,
+                   socklen_t len);
 /* Reads must pause: a queue is over the high-water mark or input held. */
 bool sk__hub_busy(const sk__hub_t *h);
 /* Makes sure the current loop turn reaches the flush (and on_turn). */
@@ -202,6 +209,23 @@ void sk__conn_peer_format(const sk__conn_t *c, char *buf, size_t n);
 const char *sk__why_text(const sk__hub_t *h, int why, char *buf, size_t n);
 /* "sockit: ..." and a newline on stderr. */
 void sk__hub_notice(const sk__hub_t *h, const char *fmt, ...) SK__PRINTF(2, 3);
+
+/* ---- the browser side (web.c) ---- */
+
+/* Starts the web client and WebSocket endpoint on opts.web_port when it
+ * is set: each WebSocket becomes a member through sk__hub_adopt. Returns
+ * 0, or a negative code with one line in err. */
+int sk__web_open(char *err, sk__hub_t *h);
+/* A WebSocket is still open: stopping waits for its close handshake
+ * (up to the hub's stop timer). */
+bool sk__web_busy(const sk__hub_t *h);
+/* The web side calls this when its last WebSocket has closed. */
+void sk__hub_stop_check(sk__hub_t *h);
+/* Closes the endpoint and what is left of its connections (lws goes on
+ * closing its handles on the loop); idempotent. */
+void sk__web_close(sk__hub_t *h);
+/* Once the loop has run out: finishes lws's teardown and frees. */
+void sk__web_free(sk__hub_t *h);
 
 /* ---- pure helpers (broker.c, chat.c), exposed for the unit tests ---- */
 
