@@ -31,9 +31,9 @@ DEP_build_TOOLS := cmake pkg-config cc python3
 DEP_build_LIBS := libuv cmocka openssl icu-uc icu-i18n hiredis libedit libwebsockets
 # --web runs lws on sockit's libuv loop: lws loads this plugin at run time.
 DEP_build_FILES := $(shell pkg-config --variable=libdir libwebsockets 2>/dev/null)/libwebsockets-evlib_uv.so
-DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy ping ip unshare setpriv openssl redis-server curl chromium chromedriver
+DEP_test_TOOLS := nc ncat socat /usr/sbin/danted tinyproxy ping ip unshare setpriv openssl redis-server curl chromium chromedriver stunnel4
 DEP_test_FILES := /etc/services /usr/lib/python3/dist-packages/pyte /usr/lib/python3/dist-packages/selenium
-DEP_bench_TOOLS := nc ncat socat iperf3 gnuplot perf /usr/sbin/haproxy /usr/sbin/rinetd
+DEP_bench_TOOLS := nc ncat socat iperf3 gnuplot perf /usr/sbin/haproxy /usr/sbin/rinetd stunnel4 openssl
 DEP_bench_FILES := /usr/lib/python3/dist-packages/websockets
 DEP_fuzz_TOOLS := clang
 

@@ -575,6 +575,38 @@ EOF
     echo
   fi
 
+  # ---- 10. TLS throughput (bench/tls.sh)
+  if [ -n "$(awk -F '\t' '$1 == "tls"' "$AGG")" ]; then
+    echo "## 10. TLS throughput: 1 GiB through TOOL over TLS"
+    echo
+    echo "From /dev/shm, client -> TLS -> listener -> /dev/null on loopback, one"
+    echo "certificate (EC P-256) for all; stunnel4 is a pair (nc -> stunnel"
+    echo "client -> TLS -> stunnel server -> nc), ncat's listener sends (its"
+    echo "client loses the end of a file it sends). All take OpenSSL 3's"
+    echo "defaults. Targets (issue 11): sockit >= 3x ncat, >= 2x socat."
+    nego=$(awk -F '\t' '$1 == "tls" && $3 == "sockit" {v = $4} END {print v}' "$NOTES")
+    [ -n "$nego" ] && echo "sockit -v: $nego."
+    echo
+    echo "| tool | MiB/s | min–max | sockit is | target | n |"
+    echo "|---|--:|--:|--:|---|--:|"
+    skt=$(g tls file sockit mibs)
+    for t in sockit ncat socat stunnel4; do
+      m=$(g tls file $t mibs)
+      [ -n "$m" ] || continue
+      tgt=–
+      case $t in
+      ncat) ge "$skt" "$(awk -v m="$m" 'BEGIN {print 3 * m}')" && tgt="3x: met" || tgt="3x: **not met**" ;;
+      socat) ge "$skt" "$(awk -v m="$m" 'BEGIN {print 2 * m}')" && tgt="2x: met" || tgt="2x: **not met**" ;;
+      esac
+      echo "| $t | $(num "$m") | $(range "$(g tls file $t mibs min)" "$(g tls file $t mibs max)") | $([ $t = sockit ] && echo – || ratio "$skt" "$m") | $tgt | $(g tls file $t mibs n) |"
+    done
+    for a in aes-128-gcm aes-256-gcm; do
+      m=$(g tls cipher "$a" mibs)
+      [ -n "$m" ] && echo "| cipher limit, one core: \`openssl speed -evp $a\` (16 KiB) | $(num "$m") | | $(ratio "$skt" "$m") | | 1 |"
+    done
+    echo
+  fi
+
   # ---- where sockit is not ahead: every comparison it loses, listed
   behind=$TMP/behind.md
   : >"$behind"
@@ -615,6 +647,9 @@ EOF
       lose "fan-out --$m at $n clients vs ncat" "$(g fanout "$n" sockit-$m rate)" "$(g fanout "$n" ncat-$m rate)" "lines/s"
       lose "memory per idle client, --$m at $n clients, vs ncat" "$(g fanout "$n" sockit-$m rss_per_client_b)" "$(g fanout "$n" ncat-$m rss_per_client_b)" "bytes" lower
     done
+  done
+  for t in ncat socat stunnel4; do
+    lose "TLS throughput vs $t" "$(g tls file sockit mibs)" "$(g tls file $t mibs)" MiB/s
   done
   for t in ncat socat; do
     lose "connection rate vs $t" "$(g connrate c4 sockit rate)" "$(g connrate c4 $t rate)" "connections/s"

@@ -7,7 +7,7 @@
 #   bench/run.sh --quick      each scenario once at a tiny size: proves the
 #                             harness and that every tool answers; fails
 #                             only when something breaks, never on speed
-#   bench/run.sh --only tput,rr,udp,fanout,connrate,profile,ping,udptarget,federate,forward
+#   bench/run.sh --only tput,rr,udp,fanout,connrate,profile,ping,udptarget,federate,forward,tls
 #   bench/run.sh --only web   the chat's WebSocket side (not in the default run)
 #   bench/run.sh --reps 5 --out DIR --clients 100,1000   (fan-out sizes)
 #
@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SOCKIT=${SOCKIT:-$ROOT/build/sockit}
 QUICK=0
 REPS=3
-ONLY="tput rr udp fanout connrate joinstorm profile ping udptarget federate forward"
+ONLY="tput rr udp fanout connrate joinstorm profile ping udptarget federate forward tls"
 OUT=""
 CLIENTS=""
 
@@ -881,7 +881,7 @@ note meta run load "$(cut -d' ' -f1-3 /proc/loadavg)"
 note meta run commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt 2>/dev/null || echo ' (with changes to src)')"
 for s in $ONLY; do
   case $s in
-  tput | rr | udp | fanout | connrate | joinstorm | profile | ping | udptarget | federate | forward | web)
+  tput | rr | udp | fanout | connrate | joinstorm | profile | ping | udptarget | federate | forward | web | tls)
     "scenario_$s" ;;
   *) say "run.sh: unknown scenario \"$s\""; exit 2 ;;
   esac

@@ -118,7 +118,8 @@ SK_API ssize_t sk_tls_write(char *err, sk_tls_t *t, const void *buf,
  * returns 0. The peer's close_notify arrives as sk_tls_read's 0. */
 SK_API int sk_tls_shutdown(char *err, sk_tls_t *t);
 
-/* Decrypted bytes already buffered: read them before polling again. */
+/* Bytes OpenSSL already holds, decrypted (or, read ahead and not yet
+ * decrypted, 1): read them before polling again. */
 SK_API size_t sk_tls_pending(const sk_tls_t *t);
 
 /* After the handshake: "TLSv1.3", "TLS_AES_256_GCM_SHA384", the ALPN

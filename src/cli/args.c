@@ -69,6 +69,18 @@ const char cli_usage[] =
     "  --mcast-loop on|off -u: our own multicast back to this host\n"
     "  --mcast-if IFACE   -u: send multicast through IFACE\n"
     "  -b, --broadcast    -u: allow sending to a broadcast address\n"
+    "  --ssl, --tls       TLS: the client verifies the server's certificate\n"
+    "                     (system CAs + host name); -l --ssl without a\n"
+    "                     certificate makes one and prints its pin\n"
+    "  --ssl-trustfile F  CAs to trust besides the system's (-l: the CAs of\n"
+    "                     client certificates, with --ssl-verify-client)\n"
+    "  --ssl-pin sha256:HEX  accept exactly the certificate with this hash\n"
+    "  --insecure         accept any certificate (says so on stderr)\n"
+    "  --ssl-cert F, --ssl-key F  our certificate and key (PEM)\n"
+    "  --ssl-alpn LIST    ALPN protocols, comma-separated (h2,http/1.1)\n"
+    "  --ssl-servername N the name sent (SNI) and checked, not the host\n"
+    "  --ssl-verify-client  -l: require a client certificate signed by\n"
+    "                     --ssl-trustfile\n"
     "  -e, --exec PROG    run PROG (--exec \"PROG ARGS\": split on blanks, no "
     "shell)\n"
     "                     with the connection as its stdin and stdout\n"
@@ -105,6 +117,15 @@ enum {
   OPT_MCAST_TTL,
   OPT_MCAST_LOOP,
   OPT_MCAST_IF,
+  OPT_SSL,
+  OPT_SSL_TRUSTFILE,
+  OPT_SSL_PIN,
+  OPT_INSECURE,
+  OPT_SSL_CERT,
+  OPT_SSL_KEY,
+  OPT_SSL_ALPN,
+  OPT_SSL_SERVERNAME,
+  OPT_SSL_VERIFY_CLIENT,
   OPT_EXEC,
   OPT_SH_EXEC,
   OPT_TO,
@@ -150,6 +171,16 @@ static const struct option long_options[] = {
     {"mcast-loop", required_argument, NULL, OPT_MCAST_LOOP},
     {"broadcast", no_argument, NULL, 'b'},
     {"mcast-if", required_argument, NULL, OPT_MCAST_IF},
+    {"ssl", no_argument, NULL, OPT_SSL},
+    {"tls", no_argument, NULL, OPT_SSL},
+    {"ssl-trustfile", required_argument, NULL, OPT_SSL_TRUSTFILE},
+    {"ssl-pin", required_argument, NULL, OPT_SSL_PIN},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"ssl-cert", required_argument, NULL, OPT_SSL_CERT},
+    {"ssl-key", required_argument, NULL, OPT_SSL_KEY},
+    {"ssl-alpn", required_argument, NULL, OPT_SSL_ALPN},
+    {"ssl-servername", required_argument, NULL, OPT_SSL_SERVERNAME},
+    {"ssl-verify-client", no_argument, NULL, OPT_SSL_VERIFY_CLIENT},
     {"exec", required_argument, NULL, OPT_EXEC},
     {"sh-exec", required_argument, NULL, OPT_SH_EXEC},
     {"to", required_argument, NULL, OPT_TO},
@@ -303,6 +334,38 @@ static int mcast_option_apply(cli_t *c, int opt, const char *arg,
   return -1;
 }
 
+/* --ssl and its --ssl-* options; 0 or -1. The first --ssl-* is kept
+ * to name it when --ssl is missing. */
+static int ssl_option_apply(cli_t *c, int opt, const char *arg, char *err) {
+  static const char *const names[] = {
+      "--ssl-trustfile", "--ssl-pin", "--insecure", "--ssl-cert",
+      "--ssl-key", "--ssl-alpn", "--ssl-servername", "--ssl-verify-client"};
+  unsigned char md[32];
+  if (opt == OPT_SSL) {
+    c->ssl = true;
+    return 0;
+  }
+  if (!c->ssl_flag)
+    c->ssl_flag = names[opt - OPT_SSL_TRUSTFILE];
+  switch (opt) {
+  case OPT_SSL_TRUSTFILE: c->ssl_trustfile = arg; break;
+  case OPT_SSL_PIN:
+    c->ssl_pin = arg;
+    return sk_tls_pin_parse(err, arg, md) < 0 ? -1 : 0;
+  case OPT_INSECURE: c->insecure = true; break;
+  case OPT_SSL_CERT: c->ssl_cert = arg; break;
+  case OPT_SSL_KEY: c->ssl_key = arg; break;
+  case OPT_SSL_ALPN: c->ssl_alpn = arg; break;
+  case OPT_SSL_SERVERNAME:
+    if (!arg[0])
+      return usage_error(err, "--ssl-servername \"\" is empty; give a name");
+    c->ssl_servername = arg;
+    break;
+  case OPT_SSL_VERIFY_CLIENT: c->ssl_verify_client = true; break;
+  }
+  return 0;
+}
+
 /* -e, --exec, -c, --sh-exec: one program; -e with -c is a mistake. */
 static int exec_option_apply(cli_t *c, int opt, const char *arg, char *err) {
   static const char *const names[] = {"-e", "--exec", "-c", "--sh-exec"};
@@ -409,7 +472,10 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   case OPT_APPEND_OUTPUT: c->append_output = true; break;
   case 'h': return CLI_HELP;
   case 'V': return CLI_VERSION;
-  default: return mcast_option_apply(c, opt, arg, err);
+  default:
+    if (opt >= OPT_SSL && opt <= OPT_SSL_VERIFY_CLIENT)
+      return ssl_option_apply(c, opt, arg, err);
+    return mcast_option_apply(c, opt, arg, err);
   }
   return 0;
 }
@@ -457,6 +523,56 @@ static int mcast_conflicts_check(const cli_t *c, char *err) {
   if (m->join && !c->listen)
     return usage_error(err, "--mcast-join needs -l: a client's connected "
                             "socket takes datagrams from its peer only");
+  return 0;
+}
+
+/* The modes TLS does not reach yet, and what only one side can use. */
+static int ssl_mode_check(const cli_t *c, char *err) {
+  if (c->udp || c->scan)
+    return usage_error(err, "cannot use --ssl with %s: TLS needs a stream "
+                            "connection",
+                       c->udp ? "-u (DTLS is not supported)" : "-z");
+  if (c->listen && (c->keep || c->chat || c->broker))
+    return usage_error(err, "cannot use --ssl with %s: TLS for -k, --broker "
+                            "and --chat is not built yet",
+                       c->keep ? "-k" : c->chat ? "--chat" : "--broker");
+  if (c->chat)
+    return usage_error(err, "cannot use --ssl with --chat: the TLS chat "
+                            "client is not built yet");
+  if (c->exec_text || c->to_text)
+    return usage_error(err, "cannot use --ssl with %s: TLS for exec and "
+                            "forwarding (termination, --to-ssl) is not "
+                            "built yet",
+                       c->to_text ? "--to" : c->exec_flag);
+  return 0;
+}
+
+/* --ssl's options: each needs --ssl, and each belongs to one side. */
+static int ssl_conflicts_check(const cli_t *c, char *err) {
+  if (!c->ssl)
+    return c->ssl_flag ? usage_error(err, "%s needs --ssl", c->ssl_flag) : 0;
+  if (ssl_mode_check(c, err) < 0)
+    return -1;
+  if (c->ssl_pin && (c->insecure || c->ssl_trustfile))
+    return usage_error(err, "cannot use --ssl-pin with %s: the pin alone "
+                            "decides which certificate is accepted",
+                       c->insecure ? "--insecure" : "--ssl-trustfile");
+  if (c->ssl_key && !c->ssl_cert)
+    return usage_error(err, "--ssl-key needs --ssl-cert");
+  if (c->listen && (c->ssl_pin || c->insecure || c->ssl_servername))
+    return usage_error(err, "cannot use %s with -l: it checks the server's "
+                            "certificate (a client's option)",
+                       c->ssl_pin ? "--ssl-pin" : c->insecure
+                                                      ? "--insecure"
+                                                      : "--ssl-servername");
+  if (c->ssl_verify_client && !c->listen)
+    return usage_error(err, "--ssl-verify-client needs -l");
+  if (c->listen && (c->ssl_verify_client != !!c->ssl_trustfile))
+    return usage_error(err, c->ssl_verify_client
+                                ? "--ssl-verify-client needs --ssl-trustfile "
+                                  "CA: the CAs client certificates come from"
+                                : "--ssl-trustfile with -l needs "
+                                  "--ssl-verify-client");
   return 0;
 }
 
@@ -576,11 +692,18 @@ static int conflicts_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use -p with -U");
   if (c->scan && (c->chat || c->send_only || c->recv_only))
     return usage_error(err, "cannot use -z with a data option");
+  if (ssl_conflicts_check(c, err) < 0)
+    return -1;
   return mcast_conflicts_check(c, err);
 }
 
 /* Conflicts that depend on the target (unix:PATH sets -U). */
 static int target_conflicts_check(const cli_t *c, char *err) {
+  if (c->ssl && c->unix_sock && !c->listen &&
+      !(c->ssl_servername || c->ssl_pin || c->insecure))
+    return usage_error(err, "--ssl with a Unix socket needs --ssl-servername "
+                            "NAME, --ssl-pin or --insecure: a path is no name "
+                            "a certificate holds");
   if (c->unix_sock && c->source_host && (c->listen || !c->udp))
     return usage_error(err, "cannot use -s with -U%s: only a Unix datagram "
                             "client (-u) binds a source path",

@@ -53,6 +53,11 @@ typedef struct cli {
   bool history_set;        /* --history given (it needs --chat -l) */
   int web_port;            /* --web: the browser side's port, or 0 */
   sk_mcast_t mcast;    /* --mcast-join, --mcast-ttl, --mcast-loop, -b */
+  /* --ssl (--tls): TLS on the connection, or on the listener with -l */
+  bool ssl, insecure, ssl_verify_client;
+  const char *ssl_trustfile, *ssl_pin, *ssl_cert, *ssl_key, *ssl_alpn;
+  const char *ssl_servername;
+  const char *ssl_flag; /* the first --ssl-* given, for messages */
   /* -e / --exec / -c / --sh-exec: run a program with the connection as
    * its stdin and stdout */
   const char *exec_text;   /* as given */

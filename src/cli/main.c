@@ -203,16 +203,96 @@ static void peer_name(int fd, char *name, size_t n) {
     sk_sockaddr_format((struct sockaddr *)&ss, len, name, n);
 }
 
-static int relay(const cli_t *c, int fd, const char *peer) {
+/* ---- TLS: one context per run, one session per connection ---- */
+
+/* --ssl's context for this side; NULL without --ssl. A file or key the
+ * library refuses is a usage error, found before any connection. */
+static int tls_setup(const cli_t *c, sk_tls_ctx_t **ctx, char *err) {
+  sk_tls_opts_t o = {
+      .role = c->listen ? SK_TLS_SERVER : SK_TLS_CLIENT,
+      .trustfile = c->ssl_trustfile,
+      .pin = c->ssl_pin,
+      .insecure = c->insecure,
+      .cert = c->ssl_cert,
+      .key = c->ssl_key,
+      .alpn = c->ssl_alpn,
+      .servername = c->ssl_servername,
+      .verify_client = c->ssl_verify_client,
+  };
+  if (c->listen && c->addr.kind == SK_ADDR_INET)
+    o.ephemeral_host = c->addr.host;
+  *ctx = NULL;
+  if (!c->ssl)
+    return 0;
+  return sk_tls_ctx_new(err, ctx, &o);
+}
+
+/* A session on fd for the relay; the client names the host it checks.
+ * Returns 0 (and *t, NULL without --ssl) or -1 with the line in err. */
+static int tls_session(const cli_t *c, sk_tls_ctx_t *ctx, int fd,
+                       const char *peer, sk_tls_t **t, char *err) {
+  *t = NULL;
+  if (!ctx)
+    return 0;
+  const char *host = c->listen || c->addr.kind != SK_ADDR_INET
+                         ? NULL
+                         : c->addr.host;
+  if (sk_tls_ctx_insecure(ctx)) /* every time: it must not go unnoticed */
+    fprintf(stderr, "sockit: warning: --insecure: the certificate of %s "
+                    "is not verified; anyone on the path can read and "
+                    "change the data\n",
+            peer[0] ? peer : c->addr.host);
+  return sk_tls_new(err, t, ctx, fd, host, peer[0] ? peer : NULL) < 0 ? -1
+                                                                      : 0;
+}
+
+/* -l --ssl without --ssl-cert: the certificate made at start, printed
+ * with the one command line that connects to it safely (always, not
+ * only with -v: the client needs it). */
+static void tls_announce(const cli_t *c, sk_tls_ctx_t *ctx, int lfd) {
+  char host[SK_ADDRSTR_LEN] = "127.0.0.1";
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  int port = -1;
+  if (!ctx || c->ssl_cert)
+    return;
+  const char *fp = sk_tls_ctx_fingerprint(ctx);
+  if (c->addr.kind == SK_ADDR_UNIX) {
+    sk_addr_format(&c->addr, host, sizeof host);
+  } else {
+    if (getsockname(lfd, (struct sockaddr *)&ss, &len) == 0)
+      port = sk_sockaddr_host((struct sockaddr *)&ss, host, sizeof host);
+    if (!c->addr.host[0]) /* an any address: this host, by loopback */
+      snprintf(host, sizeof host, "%s",
+               ss.ss_family == AF_INET6 && c->family == AF_INET6 ? "::1"
+                                                                  : "127.0.0.1");
+  }
+  fprintf(stderr, "sockit: certificate %s; connect with: sockit --ssl "
+                  "--ssl-pin %s %s%s",
+          fp, fp, c->addr.kind == SK_ADDR_UNIX ? "-U " : "", host);
+  if (port >= 0)
+    fprintf(stderr, " %d", port);
+  fputc('\n', stderr);
+}
+
+static int relay(const cli_t *c, int fd, const char *peer,
+                 sk_tls_ctx_t *ctx) {
   char err[SK_ERR_LEN];
   sk_relay_opts_t o = relay_opts(c);
   o.peer_name = peer && peer[0] ? peer : NULL;
+  sk_tls_t *t;
+  if (tls_session(c, ctx, fd, peer ? peer : "", &t, err) < 0) {
+    close(fd);
+    return fail(SK_EXIT_ERROR, err);
+  }
+  o.tls = t;
   job_t j;
   int rc = job_open(&j, err, "relay");
   if (rc == 0)
     rc = sk_relay_run(&j.e, err, fd, &o, NULL);
   close(fd);
   job_close(&j);
+  sk_tls_free(t);
   return job_exit(&j, rc, err);
 }
 
@@ -429,17 +509,18 @@ static void listener_close(const cli_t *c, int lfd) {
     unlink(c->addr.path); /* ours: leave no socket file behind */
 }
 
-static int listen_and_serve(const cli_t *c) {
+static int listen_and_serve(const cli_t *c, sk_tls_ctx_t *ctx) {
   char err[SK_ERR_LEN];
   sk_sock_opts_t o = {.family = c->family, .mcast = &c->mcast};
   int rc, lfd = sk_socket_open(err, &c->addr, socktype(c), SK_SOCK_LISTEN, &o);
   if (lfd < 0)
     return fail(SK_EXIT_ERROR, err);
   notice_listening(c, lfd);
+  tls_announce(c, ctx, lfd);
   if (c->exec_text || c->to_text) {
     rc = serve(c, lfd, -1);
   } else if (c->udp) {
-    rc = relay(c, dup(lfd), NULL);
+    rc = relay(c, dup(lfd), NULL, NULL);
   } else if (c->keep || c->chat || c->broker) {
     rc = serve_hub(c, lfd);
   } else {
@@ -448,7 +529,7 @@ static int listen_and_serve(const cli_t *c) {
     listener_close(c, lfd); /* nc serves one client, then stops listening */
     if (stop_signal)
       return 128 + stop_signal; /* stopped while waiting: 130, 143 */
-    return fd < 0 ? fail(SK_EXIT_ERROR, err) : relay(c, fd, peer);
+    return fd < 0 ? fail(SK_EXIT_ERROR, err) : relay(c, fd, peer, ctx);
   }
   listener_close(c, lfd);
   return rc;
@@ -471,7 +552,7 @@ static int target_open(const cli_t *c, const sk_sock_opts_t *o, char *err) {
   return sk_proxy_connect(err, &c->proxy, &c->addr, o);
 }
 
-static int connect_and_relay(const cli_t *c) {
+static int connect_and_relay(const cli_t *c, sk_tls_ctx_t *ctx) {
   char err[SK_ERR_LEN];
   sk_addr_t source;
   sk_sock_opts_t o = {.family = c->family, .timeout_ms = c->wait_ms,
@@ -493,7 +574,7 @@ static int connect_and_relay(const cli_t *c) {
     return rc;
   }
   if (!c->chat) {
-    int rc = relay(c, fd, peer);
+    int rc = relay(c, fd, peer, ctx);
     if (o.source && source.kind == SK_ADDR_UNIX && !source.abstract)
       unlink(source.path); /* bound by us for the replies: leave nothing */
     return rc;
@@ -540,5 +621,10 @@ int main(int argc, char **argv) {
     return fail(SK_EXIT_ERROR, err);
   if (c.scan)
     return scan(&c);
-  return c.listen ? listen_and_serve(&c) : connect_and_relay(&c);
+  sk_tls_ctx_t *ctx;
+  if (tls_setup(&c, &ctx, err) < 0)
+    return fail(SK_EXIT_USAGE, err);
+  int rc = c.listen ? listen_and_serve(&c, ctx) : connect_and_relay(&c, ctx);
+  sk_tls_ctx_free(ctx);
+  return rc;
 }

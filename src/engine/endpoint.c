@@ -1,11 +1,13 @@
 /* The endpoint: one descriptor, its kind, its flags, its poll. */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
 #include "endpoint.h"
+#include "sockit/tls.h"
 
 void sk__endpoint_init(sk__endpoint_t *e, void *owner, int fd,
                        const char *name) {
@@ -130,4 +132,111 @@ int sk__endpoint_poll_failed(sk__endpoint_t *e) {
   if (!e->socket || getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
     return 0;
   return -err;
+}
+
+/* ---- TLS endpoints ---------------------------------------------------- */
+
+int sk__endpoint_tls_attach(sk__endpoint_t *e, struct sk_tls *t) {
+  if (!(e->tls = calloc(1, sizeof *e->tls)))
+    return -ENOMEM;
+  e->tls->tls = t;
+  return 0;
+}
+
+void sk__endpoint_tls_detach(sk__endpoint_t *e) {
+  free(e->tls);
+  e->tls = NULL;
+}
+
+/* The endpoint's readiness follows the session's waits: a direction can
+ * act when its last call asked for nothing. Until the handshake is
+ * done, neither can. */
+static void tls_sync(sk__endpoint_t *e) {
+  const sk__tls_end_t *s = e->tls;
+  e->can_read = s->handshaken && !s->rd_wait;
+  e->can_write = s->handshaken && !s->wr_wait;
+}
+
+/* A WANT code as the poll event it waits for; 0 for anything else. */
+static int tls_want(ssize_t rc) {
+  return rc == SK_TLS_WANT_READ    ? UV_READABLE
+         : rc == SK_TLS_WANT_WRITE ? UV_WRITABLE
+                                   : 0;
+}
+
+int sk__endpoint_tls_handshake(sk__endpoint_t *e) {
+  sk__tls_end_t *s = e->tls;
+  int rc = sk_tls_handshake(s->err, s->tls);
+  s->hs_wait = tls_want(rc);
+  if (rc == 0)
+    s->handshaken = true;
+  tls_sync(e);
+  return rc == 0 ? 1 : s->hs_wait ? 0 : -1;
+}
+
+/* A failed call in errno's terms: EAGAIN with the wait noted, the
+ * socket's errno, or EPROTO for TLS (the line is in s->err). */
+static ssize_t tls_failed(sk__endpoint_t *e, ssize_t rc, int *wait) {
+  if ((*wait = tls_want(rc)) != 0)
+    errno = EAGAIN;
+  else
+    errno = rc > -4096 ? (int)-rc : EPROTO;
+  tls_sync(e);
+  return -1;
+}
+
+ssize_t sk__endpoint_tls_read(sk__endpoint_t *e, char *buf, size_t len) {
+  sk__tls_end_t *s = e->tls;
+  ssize_t n = sk_tls_read(s->err, s->tls, buf, len);
+  if (n >= 0)
+    return n; /* decrypted bytes may remain (sk_tls_pending): read on */
+  if (n == SK_ETLS_TRUNCATED) {
+    s->truncated = true;
+    return 0;
+  }
+  return tls_failed(e, n, &s->rd_wait);
+}
+
+ssize_t sk__endpoint_tls_write(sk__endpoint_t *e, const char *buf, size_t len) {
+  sk__tls_end_t *s = e->tls;
+  ssize_t n = sk_tls_write(s->err, s->tls, buf, len);
+  return n > 0 ? n : tls_failed(e, n, &s->wr_wait);
+}
+
+int sk__endpoint_tls_close_notify(sk__endpoint_t *e) {
+  sk__tls_end_t *s = e->tls;
+  s->shut_asked = true;
+  if (s->shut_sent || !s->handshaken)
+    return 1;
+  if (s->wr_wait)
+    return 0;
+  int rc = sk_tls_shutdown(s->err, s->tls);
+  if (rc == 0) {
+    s->shut_sent = true;
+    return 1;
+  }
+  tls_failed(e, rc, &s->wr_wait);
+  return s->wr_wait ? 0 : -1;
+}
+
+int sk__endpoint_tls_events(const sk__endpoint_t *e, bool reading,
+                            bool writing) {
+  const sk__tls_end_t *s = e->tls;
+  if (!s->handshaken)
+    return s->hs_wait;
+  writing |= s->shut_asked && !s->shut_sent;
+  return (reading ? s->rd_wait : 0) | (writing ? s->wr_wait : 0);
+}
+
+void sk__endpoint_tls_ready(sk__endpoint_t *e, int events) {
+  sk__tls_end_t *s = e->tls;
+  if (events & UV_DISCONNECT)
+    events |= UV_READABLE; /* the next call will see the EOF */
+  if (s->hs_wait & events)
+    s->hs_wait = 0;
+  if (s->rd_wait & events)
+    s->rd_wait = 0;
+  if (s->wr_wait & events)
+    s->wr_wait = 0;
+  tls_sync(e);
 }

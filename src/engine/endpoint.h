@@ -18,6 +18,21 @@
 
 #include "bufq.h"
 #include "sockit/addr.h"
+#include "sockit/error.h"
+
+struct sk_tls;
+
+/* What a TLS endpoint adds to its socket: the session (the caller's)
+ * and, per direction, the poll event the last call asked for, since a
+ * TLS read may wait for writability and a write for readability. */
+typedef struct sk__tls_end {
+  struct sk_tls *tls;
+  int hs_wait, rd_wait, wr_wait; /* UV_READABLE / UV_WRITABLE; 0: try */
+  bool handshaken;
+  bool shut_asked, shut_sent; /* close_notify wanted, and sent */
+  bool truncated;             /* EOF came without close_notify */
+  char err[SK_ERR_LEN];       /* the TLS failure, one line */
+} sk__tls_end_t;
 
 typedef struct sk__endpoint {
   int fd;
@@ -29,6 +44,7 @@ typedef struct sk__endpoint {
   int events;          /* what uv_poll watches now */
   uv_poll_t poll;      /* poll.data is the endpoint */
   void *owner;         /* the relay (or mode) it belongs to */
+  sk__tls_end_t *tls;  /* a TLS endpoint: the socket's bytes are records */
   char name[SK_ADDRSTR_LEN]; /* for messages: "stdin", "127.0.0.1:80" */
 } sk__endpoint_t;
 
@@ -71,10 +87,46 @@ void sk__endpoint_restore(sk__endpoint_t *e);
  */
 int sk__endpoint_write_queue(sk__endpoint_t *e, sk__bufq_t *q);
 
+/* ---- TLS endpoints: a socket endpoint carrying an sk_tls_t ---- */
+
+/* The size of one TLS record: a TLS endpoint's buffer per direction. */
+#define SK__TLS_RECORD (16 * 1024)
+
+/* Makes e (a stream socket) carry session t; returns 0 or -ENOMEM. */
+int sk__endpoint_tls_attach(sk__endpoint_t *e, struct sk_tls *t);
+void sk__endpoint_tls_detach(sk__endpoint_t *e);
+
+/* One handshake step: 1 done, 0 waiting for poll, -1 refused (the line
+ * in e->tls->err). */
+int sk__endpoint_tls_handshake(sk__endpoint_t *e);
+
+/* Read and write in sk__endpoint_read/write's terms: bytes, 0 for EOF
+ * (close_notify, or a truncation noted in e->tls->truncated), or -1
+ * with errno: EAGAIN (poll for what the session asked), EPROTO (the
+ * line in e->tls->err), or the socket's error. */
+ssize_t sk__endpoint_tls_read(sk__endpoint_t *e, char *buf, size_t len);
+ssize_t sk__endpoint_tls_write(sk__endpoint_t *e, const char *buf,
+                               size_t len);
+
+/* Sends close_notify (once), now or when the socket lets it: 1 sent
+ * (or nothing to send), 0 waiting, -1 failed (e->tls->err). */
+int sk__endpoint_tls_close_notify(sk__endpoint_t *e);
+
+/* What to poll for: the handshake's wait, else the read's wait if the
+ * reader wants bytes and the write's if the writer has some (or a
+ * close_notify is due). */
+int sk__endpoint_tls_events(const sk__endpoint_t *e, bool reading,
+                            bool writing);
+
+/* Poll said events (status < 0: both): the waits they answer are over. */
+void sk__endpoint_tls_ready(sk__endpoint_t *e, int events);
+
 /* One read; notes when poll must be asked before reading again. */
 static inline ssize_t sk__endpoint_read(sk__endpoint_t *e, char *buf,
                                         size_t len) {
   ssize_t n;
+  if (e->tls)
+    return sk__endpoint_tls_read(e, buf, len);
   do
     n = read(e->fd, buf, len);
   while (n < 0 && errno == EINTR);
@@ -88,6 +140,8 @@ static inline ssize_t sk__endpoint_read(sk__endpoint_t *e, char *buf,
 static inline ssize_t sk__endpoint_write(sk__endpoint_t *e, const char *buf,
                                          size_t len) {
   ssize_t n;
+  if (e->tls)
+    return sk__endpoint_tls_write(e, buf, len);
   do
     n = e->socket ? send(e->fd, buf, len, MSG_NOSIGNAL)
                   : write(e->fd, buf, len);

@@ -31,6 +31,7 @@
 #include "outlog.h"
 #include "relay.h"
 #include "sockit/sock.h"
+#include "sockit/tls.h"
 
 #define BUF_DEFAULT (256 * 1024)
 #define PIPE_WANT (1024 * 1024)
@@ -180,7 +181,9 @@ static bool is_reset(int e) {
 
 static void pump_read_failed(pump_t *p, int e) {
   p->eof = true;
-  if (p->src->dgram && e == ECONNREFUSED)
+  if (p->src->tls && e == EPROTO)
+    relay_fail(p->relay, true, "%s", p->src->tls->err);
+  else if (p->src->dgram && e == ECONNREFUSED)
     relay_fail(p->relay, true, "%s: no one is listening (Connection refused)",
                p->src->name);
   else if (p->src->socket && is_reset(e))
@@ -220,7 +223,9 @@ static void pump_write_failed(pump_t *p, int e) {
     relay_wind_down(r);
     return;
   }
-  if (e == EMSGSIZE)
+  if (p->dst->tls && e == EPROTO)
+    relay_fail(r, true, "%s", p->dst->tls->err);
+  else if (e == EMSGSIZE)
     dgram_too_large(p, NULL, p->tail - p->head);
   else if (p->dst->dgram && e == ECONNREFUSED)
     relay_fail(r, true, "%s: no one is listening (Connection refused)",
@@ -295,7 +300,7 @@ static void copy_make_room(pump_t *p) {
 static bool pump_wants_read(const pump_t *p) {
   const relay_t *r = p->relay;
   if (!p->active || p->eof || r->failed || r->stopping ||
-      p->move == MOVE_SENDFILE)
+      p->move == MOVE_SENDFILE || (p->src->tls && !p->src->tls->handshaken))
     return false;
   if (p->move == MOVE_SPLICE)
     return p->in_pipe < p->pipe_cap && !p->pipe_full;
@@ -310,7 +315,7 @@ static bool pump_wants_read(const pump_t *p) {
 }
 
 static bool pump_wants_write(const pump_t *p) {
-  if (!p->active || p->done)
+  if (!p->active || p->done || (p->dst->tls && !p->dst->tls->handshaken))
     return false;
   if (p->move == MOVE_SENDFILE)
     return !p->eof && !p->relay->failed && !p->relay->stopping;
@@ -759,6 +764,12 @@ static bool pump_write(pump_t *p) {
 
 static void on_quit(uv_timer_t *t);
 
+/* Sends close_notify on a TLS end (now, or once it can write). */
+static void relay_close_notify(relay_t *r, end_t *e) {
+  if (sk__endpoint_tls_close_notify(e) < 0)
+    relay_fail(r, false, "%s", e->tls->err);
+}
+
 /* A direction is over: its source hit EOF and everything is written.
  * Input: half-close if asked (-N), and with -q end a while later.
  * Network: as nc and ncat, the relay ends once the peer's bytes are
@@ -777,8 +788,10 @@ static void pump_finish(pump_t *p) {
     relay_wind_down(r);
     return;
   }
-  if ((o->shutdown_on_eof || o->half_close) && p->dst->socket &&
-      !p->dst->dgram)
+  if ((o->shutdown_on_eof || o->half_close) && p->dst->tls)
+    relay_close_notify(r, p->dst); /* TLS's half-close */
+  else if ((o->shutdown_on_eof || o->half_close) && p->dst->socket &&
+           !p->dst->dgram)
     shutdown(p->dst->fd, SHUT_WR);
   if (!o->quit_after_eof)
     return;
@@ -807,6 +820,8 @@ static void pump_step(pump_t *p) {
 
 static move_t move_choose(const pump_t *p, const sk_relay_opts_t *o) {
   const end_t *s = p->src, *d = p->dst;
+  if (s->tls || d->tls) /* records: no zero-copy move for them */
+    return MOVE_COPY;
   if (o->no_zero_copy || p->crlf || s->dgram || d->dgram || s->tty ||
       d->tty || sk_outlog_active(o->log))
     return MOVE_COPY;
@@ -883,6 +898,10 @@ static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
     if (!(p->batch = calloc(1, sizeof *p->batch)))
       return -ENOMEM;
   }
+  /* TLS: one record per call, so one record's room; decrypted bytes
+   * go from OpenSSL straight to it, and from it to OpenSSL. */
+  if (src->tls || dst->tls)
+    p->cap = SK__TLS_RECORD;
   return (p->buf = malloc(p->cap)) ? 0 : -ENOMEM;
 }
 
@@ -897,6 +916,9 @@ static void pump_free(pump_t *p) {
 static int end_interest(const end_t *e, const pump_t *reader,
                         const pump_t *writer) {
   int events = 0;
+  if (e->tls)
+    return sk__endpoint_tls_events(e, reader && pump_wants_read(reader),
+                                   writer && pump_wants_write(writer));
   if (reader && pump_wants_read(reader) && !e->can_read)
     events |= UV_READABLE;
   if (writer && pump_wants_write(writer) && !e->can_write)
@@ -949,6 +971,9 @@ static void relay_close(relay_t *r) {
     r->reason = SK_STOP_ERROR; /* an error outranks the other reasons */
   else if (r->reason == SK_STOP_NONE)
     r->reason = SK_STOP_DONE;
+  for (size_t i = 0; i < r->n_ends; i++)
+    if (r->ends[i].tls && r->ends[i].tls->truncated && r->o.verbose)
+      sk__engine_log(r->e, SK_LOG_NOTICE, "%s", r->ends[i].tls->err);
   if (r->o.progress || r->o.verbose)
     relay_report(r, true);
   relay_finish(r, r->errored ? -EIO : 0);
@@ -965,8 +990,33 @@ static bool pump_can_act(const pump_t *p) {
          (pump_wants_write(p) && p->dst->can_write);
 }
 
+/* The TLS ends' own steps before any bytes move: the handshake, and a
+ * close_notify that waited for the socket. */
+static void relay_tls_step(relay_t *r) {
+  for (size_t i = 0; i < r->n_ends; i++) {
+    end_t *e = &r->ends[i];
+    if (!e->tls || r->failed)
+      continue;
+    if (!e->tls->handshaken && !e->tls->hs_wait) {
+      int rc = sk__endpoint_tls_handshake(e);
+      if (rc < 0)
+        relay_fail(r, true, "%s", e->tls->err);
+      else if (rc > 0 && r->opts->verbose)
+        sk__engine_log(r->e, SK_LOG_NOTICE, "TLS with %s: %s, %s%s%s",
+                       e->name, sk_tls_version(e->tls->tls),
+                       sk_tls_cipher(e->tls->tls),
+                       *sk_tls_alpn(e->tls->tls) ? ", ALPN " : "",
+                       sk_tls_alpn(e->tls->tls));
+    } else if (e->tls->shut_asked && !e->tls->shut_sent &&
+               !e->tls->wr_wait) {
+      relay_close_notify(r, e);
+    }
+  }
+}
+
 static void relay_turn(relay_t *r) {
   uint64_t before = r->up.bytes + r->down.bytes;
+  relay_tls_step(r);
   if (r->up.active)
     pump_step(&r->up);
   if (r->down.active)
@@ -987,6 +1037,11 @@ static void relay_turn(relay_t *r) {
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   end_t *e = h->data;
+  if (e->tls) {
+    sk__endpoint_tls_ready(e, status < 0 ? UV_READABLE | UV_WRITABLE : events);
+    relay_turn(e->owner);
+    return;
+  }
   /* On a poll error, let the next call on the descriptor report it. */
   if (status < 0 || (events & (UV_READABLE | UV_DISCONNECT)))
     e->can_read = true;
@@ -1054,11 +1109,21 @@ static void relay_report(relay_t *r, bool final) {
   r->report_bytes = total;
 }
 
+/* -w during a TLS handshake: not an idle connection but a peer that
+ * does not answer, a failure (exit 1) rather than an idle end. */
+static void relay_tls_timeout(relay_t *r, int idle_ms) {
+  for (size_t i = 0; i < r->n_ends; i++)
+    if (r->ends[i].tls && !r->ends[i].tls->handshaken)
+      relay_fail(r, true, "TLS handshake with %s: no answer for %d ms",
+                 r->ends[i].name, idle_ms);
+}
+
 static void on_tick(uv_timer_t *t) {
   relay_t *r = t->data;
   uint64_t now = uv_now(r->loop);
   int idle_ms = r->opts->idle_timeout_ms;
   if (idle_ms > 0 && now - r->last_activity >= (uint64_t)idle_ms) {
+    relay_tls_timeout(r, idle_ms);
     if (r->opts->verbose)
       sk__engine_log(r->e, SK_LOG_NOTICE, "no traffic for %d ms; closing",
                      idle_ms);
@@ -1094,6 +1159,8 @@ static void relay_on_stop(void *mode, sk_stop_t reason) {
 /* ---- set-up and tear-down ------------------------------------------- */
 
 static void relay_free(relay_t *r) {
+  for (size_t i = 0; i < r->n_ends; i++)
+    sk__endpoint_tls_detach(&r->ends[i]);
   free(r->peers);
   free(r->peer_lens);
   free(r);
@@ -1136,8 +1203,13 @@ static void relay_finish(relay_t *r, int rc) {
   sk__engine_detach(r->e, &r->part);
   /* Reverse order: stdin and stdout may share one open file description
    * (a terminal), so out's saved flags already hold in's O_NONBLOCK. */
-  for (size_t i = r->n_ends; i-- > 0;)
+  for (size_t i = r->n_ends; i-- > 0;) {
+    /* close_notify both ways: ours goes now if it has not (best effort:
+     * the socket is closing either way). */
+    if (r->ends[i].tls && !r->ends[i].tls->shut_sent)
+      sk__endpoint_tls_close_notify(&r->ends[i]);
     sk__endpoint_restore(&r->ends[i]);
+  }
   pump_free(&r->up);
   pump_free(&r->down);
   r->up.buf = r->down.buf = NULL;
@@ -1247,12 +1319,16 @@ static void relay_measure(relay_t *r, const sk_relay_opts_t *o) {
 }
 
 /* One end per descriptor (one uv_poll each), opened in order. */
-static int side_open(relay_t *r, const sk_relay_side_t *s, end_t **rd,
-                     end_t **wr) {
+static int side_open(relay_t *r, const sk_relay_side_t *s, struct sk_tls *tls,
+                     end_t **rd, end_t **wr) {
   int rc;
   *rd = &r->ends[r->n_ends++];
   sk__endpoint_init(*rd, r, s->rfd, s->rname);
   if ((rc = sk__endpoint_open(*rd, r->loop)) < 0)
+    return rc;
+  if (tls && (s->wfd != s->rfd || !(*rd)->socket || (*rd)->dgram))
+    return -EINVAL; /* TLS runs on one stream socket */
+  if (tls && (rc = sk__endpoint_tls_attach(*rd, tls)) < 0)
     return rc;
   if (s->wfd == s->rfd) {
     *wr = *rd;
@@ -1266,8 +1342,8 @@ static int side_open(relay_t *r, const sk_relay_side_t *s, end_t **rd,
 static int relay_open(relay_t *r, const sk_relay_side_t *a,
                       const sk_relay_side_t *b, const sk_relay_opts_t *o) {
   int rc;
-  if ((rc = side_open(r, b, &r->b_rd, &r->b_wr)) < 0 ||
-      (rc = side_open(r, a, &r->a_rd, &r->a_wr)) < 0)
+  if ((rc = side_open(r, b, o->tls, &r->b_rd, &r->b_wr)) < 0 ||
+      (rc = side_open(r, a, o->a_tls, &r->a_rd, &r->a_wr)) < 0)
     return rc;
   if ((rc = pump_init(&r->up, r, r->a_rd, r->b_wr, o->crlf)) < 0 ||
       (rc = pump_init(&r->down, r, r->b_rd, r->a_wr, false)) < 0)

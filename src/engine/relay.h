@@ -39,6 +39,14 @@ typedef struct sk_relay_opts {
    * log moves with read/write: spliced bytes never reach user space).
    * "sent" is a's bytes to b, "received" b's to a. NULL: none. */
   struct sk_outlog *log;
+  /* TLS sessions (the caller's, freed by it) on side b's socket (for
+   * sk_relay_run: fd) and on side a's, or NULL. Each must be on one
+   * stream socket (rfd == wfd). The relay runs the handshake, moves the
+   * records through one 16 KiB buffer per direction and sends
+   * close_notify at the end. Here rather than in sk_relay_side_t, whose
+   * positional initialisers a new field would break. */
+  struct sk_tls *tls;
+  struct sk_tls *a_tls;
 } sk_relay_opts_t;
 
 /* One side of a relay: where it reads and where it writes. The two may

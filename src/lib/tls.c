@@ -588,7 +588,10 @@ int sk_tls_shutdown(char *err, sk_tls_t *t) {
 }
 
 size_t sk_tls_pending(const sk_tls_t *t) {
-  return (size_t)SSL_pending(t->ssl);
+  size_t n = (size_t)SSL_pending(t->ssl);
+  /* Read ahead (records received, not yet decrypted): poll would not
+   * wake for them either. */
+  return n ? n : SSL_has_pending(t->ssl) ? 1 : 0;
 }
 
 const char *sk_tls_version(const sk_tls_t *t) {

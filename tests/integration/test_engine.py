@@ -32,7 +32,8 @@ class Opts(ctypes.Structure):
                 ("dgram_listen", ctypes.c_bool),
                 ("dgram_all_peers", ctypes.c_bool),
                 ("acl", ctypes.c_void_p), ("peer_name", ctypes.c_char_p),
-                ("half_close", ctypes.c_bool), ("log", ctypes.c_void_p)]
+                ("half_close", ctypes.c_bool), ("log", ctypes.c_void_p),
+                ("tls", ctypes.c_void_p), ("a_tls", ctypes.c_void_p)]
 class Side(ctypes.Structure):
     _fields_ = [("rfd", ctypes.c_int), ("wfd", ctypes.c_int),
                 ("rname", ctypes.c_char_p), ("wname", ctypes.c_char_p)]
