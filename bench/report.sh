@@ -455,6 +455,28 @@ EOF
     echo
   fi
 
+  # ---- 5d. the chat in a browser (WebSocket) against its TCP side
+  if [ -n "$(awk -F '\t' '$1 == "web"' "$AGG")" ]; then
+    echo "## 5d. Chat over WebSocket (--web) against TCP"
+    echo
+    echo "\`bench/web.py\`: N idle clients of one \`sockit --chat -l --web\`"
+    echo "server, all WebSocket or all TCP; VmRSS per idle client, then"
+    echo "every client receiving a burst of 64-byte lines (deliveries/s; the"
+    echo "Python WebSocket client limits the WebSocket figure as much as the"
+    echo "server does)."
+    echo
+    echo "| side | clients | VmRSS per idle client, B | deliveries/s | n |"
+    echo "|---|--:|--:|--:|--:|"
+    for n in $(awk -F '\t' '$1 == "web" {print $2}' "$AGG" | sort -un); do
+      for t in tcp websocket; do
+        m=$(g web $n $t rate)
+        [ -n "$m" ] || continue
+        echo "| $t | $(num $n) | $(num "$(g web $n $t rss_per_client_b)") | $(num "$m") | $(g web $n $t rate n) |"
+      done
+    done
+    echo
+  fi
+
   # ---- 5c. federation through Redis
   if [ -n "$(awk -F '\t' '$1 == "federate"' "$AGG")" ]; then
     echo "## 5c. Chat federation through Redis"

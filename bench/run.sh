@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SOCKIT=${SOCKIT:-$ROOT/build/sockit}
 QUICK=0
 REPS=3
-ONLY="tput rr udp fanout connrate joinstorm profile ping udptarget federate forward tls"
+ONLY="tput rr udp fanout connrate joinstorm web profile ping udptarget federate forward tls"
 OUT=""
 CLIENTS=""
 
@@ -850,7 +850,7 @@ scenario_profile() {
 . "$ROOT/bench/forward.sh"
 
 # ==== web: the chat's browser side (--web) against its TCP side ====
-# Opt-in (--only web): bench/web.py (python3-websockets) measures RSS per
+# In the default run (and --only web): bench/web.py (python3-websockets) measures RSS per
 # idle client and fan-out deliveries/s, TCP then WebSocket, on one chat
 # server each; recorded as "web N side measure value".
 
