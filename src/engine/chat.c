@@ -142,12 +142,20 @@ static bool name_reserved(chat_t *ch,
   return false;
 }
 
-chat_conn_t *sk__chat_find(chat_t *ch, const char *name, size_t len) {
-  char norm[SK__NICK_BYTES + 1], keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+int sk__chat_name_keys(chat_t *ch, const char *name, size_t len,
+                       char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES]) {
+  char norm[SK__NICK_BYTES + 1];
   const char *why;
   size_t n;
   if (sk__nick_normalize(ch->nicks, name, len, norm, &n, &why) < 0 ||
       sk__nick_keys(ch->nicks, norm, n, keys) < 0)
+    return -1;
+  return 0;
+}
+
+chat_conn_t *sk__chat_find(chat_t *ch, const char *name, size_t len) {
+  char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+  if (sk__chat_name_keys(ch, name, len, keys) < 0)
     return NULL;
   return name_holder(ch, keys);
 }

@@ -142,6 +142,10 @@ void sk__chat_op_tell(sk__hub_t *h, const char *fmt, ...) SK__PRINTF(2, 3);
 #define SK__CHAT_QUOTE_CAP (SK_UTF8_SANITIZED_MAX(SK__CHAT_QUOTE_MAX) + 4)
 const char *sk__chat_quote(char *out, const char *s, size_t len);
 /* The member whose name is name to a reader, or NULL. */
+/* The look-alike keys of a name as typed (normalised first); -1 when it
+ * is no valid name. */
+int sk__chat_name_keys(chat_t *ch, const char *name, size_t len,
+                       char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES]);
 chat_conn_t *sk__chat_find(chat_t *ch, const char *name, size_t len);
 /* Renames cc; 0, or -EINVAL / -EEXIST with a reason told to nobody. */
 int sk__chat_rename(chat_conn_t *cc, const char *name, size_t len,

@@ -459,12 +459,8 @@ bool sk__fed_taken(sk__hub_t *h, char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES]) {
 
 static fed_remote_t *remote_by_name(sk__fed_t *f, const char *name,
                                     size_t len) {
-  chat_t *ch = sk__chat_of(f->h);
-  char norm[SK__NICK_BYTES + 1], keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
-  const char *why;
-  size_t n;
-  if (sk__nick_normalize(ch->nicks, name, len, norm, &n, &why) < 0 ||
-      sk__nick_keys(ch->nicks, norm, n, keys) < 0)
+  char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+  if (sk__chat_name_keys(sk__chat_of(f->h), name, len, keys) < 0)
     return NULL;
   for (uint32_t i = 0; i < f->n_remote; i++)
     for (int k = 0; k < SK__NICK_KEYS; k++)
