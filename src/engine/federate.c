@@ -92,6 +92,9 @@ struct sk__fed {
   uint32_t n_origins;
   fed_remote_t *remote;
   uint32_t n_remote, cap_remote;
+  /* remote[] indexed by each name key (open addressing): slot = index + 1,
+   * 0 empty, FED_TOMB deleted; sized so that joins and /msg stay O(1). */
+  uint32_t *idx, idx_cap, idx_used;
   char *out; /* a message being published: the longest line and a header */
   size_t out_cap;
 };
@@ -400,17 +403,98 @@ uint64_t sk__fed_next_id(sk__hub_t *h, uint64_t last) {
 
 /* ---- the members of the other servers ---- */
 
-static fed_remote_t *remote_find(sk__fed_t *f, uint16_t o, const char *name) {
+#define FED_TOMB UINT32_MAX
+
+static uint32_t key_hash(const char *s) { /* FNV-1a */
+  uint32_t x = 2166136261u;
+  for (; *s; s++)
+    x = (x ^ (unsigned char)*s) * 16777619u;
+  return x;
+}
+
+/* The next remote[] index whose key k is key, from *pos on; -1 at end. */
+static int64_t idx_next(const sk__fed_t *f, int k, const char *key,
+                        uint32_t *pos) {
+  for (uint32_t n = 0; f->idx_cap && n < f->idx_cap; n++) {
+    uint32_t s = (*pos)++ & (f->idx_cap - 1), v = f->idx[s];
+    if (v == 0)
+      return -1;
+    if (v != FED_TOMB && strcmp(f->remote[v - 1].keys[k], key) == 0)
+      return v - 1;
+  }
+  return -1;
+}
+
+static void idx_add(sk__fed_t *f, uint32_t i) {
+  for (int k = 0; k < SK__NICK_KEYS; k++) {
+    uint32_t s = key_hash(f->remote[i].keys[k]);
+    while (f->idx[s & (f->idx_cap - 1)] != 0 &&
+           f->idx[s & (f->idx_cap - 1)] != FED_TOMB)
+      s++;
+    f->idx[s & (f->idx_cap - 1)] = i + 1;
+    f->idx_used++;
+  }
+}
+
+/* Rewrites the slots holding remote[i] to v (FED_TOMB, or a new place). */
+static void idx_set(sk__fed_t *f, uint32_t i, uint32_t v) {
+  for (int k = 0; k < SK__NICK_KEYS; k++) {
+    uint32_t s = key_hash(f->remote[i].keys[k]);
+    for (uint32_t n = 0; n < f->idx_cap && f->idx[s & (f->idx_cap - 1)];
+         n++, s++)
+      if (f->idx[s & (f->idx_cap - 1)] == i + 1) {
+        f->idx[s & (f->idx_cap - 1)] = v;
+        break;
+      }
+  }
+}
+
+/* Room for one more member (tombstones count until the rebuild). */
+static int idx_reserve(sk__fed_t *f) {
+  if ((f->idx_used + SK__NICK_KEYS) * 2 <= f->idx_cap)
+    return 0;
+  uint32_t cap = 256;
+  while (cap < (f->n_remote + 1) * SK__NICK_KEYS * 4)
+    cap *= 2;
+  uint32_t *t = calloc(cap, sizeof *t);
+  if (!t)
+    return -ENOMEM;
+  free(f->idx);
+  f->idx = t;
+  f->idx_cap = cap;
+  f->idx_used = 0;
   for (uint32_t i = 0; i < f->n_remote; i++)
+    idx_add(f, i);
+  return 0;
+}
+
+static fed_remote_t *remote_find(sk__fed_t *f, uint16_t o, const char *name) {
+  char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
+  if (sk__nick_keys(sk__chat_of(f->h)->nicks, name, strlen(name), keys) < 0)
+    return NULL; /* then it was never kept */
+  uint32_t pos = key_hash(keys[0]);
+  for (int64_t i; (i = idx_next(f, 0, keys[0], &pos)) >= 0;)
     if (f->remote[i].origin == o && strcmp(f->remote[i].name, name) == 0)
       return &f->remote[i];
   return NULL;
 }
 
+/* The first member holding key k (any server), or NULL. */
+static fed_remote_t *remote_by_key(sk__fed_t *f, int k, const char *key) {
+  uint32_t pos = key_hash(key);
+  int64_t i = idx_next(f, k, key, &pos);
+  return i >= 0 ? &f->remote[i] : NULL;
+}
+
 static void remote_del(sk__fed_t *f, fed_remote_t *r) {
+  uint32_t i = (uint32_t)(r - f->remote), last = f->n_remote - 1;
+  idx_set(f, i, FED_TOMB);
+  if (i != last)
+    idx_set(f, last, i + 1);
   for (int k = 0; k < SK__NICK_KEYS; k++)
     free(r->keys[k]);
-  *r = f->remote[--f->n_remote];
+  *r = f->remote[last];
+  f->n_remote--;
 }
 
 /* Adds (or moves) a member of server o; NULL when it cannot be kept. */
@@ -421,7 +505,8 @@ static fed_remote_t *remote_put(sk__fed_t *f, uint16_t o, const char *name,
   size_t len = strlen(name);
   if (!r) {
     if (f->n_remote >= FED_REMOTE_MAX || len > SK__NICK_BYTES ||
-        sk__nick_keys(sk__chat_of(f->h)->nicks, name, len, keys) < 0)
+        sk__nick_keys(sk__chat_of(f->h)->nicks, name, len, keys) < 0 ||
+        idx_reserve(f) < 0)
       return NULL;
     if (f->n_remote == f->cap_remote) {
       uint32_t cap = f->cap_remote ? f->cap_remote * 2 : 64;
@@ -440,6 +525,7 @@ static fed_remote_t *remote_put(sk__fed_t *f, uint16_t o, const char *name,
         return NULL;
       }
     f->n_remote++;
+    idx_add(f, f->n_remote - 1);
     r->origin = o;
     memcpy(r->name, name, len + 1);
     r->name_len = (uint8_t)len;
@@ -450,10 +536,9 @@ static fed_remote_t *remote_put(sk__fed_t *f, uint16_t o, const char *name,
 
 bool sk__fed_taken(sk__hub_t *h, char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES]) {
   sk__fed_t *f = fed_of(h);
-  for (uint32_t i = 0; f && i < f->n_remote; i++)
-    for (int k = 0; k < SK__NICK_KEYS; k++)
-      if (strcmp(f->remote[i].keys[k], keys[k]) == 0)
-        return true;
+  for (int k = 0; f && k < SK__NICK_KEYS; k++)
+    if (remote_by_key(f, k, keys[k]))
+      return true;
   return false;
 }
 
@@ -462,11 +547,10 @@ static fed_remote_t *remote_by_name(sk__fed_t *f, const char *name,
   char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
   if (sk__chat_name_keys(sk__chat_of(f->h), name, len, keys) < 0)
     return NULL;
-  for (uint32_t i = 0; i < f->n_remote; i++)
-    for (int k = 0; k < SK__NICK_KEYS; k++)
-      if (strcmp(f->remote[i].keys[k], keys[k]) == 0)
-        return &f->remote[i];
-  return NULL;
+  fed_remote_t *r = NULL;
+  for (int k = 0; k < SK__NICK_KEYS && !r; k++)
+    r = remote_by_key(f, k, keys[k]);
+  return r;
 }
 
 /* A note in the local room named room, if there is one here. */
@@ -965,6 +1049,7 @@ void sk__fed_close(sk__hub_t *h) {
   while (f->n_remote > 0)
     remote_del(f, &f->remote[f->n_remote - 1]);
   free(f->remote);
+  free(f->idx);
   free(f->out);
   free(f);
   sk__chat_of(h)->fed = NULL;
