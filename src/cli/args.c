@@ -532,11 +532,7 @@ static int ssl_mode_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use --ssl with %s: TLS needs a stream "
                             "connection",
                        c->udp ? "-u (DTLS is not supported)" : "-z");
-  if (c->listen && (c->keep || c->chat || c->broker))
-    return usage_error(err, "cannot use --ssl with %s: TLS for -k, --broker "
-                            "and --chat is not built yet",
-                       c->keep ? "-k" : c->chat ? "--chat" : "--broker");
-  if (c->chat)
+  if (c->chat && !c->listen)
     return usage_error(err, "cannot use --ssl with --chat: the TLS chat "
                             "client is not built yet");
   if (c->exec_text || c->to_text)

@@ -389,10 +389,11 @@ static void raise_nofile_limit(void) {
 }
 
 /* Many clients on one loop: -k, --chat, --broker. */
-static int serve_hub(const cli_t *c, int fd) {
+static int serve_hub(const cli_t *c, int fd, sk_tls_ctx_t *ctx) {
   char err[SK_ERR_LEN];
   raise_nofile_limit();
   sk_hub_opts_t o = hub_opts(c);
+  o.tls = ctx;
   o.federate = c->federate, o.federate_name = c->federate_name,
   o.federate_ttl = c->federate_ttl;
   job_t j;
@@ -522,7 +523,7 @@ static int listen_and_serve(const cli_t *c, sk_tls_ctx_t *ctx) {
   } else if (c->udp) {
     rc = relay(c, dup(lfd), NULL, NULL);
   } else if (c->keep || c->chat || c->broker) {
-    rc = serve_hub(c, lfd);
+    rc = serve_hub(c, lfd, ctx);
   } else {
     char peer[SK_ADDRSTR_LEN];
     int fd = accept_one(c, lfd, err, peer);

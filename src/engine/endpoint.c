@@ -103,8 +103,24 @@ static ssize_t writev_once(const sk__endpoint_t *e, struct iovec *iov,
   return w;
 }
 
+/* A TLS endpoint takes the queue one message at a time: each write is
+ * records of at most SK__TLS_RECORD bytes, no gathering to gain. */
+static int tls_write_queue(sk__endpoint_t *e, sk__bufq_t *q) {
+  struct iovec iov[1];
+  while (q->count > 0 && e->can_write) {
+    sk__bufq_iov(q, iov, 1);
+    ssize_t w = sk__endpoint_tls_write(e, iov[0].iov_base, iov[0].iov_len);
+    if (w < 0)
+      return errno == EAGAIN ? 0 : -errno;
+    sk__bufq_consume(q, (size_t)w);
+  }
+  return 0;
+}
+
 int sk__endpoint_write_queue(sk__endpoint_t *e, sk__bufq_t *q) {
   struct iovec iov[SK__BUFQ_BATCH];
+  if (e->tls)
+    return tls_write_queue(e, q);
   while (q->count > 0 && e->can_write) {
     unsigned n = sk__bufq_iov(q, iov, SK__BUFQ_BATCH);
     size_t want = 0;

@@ -33,6 +33,7 @@
 #include "sockit/addr.h"
 #include "sockit/error.h"
 #include "sockit/sock.h"
+#include "sockit/tls.h"
 
 #define ACCEPT_BURST 64       /* accepts per wakeup, so clients get a turn */
 #define ACCEPT_BACKOFF_MS 100 /* rest after running out of descriptors */
@@ -311,6 +312,10 @@ static void conn_leave(sk__conn_t *c, int why) {
 static void conn_close_cb(uv_handle_t *handle) {
   sk__conn_t *c = ((sk__endpoint_t *)handle->data)->owner;
   sk__hub_t *h = c->hub;
+  if (c->ep.tls) {
+    sk_tls_free(c->ep.tls->tls);
+    sk__endpoint_tls_detach(&c->ep);
+  }
   close(c->ep.fd);
   assert(!c->dirty); /* flushes run before close callbacks in a turn */
   sk__bufq_clear(&c->q);
@@ -355,6 +360,8 @@ static void conn_shutdown(sk__conn_t *c) {
   if (c->shut)
     return;
   c->shut = true;
+  if (c->ep.tls) /* best effort: a full socket loses it, -v tells */
+    (void)sk__endpoint_tls_close_notify(&c->ep);
   shutdown(c->ep.fd, SHUT_WR);
   sk__conn_close(c, c->why);
 }
@@ -367,6 +374,9 @@ static void conn_watch(sk__conn_t *c) {
   int ev = c->reading ? UV_READABLE : 0;
   if (c->q.count > 0 && !c->ep.can_write)
     ev |= UV_WRITABLE;
+  if (c->ep.tls) /* a record may wait for the other direction */
+    ev = sk__endpoint_tls_events(&c->ep, c->reading, c->q.count > 0) |
+         (c->reading ? UV_READABLE : 0); /* no wait: poll says a record */
   sk__endpoint_watch(&c->ep, ev, conn_poll_cb);
 }
 
@@ -403,7 +413,18 @@ void sk__conn_finish(sk__conn_t *c, int why) {
 /* ---- reading ---- */
 
 /* One read into the loop's buffer, handed to the mode. */
+static void conn_read_once(sk__conn_t *c);
+
+/* TLS: bytes already decrypted are not announced by poll: take them
+ * while the client is still read. */
 static void conn_read(sk__conn_t *c) {
+  do
+    conn_read_once(c);
+  while (c->ep.tls && c->reading && c->state == SK__CONN_OPEN &&
+         sk_tls_pending(c->ep.tls->tls) > 0);
+}
+
+static void conn_read_once(sk__conn_t *c) {
   sk__hub_t *h = c->hub;
   ssize_t n = sk__endpoint_read(&c->ep, h->rbuf, h->read_max);
   if (n > 0) {
@@ -420,8 +441,14 @@ static void conn_read(sk__conn_t *c) {
   }
 }
 
+static void conn_tls_poll(sk__conn_t *c, int status, int events);
+
 static void conn_poll_cb(uv_poll_t *p, int status, int events) {
   sk__conn_t *c = ((sk__endpoint_t *)p->data)->owner;
+  if (c->ep.tls) {
+    conn_tls_poll(c, status, events);
+    return;
+  }
   if (status < 0) {
     /* An error on the socket: what it sent before still counts. */
     if (c->reading && c->state == SK__CONN_OPEN)
@@ -754,6 +781,108 @@ static void conn_notice_open(const sk__conn_t *c) {
                  addr + (brackets ? 1 : 0), port ? " " : "", port ? port : "");
 }
 
+/* ---- TLS clients: members once their handshake is done ---- */
+
+static void hs_unlink(sk__hub_t *h, sk__conn_t *c) {
+  if (c->hs_prev)
+    c->hs_prev->hs_next = c->hs_next;
+  else if (h->hs_head == c)
+    h->hs_head = c->hs_next;
+  if (c->hs_next)
+    c->hs_next->hs_prev = c->hs_prev;
+  c->hs_prev = c->hs_next = NULL;
+}
+
+static void hs_free(sk__conn_t *c) {
+  sk__hub_t *h = c->hub;
+  if (c->ep.tls) {
+    sk_tls_free(c->ep.tls->tls);
+    sk__endpoint_tls_detach(&c->ep);
+  }
+  close(c->ep.fd);
+  free(c);
+  if (h->stopping)
+    hub_stop_check(h);
+}
+
+static void hs_close_cb(uv_handle_t *handle) {
+  hs_free(((sk__endpoint_t *)handle->data)->owner);
+}
+
+/* A client that never became a member: no goodbye, no mode call. */
+static void hs_close(sk__conn_t *c) {
+  hs_unlink(c->hub, c);
+  if (!sk__endpoint_close(&c->ep, hs_close_cb))
+    hs_free(c);
+}
+
+static void conn_join(sk__hub_t *h, sk__conn_t *c);
+
+/* One handshake step on the loop; a refusal ends only this client. */
+static void conn_tls_handshake(sk__conn_t *c) {
+  sk__hub_t *h = c->hub;
+  int rc = sk__endpoint_tls_handshake(&c->ep);
+  if (rc == 0) {
+    sk__endpoint_watch(&c->ep, c->ep.tls->hs_wait, conn_poll_cb);
+    return;
+  }
+  if (rc < 0) {
+    if (h->opts.verbose) /* the line names the peer */
+      sk__hub_notice(h, "%s", c->ep.tls->err);
+    hs_close(c);
+    return;
+  }
+  hs_unlink(h, c);
+  conn_join(h, c);
+}
+
+static void conn_tls_start(sk__hub_t *h, sk__conn_t *c) {
+  char peer[SK_ADDRSTR_LEN], err[SK_ERR_LEN];
+  sk_tls_t *t = NULL;
+  c->hs_next = h->hs_head;
+  if (h->hs_head)
+    h->hs_head->hs_prev = c;
+  h->hs_head = c;
+  sk__conn_peer_format(c, peer, sizeof peer);
+  if (sk_tls_new(err, &t, h->opts.tls, c->ep.fd, NULL, peer) < 0) {
+    sk__hub_notice(h, "%s: %s", peer, err);
+    hs_close(c);
+    return;
+  }
+  if (sk__endpoint_tls_attach(&c->ep, t) < 0) {
+    sk_tls_free(t);
+    sk__hub_notice(h, "%s: %s", peer, strerror(ENOMEM));
+    hs_close(c);
+    return;
+  }
+  conn_tls_handshake(c);
+}
+
+/* Poll on a TLS client: the waits it answers end, then the handshake,
+ * the queue or the read goes on. */
+static void conn_tls_poll(sk__conn_t *c, int status, int events) {
+  sk__endpoint_tls_ready(&c->ep, status < 0 ? UV_READABLE | UV_WRITABLE
+                                            : events);
+  if (!c->ep.tls->handshaken) {
+    if (status < 0)
+      sk__endpoint_poll_failed(&c->ep);
+    conn_tls_handshake(c);
+    return;
+  }
+  if (c->q.count > 0 && c->ep.can_write)
+    conn_flush(c);
+  if (c->reading && c->state == SK__CONN_OPEN && c->ep.can_read)
+    conn_read(c);
+  if (c->state != SK__CONN_OPEN && c->state != SK__CONN_DRAINING)
+    return;
+  if (status < 0) {
+    int e = sk__endpoint_poll_failed(&c->ep);
+    sk__conn_close(c, e < 0 ? e : status);
+    return;
+  }
+  conn_watch(c);
+}
+
 static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer) {
   sk__conn_t *c = calloc(1, h->mode->conn_size);
   int rc = !c || conns_reserve(h) < 0 ? UV_ENOMEM : 0;
@@ -767,6 +896,18 @@ static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer) {
   }
   if (rc < 0) {
     sk__hub_notice(h, "new connection: %s", uv_strerror(rc));
+    return;
+  }
+  if (h->opts.tls)
+    conn_tls_start(h, c);
+  else
+    conn_join(h, c);
+}
+
+static void conn_join(sk__hub_t *h, sk__conn_t *c) {
+  if (conns_reserve(h) < 0) { /* a TLS client's handshake took a turn */
+    sk__hub_notice(h, "new connection: %s", uv_strerror(UV_ENOMEM));
+    hs_close(c);
     return;
   }
   c->index = h->n_conns;
@@ -995,7 +1136,8 @@ static void hub_on_stop(void *mode, sk_stop_t reason) {
 static void hub_stop_check(sk__hub_t *h) {
   bool out_done = !h->out_open || h->out_error || h->out_detached ||
                   h->outq.bytes == 0;
-  if (h->stopping && h->n_conns == 0 && out_done && !sk__web_busy(h))
+  if (h->stopping && h->n_conns == 0 && !h->hs_head && out_done &&
+      !sk__web_busy(h))
     hub_finish(h);
 }
 
@@ -1013,6 +1155,8 @@ static void hub_stop(sk__hub_t *h) {
   uv_timer_stop(&h->sweep_timer);
   uv_timer_stop(&h->stall_timer);
   input_close(h);
+  while (h->hs_head) /* not members yet: nothing queued for them */
+    hs_close(h->hs_head);
   for (uint32_t i = h->n_conns; i-- > 0;) { /* backwards: see sweep_cb */
     sk__conn_t *c = h->conns[i];
     if (c->state == SK__CONN_OPEN)

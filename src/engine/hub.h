@@ -53,6 +53,9 @@ typedef struct sk_hub_opts {
   const char *federate;      /* chat: redis://[:PASS@]HOST:PORT[/DB] or NULL */
   const char *federate_name; /* this server in /who; NULL: host:port */
   unsigned federate_ttl;     /* s a dead server's members linger; 0: 10 */
+  struct sk_tls_ctx *tls;    /* server context: each client is a TLS
+                                endpoint, a member once its handshake
+                                is done; NULL: plaintext */
 } sk_hub_opts_t;
 
 /* Longest --federate-name. */

@@ -96,6 +96,7 @@ struct sk__conn {
   int why; /* enum sk__why or a uv error, once it is ending */
   uint64_t congested_at;
   sk__peer_t peer;
+  sk__conn_t *hs_prev, *hs_next; /* TLS: the hub's handshaking list */
 };
 
 /* What differs between -k, --broker and --chat. */
@@ -129,6 +130,7 @@ struct sk__hub {
   char *err;
   sk_stop_t reason; /* why it stops: done, error, or the caller asked */
   bool loop_ready, stop_requested, stopping, finished;
+  sk__conn_t *hs_head; /* TLS clients still handshaking: not members */
   bool reading;         /* clients are being read */
   bool out_paused;      /* stdout is over max_queue behind */
   bool out_detached;    /* stdout fell behind (--broker) or failed */

@@ -370,7 +370,14 @@ class FakeHost(NsCase):
         # "\bE" for the error, as iputils; the late reply still counts.
         ours, theirs = self.both(["-f", "-c", "5", "10.77.0.2"])
         self.assertIn(b".\bE.", ours.stdout)
-        self.assertEqual(shape(ours.stdout), shape(theirs.stdout))
+        self.assertIn(b".\bE.", theirs.stdout)
+        # Whether the late reply lands before the flood's closing wait
+        # ends is a race for both programs alike (it swings with the
+        # machine's load), so the dots after it and the received count
+        # are not compared; what was sent and the error are.
+        self.assertEqual(summary(ours.stdout)[0], summary(theirs.stdout)[0])
+        self.assertIn(b", +1 errors, ", ours.stdout)
+        self.assertIn(b", +1 errors, ", theirs.stdout)
 
 
 def echo_reply(ident, seq, payload, bad_sum=False):

@@ -207,10 +207,6 @@ class Usage(SSLCase):
                    pattern=r"--ssl-verify-client needs -l$")
 
     def test_modes_not_built_yet_are_refused_not_ignored(self):
-        for mode in (["-k"], ["--broker"], ["--chat"]):
-            self.usage("-l", "--ssl", *mode, "1",
-                       pattern=r"cannot use --ssl with %s: TLS for -k, "
-                       r"--broker and --chat is not built yet$" % mode[0])
         self.usage("--ssl", "--chat", "127.0.0.1", "1",
                    pattern=r"cannot use --ssl with --chat")
         self.usage("--ssl", "-u", "127.0.0.1", "1",
