@@ -215,13 +215,19 @@ size_t sk__chat_line_cap(const sk__hub_t *h) {
   return sk__chat_of(h)->scratch_cap - LINE_AT;
 }
 
+/* Formats into the chat's line scratch; returns the bytes kept. */
+static size_t chat_vprintf(sk__hub_t *h, const char *fmt, va_list ap) {
+  size_t cap = sk__chat_line_cap(h);
+  int n = vsnprintf(sk__chat_line(h), cap, fmt, ap);
+  return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 size_t sk__chat_printf(sk__hub_t *h, const char *fmt, ...) {
   va_list ap;
-  size_t cap = sk__chat_line_cap(h);
   va_start(ap, fmt);
-  int n = vsnprintf(sk__chat_line(h), cap, fmt, ap);
+  size_t n = chat_vprintf(h, fmt, ap);
   va_end(ap);
-  return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+  return n;
 }
 
 /* The line, timestamped and marked with its room, to the log. */
@@ -278,13 +284,11 @@ void sk__chat_tell(chat_conn_t *cc, const char *fmt, ...) {
 
 void sk__chat_op_tell(sk__hub_t *h, const char *fmt, ...) {
   va_list ap;
-  size_t cap = sk__chat_line_cap(h);
   va_start(ap, fmt);
-  int n = vsnprintf(sk__chat_line(h), cap, fmt, ap);
+  size_t n = chat_vprintf(h, fmt, ap);
   va_end(ap);
   if (n > 0)
-    sk__chat_emit(h, (size_t)n < cap ? (size_t)n : cap - 1, NULL, NULL,
-                  SK__TO_LOG);
+    sk__chat_emit(h, n, NULL, NULL, SK__TO_LOG);
 }
 
 /* Asks the hub to stop as a signal would, with SK_STOP_DONE (exit 0):
