@@ -334,7 +334,7 @@ class LogErrorTest(LogCase):
         err = bytes(proc.err.transcript)
         self.assertEqual(err.count(b"\n"), 1, "one line: %r" % err)
         self.assertRegex(err, rb"^sockit: .*/dev/full.*No space left")
-        self.assertIn(rc, (0, 1), proc.describe())
+        self.assertEqual(rc, 0, proc.describe())  # the relay went on and ended well
 
 
 if __name__ == "__main__":
