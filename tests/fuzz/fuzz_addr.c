@@ -152,12 +152,27 @@ static void fuzz_acl(const char *text, bool allow) {
   CHECK(sk_acl_permits(&acl, (struct sockaddr *)&ss) == allow);
 }
 
-/* True when s[0..n) holds a C0 control but TAB and LF, DEL or a C1. */
+/* True for the invisible characters sanitizing neutralises (issue 12):
+ * U+200B-200D, U+2028-202E, U+2066-2069 and U+FEFF, in UTF-8. */
+static bool is_invisible(const unsigned char *s, size_t left) {
+  if (left < 3)
+    return false;
+  if (s[0] == 0xe2 && s[1] == 0x80)
+    return (s[2] >= 0x8b && s[2] <= 0x8d) || (s[2] >= 0xa8 && s[2] <= 0xae);
+  if (s[0] == 0xe2 && s[1] == 0x81)
+    return s[2] >= 0xa6 && s[2] <= 0xa9;
+  return s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf;
+}
+
+/* True when s[0..n) holds a C0 control but TAB and LF, DEL, a C1 or an
+ * invisible formatting character. */
 static bool has_controls(const unsigned char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
     if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n') || s[i] == 0x7f)
       return true;
     if (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
+      return true;
+    if (is_invisible(s + i, n - i))
       return true;
   }
   return false;
