@@ -849,6 +849,10 @@ scenario_profile() {
 # shellcheck source=bench/forward.sh
 . "$ROOT/bench/forward.sh"
 
+# ==== 10. TLS (bench/tls.sh) ====
+# shellcheck source=bench/tls.sh
+. "$ROOT/bench/tls.sh"
+
 # ==== web: the chat's browser side (--web) against its TCP side ====
 # In the default run (and --only web): bench/web.py (python3-websockets) measures RSS per
 # idle client and fan-out deliveries/s, TCP then WebSocket, on one chat
@@ -882,7 +886,7 @@ note meta run commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git 
 for s in $ONLY; do
   case $s in
   tput | rr | udp | fanout | connrate | joinstorm | profile | ping | udptarget | federate | forward | web | tls)
-    "scenario_$s" ;;
+    "scenario_$s" || fail "$s: the scenario ended with status $?" ;;
   *) say "run.sh: unknown scenario \"$s\""; exit 2 ;;
   esac
 done
