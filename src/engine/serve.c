@@ -21,13 +21,34 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "endpoint.h"
 #include "internal.h"
 #include "serve.h"
 #include "sockit/sock.h"
+#include "sockit/tls.h"
 
 #define ACCEPTS_PER_WAKE 64
 
+/* A peer that never finishes its handshake must not hold a session
+ * (and, with -m, a slot) forever. The endpoint's bound when it has one. */
+#ifndef SK__TLS_HANDSHAKE_MS
+#define SK__TLS_HANDSHAKE_MS 10000
+#endif
+
 typedef struct serve serve_t;
+
+/* The TLS sides of a session: the client's socket, the target's. */
+enum { HS_CLIENT, HS_TARGET, HS_SIDES };
+
+/* One side's TLS: its session (the relay's once the handshake is done;
+ * freed with the session) and, while the handshake runs, its poll (an
+ * endpoint) and its bound. */
+typedef struct hs {
+  sk_tls_t *tls;
+  sk__endpoint_t ep; /* ep.owner: the session */
+  uv_timer_t timer;  /* timer.data: the session */
+  bool live;         /* the handshake is running */
+} hs_t;
 
 typedef struct session {
   serve_t *s;
@@ -40,6 +61,7 @@ typedef struct session {
   bool connecting;           /* forwarding: the connect is in progress */
   bool cpoll_ready;          /* cpoll is open (closed after each try) */
   bool timed_out, aborted;   /* -w, or a stop: no more tries */
+  hs_t hs[HS_SIDES];         /* TLS handshakes (opts' tls, to_tls) */
   int cerr;                  /* the last try's errno */
   const struct addrinfo *ai; /* forwarding: the address being tried */
   uv_poll_t cpoll;           /* forwarding: the connect's completion */
@@ -75,6 +97,8 @@ static void serve_check_end(serve_t *s);
 
 static void session_free(session_t *c) {
   serve_t *s = c->s;
+  for (int i = 0; i < HS_SIDES; i++)
+    sk_tls_free(c->hs[i].tls); /* after the relay: it used them */
   if (c->cfd >= 0)
     close(c->cfd);
   if (c->ofd >= 0)
@@ -93,7 +117,8 @@ static void session_free(session_t *c) {
 
 /* Over when nothing of it is running or closing any more. */
 static void session_check_end(session_t *c) {
-  if (!c->child_live && !c->relay_live && !c->connecting && c->closing == 0)
+  if (!c->child_live && !c->relay_live && !c->connecting &&
+      !c->hs[HS_CLIENT].live && !c->hs[HS_TARGET].live && c->closing == 0)
     session_free(c);
 }
 
@@ -142,6 +167,8 @@ static void session_relay_start(session_t *c, const sk_relay_side_t *b) {
   sk_relay_opts_t o = s->o.relay;
   sk_relay_side_t a = {c->cfd, c->cfd, c->peer, NULL};
   o.peer_name = c->peer;
+  o.a_tls = c->hs[HS_CLIENT].tls;
+  o.tls = c->hs[HS_TARGET].tls; /* NULL for a child */
   if (s->o.file)
     o.shutdown_on_eof = true; /* the client's EOF: the child's stdin's */
   else
@@ -154,6 +181,120 @@ static void session_relay_start(session_t *c, const sk_relay_side_t *b) {
     if (c->child_live)
       uv_process_kill(&c->child.proc, SIGTERM);
   }
+}
+
+/* ---- TLS: each side's handshake, before what comes next ------------ */
+
+/* Run here rather than by the relay: a client that fails its handshake
+ * (plaintext, a refused certificate, silence) must end before a child
+ * is started or the target is connected for it; a refused target ends
+ * only its client, with the refusal said every time. */
+
+static void session_proceed(session_t *c);
+static void target_ready(session_t *c);
+
+static void hs_poll_closed(uv_handle_t *h) {
+  session_t *c = ((sk__endpoint_t *)h->data)->owner;
+  c->closing--;
+  session_check_end(c);
+}
+
+/* A failed handshake's line: the target's always (its certificate is
+ * the operator's to mend), a client's with -v; plain mode's one client
+ * is the run's failure (main says it, exit 1), as -l --ssl's is. */
+static void hs_failed(session_t *c, int side, const char *err) {
+  serve_t *s = c->s;
+  if (side == HS_TARGET) {
+    sk__engine_log(s->e, SK_LOG_ERROR, "%s", err);
+  } else if (!s->o.keep && s->rc == 0) {
+    s->failed = true;
+    s->rc = SK_ETLS;
+    snprintf(s->err, sizeof s->err, "%s", err);
+  } else if (s->o.verbose) {
+    sk__engine_log(s->e, SK_LOG_NOTICE, "%s", err);
+  }
+}
+
+/* Side's handshake is over: done (err NULL), failed (err its line) or
+ * stopped (both). Its poll and bound close; uv_close unregisters the
+ * poll at once, so the relay may poll the same descriptor next. */
+static void hs_end(session_t *c, int side, bool done, const char *err) {
+  serve_t *s = c->s;
+  hs_t *h = &c->hs[side];
+  h->live = false;
+  uv_timer_stop(&h->timer);
+  session_close_handle(c, (uv_handle_t *)&h->timer);
+  if (sk__endpoint_close(&h->ep, hs_poll_closed))
+    c->closing++;
+  sk__endpoint_tls_detach(&h->ep);
+  if (done && s->o.verbose && !s->o.relay.verbose) /* the relay says it */
+    sk__engine_log(s->e, SK_LOG_NOTICE, "TLS with %s: %s, %s",
+                   side == HS_CLIENT ? c->peer : s->to_name,
+                   sk_tls_version(h->tls), sk_tls_cipher(h->tls));
+  if (done && side == HS_CLIENT)
+    session_proceed(c);
+  else if (done)
+    target_ready(c);
+  else if (err)
+    hs_failed(c, side, err);
+  session_check_end(c);
+}
+
+static void hs_poll_cb(uv_poll_t *p, int status, int events);
+
+/* One step; the session waits for the poll the session asked for. */
+static void hs_step(session_t *c, int side) {
+  hs_t *h = &c->hs[side];
+  char err[SK_ERR_LEN];
+  int rc = sk__endpoint_tls_handshake(&h->ep);
+  if (rc == 0) {
+    sk__endpoint_watch(&h->ep, h->ep.tls->hs_wait, hs_poll_cb);
+    return;
+  }
+  snprintf(err, sizeof err, "%s", h->ep.tls->err); /* detach frees it */
+  hs_end(c, side, rc > 0, rc > 0 ? NULL : err);
+}
+
+static void hs_poll_cb(uv_poll_t *p, int status, int events) {
+  sk__endpoint_t *ep = p->data;
+  session_t *c = ep->owner;
+  sk__endpoint_tls_ready(ep, status < 0 ? UV_READABLE | UV_WRITABLE : events);
+  if (status < 0)
+    sk__endpoint_poll_failed(ep);
+  hs_step(c, ep == &c->hs[HS_CLIENT].ep ? HS_CLIENT : HS_TARGET);
+}
+
+static void on_hs_timeout(uv_timer_t *t) {
+  session_t *c = t->data;
+  int side = t == &c->hs[HS_CLIENT].timer ? HS_CLIENT : HS_TARGET;
+  char err[SK_ERR_LEN];
+  snprintf(err, sizeof err, "TLS handshake with %.200s: no answer for %d ms",
+           side == HS_CLIENT ? c->peer : c->s->to_name,
+           (int)SK__TLS_HANDSHAKE_MS);
+  hs_end(c, side, false, err);
+}
+
+/* Starts side's handshake on fd (host: the name a client checks, or
+ * NULL); its end comes to hs_end. */
+static void hs_start(session_t *c, int side, sk_tls_ctx_t *ctx, int fd,
+                     const char *host, const char *peer) {
+  serve_t *s = c->s;
+  hs_t *h = &c->hs[side];
+  char err[SK_ERR_LEN];
+  int rc = sk_tls_new(err, &h->tls, ctx, fd, host, peer);
+  if (rc == 0 && (rc = sk__endpoint_adopt(&h->ep, s->e->loop, c, fd)) < 0)
+    snprintf(err, sizeof err, "%.200s: %s", peer, uv_strerror(rc));
+  if (rc == 0 && (rc = sk__endpoint_tls_attach(&h->ep, h->tls)) < 0)
+    snprintf(err, sizeof err, "%.200s: %s", peer, strerror(ENOMEM));
+  uv_timer_init(s->e->loop, &h->timer);
+  h->timer.data = c;
+  h->live = true;
+  if (rc < 0) {
+    hs_end(c, side, false, err);
+    return;
+  }
+  uv_timer_start(&h->timer, on_hs_timeout, (uint64_t)SK__TLS_HANDSHAKE_MS, 0);
+  hs_step(c, side);
 }
 
 /* ---- exec ----------------------------------------------------------- */
@@ -254,11 +395,22 @@ static void cpoll_close(session_t *c) {
  * taken our poll off the descriptor (libuv unregisters it there, before
  * the callback), so the relay's own poll may watch it now. */
 static void connect_done(session_t *c) {
-  sk_relay_side_t b = {c->ofd, c->ofd, c->s->to_name, NULL};
+  serve_t *s = c->s;
   c->connecting = false;
   uv_timer_stop(&c->ctimer);
   session_close_handle(c, (uv_handle_t *)&c->ctimer);
   cpoll_close(c);
+  if (s->o.to_tls)
+    hs_start(c, HS_TARGET, s->o.to_tls, c->ofd,
+             s->o.to->kind == SK_ADDR_INET ? s->o.to->host : NULL,
+             s->to_name);
+  else
+    target_ready(c);
+}
+
+/* Connected (and, with --to-ssl, the target's handshake done). */
+static void target_ready(session_t *c) {
+  sk_relay_side_t b = {c->ofd, c->ofd, c->s->to_name, NULL};
   session_relay_start(c, &b);
 }
 
@@ -390,6 +542,14 @@ static session_t *session_new(serve_t *s, int cfd,
   return c;
 }
 
+/* The client is ready (its handshake done): its program, or target. */
+static void session_proceed(session_t *c) {
+  if (c->s->o.file)
+    session_exec(c);
+  else
+    session_forward(c);
+}
+
 static void session_begin(serve_t *s, int cfd,
                           const struct sockaddr_storage *peer, socklen_t len) {
   session_t *c = session_new(s, cfd, peer, len);
@@ -397,10 +557,10 @@ static void session_begin(serve_t *s, int cfd,
     close(cfd);
     return;
   }
-  if (s->o.file)
-    session_exec(c);
+  if (s->o.tls)
+    hs_start(c, HS_CLIENT, s->o.tls, cfd, s->o.tls_host, c->peer);
   else
-    session_forward(c);
+    session_proceed(c);
 }
 
 static void listener_stop(serve_t *s) {
@@ -534,6 +694,9 @@ static void serve_on_stop(void *mode, sk_stop_t reason) {
     uv_timer_start(&s->timer, on_stop_deadline, SK_ENGINE_FLUSH_MS, 0);
   for (session_t *c = s->sessions, *next; c; c = next) {
     next = c->next;
+    for (int i = 0; i < HS_SIDES; i++)
+      if (c->hs[i].live)
+        hs_end(c, i, false, NULL);
     if (c->child_live)
       uv_process_kill(&c->child.proc, SIGTERM);
     if (c->connecting)
