@@ -586,6 +586,29 @@ class Exec(Case):
         self.assertIsNone(proc.poll(), proc.describe())
 
 
+    def test_plain_listen_plaintext_client_is_the_runs_failure(self):
+        # Without -k, the one client is the run: its refusal is exit 1 with
+        # the line, as plain -l --ssl, and no program ran.
+        mark = os.path.join(test_tls.CERTS, "plain-started")
+        proc, port = self.sockit_listener("--ssl", "-c", "touch " + mark)
+        s = self.plain_connect(port)
+        s.sendall(b"hi\n")
+        self.assertEqual(proc.wait_exit(), 1, proc.describe())
+        lines = [l for l in proc.err.all_lines() if not ANNOUNCE.search(l)]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0].decode(), r'^sockit: 127\.0\.0\.1:\d+ is '
+                         r'not speaking TLS \(got "hi\\x0a"\)$')
+        self.assertFalse(os.path.exists(mark))
+
+    def test_sigterm_during_a_handshake_exits_143_at_once(self):
+        proc, port = self.sockit_listener("--ssl", "-k", "-v", "-e",
+                                          "/bin/cat")
+        self.plain_connect(port)  # connects, says nothing
+        proc.err.wait_line(re.compile(rb"^Connection received"))
+        proc.popen.terminate()
+        self.assertEqual(proc.wait_exit(), 143, proc.describe())
+
+
 class Usage(Case):
     """Combinations that cannot be assigned: one line, exit 2."""
 
