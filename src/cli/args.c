@@ -592,7 +592,9 @@ static int ssl_conflicts_check(const cli_t *c, char *err) {
   if (c->to_ssl)
     return to_ssl_check(c, err);
   if (!c->ssl)
-    return c->ssl_flag ? usage_error(err, "%s needs --ssl", c->ssl_flag) : 0;
+    return c->ssl_flag ? usage_error(err, "%s needs --ssl%s", c->ssl_flag,
+                                     c->to_text ? " or --to-ssl" : "")
+                       : 0;
   if (ssl_mode_check(c, err) < 0)
     return -1;
   if (c->ssl_pin && (c->insecure || c->ssl_trustfile))

@@ -653,6 +653,11 @@ class Usage(Case):
                    pattern=r"--to-ssl to a Unix socket needs "
                    r"--ssl-servername NAME, --ssl-pin or --insecure")
 
+    def test_target_option_without_to_ssl_names_it(self):
+        self.usage("-l", "--to", "127.0.0.1:1", "--ssl-pin",
+                   fingerprint("good.pem"), "1",
+                   pattern=r"--ssl-pin needs --ssl or --to-ssl$")
+
     def test_client_options_go_to_the_target_with_to_ssl(self):
         # Accepted (not "a client's option" on -l): a missing trustfile is
         # then the target context's error.
