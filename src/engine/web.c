@@ -205,7 +205,7 @@ static web_link_t *link_open(sk__web_t *w, struct lws *wsi) {
     ss.ss_family = AF_UNIX;
     len = sizeof(sa_family_t);
   }
-  sk__hub_adopt(w->hub, sv[0], (struct sockaddr *)&ss, len);
+  sk__hub_adopt(w->hub, sv[0], (struct sockaddr *)&ss, len, false);
   link_watch(l);
   return l;
 }
