@@ -7,8 +7,8 @@
 #   bench/run.sh --quick      each scenario once at a tiny size: proves the
 #                             harness and that every tool answers; fails
 #                             only when something breaks, never on speed
-#   bench/run.sh --only tput,rr,udp,fanout,connrate,profile,ping,udptarget,federate,forward,tls
-#   bench/run.sh --only web   the chat's WebSocket side (not in the default run)
+#   bench/run.sh --only tput,rr,udp,fanout,connrate,joinstorm,web,profile,ping,udptarget,federate,forward,tls
+#                             (all of these by default; --quick skips profile)
 #   bench/run.sh --reps 5 --out DIR --clients 100,1000   (fan-out sizes)
 #
 # Environment: SOCKIT (default build/sockit), CC (default cc).

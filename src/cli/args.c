@@ -59,6 +59,7 @@ const char cli_usage[] =
     "                     --federate-ttl SECS: default host:port, 10)\n"
     "                     (0..1000, default 0)\n"
     "  --web PORT         chat: also serve the room to browsers on PORT\n"
+    "                     (https and wss with --ssl, same certificate)\n"
     "  --progress         bytes and rate on stderr once a second\n"
     "  --no-splice        plain read/write, no splice/sendfile\n"
     "  --proxy ADDR       connect through a proxy at HOST[:PORT] (nc: -x)\n"
