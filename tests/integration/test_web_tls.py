@@ -15,6 +15,7 @@ import base64
 import hashlib
 import os
 import re
+import signal
 import socket
 import ssl
 import struct
@@ -257,6 +258,22 @@ class WebOverTLS(WebTLSCase):
         self.serve()
         with self.assertRaises(ssl.SSLCertVerificationError):
             peer_fingerprint(self.wport, ssl.create_default_context())
+
+
+class WebTLSStop(WebTLSCase):
+    def test_sigterm_with_wss_members_closes_them_and_exits(self):
+        server = self.serve()
+        a, b = self.wss(), self.wss()
+        a.wait(WELCOME.match)
+        b.wait(WELCOME.match)
+        term, _ = self.terminal()
+        server.popen.send_signal(signal.SIGTERM)
+        self.assertEqual(server.wait_exit(), 143, server.describe())
+        for ws in (a, b):
+            with self.assertRaises((EOFError, ConnectionError)):
+                while True:
+                    ws.recv()
+        term.out.wait_eof()
 
 
 class WebClientCertificates(WebTLSCase):
