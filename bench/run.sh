@@ -855,13 +855,14 @@ scenario_profile() {
 
 # ==== web: the chat's browser side (--web) against its TCP side ====
 # In the default run (and --only web): bench/web.py (python3-websockets) measures RSS per
-# idle client and fan-out deliveries/s, TCP then WebSocket, on one chat
-# server each; recorded as "web N side measure value".
+# idle client and fan-out deliveries/s, TCP then WebSocket, then both with
+# --ssl (sides tls and wss), on one chat server each; recorded as
+# "web N side measure value".
 
 scenario_web() {
   local n=1000 m=200 line
   [ $QUICK = 1 ] && n=20 m=5
-  say "[web] chat over WebSocket vs TCP: RSS per idle client, fan-out"
+  say "[web] chat over WebSocket vs TCP, plain and TLS: RSS per idle client, fan-out"
   python3 "$ROOT/bench/web.py" -n $n -m $m --sockit "$SOCKIT" \
     >"$WORK/web.out" 2>"$WORK/web.err" ||
     { fail "web: $(tr '\n' ' ' <"$WORK/web.err" | head -c 300)"; return 1; }
