@@ -334,9 +334,16 @@ static int http_body(struct lws *wsi, web_pss_t *pss) {
   if (!f)
     return 0;
   pss->file = NULL;
-  /* The files are small: lws keeps what the socket does not take. */
-  if (lws_write(wsi, (unsigned char *)f->data, *f->len, LWS_WRITE_HTTP_FINAL) <
-      (int)*f->len)
+  /* lws_write may write a frame header into the LWS_PRE bytes before
+   * the data (h2 does): the page's files are read-only, so each is sent
+   * from a copy (a few KiB). lws keeps what the socket does not take. */
+  unsigned char *buf = malloc(LWS_PRE + *f->len);
+  if (!buf)
+    return -1;
+  memcpy(buf + LWS_PRE, f->data, *f->len);
+  int n = lws_write(wsi, buf + LWS_PRE, *f->len, LWS_WRITE_HTTP_FINAL);
+  free(buf);
+  if (n < (int)*f->len)
     return -1;
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -471,9 +478,8 @@ int sk__web_open(char *err, sk__hub_t *h) {
                     LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX |
                     LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
                     LWS_SERVER_OPTION_REDIRECT_HTTP_TO_HTTPS;
-  /* HTTP/1.1 only: lws would offer h2 by ALPN, and Debian's 4.1 crashed
-   * answering curl's h2 request for the page here (the page is three
-   * small files, and h2 WebSockets, RFC 8441, add nothing to a chat). */
+  /* HTTP/1.1 only by ALPN: h2 adds nothing to three small files and a
+   * WebSocket, and keeps lws's WebSockets over h2 (RFC 8441) untried. */
   info.alpn = "http/1.1";
   info.foreign_loops = loops;
   info.user = w;

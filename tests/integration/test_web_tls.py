@@ -198,6 +198,13 @@ class WebOverTLS(WebTLSCase):
         self.assertIn('<script src="app.js"', r.read().decode())
         js = self.get("/app.js").read().decode()
         self.assertIn('"https:" ? "wss://" : "ws://"', js)  # follows the page
+        # HTTP/1.1 by ALPN, even to a client that prefers h2.
+        alpn = trusting()
+        alpn.set_alpn_protocols(["h2", "http/1.1"])
+        with socket.create_connection(("127.0.0.1", self.wport),
+                                      timeout=TIMEOUT) as s:
+            with alpn.wrap_socket(s, server_hostname="127.0.0.1") as t:
+                self.assertEqual(t.selected_alpn_protocol(), "http/1.1")
         # One certificate for both ports: the one given.
         self.assertEqual(peer_fingerprint(self.wport, trusting()),
                          tlsfix.fingerprint("good.pem"))
