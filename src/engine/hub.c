@@ -883,8 +883,7 @@ static void conn_tls_poll(sk__conn_t *c, int status, int events) {
   conn_watch(c);
 }
 
-static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer,
-                      bool tls) {
+static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer, bool tls) {
   sk__conn_t *c = calloc(1, h->mode->conn_size);
   int rc = !c || conns_reserve(h) < 0 ? UV_ENOMEM : 0;
   if (rc < 0) {

@@ -445,6 +445,34 @@ static const struct lws_protocols web_protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* What lws is asked for: one vhost on the hub's loop, TLS with --ssl. */
+static void web_info(struct lws_context_creation_info *info, sk__web_t *w,
+                     void **loops) {
+  const sk__hub_t *h = w->hub;
+  memset(info, 0, sizeof *info);
+  info->port = h->opts.web_port;
+  info->iface = h->opts.web_host;
+  info->protocols = web_protocols;
+  /* The vhost explicitly: its listening socket failing is then an
+   * error here, not a context left serving nothing. */
+  info->options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                  LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  /* --ssl: an SSL_CTX without certificate files, filled by tls_share;
+   * plaintext only for lws's redirect to https:// (tls_ok). */
+  if (h->opts.tls)
+    info->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+                     LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX |
+                     LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
+                     LWS_SERVER_OPTION_REDIRECT_HTTP_TO_HTTPS;
+  /* HTTP/1.1 only by ALPN: h2 adds nothing to three small files and a
+   * WebSocket, and keeps lws's WebSockets over h2 (RFC 8441) untried. */
+  info->alpn = "http/1.1";
+  info->foreign_loops = loops;
+  info->user = w;
+  info->pcontext = &w->ctx;
+  info->fd_limit_per_thread = 0;
+}
+
 int sk__web_open(char *err, sk__hub_t *h) {
   struct lws_context_creation_info info;
   void *loops[1] = {h->loop};
@@ -464,40 +492,19 @@ int sk__web_open(char *err, sk__hub_t *h) {
   web_log_owner = w;
   /* lws's own lines only with -v: the failure is said once, below. */
   lws_set_log_level(h->opts.verbose ? LLL_ERR | LLL_WARN : 0, web_lws_log);
-  memset(&info, 0, sizeof info);
-  info.port = h->opts.web_port;
-  info.iface = h->opts.web_host;
-  info.protocols = web_protocols;
-  /* The vhost explicitly: its listening socket failing is then an
-   * error here, not a context left serving nothing. */
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
-                 LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-  /* --ssl: an SSL_CTX without certificate files, filled by tls_share. */
-  if (h->opts.tls)
-    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-                    LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX |
-                    LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
-                    LWS_SERVER_OPTION_REDIRECT_HTTP_TO_HTTPS;
-  /* HTTP/1.1 only by ALPN: h2 adds nothing to three small files and a
-   * WebSocket, and keeps lws's WebSockets over h2 (RFC 8441) untried. */
-  info.alpn = "http/1.1";
-  info.foreign_loops = loops;
-  info.user = w;
-  info.pcontext = &w->ctx;
-  info.fd_limit_per_thread = 0;
+  web_info(&info, w, loops);
   w->ctx = lws_create_context(&info);
-  if (!w->ctx || !lws_create_vhost(w->ctx, &info)) {
-    if (w->tls_failed) {
-      const char *why = ERR_reason_error_string(ERR_peek_last_error());
-      return sk__fail(err, SK_ETLS_CONFIG, "web: TLS: cannot use the "
-                      "certificate and key: %s",
-                      why ? why : "refused");
-    }
-    return sk__fail(err, -EADDRINUSE,
-                    "web: cannot serve on port %d (in use, or not allowed)",
-                    h->opts.web_port);
+  if (w->ctx && lws_create_vhost(w->ctx, &info))
+    return 0;
+  if (w->tls_failed) {
+    const char *why = ERR_reason_error_string(ERR_peek_last_error());
+    return sk__fail(err, SK_ETLS_CONFIG,
+                    "web: TLS: cannot use the certificate and key: %s",
+                    why ? why : "refused");
   }
-  return 0;
+  return sk__fail(err, -EADDRINUSE,
+                  "web: cannot serve on port %d (in use, or not allowed)",
+                  h->opts.web_port);
 }
 
 bool sk__web_busy(const sk__hub_t *h) {
