@@ -19,6 +19,7 @@ import signal
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import time
 import unittest
@@ -311,12 +312,11 @@ _driver_error = None
 def spki_hash(pem_path):
     """base64 SHA-256 of a certificate's public key (SPKI), Chromium's
     --ignore-certificate-errors-spki-list form."""
-    import subprocess
-    der = subprocess.run(
-        "openssl x509 -in '%s' -noout -pubkey | openssl pkey -pubin "
-        "-outform DER" % pem_path, shell=True, check=True,
-        stdout=subprocess.PIPE).stdout
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+    pem = subprocess.run(["openssl", "x509", "-in", pem_path, "-noout",
+                          "-pubkey"], check=True, stdout=subprocess.PIPE)
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
+                         input=pem.stdout, check=True, stdout=subprocess.PIPE)
+    return base64.b64encode(hashlib.sha256(der.stdout).digest()).decode()
 
 
 def driver():
