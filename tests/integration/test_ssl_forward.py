@@ -14,7 +14,7 @@
   of a TLS exec listener ends alone: no child started, no zombie.
 - Every new refusal of a flag combination: its line and exit 2.
 
-The certificates are test_tls.py's. Before this, every command line here
+The certificates are tlsfix.py's. Before this, every command line here
 was refused with exit 2 ("TLS for exec and forwarding ... is not built
 yet", or --to-ssl as an unknown option).
 """
@@ -29,17 +29,16 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_tls  # noqa: E402  (the certificates)
-from common import (QUIET, TIMEOUT, LineReader, Proc, binary,  # noqa: E402
-                    free_port, in_background, start_listener, wait_listening)
+import tlsfix  # noqa: E402  (the certificates)
+from common import (TIMEOUT, LineReader, Proc, binary,  # noqa: E402
+                    in_background, start_listener)
 from test_exec import proc_children, wait_for  # noqa: E402
 
-cert = test_tls.cert
-fingerprint = test_tls.fingerprint
+cert = tlsfix.cert
+fingerprint = tlsfix.fingerprint
 
 BIG = 16 * 1024 * 1024
 ANNOUNCE = re.compile(rb"^sockit: certificate (sha256:[0-9a-f]{64}); ")
@@ -47,12 +46,11 @@ INSECURE = b"sockit: warning: --insecure"
 
 
 def setUpModule():
-    test_tls.CERTS = tempfile.mkdtemp(prefix="sockit-sslfwd-")
-    test_tls.make_certs()
+    tlsfix.make_certs()
 
 
 def tearDownModule():
-    shutil.rmtree(test_tls.CERTS, ignore_errors=True)
+    tlsfix.remove_certs()
 
 
 def sockit():
@@ -320,7 +318,7 @@ class Termination(Case):
         self.assertTrue(exe, "stunnel4 is missing: scripts/install-deps test")
         be = Backend(self, echo_lines)
         _, sport = self.terminator("127.0.0.1:%d" % be.port)
-        conf = os.path.join(test_tls.CERTS, "stunnel-fwd.conf")
+        conf = os.path.join(tlsfix.CERTS, "stunnel-fwd.conf")
 
         def argv(port):
             with open(conf, "w") as f:
@@ -550,7 +548,7 @@ class Exec(Case):
         self.assertEqual(c.wait_exit(), 0, c.describe())
 
     def test_client_exec_refused_certificate_starts_no_child(self):
-        mark = os.path.join(test_tls.CERTS, "exec-started")
+        mark = os.path.join(tlsfix.CERTS, "exec-started")
         server, sport = self.s_server("wronghost", "-quiet", "-naccept", "1")
         c = self.run_proc([sockit(), "--ssl", "--ssl-trustfile",
                            cert("ca.pem"), "-c", "touch " + mark,
@@ -589,7 +587,7 @@ class Exec(Case):
     def test_plain_listen_plaintext_client_is_the_runs_failure(self):
         # Without -k, the one client is the run: its refusal is exit 1 with
         # the line, as plain -l --ssl, and no program ran.
-        mark = os.path.join(test_tls.CERTS, "plain-started")
+        mark = os.path.join(tlsfix.CERTS, "plain-started")
         proc, port = self.sockit_listener("--ssl", "-c", "touch " + mark)
         s = self.plain_connect(port)
         s.sendall(b"hi\n")
