@@ -402,8 +402,7 @@ static void connect_done(session_t *c) {
   cpoll_close(c);
   if (s->o.to_tls)
     hs_start(c, HS_TARGET, s->o.to_tls, c->ofd,
-             s->o.to->kind == SK_ADDR_INET ? s->o.to->host : NULL,
-             s->to_name);
+             s->o.to->kind == SK_ADDR_INET ? s->o.to->host : NULL, s->to_name);
   else
     target_ready(c);
 }

@@ -526,6 +526,24 @@ class Exec(Case):
         except (ssl.SSLWantReadError, ssl.SSLError, OSError):
             pass
 
+    def test_verify_client_on_an_exec_listener(self):
+        proc, port = self.sockit_listener(
+            "--ssl", "--ssl-cert", cert("good.pem"), "--ssl-key",
+            cert("good.key"), "--ssl-verify-client", "--ssl-trustfile",
+            cert("ca.pem"), "-k", "-v", "-e", "/bin/cat")
+        anon = self.tls_connect(port)  # TLS 1.3: refused after its Finished
+        with self.assertRaises((ssl.SSLError, ConnectionResetError)):
+            anon.sendall(b"no certificate\n")
+            recv_all(anon)
+        proc.err.wait_line(re.compile(rb"^sockit: 127\.0\.0\.1:\d+ sent no "
+                                      rb"client certificate$"))
+        ctx = client_ctx()
+        ctx.load_cert_chain(cert("client.pem"), cert("client.key"))
+        tls = self.tls_connect(port, ctx)
+        tls.sendall(b"with a certificate\n")
+        self.assertEqual(LineReader(tls).read_line(), b"with a certificate")
+        self.assertEqual(len(proc_children(proc.pid)), 1)
+
     def test_env_vars_as_without_tls(self):
         proc, port = self.sockit_listener(
             "--ssl", "--ssl-cert", cert("good.pem"), "--ssl-key",
