@@ -473,6 +473,25 @@ class Origination(Case):
         self.assertEqual(LineReader(s).read_line(), b"sni")
         self.assertEqual(seen, ["localhost"])
 
+    def test_client_certificate_to_the_target(self):
+        ctx = server_ctx("good")
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cert("ca.pem"))
+        peers = []
+
+        def who(conn):
+            peers.append(conn.getpeercert()["subject"])
+            echo_lines(conn)
+        be = Backend(self, who, tls=ctx)
+        _, port = self.originator("localhost:%d" % be.port,
+                                  "--ssl-trustfile", cert("ca.pem"),
+                                  "--ssl-cert", cert("client.pem"),
+                                  "--ssl-key", cert("client.key"))
+        s = self.plain_connect(port)
+        s.sendall(b"mutual\n")
+        self.assertEqual(LineReader(s).read_line(), b"mutual")
+        self.assertEqual(peers, [((("commonName", "sockit client"),),)])
+
     def test_unix_socket_target(self):
         path = os.path.join(tempfile.mkdtemp(prefix="sockit-u-"), "tls.sock")
         self.addCleanup(shutil.rmtree, os.path.dirname(path), True)
