@@ -36,21 +36,25 @@
 #endif
 
 typedef struct serve serve_t;
+typedef struct session session_t;
 
 /* The TLS sides of a session: the client's socket, the target's. */
 enum { HS_CLIENT, HS_TARGET, HS_SIDES };
 
-/* One side's TLS: its session (the relay's once the handshake is done;
+/* One side's TLS, allocated for TLS only (a plaintext session stays
+ * its size): its session (the relay's once the handshake is done;
  * freed with the session) and, while the handshake runs, its poll (an
  * endpoint) and its bound. */
 typedef struct hs {
+  session_t *c;
+  int side;
   sk_tls_t *tls;
-  sk__endpoint_t ep; /* ep.owner: the session */
-  uv_timer_t timer;  /* timer.data: the session */
+  sk__endpoint_t ep; /* ep.owner: this */
+  uv_timer_t timer;  /* timer.data: this */
   bool live;         /* the handshake is running */
 } hs_t;
 
-typedef struct session {
+struct session {
   serve_t *s;
   struct session *prev, *next;
   int cfd;           /* the client */
@@ -61,7 +65,7 @@ typedef struct session {
   bool connecting;           /* forwarding: the connect is in progress */
   bool cpoll_ready;          /* cpoll is open (closed after each try) */
   bool timed_out, aborted;   /* -w, or a stop: no more tries */
-  hs_t hs[HS_SIDES];         /* TLS handshakes (opts' tls, to_tls) */
+  hs_t *hs[HS_SIDES];        /* TLS (opts' tls, to_tls), or NULL */
   int cerr;                  /* the last try's errno */
   const struct addrinfo *ai; /* forwarding: the address being tried */
   uv_poll_t cpoll;           /* forwarding: the connect's completion */
@@ -69,7 +73,7 @@ typedef struct session {
   unsigned closing;          /* handles whose close is pending */
   char name[SK_ADDRSTR_LEN]; /* "127.0.0.1 41234", for messages */
   char peer[SK_ADDRSTR_LEN]; /* "127.0.0.1:41234", for the relay */
-} session_t;
+};
 
 struct serve {
   sk_engine_t *e;
@@ -97,8 +101,11 @@ static void serve_check_end(serve_t *s);
 
 static void session_free(session_t *c) {
   serve_t *s = c->s;
-  for (int i = 0; i < HS_SIDES; i++)
-    sk_tls_free(c->hs[i].tls); /* after the relay: it used them */
+  for (int i = 0; i < HS_SIDES; i++) {
+    if (c->hs[i])
+      sk_tls_free(c->hs[i]->tls); /* after the relay: it used them */
+    free(c->hs[i]);
+  }
   if (c->cfd >= 0)
     close(c->cfd);
   if (c->ofd >= 0)
@@ -115,10 +122,14 @@ static void session_free(session_t *c) {
   serve_check_end(s);
 }
 
+static bool hs_live(const session_t *c, int side) {
+  return c->hs[side] && c->hs[side]->live;
+}
+
 /* Over when nothing of it is running or closing any more. */
 static void session_check_end(session_t *c) {
   if (!c->child_live && !c->relay_live && !c->connecting &&
-      !c->hs[HS_CLIENT].live && !c->hs[HS_TARGET].live && c->closing == 0)
+      !hs_live(c, HS_CLIENT) && !hs_live(c, HS_TARGET) && c->closing == 0)
     session_free(c);
 }
 
@@ -167,8 +178,8 @@ static void session_relay_start(session_t *c, const sk_relay_side_t *b) {
   sk_relay_opts_t o = s->o.relay;
   sk_relay_side_t a = {c->cfd, c->cfd, c->peer, NULL};
   o.peer_name = c->peer;
-  o.a_tls = c->hs[HS_CLIENT].tls;
-  o.tls = c->hs[HS_TARGET].tls; /* NULL for a child */
+  o.a_tls = c->hs[HS_CLIENT] ? c->hs[HS_CLIENT]->tls : NULL;
+  o.tls = c->hs[HS_TARGET] ? c->hs[HS_TARGET]->tls : NULL; /* exec: none */
   if (s->o.file)
     o.shutdown_on_eof = true; /* the client's EOF: the child's stdin's */
   else
@@ -193,10 +204,18 @@ static void session_relay_start(session_t *c, const sk_relay_side_t *b) {
 static void session_proceed(session_t *c);
 static void target_ready(session_t *c);
 
-static void hs_poll_closed(uv_handle_t *h) {
-  session_t *c = ((sk__endpoint_t *)h->data)->owner;
-  c->closing--;
-  session_check_end(c);
+/* The poll's data is its endpoint (whose owner is the hs), the timer's
+ * the hs. */
+static void hs_handle_closed(uv_handle_t *handle) {
+  hs_t *h = handle->type == UV_POLL ? ((sk__endpoint_t *)handle->data)->owner
+                                    : handle->data;
+  h->c->closing--;
+  session_check_end(h->c);
+}
+
+static void hs_close_handle(hs_t *h, uv_handle_t *handle) {
+  h->c->closing++;
+  uv_close(handle, hs_handle_closed);
 }
 
 /* A failed handshake's line: the target's always (its certificate is
@@ -218,13 +237,13 @@ static void hs_failed(session_t *c, int side, const char *err) {
 /* Side's handshake is over: done (err NULL), failed (err its line) or
  * stopped (both). Its poll and bound close; uv_close unregisters the
  * poll at once, so the relay may poll the same descriptor next. */
-static void hs_end(session_t *c, int side, bool done, const char *err) {
+static void hs_end(hs_t *h, bool done, const char *err) {
+  session_t *c = h->c;
   serve_t *s = c->s;
-  hs_t *h = &c->hs[side];
+  int side = h->side;
   h->live = false;
-  uv_timer_stop(&h->timer);
-  session_close_handle(c, (uv_handle_t *)&h->timer);
-  if (sk__endpoint_close(&h->ep, hs_poll_closed))
+  hs_close_handle(h, (uv_handle_t *)&h->timer);
+  if (sk__endpoint_close(&h->ep, hs_handle_closed))
     c->closing++;
   sk__endpoint_tls_detach(&h->ep);
   if (done && s->o.verbose && !s->o.relay.verbose) /* the relay says it */
@@ -243,8 +262,7 @@ static void hs_end(session_t *c, int side, bool done, const char *err) {
 static void hs_poll_cb(uv_poll_t *p, int status, int events);
 
 /* One step; the session waits for the poll the session asked for. */
-static void hs_step(session_t *c, int side) {
-  hs_t *h = &c->hs[side];
+static void hs_step(hs_t *h) {
   char err[SK_ERR_LEN];
   int rc = sk__endpoint_tls_handshake(&h->ep);
   if (rc == 0) {
@@ -252,26 +270,24 @@ static void hs_step(session_t *c, int side) {
     return;
   }
   snprintf(err, sizeof err, "%s", h->ep.tls->err); /* detach frees it */
-  hs_end(c, side, rc > 0, rc > 0 ? NULL : err);
+  hs_end(h, rc > 0, rc > 0 ? NULL : err);
 }
 
 static void hs_poll_cb(uv_poll_t *p, int status, int events) {
   sk__endpoint_t *ep = p->data;
-  session_t *c = ep->owner;
   sk__endpoint_tls_ready(ep, status < 0 ? UV_READABLE | UV_WRITABLE : events);
   if (status < 0)
     sk__endpoint_poll_failed(ep);
-  hs_step(c, ep == &c->hs[HS_CLIENT].ep ? HS_CLIENT : HS_TARGET);
+  hs_step(ep->owner);
 }
 
 static void on_hs_timeout(uv_timer_t *t) {
-  session_t *c = t->data;
-  int side = t == &c->hs[HS_CLIENT].timer ? HS_CLIENT : HS_TARGET;
+  hs_t *h = t->data;
   char err[SK_ERR_LEN];
   snprintf(err, sizeof err, "TLS handshake with %.200s: no answer for %d ms",
-           side == HS_CLIENT ? c->peer : c->s->to_name,
+           h->side == HS_CLIENT ? h->c->peer : h->c->s->to_name,
            (int)SK__TLS_HANDSHAKE_MS);
-  hs_end(c, side, false, err);
+  hs_end(h, false, err);
 }
 
 /* Starts side's handshake on fd (host: the name a client checks, or
@@ -279,22 +295,30 @@ static void on_hs_timeout(uv_timer_t *t) {
 static void hs_start(session_t *c, int side, sk_tls_ctx_t *ctx, int fd,
                      const char *host, const char *peer) {
   serve_t *s = c->s;
-  hs_t *h = &c->hs[side];
+  hs_t *h = c->hs[side] = calloc(1, sizeof *h);
   char err[SK_ERR_LEN];
+  if (!h) {
+    snprintf(err, sizeof err, "%.200s: %s", peer, strerror(ENOMEM));
+    hs_failed(c, side, err);
+    session_check_end(c);
+    return;
+  }
+  h->c = c;
+  h->side = side;
   int rc = sk_tls_new(err, &h->tls, ctx, fd, host, peer);
-  if (rc == 0 && (rc = sk__endpoint_adopt(&h->ep, s->e->loop, c, fd)) < 0)
+  if (rc == 0 && (rc = sk__endpoint_adopt(&h->ep, s->e->loop, h, fd)) < 0)
     snprintf(err, sizeof err, "%.200s: %s", peer, uv_strerror(rc));
   if (rc == 0 && (rc = sk__endpoint_tls_attach(&h->ep, h->tls)) < 0)
     snprintf(err, sizeof err, "%.200s: %s", peer, strerror(ENOMEM));
   uv_timer_init(s->e->loop, &h->timer);
-  h->timer.data = c;
+  h->timer.data = h;
   h->live = true;
   if (rc < 0) {
-    hs_end(c, side, false, err);
+    hs_end(h, false, err);
     return;
   }
   uv_timer_start(&h->timer, on_hs_timeout, (uint64_t)SK__TLS_HANDSHAKE_MS, 0);
-  hs_step(c, side);
+  hs_step(h);
 }
 
 /* ---- exec ----------------------------------------------------------- */
@@ -694,8 +718,8 @@ static void serve_on_stop(void *mode, sk_stop_t reason) {
   for (session_t *c = s->sessions, *next; c; c = next) {
     next = c->next;
     for (int i = 0; i < HS_SIDES; i++)
-      if (c->hs[i].live)
-        hs_end(c, i, false, NULL);
+      if (hs_live(c, i))
+        hs_end(c->hs[i], false, NULL);
     if (c->child_live)
       uv_process_kill(&c->child.proc, SIGTERM);
     if (c->connecting)
