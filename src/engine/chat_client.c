@@ -1,7 +1,9 @@
 /*
- * The chat client: three endpoints on the caller's loop, full duplex. Lines from the server
- * are shown as they arrive, made safe for the terminal; what the user
- * types goes out as it is. Works with any line-based TCP peer.
+ * The chat client: three endpoints on the caller's loop, full duplex.
+ * Lines from the server are shown as they arrive, made safe for the
+ * terminal; what the user types goes out as it is. Works with any
+ * line-based TCP peer, over TLS too (--ssl: the socket is a TLS
+ * endpoint; typed lines wait in the queue until the handshake is done).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include "chat_client.h"
 #include "chat_tty.h"
 #include "sockit/sock.h"
+#include "sockit/tls.h"
 #include "sockit/utf8.h"
 
 #define CLIENT_RBUF (64 * 1024)
@@ -54,14 +57,21 @@ static void sock_poll_cb(uv_poll_t *p, int status, int events);
 static void in_poll_cb(uv_poll_t *p, int status, int events);
 static void in_idle_cb(uv_idle_t *idle);
 static void out_poll_cb(uv_poll_t *p, int status, int events);
+static void sock_read_pending(client_t *cl);
+static void sock_tls_poll(client_t *cl, int status, int events);
 
 /* ---- what each endpoint waits for ---- */
 
 static void sock_watch(client_t *cl) {
   int ev = 0;
-  if (cl->sock_open && !cl->sock_paused)
+  if (cl->sock.tls) /* a record may wait for the other direction */
+    ev = sk__endpoint_tls_events(&cl->sock,
+                                 cl->sock_open && !cl->sock_paused,
+                                 cl->sock_open && cl->sq.count > 0);
+  if (cl->sock_open && !cl->sock_paused) /* TLS: poll says a record */
     ev |= UV_READABLE;
-  if (cl->sock_open && cl->sq.count > 0 && !cl->sock.can_write)
+  if (!cl->sock.tls && cl->sock_open && cl->sq.count > 0 &&
+      !cl->sock.can_write)
     ev |= UV_WRITABLE;
   sk__endpoint_watch(&cl->sock, ev, sock_poll_cb);
 }
@@ -98,6 +108,7 @@ static void out_flush(client_t *cl) {
   } else if (cl->sock_paused && cl->oq.bytes <= LOW_WATER) {
     cl->sock_paused = false;
     sock_watch(cl);
+    sock_read_pending(cl); /* TLS: what was decrypted is not polled */
   }
 }
 
@@ -162,6 +173,8 @@ static bool sock_read(client_t *cl) {
   } else if (errno == ECONNRESET) {
     sk__lines_finish(&cl->lines, LINE_MAX_SHOWN, incoming_line_cb, cl);
     client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "connection reset by the server"));
+  } else if (cl->sock.tls && errno == EPROTO) {
+    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "%s", cl->sock.tls->err));
   } else {
     client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "read: %s", strerror(errno)));
   }
@@ -169,6 +182,19 @@ static bool sock_read(client_t *cl) {
 }
 
 /* ---- to the server ---- */
+
+/* Bytes can go out: a TLS socket once its handshake is done. */
+static bool sock_ready(const client_t *cl) {
+  return !cl->sock.tls || cl->sock.tls->handshaken;
+}
+
+/* Input is over: FIN, or over TLS close_notify (TLS's half-close; sent
+ * when the socket takes it). 0, or -1 when the socket is gone. */
+static int sock_half_close(client_t *cl) {
+  if (cl->sock.tls)
+    return sk__endpoint_tls_close_notify(&cl->sock) < 0 ? -1 : 0;
+  return shutdown(cl->sock.fd, SHUT_WR);
+}
 
 static void sock_flush(client_t *cl) {
   if (!cl->sock_open)
@@ -182,18 +208,27 @@ static void sock_flush(client_t *cl) {
     cl->in_paused = false;
     in_watch(cl);
   }
-  if (cl->sq.count == 0 && cl->in_eof && !cl->shut) {
+  if (cl->sq.count == 0 && cl->in_eof && !cl->shut && sock_ready(cl)) {
     cl->shut = true; /* the server answers a FIN by closing; read until then */
-    if (shutdown(cl->sock.fd, SHUT_WR) < 0) {
+    if (sock_half_close(cl) < 0) {
       client_end(cl, SK_STOP_DONE);
       return;
     }
+  }
+  if (cl->shut && cl->sock.tls && !cl->sock.tls->shut_sent &&
+      sk__endpoint_tls_close_notify(&cl->sock) < 0) {
+    client_end(cl, SK_STOP_DONE); /* the server is gone already */
+    return;
   }
   sock_watch(cl);
 }
 
 static void sock_poll_cb(uv_poll_t *p, int status, int events) {
   client_t *cl = ((sk__endpoint_t *)p->data)->owner;
+  if (cl->sock.tls) {
+    sock_tls_poll(cl, status, events);
+    return;
+  }
   if (status < 0) {
     /* libuv stopped the poll: read what came before the error (the next
      * poll reports it again), or take the error itself. */
@@ -217,6 +252,51 @@ static void sock_poll_cb(uv_poll_t *p, int status, int events) {
   if ((events & (UV_READABLE | UV_DISCONNECT)) && cl->sock_open &&
       !cl->sock_paused)
     sock_read(cl);
+}
+
+/* ---- TLS on the socket (--ssl) ---- */
+
+/* TLS: bytes already decrypted are not announced by poll: take them
+ * while the socket is still read. */
+static void sock_read_pending(client_t *cl) {
+  while (cl->sock.tls && cl->sock_open && !cl->sock_paused &&
+         sk_tls_pending(cl->sock.tls->tls) > 0 && sock_read(cl))
+    ;
+}
+
+/* One handshake step; a refusal (its one line) ends the client. */
+static void sock_tls_handshake(client_t *cl) {
+  int rc = sk__endpoint_tls_handshake(&cl->sock);
+  if (rc < 0)
+    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "%s", cl->sock.tls->err));
+  else if (rc > 0)
+    sock_flush(cl); /* what was typed meanwhile, and the watch */
+  else
+    sock_watch(cl);
+}
+
+/* Poll on the TLS socket: the waits it answers end, then the
+ * handshake, the queue or the read goes on. */
+static void sock_tls_poll(client_t *cl, int status, int events) {
+  sk__endpoint_tls_ready(&cl->sock, status < 0 ? UV_READABLE | UV_WRITABLE
+                                               : events);
+  if (!cl->sock_open)
+    return;
+  if (!cl->sock.tls->handshaken) {
+    if (status < 0)
+      sk__endpoint_poll_failed(&cl->sock);
+    sock_tls_handshake(cl);
+    return;
+  }
+  if (cl->sock.can_write)
+    sock_flush(cl);
+  if (status < 0)
+    cl->sock.events = 0; /* libuv stopped the poll: watch again */
+  if (cl->sock_open && !cl->sock_paused && cl->sock.can_read &&
+      sock_read(cl))
+    sock_read_pending(cl);
+  if (cl->sock_open)
+    sock_watch(cl);
 }
 
 /* With a terminal for output, the user's own lines are shown marked, in
@@ -344,6 +424,10 @@ static void in_idle_cb(uv_idle_t *idle) {
 static void client_close_rest(client_t *cl) {
   if (cl->tty)
     sk__tty_close(); /* input line cleared, termios as it was */
+  /* close_notify both ways: ours now if not yet (best effort: the
+   * socket is closing either way). */
+  if (cl->sock.tls && !cl->sock.tls->shut_sent)
+    (void)sk__endpoint_tls_close_notify(&cl->sock);
   cl->sock_open = false;
   sock_watch(cl);
   in_close(cl);
@@ -400,7 +484,8 @@ static int tty_start(client_t *cl) {
   return sk__tty_open(cl->in.fd, cl->out.fd, colour_wanted(), tty_line_cb, cl);
 }
 
-static int client_setup(client_t *cl, int fd, int in_fd, int out_fd) {
+static int client_setup(client_t *cl, int fd, struct sk_tls *tls,
+                        int in_fd, int out_fd) {
   int rc;
   uv_idle_init(cl->loop, &cl->in_idle);
   cl->in_idle.data = cl;
@@ -409,6 +494,8 @@ static int client_setup(client_t *cl, int fd, int in_fd, int out_fd) {
     return sk__fail(cl->err, -ENOTSOCK, "chat socket: %s", strerror(ENOTSOCK));
   if ((rc = sk__endpoint_open(&cl->sock, cl->loop)) < 0)
     return sk__fail(cl->err, rc, "chat socket: %s", uv_strerror(rc));
+  if (tls && (rc = sk__endpoint_tls_attach(&cl->sock, tls)) < 0)
+    return sk__fail(cl->err, rc, "chat socket: %s", strerror(-rc));
   cl->sock_open = true;
   sk__endpoint_init(&cl->in, cl, in_fd, "standard input");
   sk__endpoint_init(&cl->out, cl, out_fd, "standard output");
@@ -425,8 +512,11 @@ static int client_setup(client_t *cl, int fd, int in_fd, int out_fd) {
   }
   if (cl->erase_echo && (rc = tty_start(cl)) < 0)
     return sk__fail(cl->err, rc, "terminal: %s", strerror(-rc));
-  sock_watch(cl);
   in_watch(cl);
+  if (cl->sock.tls)
+    sock_tls_handshake(cl); /* typed lines wait in the queue meanwhile */
+  else
+    sock_watch(cl);
   return 0;
 }
 
@@ -438,6 +528,7 @@ static void client_free(client_t *cl) {
   sk__endpoint_restore(&cl->out);
   sk__endpoint_restore(&cl->in);
   sk__endpoint_restore(&cl->sock);
+  sk__endpoint_tls_detach(&cl->sock); /* the session is the caller's */
   sk__bufq_clear(&cl->sq);
   sk__bufq_clear(&cl->oq);
   sk__lines_free(&cl->lines);
@@ -446,8 +537,8 @@ static void client_free(client_t *cl) {
   free(cl);
 }
 
-int sk_chat_client_run(sk_engine_t *e, char *err, int fd, int in_fd,
-                       int out_fd) {
+int sk_chat_client_run(sk_engine_t *e, char *err, int fd,
+                       struct sk_tls *tls, int in_fd, int out_fd) {
   client_t *cl = calloc(1, sizeof *cl);
   char *show = malloc(SK_UTF8_SANITIZED_MAX(LINE_MAX_SHOWN) + 32);
   int rc;
@@ -463,7 +554,7 @@ int sk_chat_client_run(sk_engine_t *e, char *err, int fd, int in_fd,
   cl->sock.fd = cl->in.fd = cl->out.fd = -1;
   cl->sock.saved_flags = cl->in.saved_flags = cl->out.saved_flags = -1;
   sk__engine_attach(e, &cl->part, cl, client_on_stop);
-  rc = client_setup(cl, fd, in_fd, out_fd);
+  rc = client_setup(cl, fd, tls, in_fd, out_fd);
   if (rc == 0) {
     sk__engine_run(e);
     sk__engine_reason(e, cl->reason ? cl->reason : SK_STOP_DONE);
