@@ -139,6 +139,38 @@ class ChatClientTLS(unittest.TestCase):
         self.assertEqual(t.proc.stderr.read(), b"")
         self.assertEqual(termios.tcgetattr(t.slave), t.termios_before)
 
+    def test_typing_before_the_handshake_waits_for_it(self):
+        # The editor takes keys at once; the line goes out, encrypted,
+        # once the server has done its handshake (here: after the line
+        # was typed), and nothing of it goes out in clear before.
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert("good.pem"), cert("good.key"))
+        ls = socket.socket()
+        self.addCleanup(ls.close)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen()
+        ls.settimeout(TIMEOUT)
+        t = TLSTerm(self, self.client_argv(ls.getsockname()[1],
+                                           "--ssl-trustfile", cert("ca.pem")))
+        conn, _ = ls.accept()
+        conn.settimeout(TIMEOUT)
+        t.wait_screen(lambda: t.input_line() == ">", "the prompt")
+        t.type(b"typed early\r")
+        t.wait_screen(lambda: "<me> typed early" in t.lines(), "own line")
+        hello = conn.recv(65536, socket.MSG_PEEK)  # the ClientHello only
+        self.assertNotIn(b"typed early", hello)
+        tls = ctx.wrap_socket(conn, server_side=True)
+        self.addCleanup(tls.close)
+        self.assertEqual(LineReader(tls).read_line(), b"typed early")
+        tls.sendall(b"<srv> welcome\n")
+        t.wait_screen(lambda: "<srv> welcome" in t.lines(), "the answer")
+        t.type(b"\x04")  # Ctrl-D: goodbye, close_notify
+        t.wait_screen(lambda: "*** goodbye" in t.lines(), "the goodbye")
+        self.assertEqual(tls.recv(100), b"")
+        tls.unwrap()
+        self.assertEqual(t.wait_exit(), 0)
+        self.assertEqual(termios.tcgetattr(t.slave), t.termios_before)
+
     def test_wrong_pin_is_one_line_and_exit_1(self):
         server, port, pin = self.server()
         c = self.run_proc(self.client_argv(port, "--ssl-pin", WRONG_PIN))
