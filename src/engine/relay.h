@@ -25,8 +25,9 @@
  * the buffer bounds the direction's memory. fn returns the bytes
  * written, or a negative errno, which fails the relay ("filter: ...").
  * A filtered direction moves with read/write, never splice or
- * sendfile (the bytes must reach user space, as with -o); -C and
- * datagram ends do not go with a filter (the start fails: EINVAL).
+ * sendfile (the bytes must reach user space, as with -o: the log and
+ * the stats see what the filter made); -C and datagram ends do not go
+ * with a filter (the start fails: EINVAL).
  */
 typedef struct sk_relay_filter {
   ssize_t (*fn)(void *arg, const char *in, size_t n, char *out);
