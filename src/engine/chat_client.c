@@ -154,7 +154,8 @@ static ssize_t own_filter(void *arg, const char *in, size_t n, char *out) {
 
 static bool typed_add(client_t *cl, const char *line, size_t len) {
   size_t keep = cl->typed_len - cl->typed_off;
-  memmove(cl->typed, cl->typed + cl->typed_off, keep);
+  if (keep > 0) /* what the relay has not taken yet goes first */
+    memmove(cl->typed, cl->typed + cl->typed_off, keep);
   cl->typed_off = 0;
   cl->typed_len = keep;
   if (keep + len + 1 > cl->typed_cap) {
