@@ -171,6 +171,21 @@ class ChatClientTLS(unittest.TestCase):
         self.assertEqual(t.wait_exit(), 0)
         self.assertEqual(termios.tcgetattr(t.slave), t.termios_before)
 
+    def test_server_gone_at_a_terminal_is_one_line_and_exit_1(self):
+        server, port, pin = self.server()
+        t = TLSTerm(self, self.client_argv(port, "--ssl-pin", pin))
+        t.wait_screen(lambda: t.input_line() == ">", "the prompt")
+        t.wait_screen(lambda: any(WELCOME.match(ln.encode())
+                                  for ln in t.lines()), "the welcome")
+        t.type(b"half typed")
+        t.wait_screen(lambda: t.input_line() == "> half typed", "typing")
+        server.stop()  # the chat server goes away (killed)
+        self.assertEqual(t.wait_exit(), 1)
+        err = t.proc.stderr.read().decode().splitlines()
+        self.assertEqual(err, ["sockit: the server closed the connection"])
+        self.assertNotIn("> half typed", t.lines())  # the input is cleared
+        self.assertEqual(termios.tcgetattr(t.slave), t.termios_before)
+
     def test_wrong_pin_is_one_line_and_exit_1(self):
         server, port, pin = self.server()
         c = self.run_proc(self.client_argv(port, "--ssl-pin", WRONG_PIN))
