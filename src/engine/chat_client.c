@@ -30,14 +30,19 @@
 #include "sockit/utf8.h"
 
 #define LINE_MAX_SHOWN (64 * 1024) /* longer incoming lines are not shown */
-#define READ_MAX (16 * 1024)       /* one read: a TLS record */
+#define READ_MAX (4 * 1024) /* one read: lines, not bulk (the bound below) */
 #define OWN_PREFIX "<me> "
 #define SKIPPED "*** a line over 65536 bytes not shown"
+#define COLOUR_NAME "\033[1;36m"
+#define COLOUR_NOTICE "\033[33m"
+#define COLOUR_OFF "\033[0m"
+#define COLOUR_MAX (sizeof COLOUR_NAME - 1 + sizeof COLOUR_OFF - 1)
 
 typedef struct client {
   int in_fd, out_fd;
   bool tty;      /* both are a terminal: the line editor is side a */
   bool quitting; /* /quit or Ctrl-D: the server's close is expected */
+  bool colour;   /* at the editor: names and notices in colour */
   sk__lines_t lines; /* down: the server's unfinished line */
   sk__lines_t own;   /* up, output-only terminal: the user's */
   char *out;         /* the down filter's output while it runs */
@@ -53,6 +58,29 @@ typedef struct client {
 
 /* ---- down: the server's lines, made safe ---- */
 
+/* A line (made safe, no newline) at `at` gets its name or its notice
+ * in colour, in place; returns its new length (COLOUR_MAX more at
+ * most). Safe text has no escape of its own: these are the only ones. */
+static size_t colour_line(char *at, size_t len) {
+  const char *pre = NULL, *gt;
+  size_t span = 0, off = sizeof COLOUR_OFF - 1;
+  if (len >= 4 && memcmp(at, "*** ", 4) == 0) {
+    pre = COLOUR_NOTICE;
+    span = len;
+  } else if (len > 0 && at[0] == '<' && (gt = memchr(at, '>', len))) {
+    pre = COLOUR_NAME;
+    span = (size_t)(gt - at) + 1;
+  }
+  if (!pre)
+    return len;
+  size_t p = strlen(pre);
+  memmove(at + p + span + off, at + span, len - span);
+  memmove(at + p, at, span);
+  memcpy(at, pre, p);
+  memcpy(at + p + span, COLOUR_OFF, off);
+  return len + p + off;
+}
+
 /* Sanitised straight into the relay's buffer (the filter's out_max
  * holds the most one read can make). */
 static bool incoming_line_cb(void *ctx, const char *text, size_t len,
@@ -62,8 +90,9 @@ static bool incoming_line_cb(void *ctx, const char *text, size_t len,
     text = SKIPPED;
     len = sizeof SKIPPED - 1;
   }
-  cl->out_len += sk_utf8_sanitize(text, len, cl->out + cl->out_len,
-                                  SK_UTF8_SANITIZED_MAX(len));
+  char *at = cl->out + cl->out_len;
+  size_t n = sk_utf8_sanitize(text, len, at, SK_UTF8_SANITIZED_MAX(len));
+  cl->out_len += cl->colour ? colour_line(at, n) : n;
   cl->out[cl->out_len++] = '\n';
   return true;
 }
@@ -81,12 +110,13 @@ static ssize_t down_filter(void *arg, const char *in, size_t n, char *out) {
 }
 
 /* The most one read makes: the carried line and the read, each byte
- * three at most once safe, a newline per line (one per byte read, plus
- * the carried one), and the notice for the over-long lines among them
- * (each over LINE_MAX_SHOWN bytes, so three at most). */
+ * three at most once safe; per line (one per byte read, plus the
+ * carried one) a newline and its colour; and the notice for the
+ * over-long lines among them (each over LINE_MAX_SHOWN bytes, so three
+ * at most). */
 #define DOWN_OUT_MAX                                                      \
-  (SK_UTF8_SANITIZED_MAX(LINE_MAX_SHOWN + READ_MAX) + READ_MAX + 1 +     \
-   3 * (sizeof SKIPPED + 1))
+  (SK_UTF8_SANITIZED_MAX(LINE_MAX_SHOWN + READ_MAX) +                    \
+   (READ_MAX + 1) * (1 + COLOUR_MAX) + 3 * (sizeof SKIPPED + 1))
 
 /* ---- the terminal, written whole ---- */
 
@@ -191,9 +221,14 @@ static bool tty_line_cb(void *ctx, const char *line) {
   }
   bool more = line && !is_quit(line);
   if (!more) { /* the editor stops: no input line to keep below */
+    char notice[sizeof bye + COLOUR_MAX];
+    size_t n = sizeof bye - 2; /* the newline after the colour */
+    memcpy(notice, bye, n);
+    n = cl->colour ? colour_line(notice, n) : n;
+    notice[n++] = '\n';
     cl->quitting = cl->typed_eof = true;
     sk__tty_done_editing();
-    sk__tty_show(bye, sizeof bye - 1);
+    sk__tty_show(notice, n);
   }
   return more;
 }
@@ -281,7 +316,8 @@ static int client_relay(sk_engine_t *e, char *err, client_t *cl, int fd,
   sk_relay_side_t b = {fd, fd, name, NULL};
   int rc;
   cl->tty = in_tty && out_tty;
-  if (cl->tty && (rc = sk__tty_open(cl->in_fd, cl->out_fd, colour_wanted(),
+  cl->colour = cl->tty && colour_wanted();
+  if (cl->tty && (rc = sk__tty_open(cl->in_fd, cl->out_fd, cl->colour,
                                     tty_line_cb, cl)) < 0) {
     sk__engine_reason(e, SK_STOP_ERROR);
     return sk__fail(err, rc, "terminal: %s", strerror(-rc));
