@@ -38,10 +38,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (QUIET, TIMEOUT, TIMEOUT_SCALE, LineReader,  # noqa: E402
-                    build_dir, udp_assert_quiet, udp_recv)
-from test_cli import (CliCase, awkward, recv_all, recv_exact,  # noqa: E402
-                      sockit, unix_listening)
+from common import (TIMEOUT, TIMEOUT_SCALE, CliCase,  # noqa: E402
+                    awkward, build_dir, recv_all, recv_exact, sockit,
+                    udp_assert_quiet, udp_recv)
 
 DEVICE_BYTES = 256 << 20
 BIG_SECONDS = 20 * TIMEOUT_SCALE
