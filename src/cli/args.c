@@ -540,9 +540,6 @@ static int ssl_mode_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use --ssl with %s: TLS needs a stream "
                             "connection",
                        c->udp ? "-u (DTLS is not supported)" : "-z");
-  if (c->chat && !c->listen)
-    return usage_error(err, "cannot use --ssl with --chat: the TLS chat "
-                            "client is not built yet");
   return 0;
 }
 

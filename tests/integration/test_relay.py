@@ -338,7 +338,11 @@ class Opts(ctypes.Structure):
                 ("quit_after_eof_ms", ctypes.c_int),
                 ("dgram_listen", ctypes.c_bool),
                 ("dgram_all_peers", ctypes.c_bool),
-                ("acl", ctypes.c_void_p), ("peer_name", ctypes.c_char_p)]
+                ("acl", ctypes.c_void_p), ("peer_name", ctypes.c_char_p),
+                ("half_close", ctypes.c_bool), ("log", ctypes.c_void_p),
+                ("tls", ctypes.c_void_p), ("a_tls", ctypes.c_void_p),
+                ("up_filter", ctypes.c_void_p),
+                ("down_filter", ctypes.c_void_p), ("a_io", ctypes.c_void_p)]
 a, b = socket.socketpair()
 rd, wr = os.pipe()
 os.dup2(rd, 0)           # stdin: a pipe, so that the up pump splices

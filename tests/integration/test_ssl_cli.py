@@ -205,8 +205,7 @@ class Usage(SSLCase):
                    pattern=r"--ssl-verify-client needs -l$")
 
     def test_modes_not_built_yet_are_refused_not_ignored(self):
-        self.usage("--ssl", "--chat", "127.0.0.1", "1",
-                   pattern=r"cannot use --ssl with --chat")
+        # (--chat --ssl, refused here before, is test_ssl_chat.py's now.)
         self.usage("--ssl", "-u", "127.0.0.1", "1",
                    pattern=r"cannot use --ssl with -u")
 
