@@ -816,6 +816,10 @@ int sk_serve_fd(sk_engine_t *e, char *err, int fd, const sk_serve_opts_t *o,
   }
   if (cfd >= 0)
     fcntl(cfd, F_SETFD, FD_CLOEXEC);
+  /* The handshake runs on the loop, so on a non-blocking socket (said
+   * here rather than left to uv_poll_init's side effect). */
+  if (cfd >= 0 && o->tls)
+    sk_fd_set_nonblock(cfd, true);
   if (cfd < 0)
     s->rc = sk__fail(s->err, -errno, "dup: %s", strerror(errno));
   else

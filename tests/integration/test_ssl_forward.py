@@ -584,6 +584,23 @@ class Exec(Case):
         server.out.wait_line(b"got world")
         self.assertEqual(c.wait_exit(), 0, c.describe())
 
+    def test_client_exec_against_a_silent_server_is_bounded(self):
+        # A server that accepts and never answers: the handshake's bound
+        # ends it: one line, exit 1, no program.
+        mark = os.path.join(tlsfix.CERTS, "silent-started")
+        with socket.socket() as ls:
+            ls.bind(("127.0.0.1", 0))
+            ls.listen()
+            c = self.run_proc([sockit(), "--ssl", "--insecure", "-c",
+                               "touch " + mark, "127.0.0.1",
+                               str(ls.getsockname()[1])])
+            self.assertEqual(c.wait_exit(10 + 2 * TIMEOUT), 1, c.describe())
+        lines = [l for l in c.err.all_lines() if not l.startswith(INSECURE)]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0].decode(), r"^sockit: TLS handshake with "
+                         r"127\.0\.0\.1:\d+: no answer for \d+ ms$")
+        self.assertFalse(os.path.exists(mark))
+
     def test_client_exec_refused_certificate_starts_no_child(self):
         mark = os.path.join(tlsfix.CERTS, "exec-started")
         server, sport = self.s_server("wronghost", "-quiet", "-naccept", "1")
