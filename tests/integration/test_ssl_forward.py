@@ -456,9 +456,11 @@ class Origination(Case):
         proc, port = self.originator("127.0.0.1:%d" % be.port, "--insecure")
         line = proc.err.wait_line(re.compile(re.escape(INSECURE)))
         self.assertIn(b"127.0.0.1:%d" % be.port, line)
-        s = self.plain_connect(port)
-        s.sendall(b"unverified\n")
-        self.assertEqual(LineReader(s).read_line(), b"unverified")
+        for i in range(2):
+            s = self.plain_connect(port)
+            s.sendall(b"unverified %d\n" % i)
+            self.assertEqual(LineReader(s).read_line(), b"unverified %d" % i)
+        proc.err.assert_quiet()  # said at start, not per client
 
     def test_servername_is_sent_and_checked(self):
         seen = []
