@@ -270,13 +270,22 @@ class Termination(Case):
         got = {}
 
         def backend(conn):
-            # Sends its 16 MiB and half-closes while reading the client's.
-            sender = threading.Thread(
-                target=lambda: (conn.sendall(down),
-                                conn.shutdown(socket.SHUT_WR)))
+            # Sends its 16 MiB while reading the client's, and half-closes
+            # only once all of them are in: s_client exits at the
+            # close_notify that the FIN becomes, sent or not its stdin.
+            sender = threading.Thread(target=conn.sendall, args=(down,))
             sender.start()
-            got["up"] = recv_all(conn)
+            parts, n = [], 0
+            while n < BIG:
+                b = conn.recv(1 << 20)
+                if not b:
+                    break
+                parts.append(b)
+                n += len(b)
             sender.join()
+            conn.shutdown(socket.SHUT_WR)
+            got["up"] = b"".join(parts)
+            got["after"] = recv_all(conn)  # s_client's end: EOF, no more
         be = Backend(self, backend)
         _, port = self.terminator("127.0.0.1:%d" % be.port)
         tmp = tempfile.mkdtemp(prefix="sockit-big-")
@@ -296,6 +305,8 @@ class Termination(Case):
         wait_for(lambda: "up" in got, "the target's read")
         self.assertEqual(len(got["up"]), BIG)
         self.assertTrue(got["up"] == up, "up bytes differ")
+        wait_for(lambda: "after" in got, "the target's EOF")
+        self.assertEqual(got["after"], b"")
         self.assertNotIn(b"unexpected eof", out.stderr)
 
     def test_half_close_both_ways_with_close_notify(self):
