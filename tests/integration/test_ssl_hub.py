@@ -15,7 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_tls  # noqa: E402  (the certificates)
-from common import TIMEOUT, binary, start_listener  # noqa: E402
+from common import TIMEOUT, TIMEOUT_SCALE, binary, start_listener  # noqa: E402
 
 cert = test_tls.cert
 WELCOME = re.compile(rb"^\*\*\* you are (\S+):")
@@ -158,6 +158,44 @@ class HubTLS(unittest.TestCase):
             rb"^sockit: 127\.0\.0\.1:\d+ refused the TLS handshake: alert"))
         a.send(b"after the failure\n")
         self.assertEqual(b.line(), b"after the failure")
+
+    def test_silent_clients_closed_after_the_handshake_bound(self):
+        # The bound is 10 s, or -w / -i when shorter: -w keeps the test
+        # short. Silent clients, and clients stalled inside their
+        # ClientHello, do not hold the others back and are all closed.
+        bound = 3 * TIMEOUT_SCALE
+        server, port = self.server("--chat", "-w", "%gs" % bound)
+        silent = []
+        for i in range(45):
+            s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+            self.addCleanup(s.close)
+            if i % 9 == 0:  # a record header and part of a hello, no more
+                s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+            silent.append(s)
+        a = self.chat_client(port)
+        b = self.chat_client(port)
+        a.wait(b"*** " + b.name + b" joined")
+        a.send(b"while they say nothing\n")
+        self.assertEqual(b.wait(re.compile(rb"^<")),
+                         b"<" + a.name + b"> while they say nothing")
+        started = time.monotonic()
+        for s in silent:
+            s.settimeout(bound + TIMEOUT)
+            try:
+                self.assertEqual(s.recv(100), b"")
+            except ConnectionResetError:
+                pass  # closed all the same
+        self.assertLess(time.monotonic() - started, bound + TIMEOUT)
+        want = re.compile(rb"^sockit: 127\.0\.0\.1:\d+ closed: no TLS "
+                          rb"handshake within %d ms$" % int(bound * 1000))
+        for _ in silent:
+            server.err.wait_line(want)
+        c = self.chat_client(port)  # the room still takes new clients
+        d = self.chat_client(port)
+        c.wait(b"*** " + d.name + b" joined")
+        d.send(b"after them\n")
+        self.assertEqual(c.wait(re.compile(rb"^<")),
+                         b"<" + d.name + b"> after them")
 
 
 if __name__ == "__main__":
