@@ -629,6 +629,47 @@ EOF
     echo
   fi
 
+  # ---- 10b. TLS handshakes per second, idle TLS chat clients
+  if [ -n "$(g tls handshake sockit rate)" ]; then
+    echo "## 10b. TLS handshakes per second on a listener that keeps listening"
+    echo
+    echo "\`openssl s_time -new\`: a full handshake per connection (TLS 1.3,"
+    echo "X25519, the EC P-256 certificate of 10), one connection at a time,"
+    echo "then close; the client's CPU shares the machine. sockit -k --ssl,"
+    echo "ncat -l -k --ssl, socat OPENSSL-LISTEN,fork (a process per"
+    echo "connection), stunnel4 in front of an echo server. Target (issue"
+    echo "11): at least stunnel's."
+    echo
+    echo "| tool | handshakes/s | min–max | sockit is | target | n |"
+    echo "|---|--:|--:|--:|---|--:|"
+    skt=$(g tls handshake sockit rate)
+    for t in sockit ncat socat stunnel4; do
+      m=$(g tls handshake $t rate)
+      [ -n "$m" ] || continue
+      tgt=–
+      [ $t = stunnel4 ] && { ge "$skt" "$m" && tgt="1x: met" || tgt="1x: **not met**"; }
+      echo "| $t | $(num "$m") | $(range "$(g tls handshake $t rate min)" "$(g tls handshake $t rate max)") | $([ $t = sockit ] && echo – || ratio "$skt" "$m") | $tgt | $(g tls handshake $t rate n) |"
+    done
+    echo
+  fi
+  if [ -n "$(awk -F '\t' '$1 == "tls" && $2 ~ /^idle/' "$AGG")" ]; then
+    echo "## 10c. VmRSS per idle TLS chat client"
+    echo
+    echo "sockit --chat -l --ssl; bench/tlsidle.py connects N TLS clients (Python's"
+    echo "ssl), waits until all have their welcome and the room is quiet:"
+    echo "(VmRSS(N) - VmRSS(0)) / N. Target (issue 11): at most 48 KiB."
+    echo
+    echo "| clients | bytes per client | seconds to join all | target |"
+    echo "|--:|--:|--:|---|"
+    for c in $(awk -F '\t' '$1 == "tls" && $2 ~ /^idle/ {print substr($2, 5)}' "$AGG" | sort -nu); do
+      m=$(g tls "idle$c" sockit rss_per_client_b)
+      tgt="**not met**"
+      ge 49152 "${m:-999999}" && tgt=met
+      echo "| $(num "$c") | $(num "$m") | $(num "$(g tls "idle$c" sockit join_s)" 1) | 48 KiB: $tgt |"
+    done
+    echo
+  fi
+
   # ---- where sockit is not ahead: every comparison it loses, listed
   behind=$TMP/behind.md
   : >"$behind"
@@ -672,6 +713,7 @@ EOF
   done
   for t in ncat socat stunnel4; do
     lose "TLS throughput vs $t" "$(g tls file sockit mibs)" "$(g tls file $t mibs)" MiB/s
+    lose "TLS handshakes vs $t" "$(g tls handshake sockit rate)" "$(g tls handshake $t rate)" "handshakes/s"
   done
   for t in ncat socat; do
     lose "connection rate vs $t" "$(g connrate c4 sockit rate)" "$(g connrate c4 $t rate)" "connections/s"

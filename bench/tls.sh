@@ -11,6 +11,15 @@
 #      TLS_AES_256_GCM_SHA384; sockit -v says what was negotiated and the
 #      run notes it. Targets (issue 11): >= 3x ncat, >= 2x socat. Also the
 #      cipher's own limit on one core (openssl speed -evp), for the gap.
+#      Then, also alone (--only tlsrate, --only tlsmem):
+#   tlsrate: full handshakes per second on a listener that keeps
+#      listening (sockit -k --ssl, ncat -l -k --ssl, socat
+#      OPENSSL-LISTEN,fork, stunnel4 in front of an echo server), with
+#      `openssl s_time -new`, the same certificate, rotating order.
+#      Target (issue 11): at least stunnel's.
+#   tlsmem: VmRSS per idle TLS chat client at 1,000 and 10,000 (--quick:
+#      200) clients of sockit --chat -l --ssl (bench/tlsidle.py).
+#      Target (issue 11): at most 48 KiB.
 
 # The certificate every tool serves, and its pin.
 tls_cert() {
@@ -164,6 +173,114 @@ tls_profile() {
   say "  tls profile -> profile-tls.txt"
 }
 
+# ---- handshakes per second on a -k --ssl listener (issue 11) ----
+
+# Sets SRV (and for stunnel BACK, its backend) for a listener on P that
+# takes TLS clients and keeps listening.
+tls_rate_cmds() {
+  local c=$TLS_DIR/cert.pem k=$TLS_DIR/key.pem
+  BACK=()
+  case $1 in
+  sockit) SRV=("$SOCKIT" -k -l --ssl --ssl-cert "$c" --ssl-key "$k" 127.0.0.1 "$P") ;;
+  ncat) SRV=(ncat -l -k --recv-only --ssl --ssl-cert "$c" --ssl-key "$k" 127.0.0.1 "$P") ;;
+  socat) SRV=(socat -u "OPENSSL-LISTEN:$P,bind=127.0.0.1,reuseaddr,fork,cert=$c,key=$k,verify=0" OPEN:/dev/null,wronly) ;;
+  stunnel4) # terminates TLS and connects on: to an echo server at P+1
+    printf 'foreground = yes\npid =\nsyslog = no\ndebug = 3\n[s]\naccept = 127.0.0.1:%d\nconnect = 127.0.0.1:%d\ncert = %s\nkey = %s\n' \
+      "$P" "$((P + 1))" "$c" "$k" >"$TLS_DIR/rate.conf"
+    SRV=(stunnel4 "$TLS_DIR/rate.conf")
+    BACK=("$LG" echo 127.0.0.1 "$((P + 1))") ;;
+  esac
+}
+
+# One measurement: `openssl s_time -new` (a full handshake per
+# connection, one at a time, then close) for TLS_RATE_S seconds;
+# records connections per second of wall time.
+tls_rate_one() {
+  local tool=$1 rep=$2 spid bpid="" t0 t1 out n
+  next_port
+  [ "$tool" = stunnel4 ] && PORT=$((PORT + 1))
+  tls_rate_cmds "$tool"
+  if [ ${#BACK[@]} -gt 0 ]; then
+    "${BACK[@]}" >/dev/null 2>&1 &
+    bpid=$!
+    PIDS+=("$bpid")
+  fi
+  "${SRV[@]}" </dev/null >/dev/null 2>"$WORK/rate.err" &
+  spid=$!
+  PIDS+=("$spid")
+  if ! wait_port "$P" tcp "$spid"; then
+    fail "tls handshakes $tool: no listener: $(head -c 200 "$WORK/rate.err")"
+    stop "$spid" $bpid
+    return
+  fi
+  t0=$EPOCHREALTIME
+  out=$(timeout -k 2 "$LIMIT" openssl s_time -connect "127.0.0.1:$P" -new \
+    -time "$TLS_RATE_S" 2>&1 | grep -E '^[0-9]+ connections in .* real')
+  t1=$EPOCHREALTIME
+  stop "$spid" $bpid
+  n=${out%% *}
+  if [ -z "$out" ] || [ "$n" -lt 1 ]; then
+    fail "tls handshakes $tool: openssl s_time made no connection"
+    return
+  fi
+  local rate
+  rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}')
+  rec tls handshake "$tool" rate "$rate"
+  say "  tls handshakes $tool #$rep: $rate/s"
+}
+
+scenario_tlsrate() {
+  need ncat socat stunnel4 openssl
+  TLS_RATE_S=$([ "$QUICK" = 1 ] && echo 1 || echo 3)
+  say "[10] TLS handshakes per second (openssl s_time -new, ${TLS_RATE_S} s each)"
+  [ -n "${TLS_DIR:-}" ] || tls_cert || return
+  local rep tool
+  for ((rep = 0; rep < REPS; rep++)); do
+    for tool in $(rotate $rep sockit ncat socat stunnel4); do
+      tls_rate_one "$tool" $((rep + 1))
+    done
+  done
+}
+
+# ---- what an idle TLS chat client costs (issue 11: at most 48 KiB) ----
+
+# sockit --chat -l --ssl with N idle TLS clients (bench/tlsidle.py:
+# every one joined and the room quiet): (VmRSS(N) - VmRSS(0)) / N.
+tls_idle_one() {
+  local n=$1 spid line
+  next_port
+  "$SOCKIT" --chat -l --ssl --ssl-cert "$TLS_DIR/cert.pem" \
+    --ssl-key "$TLS_DIR/key.pem" 127.0.0.1 "$P" </dev/null >/dev/null \
+    2>"$WORK/idle.err" &
+  spid=$!
+  PIDS+=("$spid")
+  if ! wait_port "$P" tcp "$spid"; then
+    fail "tls idle $n: no listener: $(head -c 200 "$WORK/idle.err")"
+    stop "$spid"
+    return
+  fi
+  line=$(timeout -k 2 600 python3 "$ROOT/bench/tlsidle.py" 127.0.0.1 "$P" \
+    -n "$n" --pid "$spid" -T 500 2>"$WORK/tlsidle.err")
+  stop "$spid"
+  if [ -z "$(kv per_client_b "$line")" ]; then
+    fail "tls idle $n: $(head -c 300 "$WORK/tlsidle.err")"
+    return
+  fi
+  rec tls "idle$n" sockit rss_per_client_b "$(kv per_client_b "$line")"
+  rec tls "idle$n" sockit join_s "$(kv seconds "$line")"
+  say "  tls idle chat clients: $n, $(kv per_client_b "$line") B each ($line)"
+}
+
+scenario_tlsmem() {
+  need openssl python3
+  say "[10] TLS: VmRSS per idle TLS chat client"
+  [ -n "${TLS_DIR:-}" ] || tls_cert || return
+  local n
+  for n in $([ "$QUICK" = 1 ] && echo 200 || echo 1000 10000); do
+    tls_idle_one "$n"
+  done
+}
+
 scenario_tls() {
   need ncat socat stunnel4 openssl nc
   TLS_MIB=$([ "$QUICK" = 1 ] && echo 16 || echo 1024)
@@ -180,4 +297,6 @@ scenario_tls() {
   done
   [ "$QUICK" = 1 ] || { tls_cipher_limit; tls_profile; }
   rm -f "$INPUT" "$WORK/received"
+  scenario_tlsrate
+  scenario_tlsmem
 }
