@@ -640,6 +640,8 @@ EOF
     echo "connection), stunnel4 in front of an echo server. Target (issue"
     echo "11): at least stunnel's."
     echo
+    nego=$(awk -F '\t' '$1 == "tls" && $2 == "handshake" {printf "%s%s %s", (n++ ? "; " : ""), $3, substr($4, 13)}' "$NOTES")
+    [ -n "$nego" ] && echo "Negotiated with OpenSSL's default client: $nego." && echo
     echo "| tool | handshakes/s | min–max | sockit is | target | n |"
     echo "|---|--:|--:|--:|---|--:|"
     skt=$(g tls handshake sockit rate)

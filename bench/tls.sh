@@ -213,6 +213,14 @@ tls_rate_one() {
     stop "$spid" $bpid
     return
   fi
+  # What the listener negotiates with OpenSSL's default client (every
+  # tool's client here takes the same defaults): noted once per tool.
+  if [ "$rep" = 1 ]; then
+    local nego
+    nego=$(timeout 5 openssl s_client -connect "127.0.0.1:$P" </dev/null 2>/dev/null |
+      sed -n 's/^New, \(.*\), Cipher is \(.*\)$/\1, \2/p' | head -1)
+    note tls handshake "$tool" "negotiated: ${nego:-unknown}"
+  fi
   t0=$EPOCHREALTIME
   out=$(timeout -k 2 "$LIMIT" openssl s_time -connect "127.0.0.1:$P" -new \
     -time "$TLS_RATE_S" 2>&1 | grep -E '^[0-9]+ connections in .* real')

@@ -591,13 +591,38 @@ static ssize_t io_failure(char *err, sk_tls_t *t, int e, const char *what) {
   return sk__fail(err, SK_ETLS, "TLS %s %s: %s", what, t->peer, ossl_reason());
 }
 
+/*
+ * Fills buf with as many records as have arrived, not one per call: the
+ * caller then writes them on with one call too. What ends the run (an
+ * EOF, an error) after some bytes is kept for the next call; waiting is
+ * not kept (the next call asks the socket again).
+ */
 ssize_t sk_tls_read(char *err, sk_tls_t *t, void *buf, size_t cap) {
-  size_t n = 0;
+  size_t n = 0, got = 0;
+  if (t->rkept) {
+    t->rkept = false;
+    if (err)
+      snprintf(err, SK_ERR_LEN, "%s", t->rmsg);
+    return t->rcode;
+  }
   ERR_clear_error();
   errno = 0;
-  if (SSL_read_ex(t->ssl, buf, cap, &n))
-    return (ssize_t)n;
-  return io_failure(err, t, SSL_get_error(t->ssl, 0), "read from");
+  while (got < cap) {
+    if (SSL_read_ex(t->ssl, (char *)buf + got, cap - got, &n)) {
+      got += n;
+      continue;
+    }
+    int e = SSL_get_error(t->ssl, 0);
+    if (got == 0)
+      return io_failure(err, t, e, "read from");
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      t->rmsg[0] = '\0';
+      t->rcode = (int)io_failure(t->rmsg, t, e, "read from");
+      t->rkept = true;
+    }
+    break;
+  }
+  return (ssize_t)got;
 }
 
 /* Sends what wbuf holds: 0 once all is sent (the buffer is freed: an
@@ -688,9 +713,11 @@ int sk_tls_shutdown(char *err, sk_tls_t *t) {
 
 size_t sk_tls_pending(const sk_tls_t *t) {
   size_t n = (size_t)SSL_pending(t->ssl);
-  /* Read ahead (records received, not yet decrypted): poll would not
-   * wake for them either. */
-  return n ? n : SSL_has_pending(t->ssl) ? 1 : 0;
+  /* Read ahead (records received, not yet decrypted), or the end a
+   * read kept for the next call: poll would not wake for them either. */
+  return n                                       ? n
+         : SSL_has_pending(t->ssl) || t->rkept ? 1
+                                                 : 0;
 }
 
 const char *sk_tls_version(const sk_tls_t *t) {

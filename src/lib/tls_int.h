@@ -42,6 +42,11 @@ struct sk_tls {
   size_t wlen, woff, wcap; /* bytes held, sent of them, room */
   size_t wplain;            /* the caller's bytes they carry */
   bool wcollect;            /* the BIO appends to wbuf, sends nothing */
+  /* A read that ended the bytes sk_tls_read returned (an EOF, an
+   * error): the next call's answer, and its line. */
+  bool rkept;
+  int rcode;
+  char rmsg[SK_ERR_LEN];
 };
 
 /* The most plaintext one sk_tls_write encrypts before sending: 16
