@@ -715,9 +715,7 @@ size_t sk_tls_pending(const sk_tls_t *t) {
   size_t n = (size_t)SSL_pending(t->ssl);
   /* Read ahead (records received, not yet decrypted), or the end a
    * read kept for the next call: poll would not wake for them either. */
-  return n                                       ? n
-         : SSL_has_pending(t->ssl) || t->rkept ? 1
-                                                 : 0;
+  return n ? n : SSL_has_pending(t->ssl) || t->rkept ? 1 : 0;
 }
 
 const char *sk_tls_version(const sk_tls_t *t) {

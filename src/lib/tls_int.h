@@ -40,8 +40,8 @@ struct sk_tls {
    * buffer lives only while they are not all sent. */
   char *wbuf;
   size_t wlen, woff, wcap; /* bytes held, sent of them, room */
-  size_t wplain;            /* the caller's bytes they carry */
-  bool wcollect;            /* the BIO appends to wbuf, sends nothing */
+  size_t wplain;           /* the caller's bytes they carry */
+  bool wcollect;           /* the BIO appends to wbuf, sends nothing */
   /* A read that ended the bytes sk_tls_read returned (an EOF, an
    * error): the next call's answer, and its line. */
   bool rkept;
