@@ -355,6 +355,28 @@ static void test_tls_session_plaintext_client(void **state) {
   pair_close(&p);
 }
 
+/*
+ * One read takes every record that has arrived, not one; the
+ * close_notify after them is kept for the next read, and pending says
+ * so (poll would not wake for it).
+ */
+static void test_tls_session_read_takes_all_records(void **state) {
+  sk_tls_ctx_t **ctx = *state;
+  struct pair p;
+  char err[SK_ERR_LEN], buf[64];
+  pair_open(&p, ctx[0], ctx[1]);
+  pair_handshake(&p);
+  assert_int_equal(sk_tls_write(err, p.c, "one,", 4), 4);
+  assert_int_equal(sk_tls_write(err, p.c, "two,", 4), 4);
+  assert_int_equal(sk_tls_write(err, p.c, "three", 5), 5);
+  assert_int_equal(sk_tls_shutdown(err, p.c), 0);
+  assert_int_equal(sk_tls_read(err, p.s, buf, sizeof buf), 13);
+  assert_memory_equal(buf, "one,two,three", 13);
+  assert_true(sk_tls_pending(p.s) > 0);
+  assert_int_equal(sk_tls_read(err, p.s, buf, sizeof buf), 0);
+  pair_close(&p);
+}
+
 /* Reads what the server end has into got (at most cap in all). */
 static size_t drain(sk_tls_t *t, char *got, size_t have, size_t cap) {
   char err[SK_ERR_LEN];
@@ -457,6 +479,7 @@ int main(void) {
       cmocka_unit_test(test_tls_session_plaintext_client),
       cmocka_unit_test(test_tls_session_no_sigpipe),
       cmocka_unit_test(test_tls_session_large_write_in_order),
+      cmocka_unit_test(test_tls_session_read_takes_all_records),
       cmocka_unit_test(test_tls_idle_client_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL) +
