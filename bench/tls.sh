@@ -18,7 +18,9 @@
 #      `openssl s_time -new`, the same certificate, rotating order.
 #      Target (issue 11): at least stunnel's.
 #   tlsmem: VmRSS per idle TLS chat client at 1,000 and 10,000 (--quick:
-#      200) clients of sockit --chat -l --ssl (bench/tlsidle.py).
+#      200) clients of sockit --chat -l --ssl (bench/tlsidle.py); and at
+#      1,000 clients of sockit -k --ssl that each sent 64 KiB first (the
+#      record buffers were used, and must have been given back).
 #      Target (issue 11): at most 48 KiB.
 
 # The certificate every tool serves, and its pin.
@@ -254,10 +256,14 @@ scenario_tlsrate() {
 
 # sockit --chat -l --ssl with N idle TLS clients (bench/tlsidle.py:
 # every one joined and the room quiet): (VmRSS(N) - VmRSS(0)) / N.
+# With "keep": sockit -k --ssl, every client sending 64 KiB first (its
+# record buffers used once, then given back).
 tls_idle_one() {
-  local n=$1 spid line
+  local n=$1 mode=${2:-chat} spid line
+  local flags=(--chat) extra=() case=idle$n
+  [ "$mode" = keep ] && flags=(-k) extra=(--keep --send 65536) case=keep$n
   next_port
-  "$SOCKIT" --chat -l --ssl --ssl-cert "$TLS_DIR/cert.pem" \
+  "$SOCKIT" "${flags[@]}" -l --ssl --ssl-cert "$TLS_DIR/cert.pem" \
     --ssl-key "$TLS_DIR/key.pem" 127.0.0.1 "$P" </dev/null >/dev/null \
     2>"$WORK/idle.err" &
   spid=$!
@@ -268,15 +274,15 @@ tls_idle_one() {
     return
   fi
   line=$(timeout -k 2 600 python3 "$ROOT/bench/tlsidle.py" 127.0.0.1 "$P" \
-    -n "$n" --pid "$spid" -T 500 2>"$WORK/tlsidle.err")
+    -n "$n" --pid "$spid" -T 500 "${extra[@]}" 2>"$WORK/tlsidle.err")
   stop "$spid"
   if [ -z "$(kv per_client_b "$line")" ]; then
-    fail "tls idle $n: $(head -c 300 "$WORK/tlsidle.err")"
+    fail "tls idle $mode $n: $(head -c 300 "$WORK/tlsidle.err")"
     return
   fi
-  rec tls "idle$n" sockit rss_per_client_b "$(kv per_client_b "$line")"
-  rec tls "idle$n" sockit join_s "$(kv seconds "$line")"
-  say "  tls idle chat clients: $n, $(kv per_client_b "$line") B each ($line)"
+  rec tls "$case" sockit rss_per_client_b "$(kv per_client_b "$line")"
+  rec tls "$case" sockit join_s "$(kv seconds "$line")"
+  say "  tls idle $mode clients: $n, $(kv per_client_b "$line") B each ($line)"
 }
 
 scenario_tlsmem() {
@@ -287,6 +293,7 @@ scenario_tlsmem() {
   for n in $([ "$QUICK" = 1 ] && echo 200 || echo 1000 10000); do
     tls_idle_one "$n"
   done
+  tls_idle_one "$([ "$QUICK" = 1 ] && echo 200 || echo 1000)" keep
 }
 
 scenario_tls() {

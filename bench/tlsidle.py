@@ -2,6 +2,7 @@
 """tlsidle: what an idle TLS chat client costs the server (issue 11).
 
     tlsidle.py HOST PORT -n CLIENTS --pid SERVER [--inflight K] [-T SECS]
+               [--keep --send BYTES]
 
 Reads the server's VmRSS, connects CLIENTS TLS clients (Python's ssl
 module, no verification: the memory is the question here), K handshakes
@@ -13,6 +14,10 @@ line of key=value pairs, as bench/loadgen.c does:
 
 per_client_b is (RSS(N) - RSS(0)) / N. Exit 1 with a line on stderr when
 the clients cannot all join within SECS.
+
+--keep: the server is `-k` (no welcome): a client has joined once its
+handshake is done, and then sends BYTES, so that the server's record
+buffers are used once by every client before it goes idle.
 """
 
 import argparse
@@ -35,16 +40,30 @@ def rss_kb(pid):
 
 
 class Client:
-    __slots__ = ("sock", "shaken", "joined", "buf")
+    __slots__ = ("sock", "shaken", "joined", "buf", "out")
 
-    def __init__(self, sock):
+    def __init__(self, sock, out):
         self.sock = sock
         self.shaken = False
         self.joined = False
         self.buf = b""
+        self.out = out  # what is left to send once joined (--keep)
 
 
-def step(sel, c):
+def send_some(sel, c):
+    """--keep: sends what c still has to send; joined once all is out."""
+    while c.out:
+        try:
+            n = c.sock.send(c.out[:65536])
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            sel.modify(c.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, c)
+            return
+        c.out = c.out[n:]
+    c.joined = True
+    sel.modify(c.sock, selectors.EVENT_READ, c)
+
+
+def step(sel, c, keep):
     """Moves c on: handshake, then reads until it would block. Returns
     False when the server closed it."""
     if not c.shaken:
@@ -58,6 +77,8 @@ def step(sel, c):
             return True
         c.shaken = True
         sel.modify(c.sock, selectors.EVENT_READ, c)
+    if keep and not c.joined:
+        send_some(sel, c)
     while True:
         try:
             data = c.sock.recv(65536)
@@ -79,6 +100,8 @@ def main():
     ap.add_argument("--pid", type=int, required=True)
     ap.add_argument("--inflight", type=int, default=100)
     ap.add_argument("-T", type=float, default=300)
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--send", type=int, default=0)
     a = ap.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -98,13 +121,13 @@ def main():
             raw = socket.create_connection((a.host, a.port))
             raw.setblocking(False)
             s = ctx.wrap_socket(raw, do_handshake_on_connect=False)
-            c = Client(s)
+            c = Client(s, b"x" * a.send if a.keep else b"")
             sel.register(s, selectors.EVENT_WRITE, c)
             clients.append(c)
         for key, _ in sel.select(1.0):
             c = key.data
             was = c.joined
-            if not step(sel, c):
+            if not step(sel, c, a.keep):
                 sys.exit("tlsidle: the server closed a client (%d joined)"
                          % joined)
             joined += c.joined and not was
@@ -116,7 +139,7 @@ def main():
         if events:
             quiet_since = time.monotonic()
         for key, _ in events:
-            if not step(sel, key.data):
+            if not step(sel, key.data, a.keep):
                 sys.exit("tlsidle: the server closed a client while idle")
     rss = rss_kb(a.pid)
     print("clients=%d rss0_kb=%d rss_kb=%d per_client_b=%.0f seconds=%.1f"
