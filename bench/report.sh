@@ -642,15 +642,19 @@ EOF
     echo
     nego=$(awk -F '\t' '$1 == "tls" && $2 == "handshake" {printf "%s%s %s", (n++ ? "; " : ""), $3, substr($4, 13)}' "$NOTES")
     [ -n "$nego" ] && echo "Negotiated with OpenSSL's default client: $nego." && echo
-    echo "| tool | handshakes/s | min–max | sockit is | target | n |"
-    echo "|---|--:|--:|--:|---|--:|"
+    echo "Server CPU: the listener's (and its reaped children's) CPU time"
+    echo "during the run, per handshake; less is better, and it moves less"
+    echo "than the rate with the load on the machine."
+    echo
+    echo "| tool | handshakes/s | min–max | sockit is | target | server CPU µs each | min–max | n |"
+    echo "|---|--:|--:|--:|---|--:|--:|--:|"
     skt=$(g tls handshake sockit rate)
     for t in sockit ncat socat stunnel4; do
       m=$(g tls handshake $t rate)
       [ -n "$m" ] || continue
       tgt=–
       [ $t = stunnel4 ] && { ge "$skt" "$m" && tgt="1x: met" || tgt="1x: **not met**"; }
-      echo "| $t | $(num "$m") | $(range "$(g tls handshake $t rate min)" "$(g tls handshake $t rate max)") | $([ $t = sockit ] && echo – || ratio "$skt" "$m") | $tgt | $(g tls handshake $t rate n) |"
+      echo "| $t | $(num "$m") | $(range "$(g tls handshake $t rate min)" "$(g tls handshake $t rate max)") | $([ $t = sockit ] && echo – || ratio "$skt" "$m") | $tgt | $(num "$(g tls handshake $t cpu_us)") | $(range "$(g tls handshake $t cpu_us min)" "$(g tls handshake $t cpu_us max)") | $(g tls handshake $t rate n) |"
     done
     echo
   fi

@@ -194,6 +194,12 @@ tls_rate_cmds() {
   esac
 }
 
+# CPU ticks a process and its reaped children used (/proc/PID/stat:
+# utime stime cutime cstime, counted after the command name).
+tls_cpu_ticks() {
+  awk '{sub(/^.*\) /, ""); print $12 + $13 + $14 + $15}' "/proc/$1/stat" 2>/dev/null
+}
+
 # One measurement: `openssl s_time -new` (a full handshake per
 # connection, one at a time, then close) for TLS_RATE_S seconds;
 # records connections per second of wall time.
@@ -223,10 +229,13 @@ tls_rate_one() {
       sed -n 's/^New, \(.*\), Cipher is \(.*\)$/\1, \2/p' | head -1)
     note tls handshake "$tool" "negotiated: ${nego:-unknown}"
   fi
+  local c0 c1
+  c0=$(tls_cpu_ticks "$spid")
   t0=$EPOCHREALTIME
   out=$(timeout -k 2 "$LIMIT" openssl s_time -connect "127.0.0.1:$P" -new \
     -time "$TLS_RATE_S" 2>&1 | grep -E '^[0-9]+ connections in .* real')
   t1=$EPOCHREALTIME
+  c1=$(tls_cpu_ticks "$spid")
   stop "$spid" $bpid
   n=${out%% *}
   if [ -z "$out" ] || [ "$n" -lt 1 ]; then
@@ -236,7 +245,14 @@ tls_rate_one() {
   local rate
   rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}')
   rec tls handshake "$tool" rate "$rate"
-  say "  tls handshakes $tool #$rep: $rate/s"
+  # The server's CPU per handshake: what the load on the machine does
+  # not change as much as the rate.
+  local us=""
+  [ -n "$c0" ] && [ -n "$c1" ] &&
+    us=$(awk -v a="$c0" -v b="$c1" -v n="$n" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN {printf "%.0f", (b - a) * 1e6 / hz / n}')
+  [ -n "$us" ] && rec tls handshake "$tool" cpu_us "$us"
+  say "  tls handshakes $tool #$rep: $rate/s, server CPU ${us:-?} µs each"
 }
 
 scenario_tlsrate() {
