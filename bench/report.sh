@@ -609,8 +609,12 @@ EOF
     nego=$(awk -F '\t' '$1 == "tls" && $3 == "sockit" {v = $4} END {print v}' "$NOTES")
     [ -n "$nego" ] && echo "sockit -v: $nego."
     echo
-    echo "| tool | MiB/s | min–max | sockit is | target | n |"
-    echo "|---|--:|--:|--:|---|--:|"
+    echo "CPU: user and system seconds of every process that carried the"
+    echo "bytes (both ends; stunnel4's two proxies and nc ends), per GiB:"
+    echo "less is better, and it moves less than MiB/s with the machine's load."
+    echo
+    echo "| tool | MiB/s | min–max | sockit is | target | CPU s per GiB | min–max | n |"
+    echo "|---|--:|--:|--:|---|--:|--:|--:|"
     skt=$(g tls file sockit mibs)
     for t in sockit ncat socat stunnel4; do
       m=$(g tls file $t mibs)
@@ -620,11 +624,11 @@ EOF
       ncat) ge "$skt" "$(awk -v m="$m" 'BEGIN {print 3 * m}')" && tgt="3x: met" || tgt="3x: **not met**" ;;
       socat) ge "$skt" "$(awk -v m="$m" 'BEGIN {print 2 * m}')" && tgt="2x: met" || tgt="2x: **not met**" ;;
       esac
-      echo "| $t | $(num "$m") | $(range "$(g tls file $t mibs min)" "$(g tls file $t mibs max)") | $([ $t = sockit ] && echo – || ratio "$skt" "$m") | $tgt | $(g tls file $t mibs n) |"
+      echo "| $t | $(num "$m") | $(range "$(g tls file $t mibs min)" "$(g tls file $t mibs max)") | $([ $t = sockit ] && echo – || ratio "$skt" "$m") | $tgt | $(num "$(g tls file $t cpu_s_per_gib)" 2) | $(range "$(g tls file $t cpu_s_per_gib min)" "$(g tls file $t cpu_s_per_gib max)" 2) | $(g tls file $t mibs n) |"
     done
     for a in aes-128-gcm aes-256-gcm; do
       m=$(g tls cipher "$a" mibs)
-      [ -n "$m" ] && echo "| cipher limit, one core: \`openssl speed -evp $a\` (16 KiB) | $(num "$m") | | $(ratio "$skt" "$m") | | 1 |"
+      [ -n "$m" ] && echo "| cipher limit, one core: \`openssl speed -evp $a\` (16 KiB) | $(num "$m") | | $(ratio "$skt" "$m") | | | | 1 |"
     done
     echo
   fi

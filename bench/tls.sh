@@ -35,6 +35,12 @@ tls_cert() {
     sha256sum | cut -d' ' -f1)
 }
 
+# CPU ticks a process and its reaped children used (/proc/PID/stat:
+# utime stime cutime cstime, counted after the command name).
+tls_cpu_ticks() {
+  awk '{sub(/^.*\) /, ""); print $12 + $13 + $14 + $15}' "/proc/$1/stat" 2>/dev/null
+}
+
 # Sets RECV and SEND for one transfer on port P (and P2 for stunnel).
 tls_cmds() {
   local c=$TLS_DIR/cert.pem k=$TLS_DIR/key.pem
@@ -84,7 +90,9 @@ tls_one() {
   ST_PIDS=()
   local l_in=/dev/null l_out=$out c_in=$INPUT c_out=/dev/null
   [ "$FLIP" = 1 ] && l_in=$INPUT l_out=/dev/null c_in=/dev/null c_out=$out
-  "${RECV[@]}" <"$l_in" >"$l_out" 2>"$WORK/recv.err" &
+  rm -f "$WORK/tlsrecv.time" "$WORK/tlssend.time"
+  "$LG" run "$WORK/tlsrecv.time" -- "${RECV[@]}" <"$l_in" >"$l_out" \
+    2>"$WORK/recv.err" &
   rpid=$!
   PIDS+=("$rpid")
   if ! wait_port "$P" tcp "$rpid" ||
@@ -94,7 +102,8 @@ tls_one() {
     return
   fi
   t0=$EPOCHREALTIME
-  timeout -k 2 "$LIMIT" "${SEND[@]}" <"$c_in" >"$c_out" 2>"$WORK/send.err"
+  timeout -k 2 "$LIMIT" "$LG" run "$WORK/tlssend.time" -- "${SEND[@]}" \
+    <"$c_in" >"$c_out" 2>"$WORK/send.err"
   rc_s=$?
   for ((i = 0; i < 500; i++)); do
     kill -0 "$rpid" 2>/dev/null || break
@@ -108,6 +117,12 @@ tls_one() {
   fi
   wait "$rpid"
   rc_r=$?
+  # CPU of every process that carried the bytes: both ends, and for
+  # stunnel4 its two proxies (still running: read before they stop).
+  local ticks=0 p
+  for p in "${ST_PIDS[@]}"; do
+    ticks=$((ticks + $(tls_cpu_ticks "$p" || echo 0)))
+  done
   [ ${#ST_PIDS[@]} -gt 0 ] && stop "${ST_PIDS[@]}"
   if [ $rc_s != 0 ] || [ $rc_r != 0 ]; then
     fail "tls $tool: exit $rc_s (sender) $rc_r (receiver): $(head -c 200 "$WORK/send.err") $(head -c 200 "$WORK/recv.err")"
@@ -123,7 +138,13 @@ tls_one() {
   local mibs
   mibs=$(awk -v m="$TLS_MIB" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", m / (b - a)}')
   rec tls file "$tool" mibs "$mibs"
-  say "  tls $tool #$rep: $mibs MiB/s"
+  local cpu
+  cpu=$(cat "$WORK/tlssend.time" "$WORK/tlsrecv.time" 2>/dev/null | awk \
+    -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v m="$TLS_MIB" '
+    {for (i = 1; i <= NF; i++) {split($i, kv, "="); if (kv[1] == "user" || kv[1] == "sys") s += kv[2]}; n++}
+    END {if (n == 2) printf "%.2f", (s + t / hz) * 1024 / m}')
+  [ -n "$cpu" ] && rec tls file "$tool" cpu_s_per_gib "$cpu"
+  say "  tls $tool #$rep: $mibs MiB/s, ${cpu:-?} CPU s per GiB (both ends)"
 }
 
 # The cipher's limit on one core, in MiB/s (16 KiB blocks: a record).
@@ -192,12 +213,6 @@ tls_rate_cmds() {
     SRV=(stunnel4 "$TLS_DIR/rate.conf")
     BACK=("$LG" echo 127.0.0.1 "$((P + 1))") ;;
   esac
-}
-
-# CPU ticks a process and its reaped children used (/proc/PID/stat:
-# utime stime cutime cstime, counted after the command name).
-tls_cpu_ticks() {
-  awk '{sub(/^.*\) /, ""); print $12 + $13 + $14 + $15}' "/proc/$1/stat" 2>/dev/null
 }
 
 # One measurement: `openssl s_time -new` (a full handshake per
