@@ -690,7 +690,7 @@ ssize_t sk_tls_write(char *err, sk_tls_t *t, const void *buf, size_t len) {
     if (n > 0)
       return (ssize_t)n;
   }
-  if (len > 16384)
+  if (len > SK__TLS_RECORD_MAX) /* more than one record */
     return write_collected(err, t, buf, len);
   if (SSL_write_ex(t->ssl, buf, len, &n))
     return (ssize_t)n;

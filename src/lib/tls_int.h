@@ -49,12 +49,14 @@ struct sk_tls {
   char rmsg[SK_ERR_LEN];
 };
 
+/* The most plaintext one TLS record carries (RFC 8446, 5.1). */
+#define SK__TLS_RECORD_MAX 16384
 /* The most plaintext one sk_tls_write encrypts before sending: 16
  * records, sent with one send() instead of 16. */
-#define SK__TLS_WRITE_MAX (16 * 16384)
+#define SK__TLS_WRITE_MAX (16 * SK__TLS_RECORD_MAX)
 /* Their room: each record adds at most 5 + 256 bytes (header, padding,
  * tag) to its 16 KiB. */
-#define SK__TLS_WBUF (16 * (16384 + 5 + 256))
+#define SK__TLS_WBUF (16 * (SK__TLS_RECORD_MAX + 5 + 256))
 
 /* Fingerprint of cert into out ("" when cert is NULL). */
 void sk__tls_cert_fp(char out[SK_TLS_FP_LEN], X509 *cert);
