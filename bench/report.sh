@@ -215,6 +215,19 @@ EOF
   held=""
   [ -n "$r10" ] && held=$(awk -v a="$r10" -v b="${c10:-0}" 'BEGIN {m = a > b ? a : b; print 4096 - m}')
   echo "| 10,000 clients held, at most 4 KiB VmRSS per idle client | --broker $(num "$r10") B, --chat $(num "$c10") B per client | $(verdict "$held" 0) |"
+  # issue 11 (bench/tls.sh)
+  tsk=$(g tls file sockit mibs) hsk=$(g tls handshake sockit rate)
+  for t in ncat:3 socat:2; do
+    m=$(g tls file "${t%:*}" mibs)
+    x=$(awk -v a="${tsk:-0}" -v b="${m:-0}" 'BEGIN {if (a && b) printf "%.2f", a / b}')
+    echo "| TLS throughput at least ${t#*:}x ${t%:*} | ${x:-–}x ($(num "$tsk") vs $(num "$m") MiB/s) | $(verdict "$x" "${t#*:}") |"
+  done
+  m=$(g tls handshake stunnel4 rate)
+  x=$(awk -v a="${hsk:-0}" -v b="${m:-0}" 'BEGIN {if (a && b) printf "%.2f", a / b}')
+  echo "| TLS handshakes per second at least stunnel4's | ${x:-–}x ($(num "$hsk") vs $(num "$m")/s) | $(verdict "$x" 1) |"
+  m=$(g tls idle10000 sockit rss_per_client_b)
+  x=$([ -n "$m" ] && awk -v a="$m" 'BEGIN {print 49152 - a}')
+  echo "| an idle TLS chat client at most 48 KiB (10,000 clients) | $(num "$m") B per client | $(verdict "$x" 0) |"
   echo
 
   # ---- 1. throughput
