@@ -29,12 +29,6 @@
 
 #define ACCEPTS_PER_WAKE 64
 
-/* A peer that never finishes its handshake must not hold a session
- * (and, with -m, a slot) forever. The endpoint's bound when it has one. */
-#ifndef SK__TLS_HANDSHAKE_MS
-#define SK__TLS_HANDSHAKE_MS 10000
-#endif
-
 typedef struct serve serve_t;
 typedef struct session session_t;
 
@@ -281,12 +275,20 @@ static void hs_poll_cb(uv_poll_t *p, int status, int events) {
   hs_step(ep->owner);
 }
 
+/* How long a handshake may take, as the hub's: SK__TLS_HANDSHAKE_MS,
+ * or -i when that is shorter. A peer that never finishes must not hold
+ * a session (and, with -m, a slot) forever. */
+static int hs_limit(const serve_t *s) {
+  int idle = s->o.relay.idle_timeout_ms;
+  return idle > 0 && idle < SK__TLS_HANDSHAKE_MS ? idle : SK__TLS_HANDSHAKE_MS;
+}
+
 static void on_hs_timeout(uv_timer_t *t) {
   hs_t *h = t->data;
   char err[SK_ERR_LEN];
   snprintf(err, sizeof err, "TLS handshake with %.200s: no answer for %d ms",
            h->side == HS_CLIENT ? h->c->peer : h->c->s->to_name,
-           (int)SK__TLS_HANDSHAKE_MS);
+           hs_limit(h->c->s));
   hs_end(h, false, err);
 }
 
@@ -317,7 +319,7 @@ static void hs_start(session_t *c, int side, sk_tls_ctx_t *ctx, int fd,
     hs_end(h, false, err);
     return;
   }
-  uv_timer_start(&h->timer, on_hs_timeout, (uint64_t)SK__TLS_HANDSHAKE_MS, 0);
+  uv_timer_start(&h->timer, on_hs_timeout, (uint64_t)hs_limit(s), 0);
   hs_step(h);
 }
 
