@@ -599,19 +599,20 @@ class Exec(Case):
 
     def test_client_exec_against_a_silent_server_is_bounded(self):
         # A server that accepts and never answers: the handshake's bound
-        # ends it: one line, exit 1, no program.
+        # (here -i's 2 s, shorter than the 10 s default) ends it: one
+        # line, exit 1, no program.
         mark = os.path.join(tlsfix.CERTS, "silent-started")
         with socket.socket() as ls:
             ls.bind(("127.0.0.1", 0))
             ls.listen()
-            c = self.run_proc([sockit(), "--ssl", "--insecure", "-c",
-                               "touch " + mark, "127.0.0.1",
+            c = self.run_proc([sockit(), "--ssl", "--insecure", "-i", "2",
+                               "-c", "touch " + mark, "127.0.0.1",
                                str(ls.getsockname()[1])])
-            self.assertEqual(c.wait_exit(10 + 2 * TIMEOUT), 1, c.describe())
+            self.assertEqual(c.wait_exit(2 + 2 * TIMEOUT), 1, c.describe())
         lines = [l for l in c.err.all_lines() if not l.startswith(INSECURE)]
         self.assertEqual(len(lines), 1, lines)
         self.assertRegex(lines[0].decode(), r"^sockit: TLS handshake with "
-                         r"127\.0\.0\.1:\d+: no answer for \d+ ms$")
+                         r"127\.0\.0\.1:\d+: no answer for 2000 ms$")
         self.assertFalse(os.path.exists(mark))
 
     def test_client_exec_refused_certificate_starts_no_child(self):
