@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
@@ -34,9 +33,8 @@
 #define FED_BACKOFF_MAX 5000
 #define FED_IDS 256     /* default names reserved per INCRBY */
 #define FED_STOP_MS 500 /* a stopping server waits this for Redis */
-/* Not ready this long after connecting: given up and retried. Also how
- * a refused connection is seen at all: hiredis's libuv adapter ignores
- * a poll error, so a refused connect would otherwise wait forever. */
+/* Not ready this long after connecting: given up and retried (a Redis
+ * that accepts and never answers, or a connect nobody refuses). */
 #define FED_CONNECT_MS 1000
 /* Bytes waiting to be written to Redis, at most: a Redis that stopped
  * reading (frozen, or far behind) is an outage, not a growing buffer. */
@@ -101,6 +99,13 @@ struct sk__fed {
 
 static void fed_connect(sk__fed_t *f);
 static void fed_down(sk__fed_t *f, const char *why);
+
+/* Stopping, and both connections are gone: the loop may end. */
+static void fed_stopped(sk__fed_t *f) {
+  if (f->cmd || f->sub || uv_is_closing((uv_handle_t *)&f->stop))
+    return;
+  uv_close((uv_handle_t *)&f->stop, NULL);
+}
 
 /* The one place that knows where the hub keeps its loop. */
 static uv_loop_t *fed_loop(sk__hub_t *h) {
@@ -849,8 +854,10 @@ static void fed_down(sk__fed_t *f, const char *why) {
     redisAsyncFree(cmd);
   if (sub)
     redisAsyncFree(sub);
-  if (f->stopping)
+  if (f->stopping) {
+    fed_stopped(f);
     return;
+  }
   if (!f->down_told) {
     f->down_told = true;
     sk__hub_notice(f->h,
@@ -895,11 +902,84 @@ static void disconnect_cb(const redisAsyncContext *ac, int status) {
   }
 }
 
+/* hiredis on the loop. Not hiredis's own libuv adapter: that one
+ * ignores a poll error, and libuv stops a poll that failed, so a refused
+ * connect or a reset connection would never be seen by hiredis and its
+ * context would outlive the loop. Here an error is handed to hiredis as
+ * readiness: its read, write or connect check then finds the error. */
+typedef struct fed_ev {
+  uv_poll_t poll;
+  redisAsyncContext *ac; /* NULL once hiredis let go */
+  int events;
+} fed_ev_t;
+
+static void fed_ev_cb(uv_poll_t *p, int status, int events) {
+  fed_ev_t *e = p->data;
+  if (status < 0)
+    events = e->events ? e->events : UV_READABLE;
+  if (e->ac && (events & UV_READABLE))
+    redisAsyncHandleRead(e->ac);
+  if (e->ac && (events & UV_WRITABLE))
+    redisAsyncHandleWrite(e->ac);
+  if (status < 0 && e->ac && e->events) /* libuv stopped it: hiredis did not */
+    uv_poll_start(&e->poll, e->events, fed_ev_cb);
+}
+
+static void fed_ev_set(fed_ev_t *e, int events) {
+  e->events = events;
+  if (events)
+    uv_poll_start(&e->poll, events, fed_ev_cb);
+  else
+    uv_poll_stop(&e->poll);
+}
+
+static void fed_ev_add_read(void *d) {
+  fed_ev_set(d, ((fed_ev_t *)d)->events | UV_READABLE);
+}
+static void fed_ev_del_read(void *d) {
+  fed_ev_set(d, ((fed_ev_t *)d)->events & ~UV_READABLE);
+}
+static void fed_ev_add_write(void *d) {
+  fed_ev_set(d, ((fed_ev_t *)d)->events | UV_WRITABLE);
+}
+static void fed_ev_del_write(void *d) {
+  fed_ev_set(d, ((fed_ev_t *)d)->events & ~UV_WRITABLE);
+}
+
+static void fed_ev_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
+static void fed_ev_cleanup(void *d) {
+  fed_ev_t *e = d;
+  e->ac = NULL;
+  uv_close((uv_handle_t *)&e->poll, fed_ev_closed);
+}
+
+static int fed_ev_attach(redisAsyncContext *ac, uv_loop_t *loop) {
+  fed_ev_t *e = calloc(1, sizeof *e);
+  if (!e)
+    return REDIS_ERR;
+  if (uv_poll_init(loop, &e->poll, ac->c.fd) != 0) {
+    free(e);
+    return REDIS_ERR;
+  }
+  e->poll.data = e;
+  e->ac = ac;
+  ac->ev.data = e;
+  ac->ev.addRead = fed_ev_add_read;
+  ac->ev.delRead = fed_ev_del_read;
+  ac->ev.addWrite = fed_ev_add_write;
+  ac->ev.delWrite = fed_ev_del_write;
+  ac->ev.cleanup = fed_ev_cleanup;
+  return REDIS_OK;
+}
+
 static redisAsyncContext *fed_open_one(sk__fed_t *f) {
   redisAsyncContext *ac = redisAsyncConnect(f->host, f->port);
   if (!ac)
     return NULL;
-  if (ac->err || redisLibuvAttach(ac, fed_loop(f->h)) != REDIS_OK) {
+  if (ac->err || fed_ev_attach(ac, fed_loop(f->h)) != REDIS_OK) {
     redisAsyncFree(ac);
     return NULL;
   }
@@ -949,9 +1029,7 @@ static void beat_cb(uv_timer_t *t) {
 }
 
 static void stop_cb(uv_timer_t *t) {
-  sk__fed_t *f = t->data;
-  fed_down(f, "stopping");
-  uv_close((uv_handle_t *)&f->stop, NULL);
+  fed_down(t->data, "stopping"); /* frees what Redis has not answered */
 }
 
 /* The hub is stopping: the others are told, then Redis is let go
@@ -971,12 +1049,13 @@ static void watch_cb(uv_prepare_t *p) {
     f->sub = NULL;
     redisAsyncFree(sub);
   }
-  if (f->cmd) {
+  /* The timer holds the loop (FED_STOP_MS at most), so that hiredis's
+   * contexts are always freed on a running loop, never left behind. */
+  uv_ref((uv_handle_t *)&f->stop);
+  uv_timer_start(&f->stop, stop_cb, FED_STOP_MS, 0);
+  if (f->cmd)
     redisAsyncDisconnect(f->cmd); /* after the replies pending */
-    uv_timer_start(&f->stop, stop_cb, FED_STOP_MS, 0);
-  } else {
-    uv_close((uv_handle_t *)&f->stop, NULL);
-  }
+  fed_stopped(f);
 }
 
 static void fed_timer(sk__fed_t *f, uv_timer_t *t) {

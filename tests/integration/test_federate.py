@@ -16,11 +16,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (TIMEOUT, Proc, free_port, wait_listening)  # noqa: E402
+from common import (TIMEOUT, Proc, free_port, in_background,  # noqa: E402
+                    wait_listening)
 from test_chat import ChatTest, sockit  # noqa: E402
 
 REDIS = shutil.which("redis-server")
@@ -274,6 +276,62 @@ class TestFaults(FedTest):
         keeper = b if hit[0] is a else a
         who = self.wait_who(keeper, [b"zed", hit[1]])
         self.assertEqual(len(who), 2)
+
+
+class TestStop(FedTest):
+
+    def traffic(self, clients, until):
+        """Each client says numbered lines and throws away what comes,
+        until the event is set or every socket has ended."""
+        live = [c.sock for c in clients]
+        for s in live:
+            s.setblocking(False)
+        i = 0
+        while live and not until.is_set():
+            for s in list(live):
+                try:
+                    s.send(b"".join(b"t=%d\n" % (i + k) for k in range(20)))
+                    while s.recv(65536):
+                        pass
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except OSError:
+                    live.remove(s)
+            i += 20
+            time.sleep(0.001)  # a pace, not a synchronisation
+
+    def test_a_server_and_redis_stopped_at_once_under_traffic(self):
+        # A bench run saw a server crash here, and the sanitizer build
+        # saw the stop leak its Redis connection and pending claims.
+        for rep in range(4):
+            with self.subTest(rep=rep):
+                redis, rport = self.redis()
+                (pa, porta), (pb, portb) = (self.fed("a", rport),
+                                            self.fed("b", rport))
+                # sa and sb talk; a and b listen.
+                sa, sb = self.client(porta), self.client(portb)
+                a, b = self.client(porta), self.client(portb)
+                self.wait_who(a, [a.name, b.name, sa.name, sb.name])
+                until = threading.Event()
+                join = in_background(self, self.traffic, [sa, sb], until)
+                try:  # lines cross both ways before the stop
+                    b.wait(re.compile(rb"^<%s> t=" % sa.name))
+                    a.wait(re.compile(rb"^<%s> t=" % sb.name))
+                    # Redis by SIGKILL or SIGTERM, at the moment b stops.
+                    redis.popen.send_signal(signal.SIGTERM if rep % 2 else
+                                            signal.SIGKILL)
+                    pb.popen.send_signal(signal.SIGTERM)
+                    self.assertEqual(pb.wait_exit(2 * TIMEOUT), 143)
+                    pb.stop()  # fails on a sanitizer report
+                    pa.err.wait_line(re.compile(
+                        rb"^sockit: federation: redis .* lost"))
+                    self.assertIsNone(pa.poll())  # a runs on alone
+                finally:
+                    until.set()
+                    join()
+                pa.popen.send_signal(signal.SIGTERM)
+                self.assertEqual(pa.wait_exit(2 * TIMEOUT), 143)
+                pa.stop()
 
 
 class TestUsage(unittest.TestCase):
