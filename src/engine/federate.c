@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -39,6 +40,9 @@
 /* Bytes waiting to be written to Redis, at most: a Redis that stopped
  * reading (frozen, or far behind) is an outage, not a growing buffer. */
 #define FED_OBUF_MAX (16u << 20)
+/* hiredis reads from Redis this many times (of 16 KiB) in one loop turn
+ * at most, while more is waiting: 256 KiB, about 1,400 chat lines. */
+#define FED_READ_TURNS 16
 
 /* Claims keys 1..n for ARGV[1] unless another server holds one. */
 #define CLAIM_LUA                                                              \
@@ -913,12 +917,25 @@ typedef struct fed_ev {
   int events;
 } fed_ev_t;
 
+/* Whether more bytes wait on fd now. */
+static bool fed_ev_more(int fd) {
+  int n = 0;
+  return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 static void fed_ev_cb(uv_poll_t *p, int status, int events) {
   fed_ev_t *e = p->data;
   if (status < 0)
     events = e->events ? e->events : UV_READABLE;
-  if (e->ac && (events & UV_READABLE))
+  /* hiredis reads 16 KiB at a time: everything waiting (256 KiB at
+   * most, FED_READ_TURNS reads) is taken in this turn, so that the members' flush after it
+   * writes every line that came, not 16 KiB's worth per turn. */
+  for (int i = 0; e->ac && (events & UV_READABLE) && i < FED_READ_TURNS;
+       i++) {
     redisAsyncHandleRead(e->ac);
+    if (!e->ac || !fed_ev_more(e->ac->c.fd))
+      break;
+  }
   if (e->ac && (events & UV_WRITABLE))
     redisAsyncHandleWrite(e->ac);
   if (status < 0 && e->ac && e->events) /* libuv stopped it: hiredis did not */

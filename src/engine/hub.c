@@ -648,14 +648,30 @@ static void out_after(sk__hub_t *h, int status) {
 
 static void hub_stop(sk__hub_t *h);
 
-static void flush_cb(uv_check_t *check) {
-  sk__hub_t *h = check->data;
+static uint64_t hub_ms(void) {
+  return uv_hrtime() / 1000000;
+}
+
+static void gather_cb(uv_timer_t *t) {
+  hub_kick(t->data); /* this turn's flush writes what was gathered */
+}
+
+/* Gathering (SK__HUB_GATHER_MAX_MS): true when the members' flush waits,
+ * with the timer set to end the wait. The loop sleeps meanwhile: the
+ * kick is off, and queues already dirty do not kick again. */
+static bool flush_held(sk__hub_t *h) {
+  uint64_t now = hub_ms();
+  if (!h->gather || !h->dirty_head || h->stop_requested || h->stopping ||
+      now >= h->flush_after)
+    return false;
+  if (!uv_is_active((uv_handle_t *)&h->gather_timer))
+    uv_timer_start(&h->gather_timer, gather_cb, h->flush_after - now, 0);
+  return true;
+}
+
+static void flush_members(sk__hub_t *h) {
   sk__conn_t *c;
-  uv_idle_stop(&h->kick); /* what is queued from here on kicks again */
-  if (h->n_held > 0)
-    hub_take_held(h);
-  if (h->mode->on_turn && !h->stopping)
-    h->mode->on_turn(h);
+  uint64_t t0 = h->gather ? uv_hrtime() : 0;
   while ((c = h->dirty_head) != NULL) {
     h->dirty_head = c->dirty_next;
     if (!h->dirty_head)
@@ -666,6 +682,22 @@ static void flush_cb(uv_check_t *check) {
     else
       conn_flush(c);
   }
+  if (h->gather) {
+    uint64_t t1 = uv_hrtime(), took = (t1 - t0) / 1000000;
+    h->flush_after = t1 / 1000000 + (took < SK__HUB_GATHER_MAX_MS
+                                          ? took : SK__HUB_GATHER_MAX_MS);
+  }
+}
+
+static void flush_cb(uv_check_t *check) {
+  sk__hub_t *h = check->data;
+  uv_idle_stop(&h->kick); /* what is queued from here on kicks again */
+  if (h->n_held > 0)
+    hub_take_held(h);
+  if (h->mode->on_turn && !h->stopping)
+    h->mode->on_turn(h);
+  if (!flush_held(h))
+    flush_members(h);
   if (h->out_open)
     out_flush(h);
   if (h->stop_requested && !h->stopping)
@@ -1195,6 +1227,7 @@ static void hub_finish(sk__hub_t *h) {
   close_if_open((uv_handle_t *)&h->stall_timer);
   close_if_open((uv_handle_t *)&h->kick);
   close_if_open((uv_handle_t *)&h->flush);
+  close_if_open((uv_handle_t *)&h->gather_timer);
 }
 
 /* ---- setting up and tearing down ---- */
@@ -1272,6 +1305,9 @@ static int hub_handles_init(char *err, sk__hub_t *h) {
   uv_timer_init(l, &h->stall_timer);
   uv_idle_init(l, &h->kick);
   uv_check_init(l, &h->flush);
+  uv_timer_init(l, &h->gather_timer);
+  h->gather_timer.data = h;
+  h->gather = h->opts.federate != NULL;
   h->listener.data = h->accept_timer.data = h->sweep_timer.data = h;
   h->flush.data = h;
   h->stall_timer.data = h;

@@ -48,6 +48,16 @@
  * again, so that reconnecting does not renew the budget.
  */
 #define SK__HUB_OFFENCE_MS 60000
+/*
+ * A federated chat server gathers: after writing to its members it waits
+ * as long as that write took (SK__HUB_GATHER_MAX_MS at most) before the
+ * next, while lines keep coming. A flush costs one send per member
+ * however few lines it carries; one server holding every member gathers
+ * by itself, since its longer flush lets more lines come meanwhile, and
+ * three servers that each flush at once make three times the sends for
+ * the same lines.
+ */
+#define SK__HUB_GATHER_MAX_MS 20
 #define SK__HUB_OFFENDERS 64
 
 typedef enum sk__conn_state {
@@ -146,6 +156,9 @@ struct sk__hub {
   uv_timer_t accept_timer, sweep_timer, stall_timer;
   uv_idle_t kick; /* keeps the loop from blocking while work is dirty */
   uv_check_t flush;
+  uv_timer_t gather_timer; /* ends a flush put off by gathering */
+  bool gather;             /* federated: see SK__HUB_GATHER_MAX_MS */
+  uint64_t flush_after;    /* ms (uv_hrtime): no member flush before */
   uint64_t last_emfile_notice;
 
   struct sk__offender { /* addresses whose client stalled */
