@@ -12,8 +12,11 @@ starts before Redis. Every wait is bounded (common.TIMEOUT).
 
 import os
 import re
+import resource
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -91,6 +94,29 @@ class FedTest(ChatTest):
                                  "%r: out of order or twice" % line)
                 want[name] += 1
         return receivers
+
+    def traffic(self, clients, until, size=0):
+        """Each client says numbered lines (padded to size bytes) and
+        throws away what comes, until the event is set or every socket
+        has ended."""
+        pad = b" " + b"x" * size if size else b""
+        live = [c.sock for c in clients]
+        for s in live:
+            s.setblocking(False)
+        i = 0
+        while live and not until.is_set():
+            for s in list(live):
+                try:
+                    s.send(b"".join(b"t=%d%s\n" % (i + k, pad)
+                                    for k in range(20)))
+                    while s.recv(65536):
+                        pass
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except OSError:
+                    live.remove(s)
+            i += 20
+            time.sleep(0.001)  # a pace, not a synchronisation
 
     def assert_once(self, client, tag=b"n"):
         """No numbered line reached client twice, counting what is unread."""
@@ -280,26 +306,6 @@ class TestFaults(FedTest):
 
 class TestStop(FedTest):
 
-    def traffic(self, clients, until):
-        """Each client says numbered lines and throws away what comes,
-        until the event is set or every socket has ended."""
-        live = [c.sock for c in clients]
-        for s in live:
-            s.setblocking(False)
-        i = 0
-        while live and not until.is_set():
-            for s in list(live):
-                try:
-                    s.send(b"".join(b"t=%d\n" % (i + k) for k in range(20)))
-                    while s.recv(65536):
-                        pass
-                except (BlockingIOError, InterruptedError):
-                    pass
-                except OSError:
-                    live.remove(s)
-            i += 20
-            time.sleep(0.001)  # a pace, not a synchronisation
-
     def test_a_server_and_redis_stopped_at_once_under_traffic(self):
         # A bench run saw a server crash here, and the sanitizer build
         # saw the stop leak its Redis connection and pending claims.
@@ -332,6 +338,49 @@ class TestStop(FedTest):
                 pa.popen.send_signal(signal.SIGTERM)
                 self.assertEqual(pa.wait_exit(2 * TIMEOUT), 143)
                 pa.stop()
+
+
+# Members that leave at once (the descriptors: see setUpModule).
+CROWD = 300
+
+
+def setUpModule():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 4096) if hard != resource.RLIM_INFINITY else 4096
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+class TestGather(FedTest):
+
+    def test_members_leave_while_a_flush_is_put_off(self):
+        # A federated server gathers lines before writing to its members;
+        # members that leave meanwhile must not be written to (the bench
+        # saw a crash when 9,000 clients left at once).
+        _, rport = self.redis()
+        (pa, porta), (_, portb) = self.fed("a", rport), self.fed("b", rport)
+        talker, listener = self.client(portb), self.client(porta)
+        until = threading.Event()
+        join = in_background(self, self.traffic, [talker], until)
+        try:
+            for wave in range(3):
+                crowd = [socket.create_connection(("127.0.0.1", porta))
+                         for _ in range(CROWD)]
+                self.wait_joined(listener, CROWD)
+                listener.wait(re.compile(rb"^<%s> t=\d+" % talker.name))
+                for s in crowd:  # all at once, with RST
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 struct.pack("ii", 1, 0))
+                    s.close()
+                listener.r.drain()
+                listener.wait(re.compile(rb"^<%s> t=\d+" % talker.name))
+                self.assertIsNone(pa.poll(), pa.describe())
+        finally:
+            until.set()
+            join()
+        pa.popen.send_signal(signal.SIGTERM)
+        self.assertEqual(pa.wait_exit(2 * TIMEOUT), 143)
+        pa.stop()  # fails on a sanitizer report
 
 
 class TestUsage(unittest.TestCase):
