@@ -19,6 +19,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -27,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (TIMEOUT, Proc, free_port, in_background,  # noqa: E402
                     wait_listening)
 from test_chat import ChatTest, sockit  # noqa: E402
+import test_tls  # noqa: E402
 
 REDIS = shutil.which("redis-server")
 # make test brings it (scripts/install-deps test): missing fails, not skips.
@@ -383,6 +385,72 @@ class TestGather(FedTest):
         pa.stop()  # fails on a sanitizer report
 
 
+class TestTLS(FedTest):
+    """rediss://: Redis behind TLS (redis-server --tls-port), with the
+    certificates of test_tls."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = tempfile.mkdtemp(prefix="sockit-fed-tls-")
+        test_tls.CERTS = cls.certs
+        test_tls.make_certs()
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.certs, ignore_errors=True)
+
+    def redis_tls(self, *extra):
+        port = free_port()
+        c = lambda name: os.path.join(self.certs, name)  # noqa: E731
+        proc = Proc([REDIS, "--port", "0", "--tls-port", port, "--bind",
+                     "127.0.0.1", "--tls-cert-file", c("good.pem"),
+                     "--tls-key-file", c("good.key"), "--tls-ca-cert-file",
+                     c("ca.pem"), "--tls-auth-clients", "no", "--save", "",
+                     "--appendonly", "no", *extra])
+        self.addCleanup(proc.stop)
+        if not wait_listening(port, proc=proc):
+            raise AssertionError("redis-server did not start" +
+                                 proc.describe())
+        return proc, port
+
+    def fed_tls(self, name, url, ready=True):
+        proc, port = self.server("--federate", url, "--federate-name", name)
+        if ready:
+            proc.err.wait_line(READY)
+        return proc, port
+
+    def test_two_servers_over_rediss_and_a_refused_certificate(self):
+        _, rport = self.redis_tls("--requirepass", "s3cret")
+        url = "rediss://:s3cret@127.0.0.1:%s?cacert=%s" % (
+            rport, os.path.join(self.certs, "ca.pem"))
+        (_, pa), (_, pb) = self.fed_tls("a", url), self.fed_tls("b", url)
+        a, b = self.client(pa), self.client(pb)
+        self.wait_who(a, [a.name, b.name])
+        self.talk([a, b], [a, b], 10)
+        # Without the test CA, the system store does not know the issuer.
+        pc, portc = self.fed_tls(
+            "c", "rediss://:s3cret@127.0.0.1:%s" % rport, ready=False)
+        line = pc.err.wait_line(re.compile(rb"federation"))
+        self.assertRegex(line, rb"^sockit: federation: redis 127\.0\.0\.1:"
+                         rb"%s unreachable \(certificate of 127\.0\.0\.1:%s "
+                         rb"is issued by an unknown authority .*\): running "
+                         rb"alone, retrying$" % (str(rport).encode(),
+                                                 str(rport).encode()))
+        c = self.client(portc)
+        self.assertEqual(set(self.who(c)), {c.name})  # alone
+        self.talk([a, b], [a, b], 5, b"after")
+        self.assertNotIn(b"after=", bytes(c.r.transcript))
+
+    def test_a_pinned_certificate(self):
+        _, rport = self.redis_tls()
+        pin = test_tls.fingerprint("good.pem")
+        url = "rediss://127.0.0.1:%s?pin=%s" % (rport, pin)
+        (_, pa), (_, pb) = self.fed_tls("a", url), self.fed_tls("b", url)
+        a, b = self.client(pa), self.client(pb)
+        self.wait_who(b, [a.name, b.name])
+        self.talk([a, b], [a, b], 5)
+
+
 class TestUsage(unittest.TestCase):
 
     def run_sockit(self, *args):
@@ -396,16 +464,21 @@ class TestUsage(unittest.TestCase):
             (["--chat", "--federate", "redis://127.0.0.1:6379", "h", "9"],
              b"--federate needs --chat -l"),
             (["--chat", "-l", "9", "--federate", "http://x:1"],
-             b"--federate: not a redis:// URL; expected "
-             b"redis://[:PASSWORD@]HOST:PORT[/DB]"),
+             b"--federate: not a redis:// or rediss:// URL; expected "
+             b"redis[s]://[:PASSWORD@]HOST:PORT[/DB]"),
             (["--chat", "-l", "9", "--federate", "redis://x"],
              b"--federate: no HOST:PORT"),
             (["--chat", "-l", "9", "--federate", "redis://x:99999"],
              b"--federate: port is not 1 to 65535"),
             (["--chat", "-l", "9", "--federate", "redis://:pw@x:1/99"],
              b"--federate: DB is not 0 to 15"),
-            (["--chat", "-l", "9", "--federate", "rediss://x:1"],
-             b"--federate: TLS for Redis is not built yet"),
+            (["--chat", "-l", "9", "--federate", "redis://x:1?cacert=f"],
+             b"--federate: cacert and pin need rediss://"),
+            (["--chat", "-l", "9", "--federate", "rediss://x:1?ca=f"],
+             b"--federate: the query takes cacert=FILE or pin=PIN"),
+            (["--chat", "-l", "9", "--federate",
+              "rediss://:pw@x:1?cacert=/nonexistent/ca.pem"],
+             b"/nonexistent/ca.pem"),
             (["--chat", "-l", "9", "--federate-name", "a"],
              b"--federate-name needs --federate"),
             (["--chat", "-l", "9", "--federate", "redis://x:1",
