@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -91,8 +91,8 @@ struct sk__fed {
   sk__fed_url_t url;
   char *host, *pass; /* url's */
   int port, db;
-  sk_tls_ctx_t *tls_ctx;       /* rediss:// */
-  char tls_err[SK_ERR_LEN];    /* why the last tunnel failed, or "" */
+  sk_tls_ctx_t *tls_ctx;    /* rediss:// */
+  char tls_err[SK_ERR_LEN]; /* why the last tunnel failed, or "" */
   char name[SK_HUB_FED_NAME_MAX + 1];
   uint64_t epoch, seq, ttl_ms, backoff;
   redisAsyncContext *cmd, *sub;
@@ -137,8 +137,7 @@ bool sk__fed_on(const sk__hub_t *h) {
 
 /* ---- the URL ---- */
 
-static int fed_tls_ctx(char *err, const sk__fed_url_t *u,
-                       sk_tls_ctx_t **out) {
+static int fed_tls_ctx(char *err, const sk__fed_url_t *u, sk_tls_ctx_t **out) {
   sk_tls_opts_t o = {.role = SK_TLS_CLIENT,
                      .trustfile = u->cacert[0] ? u->cacert : NULL,
                      .pin = u->pin[0] ? u->pin : NULL};
@@ -988,11 +987,10 @@ static void fed_ev_cb(uv_poll_t *p, int status, int events) {
   fed_ev_t *e = p->data;
   if (status < 0)
     events = e->events ? e->events : UV_READABLE;
-  /* hiredis reads 16 KiB at a time: everything waiting (256 KiB at
-   * most, FED_READ_TURNS reads) is taken in this turn, so that the members' flush after it
-   * writes every line that came, not 16 KiB's worth per turn. */
-  for (int i = 0; e->ac && (events & UV_READABLE) && i < FED_READ_TURNS;
-       i++) {
+  /* hiredis reads 16 KiB a call: what waits (FED_READ_TURNS calls at
+   * most) is taken in this turn, so that the members' flush after it
+   * writes every line that came, not 16 KiB's worth a turn. */
+  for (int i = 0; e->ac && (events & UV_READABLE) && i < FED_READ_TURNS; i++) {
     redisAsyncHandleRead(e->ac);
     if (!e->ac || !fed_ev_more(e->ac->c.fd))
       break;
@@ -1095,8 +1093,8 @@ static void tunnel_connected(uv_handle_t *h) {
     tunnel_end(t, NULL);
     return;
   }
-  sk_relay_opts_t o = {.in_fd = -1, .out_fd = -1, .half_close = true,
-                       .peer_name = t->peer};
+  sk_relay_opts_t o = {
+      .in_fd = -1, .out_fd = -1, .half_close = true, .peer_name = t->peer};
   sk_relay_side_t a = {t->a, t->a, "redis client", NULL};
   sk_relay_side_t b = {t->b, t->b, t->peer, NULL};
   if (sk_tls_new(err, &t->tls, f->tls_ctx, t->b, f->host, t->peer) < 0) {
@@ -1113,10 +1111,12 @@ static void tunnel_poll_cb(uv_poll_t *p, int status, int events) {
   int e = 0;
   socklen_t len = sizeof e;
   (void)events;
-  if (status < 0 || getsockopt(t->b, SOL_SOCKET, SO_ERROR, &e, &len) < 0 ||
-      e) {
-    snprintf(t->f->tls_err, sizeof t->f->tls_err, "connect %.64s: %.100s", t->peer,
-             strerror(e ? e : status < 0 ? -status : errno));
+  if (status < 0 || getsockopt(t->b, SOL_SOCKET, SO_ERROR, &e, &len) < 0 || e) {
+    snprintf(t->f->tls_err, sizeof t->f->tls_err, "connect %.64s: %.100s",
+             t->peer,
+             strerror(e            ? e
+                      : status < 0 ? -status
+                                   : errno));
     t->failed = true;
   }
   uv_close((uv_handle_t *)p, tunnel_connected);
@@ -1142,8 +1142,9 @@ static int tunnel_start(sk__fed_t *f, int a) {
   t->a = a;
   sk_sockaddr_format(ai->ai_addr, ai->ai_addrlen, t->peer, sizeof t->peer);
   t->b = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (t->b < 0 || (connect(t->b, ai->ai_addr, ai->ai_addrlen) < 0 &&
-                   errno != EINPROGRESS) ||
+  if (t->b < 0 ||
+      (connect(t->b, ai->ai_addr, ai->ai_addrlen) < 0 &&
+       errno != EINPROGRESS) ||
       uv_poll_init(fed_loop(f->h), &t->conn, t->b) < 0) {
     snprintf(f->tls_err, sizeof f->tls_err, "connect %.64s: %.100s", t->peer,
              strerror(errno));
@@ -1189,8 +1190,8 @@ static redisAsyncContext *tunnel_open(sk__fed_t *f) {
 }
 
 static redisAsyncContext *fed_open_one(sk__fed_t *f) {
-  redisAsyncContext *ac = f->url.tls ? tunnel_open(f)
-                                     : redisAsyncConnect(f->host, f->port);
+  redisAsyncContext *ac =
+      f->url.tls ? tunnel_open(f) : redisAsyncConnect(f->host, f->port);
   if (!ac)
     return NULL;
   if (ac->err || fed_ev_attach(ac, fed_loop(f->h)) != REDIS_OK) {

@@ -707,10 +707,9 @@ static void flush_members(sk__hub_t *h) {
   }
   if (h->gather) { /* the next no sooner than this one took, 1 ms or more */
     uint64_t t1 = hub_us(), took = t1 - t0;
+    uint64_t max = SK__HUB_GATHER_MAX_MS * 1000;
     took = took < 1000 ? 1000 : took;
-    h->flush_after =
-        t1 + (took < SK__HUB_GATHER_MAX_MS * 1000 ? took
-                                                 : SK__HUB_GATHER_MAX_MS * 1000);
+    h->flush_after = t1 + (took < max ? took : max);
   }
 }
 

@@ -51,11 +51,11 @@
 /*
  * A federated chat server gathers: after writing to its members it waits
  * as long as that write took (1 ms at least, SK__HUB_GATHER_MAX_MS at
- * most) before the next, while lines keep coming. A flush costs one send per member
- * however few lines it carries; one server holding every member gathers
- * by itself, since its longer flush lets more lines come meanwhile, and
- * three servers that each flush at once make three times the sends for
- * the same lines.
+ * most) before the next, while lines keep coming. A flush costs one send
+ * per member however few lines it carries; one server holding every
+ * member gathers by itself, since its longer flush lets more lines come
+ * meanwhile, and three servers that each flush at once make three times
+ * the sends for the same lines.
  */
 #define SK__HUB_GATHER_MAX_MS 20
 #define SK__HUB_OFFENDERS 64
