@@ -91,8 +91,9 @@ struct sk__fed {
   sk__fed_url_t url;
   char *host, *pass; /* url's */
   int port, db;
-  sk_tls_ctx_t *tls_ctx;    /* rediss:// */
-  char tls_err[SK_ERR_LEN]; /* why the last tunnel failed, or "" */
+  sk_tls_ctx_t *tls_ctx;      /* rediss:// */
+  struct fed_tunnel *tunnels; /* rediss://: one per connection to Redis */
+  char tls_err[SK_ERR_LEN];   /* why the last tunnel failed, or "" */
   char name[SK_HUB_FED_NAME_MAX + 1];
   uint64_t epoch, seq, ttl_ms, backoff;
   redisAsyncContext *cmd, *sub;
@@ -1057,6 +1058,8 @@ static int fed_ev_attach(redisAsyncContext *ac, uv_loop_t *loop) {
 
 typedef struct fed_tunnel {
   sk__fed_t *f;
+  struct fed_tunnel *prev, *next; /* f->tunnels */
+  bool relaying;
   int a, b;       /* a: our end of hiredis's socket; b: TCP to Redis */
   uv_poll_t conn; /* b connecting */
   sk_tls_t *tls;
@@ -1069,6 +1072,12 @@ typedef struct fed_tunnel {
 static void tunnel_end(fed_tunnel_t *t, const char *why) {
   if (why && why[0] && !t->f->tls_err[0])
     snprintf(t->f->tls_err, sizeof t->f->tls_err, "%s", why);
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    t->f->tunnels = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
   close(t->a);
   if (t->b >= 0)
     close(t->b);
@@ -1102,8 +1111,19 @@ static void tunnel_connected(uv_handle_t *h) {
     return;
   }
   o.tls = t->tls;
+  t->relaying = true;
   if (sk_relay_start(f->h->e, err, &a, &b, &o, tunnel_done, t) < 0)
     tunnel_end(t, err);
+}
+
+/* Stopping: a tunnel still connecting ends now (a relaying one ends
+ * with the engine's stop, or when hiredis lets its socket go). */
+static void tunnels_stop(sk__fed_t *f) {
+  for (fed_tunnel_t *t = f->tunnels; t; t = t->next)
+    if (!t->relaying && !uv_is_closing((uv_handle_t *)&t->conn)) {
+      t->failed = true;
+      uv_close((uv_handle_t *)&t->conn, tunnel_connected);
+    }
 }
 
 static void tunnel_poll_cb(uv_poll_t *p, int status, int events) {
@@ -1158,6 +1178,10 @@ static int tunnel_start(sk__fed_t *f, int a) {
   freeaddrinfo(ai);
   t->conn.data = t;
   uv_poll_start(&t->conn, UV_WRITABLE, tunnel_poll_cb);
+  t->next = f->tunnels;
+  if (t->next)
+    t->next->prev = t;
+  f->tunnels = t;
   return 0;
 }
 
@@ -1259,6 +1283,7 @@ static void watch_cb(uv_prepare_t *p) {
   uv_close((uv_handle_t *)&f->beat, NULL);
   uv_close((uv_handle_t *)&f->wait, NULL);
   uv_close((uv_handle_t *)&f->watch, NULL);
+  tunnels_stop(f);
   if (f->sub) {
     redisAsyncContext *sub = f->sub;
     f->sub = NULL;
