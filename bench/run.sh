@@ -643,51 +643,66 @@ FED_SAT_MSGS=1000 # 75 KB a client: well under a queue's congestion mark
 FED_RATE=100      # lines/s: 100 x 9,000 = 0.9 M deliveries/s
 FED_PROBE_RATE=20 # lines/s more, each to every client too
 
-fed_one() {
-  local shape=$1 rep=$2 rport pids=() ports=() rpid line lat r0 r1 n
+# Starts redis-server and the servers of a shape (FED_RPID, FED_PIDS,
+# FED_PORTS); 1 when one did not start (then stopped, and said).
+fed_up() {
+  local shape=$1 n
+  FED_PIDS=() FED_PORTS=()
   next_port
-  rport=$P
-  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
-    >/dev/null 2>&1 &
-  rpid=$!
-  PIDS+=("$rpid")
-  wait_port "$rport" tcp "$rpid" || { fail "federate: redis-server did not start"; return; }
+  FED_RPORT=$P
+  redis-server --port "$FED_RPORT" --bind 127.0.0.1 --save "" \
+    --appendonly no >/dev/null 2>&1 &
+  FED_RPID=$!
+  PIDS+=("$FED_RPID")
+  wait_port "$FED_RPORT" tcp "$FED_RPID" || { fail "federate: redis-server did not start"; return 1; }
   for n in a b c; do
     [ "$shape" = one ] && [ $n != a ] && break
     next_port
     local fl=()
-    [ "$shape" = three ] && fl=(--federate "redis://127.0.0.1:$rport" --federate-name "$n")
+    [ "$shape" = three ] && fl=(--federate "redis://127.0.0.1:$FED_RPORT" --federate-name "$n")
     "$SOCKIT" --chat "${fl[@]}" -l 127.0.0.1 "$P" </dev/null >/dev/null 2>>"$WORK/fed.err" &
-    pids+=($!)
+    FED_PIDS+=($!)
     PIDS+=($!)
-    ports+=("$P")
-    wait_port "$P" tcp "$!" || { fail "federate $shape: sockit did not listen: $(head -c 200 "$WORK/fed.err")"; stop "${pids[@]}" "$rpid"; return; }
+    FED_PORTS+=("$P")
+    wait_port "$P" tcp "$!" || { fail "federate $shape: sockit did not listen: $(head -c 200 "$WORK/fed.err")"; stop "${FED_PIDS[@]}" "$FED_RPID"; return 1; }
   done
   sleep 0.5 # the servers join Redis (a few ms; no event to wait on here)
-  local also=() lp=("${ports[@]}") window=$((FED_CLIENTS * FED_SAT_MSGS))
-  [ "$shape" = three ] && also=(--also "${ports[1]}" --also "${ports[2]}")
-  [ "$shape" = one ] && lp=("${ports[0]}" "${ports[0]}" "${ports[0]}")
-  r0=$(proc_cpu "$rpid")
-  "$LG" fanout 127.0.0.1 "${ports[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
+}
+
+# Each phase on fresh servers: what a saturated run left queued (in
+# Redis's buffers for a subscriber behind) must not reach the next.
+fed_one() {
+  local shape=$1 rep=$2 line lat r0 r1
+  fed_up "$shape" || return
+  local also=() window=$((FED_CLIENTS * FED_SAT_MSGS))
+  [ "$shape" = three ] && also=(--also "${FED_PORTS[1]}" --also "${FED_PORTS[2]}")
+  r0=$(proc_cpu "$FED_RPID")
+  "$LG" fanout 127.0.0.1 "${FED_PORTS[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
     "${FED_TIME[@]}" --window "$window" >"$WORK/fed.fan" 2>>"$WORK/fed.err" &
   local fpid=$! t0 t1
   t0=$(date +%s.%N)
   wait $fpid
-  r1=$(proc_cpu "$rpid")
+  r1=$(proc_cpu "$FED_RPID")
   t1=$(date +%s.%N)
   line=$(cat "$WORK/fed.fan")
+  stop "${FED_PIDS[@]}" "$FED_RPID"
   # Latency at the offered rate; the window only bounds a run that
   # cannot keep up (then sent_rate says so).
-  "$LG" fanout 127.0.0.1 "${ports[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
-    "${FED_LAT_TIME[@]}" --rate "$FED_RATE" --window "$window" \
-    >"$WORK/fed.paced" 2>>"$WORK/fed.err" &
-  fpid=$!
-  sleep "$FED_LAT_AFTER"
-  lat=$(timeout -k 2 $LIMIT "$LG" lat 127.0.0.1 "${lp[@]}" -c "$FED_PROBES" -r "$FED_PROBE_RATE" 2>>"$WORK/fed.err")
-  wait $fpid
-  local paced
-  paced=$(cat "$WORK/fed.paced")
-  stop "${pids[@]}" "$rpid"
+  local paced="" lp
+  if fed_up "$shape"; then
+    lp=("${FED_PORTS[@]}")
+    [ "$shape" = one ] && lp=("${FED_PORTS[0]}" "${FED_PORTS[0]}" "${FED_PORTS[0]}")
+    [ "$shape" = three ] && also=(--also "${FED_PORTS[1]}" --also "${FED_PORTS[2]}")
+    "$LG" fanout 127.0.0.1 "${FED_PORTS[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
+      "${FED_LAT_TIME[@]}" --rate "$FED_RATE" --window "$window" \
+      >"$WORK/fed.paced" 2>>"$WORK/fed.err" &
+    fpid=$!
+    sleep "$FED_LAT_AFTER"
+    lat=$(timeout -k 2 $LIMIT "$LG" lat 127.0.0.1 "${lp[@]}" -c "$FED_PROBES" -r "$FED_PROBE_RATE" 2>>"$WORK/fed.err")
+    wait $fpid
+    paced=$(cat "$WORK/fed.paced")
+    stop "${FED_PIDS[@]}" "$FED_RPID"
+  fi
   local tool=sockit-chat-$shape
   if [ "$(kv status "$line")" = ok ] && [ "$(kv end "$line")" = ok ]; then
     rec federate "$FED_CLIENTS" "$tool" rate "$(kv rate "$line")"
