@@ -172,7 +172,9 @@ static int url_error(char *err, const char *url, const char *why) {
 
 /* "cacert=FILE&pin=..." of a rediss:// URL into u. */
 static int url_query(char *err, const char *url, char *q, sk__fed_url_t *u) {
-  for (char *kv = strtok(q, "&"); kv; kv = strtok(NULL, "&")) {
+  char *save = NULL;
+  for (char *kv = strtok_r(q, "&", &save); kv;
+       kv = strtok_r(NULL, "&", &save)) {
     char *v = strchr(kv, '=');
     if (!v || !v[1])
       return url_error(err, url, "a query part is not NAME=VALUE");
