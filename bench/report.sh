@@ -460,7 +460,8 @@ EOF
     echo "## 5d. Chat over WebSocket (--web) against TCP"
     echo
     echo "\`bench/web.py\`: N idle clients of one \`sockit --chat -l --web\`"
-    echo "server, all WebSocket or all TCP; VmRSS per idle client, then"
+    echo "server, all WebSocket or all TCP, then the same with \`--ssl\`"
+    echo "(tls: the chat port, wss: the web port); VmRSS per idle client, then"
     echo "every client receiving a burst of 64-byte lines (deliveries/s; the"
     echo "Python WebSocket client limits the WebSocket figure as much as the"
     echo "server does)."
@@ -468,7 +469,7 @@ EOF
     echo "| side | clients | VmRSS per idle client, B | deliveries/s | n |"
     echo "|---|--:|--:|--:|--:|"
     for n in $(awk -F '\t' '$1 == "web" {print $2}' "$AGG" | sort -un); do
-      for t in tcp websocket; do
+      for t in tcp websocket tls wss; do
         m=$(g web $n $t rate)
         [ -n "$m" ] || continue
         echo "| $t | $(num $n) | $(num "$(g web $n $t rss_per_client_b)") | $(num "$m") | $(g web $n $t rate n) |"

@@ -7,8 +7,8 @@
 #   bench/run.sh --quick      each scenario once at a tiny size: proves the
 #                             harness and that every tool answers; fails
 #                             only when something breaks, never on speed
-#   bench/run.sh --only tput,rr,udp,fanout,connrate,profile,ping,udptarget,federate,forward,tls
-#   bench/run.sh --only web   the chat's WebSocket side (not in the default run)
+#   bench/run.sh --only tput,rr,udp,fanout,connrate,joinstorm,web,profile,ping,udptarget,federate,forward,tls
+#                             (all of these by default; --quick skips profile)
 #   bench/run.sh --reps 5 --out DIR --clients 100,1000   (fan-out sizes)
 #
 # Environment: SOCKIT (default build/sockit), CC (default cc).
@@ -887,13 +887,14 @@ scenario_profile() {
 
 # ==== web: the chat's browser side (--web) against its TCP side ====
 # In the default run (and --only web): bench/web.py (python3-websockets) measures RSS per
-# idle client and fan-out deliveries/s, TCP then WebSocket, on one chat
-# server each; recorded as "web N side measure value".
+# idle client and fan-out deliveries/s, TCP then WebSocket, then both with
+# --ssl (sides tls and wss), on one chat server each; recorded as
+# "web N side measure value".
 
 scenario_web() {
   local n=1000 m=200 line
   [ $QUICK = 1 ] && n=20 m=5
-  say "[web] chat over WebSocket vs TCP: RSS per idle client, fan-out"
+  say "[web] chat over WebSocket vs TCP, plain and TLS: RSS per idle client, fan-out"
   python3 "$ROOT/bench/web.py" -n $n -m $m --sockit "$SOCKIT" \
     >"$WORK/web.out" 2>"$WORK/web.err" ||
     { fail "web: $(tr '\n' ' ' <"$WORK/web.err" | head -c 300)"; return 1; }

@@ -2,13 +2,16 @@
 """The chat's web side against its TCP side, on one server:
 
   bench/web.py [-n CLIENTS] [-m LINES] [--sockit build/sockit]
+               [--sides tcp,websocket,tls,wss]
 
 1. RSS per idle client: the server's VmRSS grows by how much per idle
    member, N plain TCP clients, then N WebSocket clients (each a socket
-   pair into the hub as well as its WebSocket).
-2. Fan-out: one TCP sender says M lines of 64 bytes to N receivers, all
-   TCP, then all WebSocket; deliveries per second until the last
-   receiver has the last line.
+   pair into the hub as well as its WebSocket); then the same over TLS
+   (`--ssl`, the ephemeral certificate): N TLS clients of the chat port
+   ("tls"), N wss clients of the web port ("wss").
+2. Fan-out: one TCP sender (TLS on the TLS server) says M lines of 64
+   bytes to N receivers of one side; deliveries per second until the
+   last receiver has the last line.
 
 Prints one key=value line per measure (what bench/run.sh's other
 scenarios print); needs python3-websockets (Debian). Not a test: no
@@ -18,6 +21,7 @@ import argparse
 import asyncio
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -58,11 +62,17 @@ def wait_port(port, deadline=10.0):
     raise SystemExit("web.py: nothing listens on %d" % port)
 
 
+# The bench trusts the server it started (its ephemeral certificate).
+INSECURE = ssl._create_unverified_context()
+
+
 class Server:
-    def __init__(self, sockit):
+    def __init__(self, sockit, tls=False):
         self.port, self.wport = free_port(), free_port()
+        self.tls = INSECURE if tls else None
         self.p = subprocess.Popen(
-            [sockit, "--chat", "-l", "127.0.0.1", str(self.port), "--web",
+            [sockit, "--chat", "-l"] + (["--ssl"] if tls else []) +
+            ["127.0.0.1", str(self.port), "--web",
              str(self.wport), "-m", "20000"], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
@@ -73,14 +83,15 @@ class Server:
         self.p.wait(10)
 
 
-async def tcp_client(port):
-    r, w = await asyncio.open_connection("127.0.0.1", port)
+async def tcp_client(port, tls=None):
+    r, w = await asyncio.open_connection("127.0.0.1", port, ssl=tls)
     await r.readline()  # "*** you are userN"
     return r, w
 
 
-async def ws_client(wport):
-    ws = await websockets.connect("ws://127.0.0.1:%d/chat" % wport,
+async def ws_client(wport, tls=None):
+    ws = await websockets.connect("%s://127.0.0.1:%d/chat" %
+                                  ("wss" if tls else "ws", wport), ssl=tls,
                                   max_queue=None, ping_interval=None)
     await ws.recv()
     return ws
@@ -91,8 +102,8 @@ async def rss_per_client(srv, n, web):
     before = rss_kib(srv.p.pid)
     clients = []
     for _ in range(n):
-        clients.append(await (ws_client(srv.wport) if web
-                              else tcp_client(srv.port)))
+        clients.append(await (ws_client(srv.wport, srv.tls) if web
+                              else tcp_client(srv.port, srv.tls)))
     await asyncio.sleep(0.5)  # the joins' notices delivered
     after = rss_kib(srv.p.pid)
     return clients, (after - before) * 1024 // n
@@ -116,7 +127,7 @@ async def drain_ws(ws, want, tag):
 
 
 async def fanout(srv, receivers, web, m):
-    _, w = await tcp_client(srv.port)
+    _, w = await tcp_client(srv.port, srv.tls)
     tag = "bench-%s" % ("web" if web else "tcp")
     line = (tag + " " + "x" * 64)[:64] + "\n"
     if web:
@@ -136,15 +147,20 @@ async def fanout(srv, receivers, web, m):
     return len(receivers) * m / dt
 
 
+SIDES = {"tcp": (False, False), "websocket": (True, False),
+         "tls": (False, True), "wss": (True, True)}
+
+
 async def main(a):
-    for web in (False, True):
-        srv = Server(a.sockit)
+    for side in a.sides.split(","):
+        web, tls = SIDES[side]
+        srv = Server(a.sockit, tls)
         try:
             clients, rss = await rss_per_client(srv, a.n, web)
             rate = await fanout(srv, clients, web, a.m)
             print("web_bench side=%s clients=%d rss_per_client_b=%d "
                   "lines=%d deliveries_per_s=%.0f" %
-                  ("websocket" if web else "tcp", a.n, rss, a.m, rate))
+                  (side, a.n, rss, a.m, rate))
             sys.stdout.flush()
             for c in clients:
                 if web:
@@ -160,4 +176,6 @@ if __name__ == "__main__":
     ap.add_argument("-n", type=int, default=500)
     ap.add_argument("-m", type=int, default=200)
     ap.add_argument("--sockit", default=os.path.join(ROOT, "build", "sockit"))
+    ap.add_argument("--sides", default="tcp,websocket,tls,wss",
+                    help="of tcp, websocket, tls, wss")
     asyncio.run(main(ap.parse_args()))

@@ -27,18 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The Internet checksum: one's complement of the one's complement sum
- * of 16-bit words. A packet that includes its checksum sums to 0. */
-static uint16_t checksum(const uint8_t *p, size_t len) {
-  uint32_t sum = 0;
-  for (; len > 1; p += 2, len -= 2)
-    sum += (uint32_t)(p[0] << 8 | p[1]);
-  if (len)
-    sum += (uint32_t)p[0] << 8;
-  while (sum >> 16)
-    sum = (sum & 0xffff) + (sum >> 16);
-  return htons((uint16_t)~sum);
-}
+#include "sockit/icmp.h" /* sk_icmp_checksum: RFC 1071, as sockit ping */
 
 static double now_ms(void) {
   struct timespec t;
@@ -54,7 +43,7 @@ static ssize_t echo_send(int fd, const struct sockaddr_in *to, uint16_t id,
   uint16_t n_id = htons(id), n_seq = htons(seq), sum;
   memcpy(pkt + 4, &n_id, 2);
   memcpy(pkt + 6, &n_seq, 2);
-  sum = checksum(pkt, sizeof pkt); /* computed with the field at zero */
+  sum = sk_icmp_checksum(pkt, sizeof pkt); /* computed with the field at zero */
   memcpy(pkt + 2, &sum, 2);
   return sendto(fd, pkt, sizeof pkt, 0, (const struct sockaddr *)to,
                 sizeof *to);
@@ -90,7 +79,7 @@ static int reply_wait(int fd, int is_raw, uint16_t id, uint16_t seq,
     /* A raw socket sees every ICMP packet: keep only our replies. */
     if (icmp[0] != 0 || ntohs(r_seq) != seq || (is_raw && ntohs(r_id) != id))
       continue;
-    if (checksum(icmp, (size_t)n - ip_len) != 0)
+    if (sk_icmp_checksum(icmp, (size_t)n - ip_len) != 0)
       continue;                 /* damaged on the way */
     return is_raw ? buf[8] : 0; /* the TTL is in the IP header we lack */
   }

@@ -54,11 +54,12 @@ const char cli_usage[] =
     "  --max-line BYTES   chat: longest line (default 4096)\n"
     "  --max-queue BYTES  per-client output queue (default 1M)\n"
     "  --history N        chat: a joiner gets its room's last N lines\n"
+    "                     (0..1000, default 0)\n"
     "  --federate redis://[:PASS@]HOST:PORT[/DB]  chat: one chat across\n"
     "                     servers through Redis (--federate-name NAME,\n"
     "                     --federate-ttl SECS: default host:port, 10)\n"
-    "                     (0..1000, default 0)\n"
     "  --web PORT         chat: also serve the room to browsers on PORT\n"
+    "                     (https and wss with --ssl, same certificate)\n"
     "  --progress         bytes and rate on stderr once a second\n"
     "  --no-splice        plain read/write, no splice/sendfile\n"
     "  --proxy ADDR       connect through a proxy at HOST[:PORT] (nc: -x)\n"
@@ -532,9 +533,6 @@ static int ssl_mode_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use --ssl with %s: TLS needs a stream "
                             "connection",
                        c->udp ? "-u (DTLS is not supported)" : "-z");
-  if (c->chat && !c->listen)
-    return usage_error(err, "cannot use --ssl with --chat: the TLS chat "
-                            "client is not built yet");
   if (c->exec_text || c->to_text)
     return usage_error(err, "cannot use --ssl with %s: TLS for exec and "
                             "forwarding (termination, --to-ssl) is not "

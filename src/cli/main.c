@@ -553,6 +553,29 @@ static int target_open(const cli_t *c, const sk_sock_opts_t *o, char *err) {
   return sk_proxy_connect(err, &c->proxy, &c->addr, o);
 }
 
+/* --chat HOST PORT: the chat client on the connected fd (--ssl: a
+ * session on it, verified as the relay's). */
+static int chat_client(const cli_t *c, int fd, const char *peer,
+                       sk_tls_ctx_t *ctx) {
+  char err[SK_ERR_LEN];
+  sk_tls_t *t;
+  if (tls_session(c, ctx, fd, peer, &t, err) < 0) {
+    close(fd);
+    return fail(SK_EXIT_ERROR, err);
+  }
+  job_t j;
+  /* The chat client's line editor measures and shows what is typed in
+   * the user's character set: the process's locale is main's to set. */
+  setlocale(LC_CTYPE, "");
+  int rc = job_open(&j, err, "chat");
+  if (rc == 0)
+    rc = sk_chat_client_run(&j.e, err, fd, t, STDIN_FILENO, STDOUT_FILENO);
+  close(fd);
+  job_close(&j);
+  sk_tls_free(t);
+  return job_exit(&j, rc, err);
+}
+
 static int connect_and_relay(const cli_t *c, sk_tls_ctx_t *ctx) {
   char err[SK_ERR_LEN];
   sk_addr_t source;
@@ -580,16 +603,7 @@ static int connect_and_relay(const cli_t *c, sk_tls_ctx_t *ctx) {
       unlink(source.path); /* bound by us for the replies: leave nothing */
     return rc;
   }
-  job_t j;
-  /* The chat client's line editor measures and shows what is typed in
-   * the user's character set: the process's locale is main's to set. */
-  setlocale(LC_CTYPE, "");
-  int rc = job_open(&j, err, "chat");
-  if (rc == 0)
-    rc = sk_chat_client_run(&j.e, err, fd, STDIN_FILENO, STDOUT_FILENO);
-  close(fd);
-  job_close(&j);
-  return job_exit(&j, rc, err);
+  return chat_client(c, fd, peer, ctx);
 }
 
 int main(int argc, char **argv) {

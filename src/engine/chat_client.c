@@ -1,299 +1,212 @@
 /*
- * The chat client: three endpoints on the caller's loop, full duplex. Lines from the server
- * are shown as they arrive, made safe for the terminal; what the user
- * types goes out as it is. Works with any line-based TCP peer.
+ * The chat client: a relay mode. Side b is the socket (a TLS endpoint
+ * with --ssl), side a the user: stdin and stdout, or, when both are a
+ * terminal, the line editor (chat_tty.c) as side a's own calls. The
+ * relay moves the bytes; this file only configures it:
+ *  - down (server to user), a filter: lines made safe for the terminal
+ *    (sk_utf8_sanitize; over-long ones named, not shown);
+ *  - up (user to server): typed lines as they are; at the editor,
+ *    /quit and Ctrl-D say goodbye and end the input; with a terminal
+ *    for output only, a filter that also shows each line marked as the
+ *    user's own;
+ *  - input's end is a half-close (FIN, or close_notify over TLS), and
+ *    the server's close ends the run: at a terminal, unless the user
+ *    quit, that is news (one line, exit 1).
+ * Works with any line-based TCP peer.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "bufq.h"
-#include "endpoint.h"
-#include "internal.h"
-#include "lines.h"
-#include "sockit/error.h"
 #include "chat_client.h"
 #include "chat_tty.h"
-#include "sockit/sock.h"
+#include "internal.h"
+#include "lines.h"
+#include "relay.h"
+#include "sockit/addr.h"
+#include "sockit/error.h"
 #include "sockit/utf8.h"
 
-#define CLIENT_RBUF (64 * 1024)
 #define LINE_MAX_SHOWN (64 * 1024) /* longer incoming lines are not shown */
-#define HIGH_WATER (1024 * 1024)   /* stop reading the other side here */
-#define LOW_WATER (256 * 1024)     /* and start again here */
+#define READ_MAX (4 * 1024) /* one read: lines, not bulk (the bound below) */
 #define OWN_PREFIX "<me> "
-#define ERASE_ECHO "\033[1A\033[2K" /* up one line, clear it */
+#define SKIPPED "*** a line over 65536 bytes not shown"
+#define COLOUR_NAME "\033[1;36m"
+#define COLOUR_NOTICE "\033[33m"
+#define COLOUR_OFF "\033[0m"
+#define COLOUR_MAX (sizeof COLOUR_NAME - 1 + sizeof COLOUR_OFF - 1)
 
 typedef struct client {
-  sk_engine_t *e;
-  sk__part_t part; /* how sk_engine_stop() reaches the client */
-  uv_loop_t *loop; /* the caller's */
-  /* Three endpoints, two with queues: the socket (typed bytes on their
-   * way out), stdin, and stdout (lines shown). */
-  sk__endpoint_t sock, in, out;
-  sk__bufq_t sq, oq;
-  uv_idle_t in_idle;   /* reads a stdin that cannot be polled (a file) */
-  sk__lines_t lines, own;
-  bool sock_open, in_open, in_eof, shut, sock_paused, in_paused, ending;
-  int out_error;
-  bool mark_own, erase_echo; /* out is a tty; in is one too */
-  bool tty;      /* both are: the line editor (chat_tty.c) runs them */
+  int in_fd, out_fd;
+  bool tty;      /* both are a terminal: the line editor is side a */
   bool quitting; /* /quit or Ctrl-D: the server's close is expected */
-  sk_stop_t reason; /* why it ends (the first reason wins) */
-  bool asked;       /* sk_engine_stop() came once already */
-  char *err;
-  char *show; /* one incoming line made safe */
-  char rbuf[CLIENT_RBUF], inbuf[CLIENT_RBUF];
+  bool colour;   /* at the editor: names and notices in colour */
+  sk__lines_t lines; /* down: the server's unfinished line */
+  sk__lines_t own;   /* up, output-only terminal: the user's */
+  char *out;         /* the down filter's output while it runs */
+  size_t out_len;
+  char *show;        /* one own line made safe */
+  /* The editor's typed lines on their way to the relay (with their
+   * newlines), [typed_off, typed_len) still to give; then EOF. */
+  char *typed;
+  size_t typed_len, typed_off, typed_cap;
+  bool typed_eof;
+  int error;         /* a failure outside the relay's calls (-errno) */
 } client_t;
 
-static void client_end(client_t *cl, sk_stop_t reason);
-static void client_close_rest(client_t *cl);
-static void sock_poll_cb(uv_poll_t *p, int status, int events);
-static void in_poll_cb(uv_poll_t *p, int status, int events);
-static void in_idle_cb(uv_idle_t *idle);
-static void out_poll_cb(uv_poll_t *p, int status, int events);
+/* ---- down: the server's lines, made safe ---- */
 
-/* ---- what each endpoint waits for ---- */
-
-static void sock_watch(client_t *cl) {
-  int ev = 0;
-  if (cl->sock_open && !cl->sock_paused)
-    ev |= UV_READABLE;
-  if (cl->sock_open && cl->sq.count > 0 && !cl->sock.can_write)
-    ev |= UV_WRITABLE;
-  sk__endpoint_watch(&cl->sock, ev, sock_poll_cb);
-}
-
-static void in_watch(client_t *cl) {
-  bool want = cl->in_open && !cl->in_paused;
-  if (cl->in.polled)
-    sk__endpoint_watch(&cl->in, want ? UV_READABLE : 0, in_poll_cb);
-  else if (want)
-    uv_idle_start(&cl->in_idle, in_idle_cb);
-  else
-    uv_idle_stop(&cl->in_idle);
-}
-
-/* ---- to stdout ---- */
-
-static void out_flush(client_t *cl) {
-  if (cl->out_error == 0 && cl->oq.count > 0) {
-    int rc = sk__endpoint_write_queue(&cl->out, &cl->oq);
-    if (rc < 0) {
-      cl->out_error = rc;
-      sk__bufq_clear(&cl->oq);
-      if (!cl->ending)
-        client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "output: %s",
-                                strerror(-rc)));
-    }
+/* A line (made safe, no newline) at `at` gets its name or its notice
+ * in colour, in place; returns its new length (COLOUR_MAX more at
+ * most). Safe text has no escape of its own: these are the only ones. */
+static size_t colour_line(char *at, size_t len) {
+  const char *pre = NULL, *gt;
+  size_t span = 0, off = sizeof COLOUR_OFF - 1;
+  if (len >= 4 && memcmp(at, "*** ", 4) == 0) {
+    pre = COLOUR_NOTICE;
+    span = len;
+  } else if (len > 0 && at[0] == '<' && (gt = memchr(at, '>', len))) {
+    pre = COLOUR_NAME;
+    span = (size_t)(gt - at) + 1;
   }
-  sk__endpoint_watch(&cl->out,
-                     cl->oq.count > 0 && !cl->out.can_write ? UV_WRITABLE : 0,
-                     out_poll_cb);
-  if (cl->ending) {
-    if (cl->oq.count == 0 || cl->out_error)
-      client_close_rest(cl);
-  } else if (cl->sock_paused && cl->oq.bytes <= LOW_WATER) {
-    cl->sock_paused = false;
-    sock_watch(cl);
-  }
+  if (!pre)
+    return len;
+  size_t p = strlen(pre);
+  memmove(at + p + span + off, at + span, len - span);
+  memmove(at + p, at, span);
+  memcpy(at, pre, p);
+  memcpy(at + p + span, COLOUR_OFF, off);
+  return len + p + off;
 }
 
-static void out_poll_cb(uv_poll_t *p, int status, int events) {
-  client_t *cl = ((sk__endpoint_t *)p->data)->owner;
-  (void)events;
-  if (status < 0) /* libuv stopped the poll; the write names the error */
-    sk__endpoint_poll_failed(&cl->out);
-  cl->out.can_write = true;
-  out_flush(cl);
-}
-
-static void client_print(client_t *cl, const char *text, size_t len) {
-  sk__msg_t *m = sk__msg_new(text, len);
-  if (!m || (cl->out_error == 0 && sk__bufq_push(&cl->oq, m, SIZE_MAX) < 0))
-    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "output: %s", strerror(ENOMEM)));
-  sk__msg_unref(m);
-  out_flush(cl);
-}
-
-/* ---- from the server ---- */
-
+/* Sanitised straight into the relay's buffer (the filter's out_max
+ * holds the most one read can make). */
 static bool incoming_line_cb(void *ctx, const char *text, size_t len,
                              bool too_long) {
   client_t *cl = ctx;
-  static const char skipped[] = "*** a line over 65536 bytes not shown\n";
   if (too_long) {
-    text = skipped;
-    len = sizeof skipped - 2;
+    text = SKIPPED;
+    len = sizeof SKIPPED - 1;
   }
-  size_t n = sk_utf8_sanitize(text, len, cl->show,
-                              SK_UTF8_SANITIZED_MAX(LINE_MAX_SHOWN));
-  cl->show[n++] = '\n';
-  if (cl->tty)
-    sk__tty_show(cl->show, n); /* above the input line */
-  else
-    client_print(cl, cl->show, n);
+  char *at = cl->out + cl->out_len;
+  size_t n = sk_utf8_sanitize(text, len, at, SK_UTF8_SANITIZED_MAX(len));
+  cl->out_len += cl->colour ? colour_line(at, n) : n;
+  cl->out[cl->out_len++] = '\n';
   return true;
 }
 
-/* One read of the socket; false when it had nothing (EAGAIN). */
-static bool sock_read(client_t *cl) {
-  ssize_t n = sk__endpoint_read(&cl->sock, cl->rbuf, sizeof cl->rbuf);
-  if (n < 0 && errno == EAGAIN)
-    return false;
-  if (n > 0) {
-    if (sk__lines_feed(&cl->lines, LINE_MAX_SHOWN, cl->rbuf, (size_t)n,
-                       incoming_line_cb, cl) < 0)
-      client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "%s", strerror(ENOMEM)));
-    else if (!cl->sock_paused && cl->oq.bytes > HIGH_WATER) {
-      cl->sock_paused = true; /* the terminal is behind: let the kernel hold it */
-      sock_watch(cl);
-    }
-  } else if (n == 0) {
+static ssize_t down_filter(void *arg, const char *in, size_t n, char *out) {
+  client_t *cl = arg;
+  cl->out = out;
+  cl->out_len = 0;
+  if (n == 0)
     sk__lines_finish(&cl->lines, LINE_MAX_SHOWN, incoming_line_cb, cl);
-    /* A person at a terminal is told, and the exit code says so too. */
-    if (cl->tty && !cl->quitting)
-      client_end(cl, sk__fail(cl->err, SK_STOP_ERROR,
-                              "the server closed the connection"));
-    else
-      client_end(cl, SK_STOP_DONE);
-  } else if (errno == ECONNRESET) {
-    sk__lines_finish(&cl->lines, LINE_MAX_SHOWN, incoming_line_cb, cl);
-    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "connection reset by the server"));
-  } else {
-    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "read: %s", strerror(errno)));
-  }
-  return true;
+  else if (sk__lines_feed(&cl->lines, LINE_MAX_SHOWN, in, n,
+                          incoming_line_cb, cl) < 0)
+    return -ENOMEM;
+  return (ssize_t)cl->out_len;
 }
 
-/* ---- to the server ---- */
+/* The most one read makes: the carried line and the read, each byte
+ * three at most once safe; per line (one per byte read, plus the
+ * carried one) a newline and its colour; and the notice for the
+ * over-long lines among them (each over LINE_MAX_SHOWN bytes, so three
+ * at most). */
+#define DOWN_OUT_MAX                                                      \
+  (SK_UTF8_SANITIZED_MAX(LINE_MAX_SHOWN + READ_MAX) +                    \
+   (READ_MAX + 1) * (1 + COLOUR_MAX) + 3 * (sizeof SKIPPED + 1))
 
-static void sock_flush(client_t *cl) {
-  if (!cl->sock_open)
-    return;
-  int rc = sk__endpoint_write_queue(&cl->sock, &cl->sq);
-  if (rc < 0) {
-    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "write: %s", strerror(-rc)));
-    return;
+/* ---- the terminal, written whole ---- */
+
+/* A terminal takes what is shown whole (blocking, as the editor's
+ * stdio), so that the user's own lines never split a server's line. */
+static ssize_t term_write(void *arg, const char *buf, size_t len) {
+  client_t *cl = arg;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = write(cl->out_fd, buf + done, len - done);
+    struct pollfd p = {.fd = cl->out_fd, .events = POLLOUT};
+    if (n < 0 && errno == EAGAIN)
+      poll(&p, 1, -1);
+    else if (n < 0 && errno != EINTR)
+      return -1;
+    else if (n > 0)
+      done += (size_t)n;
   }
-  if (cl->in_open && cl->in_paused && cl->sq.bytes <= LOW_WATER) {
-    cl->in_paused = false;
-    in_watch(cl);
-  }
-  if (cl->sq.count == 0 && cl->in_eof && !cl->shut) {
-    cl->shut = true; /* the server answers a FIN by closing; read until then */
-    if (shutdown(cl->sock.fd, SHUT_WR) < 0) {
-      client_end(cl, SK_STOP_DONE);
-      return;
-    }
-  }
-  sock_watch(cl);
+  return (ssize_t)len;
 }
 
-static void sock_poll_cb(uv_poll_t *p, int status, int events) {
-  client_t *cl = ((sk__endpoint_t *)p->data)->owner;
-  if (status < 0) {
-    /* libuv stopped the poll: read what came before the error (the next
-     * poll reports it again), or take the error itself. */
-    cl->sock.events = 0;
-    if (cl->sock_open && !sock_read(cl)) {
-      int e = sk__endpoint_poll_failed(&cl->sock);
-      if (e == -ECONNRESET)
-        client_end(cl, sk__fail(cl->err, SK_STOP_ERROR,
-                                "connection reset by the server"));
-      else
-        client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "socket: %s",
-                                strerror(e < 0 ? -e : EIO)));
-    }
-    sock_watch(cl);
-    return;
+/* stdin kept blocking (side a's flags stay): read only when ready. */
+static ssize_t ready_read(void *arg, char *buf, size_t len) {
+  client_t *cl = arg;
+  struct pollfd p = {.fd = cl->in_fd, .events = POLLIN};
+  ssize_t n;
+  if (poll(&p, 1, 0) == 0) {
+    errno = EAGAIN;
+    return -1;
   }
-  if (events & UV_WRITABLE) {
-    cl->sock.can_write = true;
-    sock_flush(cl);
-  }
-  if ((events & (UV_READABLE | UV_DISCONNECT)) && cl->sock_open &&
-      !cl->sock_paused)
-    sock_read(cl);
+  do
+    n = read(cl->in_fd, buf, len);
+  while (n < 0 && errno == EINTR);
+  return n;
 }
 
-/* With a terminal for output, the user's own lines are shown marked, in
- * place of the echo the terminal made as they were typed. */
+/* ---- up, to an output-only terminal: own lines shown marked ---- */
+
 static bool own_line_cb(void *ctx, const char *text, size_t len,
                         bool too_long) {
   client_t *cl = ctx;
-  size_t pre = cl->erase_echo ? sizeof ERASE_ECHO - 1 : 0, n = 0;
+  size_t n = sizeof OWN_PREFIX - 1;
   if (too_long)
     return true;
-  memcpy(cl->show, ERASE_ECHO, pre);
-  memcpy(cl->show + pre, OWN_PREFIX, sizeof OWN_PREFIX - 1);
-  n = pre + sizeof OWN_PREFIX - 1;
+  memcpy(cl->show, OWN_PREFIX, n);
   n += sk_utf8_sanitize(text, len, cl->show + n,
                         SK_UTF8_SANITIZED_MAX(LINE_MAX_SHOWN));
   cl->show[n++] = '\n';
-  client_print(cl, cl->show, n);
+  if (term_write(cl, cl->show, n) < 0 && !cl->error)
+    cl->error = -errno;
   return true;
 }
 
-static void in_close(client_t *cl) {
-  cl->in_open = false;
-  in_watch(cl);
+/* The bytes go on as they are; each finished line is also shown. */
+static ssize_t own_filter(void *arg, const char *in, size_t n, char *out) {
+  client_t *cl = arg;
+  memcpy(out, in, n);
+  if (n > 0 && sk__lines_feed(&cl->own, LINE_MAX_SHOWN, in, n, own_line_cb,
+                              cl) < 0)
+    return -ENOMEM;
+  return cl->error ? cl->error : (ssize_t)n;
 }
 
-static void in_read(client_t *cl) {
-  ssize_t n = sk__endpoint_read(&cl->in, cl->inbuf, sizeof cl->inbuf);
-  if (n < 0 && errno == EAGAIN)
-    return;
-  if (n > 0) {
-    sk__msg_t *m = sk__msg_new(cl->inbuf, (size_t)n);
-    if (!m || sk__bufq_push(&cl->sq, m, SIZE_MAX) < 0) {
-      sk__msg_unref(m);
-      client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "input: %s", strerror(ENOMEM)));
-      return;
-    }
-    sk__msg_unref(m);
-    if (cl->mark_own)
-      sk__lines_feed(&cl->own, LINE_MAX_SHOWN, cl->inbuf, (size_t)n,
-                     own_line_cb, cl);
-    if (cl->sq.bytes > HIGH_WATER) { /* the server is behind */
-      cl->in_paused = true;
-      in_watch(cl);
-    }
-    sock_flush(cl);
-    return;
-  }
-  /* End of input: send what is queued, then FIN; keep reading. */
-  cl->in_eof = true;
-  in_close(cl);
-  sock_flush(cl);
-}
+/* ---- up, at the line editor ---- */
 
-/* ---- the line editor (a terminal for both stdin and stdout) ---- */
-
-static void send_text(client_t *cl, const char *text, size_t len) {
-  sk__msg_t *m = sk__msg_alloc(len + 1);
-  if (!m || sk__bufq_push(&cl->sq, m, SIZE_MAX) < 0) {
-    sk__msg_unref(m);
-    client_end(cl, sk__fail(cl->err, SK_STOP_ERROR, "input: %s", strerror(ENOMEM)));
-    return;
+static bool typed_add(client_t *cl, const char *line, size_t len) {
+  size_t keep = cl->typed_len - cl->typed_off;
+  if (keep > 0) /* what the relay has not taken yet goes first */
+    memmove(cl->typed, cl->typed + cl->typed_off, keep);
+  cl->typed_off = 0;
+  cl->typed_len = keep;
+  if (keep + len + 1 > cl->typed_cap) {
+    char *t = realloc(cl->typed, keep + len + 1);
+    if (!t)
+      return false;
+    cl->typed = t;
+    cl->typed_cap = keep + len + 1;
   }
-  memcpy(m->data, text, len);
-  m->data[len] = '\n';
-  sk__msg_unref(m);
-  if (cl->sq.bytes > HIGH_WATER) { /* the server is behind */
-    cl->in_paused = true;
-    in_watch(cl);
-  }
+  memcpy(cl->typed + keep, line, len);
+  cl->typed[keep + len] = '\n';
+  cl->typed_len += len + 1;
+  return true;
 }
 
 static bool is_quit(const char *line) {
   return strncmp(line, "/quit", 5) == 0 && (line[5] == '\0' || line[5] == ' ');
 }
 
-/* A line typed (NULL: Ctrl-D): shown as the user's, sent; /quit and
- * Ctrl-D say goodbye and end the input (FIN once the queue is out). */
+/* A typed line (NULL: Ctrl-D): shown as the user's, handed to the
+ * relay; /quit and Ctrl-D say goodbye and end the input. */
 static bool tty_line_cb(void *ctx, const char *line) {
   static const char bye[] = "*** goodbye\n";
   client_t *cl = ctx;
@@ -303,83 +216,63 @@ static bool tty_line_cb(void *ctx, const char *line) {
                          SK_UTF8_SANITIZED_MAX(LINE_MAX_SHOWN));
     cl->show[n++] = '\n';
     sk__tty_show_own(cl->show, n, sk__tty_width(line, len));
-    send_text(cl, line, len);
+    if (!typed_add(cl, line, len) && !cl->error)
+      cl->error = -ENOMEM;
   }
   bool more = line && !is_quit(line);
-  if (!more) {
-    cl->quitting = true;
-    cl->in_eof = true;
-    in_close(cl);
-  }
-  sock_flush(cl);
   if (!more) { /* the editor stops: no input line to keep below */
+    char notice[sizeof bye + COLOUR_MAX];
+    size_t n = sizeof bye - 2; /* the newline after the colour */
+    memcpy(notice, bye, n);
+    n = cl->colour ? colour_line(notice, n) : n;
+    notice[n++] = '\n';
+    cl->quitting = cl->typed_eof = true;
     sk__tty_done_editing();
-    sk__tty_show(bye, sizeof bye - 1);
+    sk__tty_show(notice, n);
   }
   return more;
 }
 
-static void in_poll_cb(uv_poll_t *p, int status, int events) {
-  client_t *cl = ((sk__endpoint_t *)p->data)->owner;
-  (void)events;
-  if (status < 0) /* libuv stopped the poll; the read names the error */
-    sk__endpoint_poll_failed(&cl->in);
-  if (cl->in_open && !cl->in_paused && cl->tty)
-    sk__tty_read();
-  else if (cl->in_open && !cl->in_paused)
-    in_read(cl);
-  if (status < 0)
-    in_watch(cl);
+static ssize_t typed_take(client_t *cl, char *buf, size_t len) {
+  size_t n = cl->typed_len - cl->typed_off;
+  if (n > len)
+    n = len;
+  memcpy(buf, cl->typed + cl->typed_off, n);
+  cl->typed_off += n;
+  return (ssize_t)n;
 }
 
-static void in_idle_cb(uv_idle_t *idle) {
-  client_t *cl = idle->data;
-  if (cl->in_open && !cl->in_paused)
-    in_read(cl);
+/* Side a's read at the editor: a typed line, EOF after /quit or Ctrl-D,
+ * or EAGAIN; the editor takes a key only when one is there (its stdio
+ * blocks). */
+static ssize_t editor_read(void *arg, char *buf, size_t len) {
+  client_t *cl = arg;
+  struct pollfd p = {.fd = cl->in_fd, .events = POLLIN};
+  if (cl->typed_off == cl->typed_len && !cl->typed_eof &&
+      poll(&p, 1, 0) > 0)
+    sk__tty_read(); /* may call tty_line_cb */
+  if (cl->error) {
+    errno = -cl->error;
+    return -1;
+  }
+  if (cl->typed_off < cl->typed_len)
+    return typed_take(cl, buf, len);
+  if (cl->typed_eof)
+    return 0;
+  errno = EAGAIN;
+  return -1;
 }
 
-/* ---- ending ---- */
-
-/* Nothing more to wait for: every watch stops, so the loop runs out. */
-static void client_close_rest(client_t *cl) {
-  if (cl->tty)
-    sk__tty_close(); /* input line cleared, termios as it was */
-  cl->sock_open = false;
-  sock_watch(cl);
-  in_close(cl);
-  sk__bufq_clear(&cl->oq); /* what stdout did not take in time */
-  sk__endpoint_watch(&cl->out, 0, out_poll_cb);
-  sk__engine_part_close(&cl->part, NULL); /* the deadline: closed later */
-}
-
-static void deadline_cb(void *mode) {
-  client_close_rest(mode); /* stdout did not take the rest in time */
-}
-
-/* Stops talking to the server; output drains (SK_ENGINE_FLUSH_MS at
- * most) before the loop ends. */
-static void client_end(client_t *cl, sk_stop_t reason) {
-  if (cl->ending)
-    return;
-  cl->ending = true;
-  cl->reason = reason;
-  cl->sock_open = false;
-  sock_watch(cl);
-  in_close(cl);
-  if (cl->oq.count == 0 || cl->out_error)
-    client_close_rest(cl);
-  else
-    sk__engine_deadline(cl->e, &cl->part, deadline_cb);
-}
-
-/* sk_engine_stop(): the caller asks (main, on a signal). */
-static void client_on_stop(void *mode, sk_stop_t reason) {
-  client_t *cl = mode;
-  if (cl->ending && cl->asked) /* asked again: do not wait for output */
-    client_close_rest(cl);
-  else
-    client_end(cl, reason);
-  cl->asked = true;
+/* Side a's write at the editor: each line above the input line. */
+static ssize_t editor_write(void *arg, const char *buf, size_t len) {
+  (void)arg;
+  for (size_t at = 0; at < len;) {
+    const char *nl = memchr(buf + at, '\n', len - at);
+    size_t n = nl ? (size_t)(nl - (buf + at)) + 1 : len - at;
+    sk__tty_show(buf + at, n);
+    at += n;
+  }
+  return (ssize_t)len;
 }
 
 /* ---- setting up ---- */
@@ -391,87 +284,76 @@ static bool colour_wanted(void) {
   return !(no && *no) && !(term && strcmp(term, "dumb") == 0);
 }
 
-/* The line editor reads and writes the terminal with blocking stdio:
- * the endpoints keep only their poll, the flags go back at once. */
-static int tty_start(client_t *cl) {
-  sk__endpoint_restore(&cl->out);
-  sk__endpoint_restore(&cl->in);
-  cl->tty = true;
-  return sk__tty_open(cl->in.fd, cl->out.fd, colour_wanted(), tty_line_cb, cl);
+static void peer_format(int fd, char *name, size_t len) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  snprintf(name, len, "the server");
+  if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+    sk_sockaddr_format((struct sockaddr *)&ss, sl, name, len);
 }
 
-static int client_setup(client_t *cl, int fd, int in_fd, int out_fd) {
+/* The relay joining the user (a) to the server (b), configured as the
+ * kinds of stdin and stdout ask; returns as sk_relay_join. */
+static int client_relay(sk_engine_t *e, char *err, client_t *cl, int fd,
+                        struct sk_tls *tls) {
+  char name[SK_ADDRSTR_LEN];
+  bool in_tty = cl->in_fd >= 0 && isatty(cl->in_fd);
+  bool out_tty = cl->out_fd >= 0 && isatty(cl->out_fd);
+  sk_relay_filter_t down = {down_filter, cl, READ_MAX, DOWN_OUT_MAX};
+  sk_relay_filter_t own = {own_filter, cl, READ_MAX, READ_MAX};
+  sk_relay_io_t editor = {editor_read, editor_write, cl};
+  sk_relay_io_t term = {ready_read, term_write, cl};
+  sk_relay_opts_t o = {
+      .shutdown_on_eof = true, /* read on until the server closes */
+      .tls = tls,
+      .down_filter = &down,
+      .up_filter = out_tty && !in_tty ? &own : NULL,
+      .a_io = in_tty && out_tty ? &editor : out_tty ? &term : NULL,
+  };
+  peer_format(fd, name, sizeof name);
+  sk_relay_side_t a = {cl->in_fd, cl->out_fd, "standard input",
+                       "standard output"};
+  sk_relay_side_t b = {fd, fd, name, NULL};
   int rc;
-  uv_idle_init(cl->loop, &cl->in_idle);
-  cl->in_idle.data = cl;
-  sk__endpoint_init(&cl->sock, cl, fd, "chat socket");
-  if (!cl->sock.socket || cl->sock.dgram)
-    return sk__fail(cl->err, -ENOTSOCK, "chat socket: %s", strerror(ENOTSOCK));
-  if ((rc = sk__endpoint_open(&cl->sock, cl->loop)) < 0)
-    return sk__fail(cl->err, rc, "chat socket: %s", uv_strerror(rc));
-  cl->sock_open = true;
-  sk__endpoint_init(&cl->in, cl, in_fd, "standard input");
-  sk__endpoint_init(&cl->out, cl, out_fd, "standard output");
-  if (in_fd >= 0) {
-    if ((rc = sk__endpoint_open(&cl->in, cl->loop)) < 0)
-      return sk__fail(cl->err, rc, "standard input: %s", uv_strerror(rc));
-    cl->in_open = true;
+  cl->tty = in_tty && out_tty;
+  cl->colour = cl->tty && colour_wanted();
+  if (cl->tty && (rc = sk__tty_open(cl->in_fd, cl->out_fd, cl->colour,
+                                    tty_line_cb, cl)) < 0) {
+    sk__engine_reason(e, SK_STOP_ERROR);
+    return sk__fail(err, rc, "terminal: %s", strerror(-rc));
   }
-  if (out_fd >= 0) {
-    if ((rc = sk__endpoint_open(&cl->out, cl->loop)) < 0)
-      return sk__fail(cl->err, rc, "standard output: %s", uv_strerror(rc));
-    cl->mark_own = cl->out.tty;
-    cl->erase_echo = cl->mark_own && cl->in.tty;
-  }
-  if (cl->erase_echo && (rc = tty_start(cl)) < 0)
-    return sk__fail(cl->err, rc, "terminal: %s", strerror(-rc));
-  sock_watch(cl);
-  in_watch(cl);
-  return 0;
-}
-
-static void client_free(client_t *cl) {
+  rc = sk_relay_join(e, err, &a, &b, &o, NULL);
   if (cl->tty)
-    sk__tty_close();
-  sk__engine_teardown(cl->e);
-  /* The reverse of opening: stdin and stdout may share a terminal. */
-  sk__endpoint_restore(&cl->out);
-  sk__endpoint_restore(&cl->in);
-  sk__endpoint_restore(&cl->sock);
-  sk__bufq_clear(&cl->sq);
-  sk__bufq_clear(&cl->oq);
-  sk__lines_free(&cl->lines);
-  sk__lines_free(&cl->own);
-  free(cl->show);
-  free(cl);
+    sk__tty_close(); /* input line cleared, termios as it was */
+  /* A person at a terminal is told the server went, and the exit code
+   * says so too. */
+  if (rc == 0 && cl->tty && !cl->quitting && e->reason == SK_STOP_DONE) {
+    e->reason = SK_STOP_ERROR;
+    rc = sk__fail(err, -EIO, "the server closed the connection");
+  }
+  return rc;
 }
 
-int sk_chat_client_run(sk_engine_t *e, char *err, int fd, int in_fd,
-                       int out_fd) {
+int sk_chat_client_run(sk_engine_t *e, char *err, int fd, struct sk_tls *tls,
+                       int in_fd, int out_fd) {
   client_t *cl = calloc(1, sizeof *cl);
   char *show = malloc(SK_UTF8_SANITIZED_MAX(LINE_MAX_SHOWN) + 32);
-  int rc;
-  if (!cl || !show) {
-    free(cl);
-    free(show);
-    return sk__fail(err, -ENOMEM, "chat: %s", strerror(ENOMEM));
-  }
-  cl->e = e;
-  cl->loop = e->loop;
-  cl->err = err;
-  cl->show = show;
-  cl->sock.fd = cl->in.fd = cl->out.fd = -1;
-  cl->sock.saved_flags = cl->in.saved_flags = cl->out.saved_flags = -1;
-  sk__engine_attach(e, &cl->part, cl, client_on_stop);
-  rc = client_setup(cl, fd, in_fd, out_fd);
-  if (rc == 0) {
-    sk__engine_run(e);
-    sk__engine_reason(e, cl->reason ? cl->reason : SK_STOP_DONE);
-    rc = cl->reason == SK_STOP_ERROR ? -EIO : 0;
+  int rc = -ENOMEM;
+  if (cl && show) {
+    cl->in_fd = in_fd;
+    cl->out_fd = out_fd;
+    cl->show = show;
+    rc = client_relay(e, err, cl, fd, tls);
   } else {
     sk__engine_reason(e, SK_STOP_ERROR);
+    sk__fail(err, rc, "chat: %s", strerror(ENOMEM));
   }
-  sk__engine_detach(e, &cl->part);
-  client_free(cl);
+  if (cl) {
+    sk__lines_free(&cl->lines);
+    sk__lines_free(&cl->own);
+    free(cl->typed);
+  }
+  free(cl);
+  free(show);
   return rc;
 }

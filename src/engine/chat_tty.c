@@ -28,9 +28,7 @@
 
 #define PROMPT "> "
 #define OWN_NAME "<me>"
-#define COLOUR_NAME "\033[1;36m"
 #define COLOUR_OWN "\033[1;32m"
-#define COLOUR_NOTICE "\033[33m"
 #define COLOUR_OFF "\033[0m"
 
 static struct {
@@ -150,36 +148,16 @@ void sk__tty_read(void) {
   fflush(T.out);
 }
 
-/* One line with its name (or its notice) in colour. */
-static void put_coloured(const char *line, size_t len, const char *name_colour) {
-  const char *gt;
-  if (!T.colour) {
-    fwrite(line, 1, len, T.out);
-  } else if (len >= 4 && memcmp(line, "*** ", 4) == 0) {
-    fputs(COLOUR_NOTICE, T.out);
-    fwrite(line, 1, len - 1, T.out); /* the newline after the colour */
-    fputs(COLOUR_OFF "\n", T.out);
-  } else if (line[0] == '<' && (gt = memchr(line, '>', len)) != NULL) {
-    size_t name = (size_t)(gt - line) + 1;
-    fputs(name_colour, T.out);
-    fwrite(line, 1, name, T.out);
-    fputs(COLOUR_OFF, T.out);
-    fwrite(line + name, 1, len - name, T.out);
-  } else {
-    fwrite(line, 1, len, T.out);
-  }
-}
-
 void sk__tty_show(const char *line, size_t len) {
   if (!T.open || len == 0)
     return;
   if (!T.editing) { /* no input line: the cursor starts a fresh line */
-    put_coloured(line, len, COLOUR_NAME);
+    fwrite(line, 1, len, T.out);
     fflush(T.out);
     return;
   }
   erase_input(input_width());
-  put_coloured(line, len, COLOUR_NAME);
+  fwrite(line, 1, len, T.out);
   rl_forced_update_display(); /* prompt and input, intact, below */
   fflush(T.out);
 }

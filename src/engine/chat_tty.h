@@ -16,15 +16,16 @@
 typedef bool (*sk__tty_line_cb)(void *ctx, const char *line);
 
 /* Takes the terminal: saves its termios, starts the editor with the
- * prompt. colour: names and notices in colour. Returns 0 or -errno. */
+ * prompt. colour: the user's own name in colour (the server's lines come
+ * coloured by the client's filter). Returns 0 or -errno. */
 int sk__tty_open(int in_fd, int out_fd, bool colour, sk__tty_line_cb cb,
                  void *ctx);
 
 /* stdin is readable: lets the editor take what was typed. */
 void sk__tty_read(void);
 
-/* Prints one line from the server (made terminal-safe, with its
- * newline) above the input line. */
+/* Prints one line from the server (made terminal-safe, coloured if
+ * wanted, with its newline) above the input line. */
 void sk__tty_show(const char *line, size_t len);
 
 /* Prints the user's line in place of the editor's copy of it. */

@@ -939,7 +939,7 @@ static void conn_tls_poll(sk__conn_t *c, int status, int events) {
   conn_watch(c);
 }
 
-static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer) {
+static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer, bool tls) {
   sk__conn_t *c = calloc(1, h->mode->conn_size);
   int rc = !c || conns_reserve(h) < 0 ? UV_ENOMEM : 0;
   if (rc < 0) {
@@ -954,7 +954,7 @@ static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer) {
     sk__hub_notice(h, "new connection: %s", uv_strerror(rc));
     return;
   }
-  if (h->opts.tls)
+  if (tls)
     conn_tls_start(h, c);
   else
     conn_join(h, c);
@@ -1075,12 +1075,12 @@ static int hub_accept_one(sk__hub_t *h) {
     return accept_error(h, errno);
   if ((fd = fd_above_stdio(fd)) < 0)
     return 1;
-  sk__hub_adopt(h, fd, (const struct sockaddr *)&ss, len);
+  sk__hub_adopt(h, fd, (const struct sockaddr *)&ss, len, h->opts.tls != NULL);
   return 1;
 }
 
 void sk__hub_adopt(sk__hub_t *h, int fd, const struct sockaddr *sa,
-                   socklen_t len) {
+                   socklen_t len, bool tls) {
   sk__peer_t peer;
   memset(&peer, 0, sizeof peer);
   memcpy(&peer, sa, len < sizeof peer ? len : sizeof peer);
@@ -1097,7 +1097,7 @@ void sk__hub_adopt(sk__hub_t *h, int fd, const struct sockaddr *sa,
              h->n_open >= (uint32_t)h->opts.max_conns) {
     hub_refuse(h, fd, &peer);
   } else {
-    conn_open(h, fd, &peer);
+    conn_open(h, fd, &peer, tls);
   }
 }
 

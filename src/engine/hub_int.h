@@ -209,9 +209,11 @@ void sk__hub_input_hold(sk__hub_t *h, bool on);
 /* Makes the connected stream socket fd a member as if it had been
  * accepted from sa: the access list, max_conns and notices apply to sa
  * (--web adopts one end of a socket pair with the browser's address).
- * Takes fd in every case. */
+ * tls: fd speaks TLS, the hub's context does the handshake (the
+ * listener's clients with --ssl); a --web pair is plaintext, its TLS is
+ * lws's. Takes fd in every case. */
 void sk__hub_adopt(sk__hub_t *h, int fd, const struct sockaddr *sa,
-                   socklen_t len);
+                   socklen_t len, bool tls);
 /* Reads must pause: a queue is over the high-water mark or input held. */
 bool sk__hub_busy(const sk__hub_t *h);
 /* Makes sure the current loop turn reaches the flush (and on_turn). */

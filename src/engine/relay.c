@@ -88,6 +88,9 @@ typedef struct pump {
   int crlf_last;    /* -C: the last byte read, carried across reads */
   size_t peer_next; /* datagram fan-out: next peer to send to */
   dgram_batch_t *batch; /* MOVE_COPY with a datagram end, else NULL */
+  const sk_relay_filter_t *filter; /* MOVE_COPY through it, or NULL */
+  char *fin;        /* the filter's input: one read */
+  const sk_relay_io_t *rio, *wio; /* side a's own read, write, or NULL */
   uint64_t bytes;
   relay_t *relay;
 } pump_t;
@@ -280,13 +283,14 @@ static size_t copy_cap(const sk_relay_opts_t *o) {
   return cap < 2 * DGRAM_MAX ? 2 * DGRAM_MAX : cap;
 }
 
-/* Room one read needs: two bytes per LF with -C. */
+/* Room one read needs: two bytes per LF with -C; a filter's most. */
 static size_t copy_need(const pump_t *p) {
-  return p->crlf ? 2 : 1;
+  return p->filter ? p->filter->out_max : p->crlf ? 2 : 1;
 }
 
 /* Moves pending bytes to the front when the tail is short of room. Since
- * cap >= 2 * DGRAM_MAX, half the buffer is always enough for one read. */
+ * cap >= 2 * DGRAM_MAX (and 2 * a filter's out_max), half the buffer is
+ * always enough for one read. */
 static void copy_make_room(pump_t *p) {
   if (p->head == p->tail) {
     p->head = p->tail = 0;
@@ -588,6 +592,53 @@ static void pump_tap_batch(pump_t *p, size_t from) {
 
 /* ---- plain read/write ------------------------------------------------- */
 
+/* One read of the source: side a's own call (sk_relay_io_t) or the
+ * endpoint's. */
+static ssize_t end_read(pump_t *p, char *buf, size_t len) {
+  if (!p->rio)
+    return sk__endpoint_read(p->src, buf, len);
+  ssize_t n = p->rio->read(p->rio->arg, buf, len);
+  if (n < 0 && errno == EAGAIN)
+    p->src->can_read = false;
+  return n;
+}
+
+static ssize_t end_write(pump_t *p, const char *buf, size_t len) {
+  if (!p->wio)
+    return sk__endpoint_write(p->dst, buf, len);
+  ssize_t n = p->wio->write(p->wio->arg, buf, len);
+  if (n < 0 && errno == EAGAIN)
+    p->dst->can_write = false;
+  return n;
+}
+
+/* A filtered read: one read (in_max at most) through the filter into
+ * the buffer, where pump_wants_read saw out_max free. At the source's
+ * end (EOF or an error) the filter emits what it carries. */
+static bool filter_read(pump_t *p) {
+  const sk_relay_filter_t *f = p->filter;
+  copy_make_room(p);
+  ssize_t n = end_read(p, p->fin, f->in_max);
+  int e = errno;
+  if (n < 0 && e == EAGAIN)
+    return false;
+  ssize_t out = f->fn(f->arg, p->fin, n > 0 ? (size_t)n : 0,
+                      p->buf + p->tail);
+  size_t from = p->tail;
+  if (out > 0)
+    p->tail += (size_t)out;
+  pump_tap(p, from);
+  if (out < 0) {
+    p->eof = true;
+    relay_fail(p->relay, true, "filter: %s", strerror((int)-out));
+  } else if (n == 0) {
+    p->eof = true;
+  } else if (n < 0) {
+    pump_read_failed(p, e);
+  }
+  return true;
+}
+
 static bool copy_read(pump_t *p) {
   if (p->batch) {
     /* dgram_fill appends to the batch; dgram_recv makes a new one (and
@@ -600,12 +651,14 @@ static bool copy_read(pump_t *p) {
       pump_tap_batch(p, 0);
     return moved;
   }
+  if (p->filter)
+    return filter_read(p);
   copy_make_room(p);
   size_t space = p->cap - p->tail, want = p->crlf ? space / 2 : space;
   /* -C reads into the far end of the room and converts down to `at`:
    * in place, since the output never overtakes the input. */
   char *at = p->buf + p->tail, *into = p->crlf ? at + space - want : at;
-  ssize_t n = sk__endpoint_read(p->src, into, want);
+  ssize_t n = end_read(p, into, want);
   if (n > 0) {
     size_t from = p->tail;
     p->tail += p->crlf ? sk__crlf_convert(into, (size_t)n, at, &p->crlf_last)
@@ -623,7 +676,7 @@ static bool copy_read(pump_t *p) {
 static bool copy_write(pump_t *p) {
   if (p->batch)
     return p->dst->dgram ? dgram_send(p) : dgram_writev(p);
-  ssize_t n = sk__endpoint_write(p->dst, p->buf + p->head, p->tail - p->head);
+  ssize_t n = end_write(p, p->buf + p->head, p->tail - p->head);
   if (n > 0) {
     p->head += (size_t)n;
     p->bytes += (uint64_t)n;
@@ -822,6 +875,8 @@ static move_t move_choose(const pump_t *p, const sk_relay_opts_t *o) {
   const end_t *s = p->src, *d = p->dst;
   if (s->tls || d->tls) /* records: no zero-copy move for them */
     return MOVE_COPY;
+  if (p->filter || p->rio || p->wio) /* the bytes go through our calls */
+    return MOVE_COPY;
   if (o->no_zero_copy || p->crlf || s->dgram || d->dgram || s->tty ||
       d->tty || sk_outlog_active(o->log))
     return MOVE_COPY;
@@ -876,7 +931,7 @@ static void pipe_put(pump_t *p) {
 }
 
 static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
-                     bool crlf) {
+                     bool crlf, const sk_relay_filter_t *filter) {
   const sk_relay_opts_t *o = r->opts;
   memset(p, 0, sizeof *p);
   p->relay = r;
@@ -885,8 +940,17 @@ static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
   p->pipe[0] = p->pipe[1] = -1;
   p->active = src->fd >= 0 && dst->fd >= 0;
   p->crlf = crlf;
+  p->filter = filter;
+  /* Side a's own calls: up reads a, down writes it. */
+  if (o->a_io && src == r->a_rd && o->a_io->read)
+    p->rio = o->a_io;
+  if (o->a_io && dst == r->a_wr && o->a_io->write)
+    p->wio = o->a_io;
   if (!p->active)
     return 0;
+  if (filter && (crlf || src->dgram || dst->dgram || !filter->in_max ||
+                 !filter->out_max))
+    return -EINVAL;
   p->move = move_choose(p, o);
   if (p->move == MOVE_SPLICE)
     return pipe_get(p);
@@ -902,11 +966,18 @@ static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
    * go from OpenSSL straight to it, and from it to OpenSSL. */
   if (src->tls || dst->tls)
     p->cap = SK__TLS_RECORD;
+  if (filter) { /* room for one call's most, twice: see copy_make_room */
+    if (p->cap < 2 * filter->out_max)
+      p->cap = 2 * filter->out_max;
+    if (!(p->fin = malloc(filter->in_max)))
+      return -ENOMEM;
+  }
   return (p->buf = malloc(p->cap)) ? 0 : -ENOMEM;
 }
 
 static void pump_free(pump_t *p) {
   free(p->buf);
+  free(p->fin);
   free(p->batch);
   pipe_put(p);
 }
@@ -1212,7 +1283,7 @@ static void relay_finish(relay_t *r, int rc) {
   }
   pump_free(&r->up);
   pump_free(&r->down);
-  r->up.buf = r->down.buf = NULL;
+  r->up.buf = r->down.buf = r->up.fin = r->down.fin = NULL;
   r->up.batch = r->down.batch = NULL;
   if (r->done)
     r->done(r->done_arg, rc, r->reason, r->errbuf, &stats);
@@ -1318,13 +1389,22 @@ static void relay_measure(relay_t *r, const sk_relay_opts_t *o) {
     r->in_size = (uint64_t)(st.st_size - at);
 }
 
+/* Opens a polled end; with keep (a side with its own calls), gives the
+ * descriptor its flags back at once: it is only polled. */
+static int end_open(relay_t *r, end_t *e, bool keep) {
+  int rc = sk__endpoint_open(e, r->loop);
+  if (rc == 0 && keep)
+    sk__endpoint_restore(e);
+  return rc;
+}
+
 /* One end per descriptor (one uv_poll each), opened in order. */
 static int side_open(relay_t *r, const sk_relay_side_t *s, struct sk_tls *tls,
-                     end_t **rd, end_t **wr) {
+                     bool keep, end_t **rd, end_t **wr) {
   int rc;
   *rd = &r->ends[r->n_ends++];
   sk__endpoint_init(*rd, r, s->rfd, s->rname);
-  if ((rc = sk__endpoint_open(*rd, r->loop)) < 0)
+  if ((rc = end_open(r, *rd, keep)) < 0)
     return rc;
   if (tls && (s->wfd != s->rfd || !(*rd)->socket || (*rd)->dgram))
     return -EINVAL; /* TLS runs on one stream socket */
@@ -1336,17 +1416,20 @@ static int side_open(relay_t *r, const sk_relay_side_t *s, struct sk_tls *tls,
   }
   *wr = &r->ends[r->n_ends++];
   sk__endpoint_init(*wr, r, s->wfd, s->wname ? s->wname : s->rname);
-  return sk__endpoint_open(*wr, r->loop);
+  return end_open(r, *wr, keep);
 }
 
 static int relay_open(relay_t *r, const sk_relay_side_t *a,
                       const sk_relay_side_t *b, const sk_relay_opts_t *o) {
   int rc;
-  if ((rc = side_open(r, b, o->tls, &r->b_rd, &r->b_wr)) < 0 ||
-      (rc = side_open(r, a, o->a_tls, &r->a_rd, &r->a_wr)) < 0)
+  if ((rc = side_open(r, b, o->tls, false, &r->b_rd, &r->b_wr)) < 0 ||
+      (rc = side_open(r, a, o->a_tls, o->a_io != NULL, &r->a_rd,
+                      &r->a_wr)) < 0)
     return rc;
-  if ((rc = pump_init(&r->up, r, r->a_rd, r->b_wr, o->crlf)) < 0 ||
-      (rc = pump_init(&r->down, r, r->b_rd, r->a_wr, false)) < 0)
+  if ((rc = pump_init(&r->up, r, r->a_rd, r->b_wr, o->crlf,
+                      o->up_filter)) < 0 ||
+      (rc = pump_init(&r->down, r, r->b_rd, r->a_wr, false,
+                      o->down_filter)) < 0)
     return rc;
   if (o->dgram_listen &&
       (!(r->peers = calloc(PEERS_MAX, sizeof *r->peers)) ||

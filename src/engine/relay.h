@@ -9,8 +9,47 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "engine.h"
+
+/*
+ * A transforming step on one direction of a relay (opts' up_filter or
+ * down_filter): each read of the source (at most in_max bytes) goes
+ * through fn, and what fn writes to out is what the destination gets.
+ * fn is called once more with n 0 at the source's end (EOF, or a read
+ * error) to emit what it carries, an unfinished line say. Whatever it
+ * is given and carries, one call writes at most out_max bytes: the
+ * relay reads only while that much room is free in the direction's
+ * buffer (2 * out_max at least), so nothing is allocated per byte and
+ * the buffer bounds the direction's memory. fn returns the bytes
+ * written, or a negative errno, which fails the relay ("filter: ...").
+ * A filtered direction moves with read/write, never splice or
+ * sendfile (the bytes must reach user space, as with -o: the log and
+ * the stats see what the filter made); -C and datagram ends do not go
+ * with a filter (the start fails: EINVAL).
+ */
+typedef struct sk_relay_filter {
+  ssize_t (*fn)(void *arg, const char *in, size_t n, char *out);
+  void *arg;
+  size_t in_max, out_max;
+} sk_relay_filter_t;
+
+/*
+ * Side a's own reads and writes in place of its descriptors' (opts'
+ * a_io): a line editor at a terminal, a terminal written whole. They
+ * answer as read(2) and write(2) do: bytes; 0 for EOF (read); -1 with
+ * errno, EAGAIN meaning nothing until poll finds the descriptor ready.
+ * read is called again while it returns bytes, so it must not block
+ * (a write may: what it takes is taken whole, never short). NULL: the
+ * descriptor's own call. Side a's descriptors keep their flags (no
+ * O_NONBLOCK: an editor's stdio blocks); the relay only polls them.
+ */
+typedef struct sk_relay_io {
+  ssize_t (*read)(void *arg, char *buf, size_t len);
+  ssize_t (*write)(void *arg, const char *buf, size_t len);
+  void *arg;
+} sk_relay_io_t;
 
 typedef struct sk_relay_opts {
   int in_fd;            /* bytes to send (stdin), or -1: --recv-only */
@@ -47,6 +86,12 @@ typedef struct sk_relay_opts {
    * positional initialisers a new field would break. */
   struct sk_tls *tls;
   struct sk_tls *a_tls;
+  /* Kept by reference (the caller's, alive while the relay runs), or
+   * NULL: up_filter on a's bytes to b, down_filter on b's to a, a_io
+   * for side a's calls (see above). The chat client is a relay with
+   * all three (chat_client.c). */
+  const sk_relay_filter_t *up_filter, *down_filter;
+  const sk_relay_io_t *a_io;
 } sk_relay_opts_t;
 
 /* One side of a relay: where it reads and where it writes. The two may
@@ -93,9 +138,10 @@ typedef void (*sk_relay_done_cb)(void *arg, int rc, sk_stop_t reason,
 /*
  * Starts joining side a to side b on e's loop and returns: 0, and done
  * is called once when the relay ends; or a negative code with one line
- * in err, and done is never called. opts is copied (opts->acl is kept
- * by reference). Any number of relays may run on one loop;
- * sk_engine_stop(e) stops every one. What exec and forwarding build on.
+ * in err, and done is never called. opts is copied (acl, the filters
+ * and a_io are kept by reference). Any number of relays may run on one
+ * loop; sk_engine_stop(e) stops every one. What exec and forwarding
+ * build on.
  */
 int sk_relay_start(sk_engine_t *e, char *err, const sk_relay_side_t *a,
                    const sk_relay_side_t *b, const sk_relay_opts_t *opts,

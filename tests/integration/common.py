@@ -11,15 +11,23 @@ with what it saw, so a hung program fails its test instead of hanging it.
   start_listener()               start a program on a free port, with retry
   wait_listening()               wait until a process listens on a port
   udp_recv()                     one datagram, with a timeout
+  wait_for()                     poll a condition, bounded
+  sockit(), CliCase, Spawned     the command under test and its test case
+  recv_exact(), recv_all()       bytes from a stream socket, bounded
+  unix_listening(), awkward()... smaller helpers of the command's suites
 """
 
+import hashlib
 import os
 import re
 import selectors
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -490,3 +498,272 @@ def in_background(test, fn, *args):
         if errors:
             raise errors[0]
     return join
+
+
+def wait_for(pred, what, timeout=None):
+    """pred()'s first true value, polled every 20 ms; AssertionError
+    naming what after timeout."""
+    deadline = time.monotonic() + (TIMEOUT if timeout is None else timeout)
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timeout waiting for %s" % what)
+        time.sleep(0.02)
+
+
+# --------------------------------------------------------------- the command
+# sockit itself and the test case its suites share (test_cli, test_relay,
+# test_exec, test_forward, test_outlog, test_habits, test_udp_batch).
+
+def sockit():
+    return binary("sockit", subdir="")
+
+
+def family_of(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def awkward(tag=b""):
+    """Bytes a text-minded relay would mangle: NUL, invalid UTF-8, CR."""
+    return (tag + b"\x00\xff\xfe\xc3\x28\xed\xa0\x80\xf4\x90\x80\x80\r\n"
+            b"\x00\x1b[2J\x7f")
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+class Spawned:
+    """sockit with stdin/stdout of the caller's choice (files, pipes) and
+    stderr read through a LineReader; the same waits as common.Proc."""
+
+    def __init__(self, argv, stdin, stdout):
+        self.argv = [str(a) for a in argv]
+        self.popen = subprocess.Popen(self.argv, stdin=stdin, stdout=stdout,
+                                      stderr=subprocess.PIPE, bufsize=0)
+        self.pid = self.popen.pid
+        self.err = LineReader(self.popen.stderr, "sockit stderr",
+                              self.describe)
+        self.stopped = False
+
+    def poll(self):
+        return self.popen.poll()
+
+    def wait_exit(self, timeout=None):
+        deadline = time.monotonic() + (timeout or TIMEOUT)
+        while self.popen.poll() is None:
+            if time.monotonic() >= deadline:
+                self.popen.kill()
+                raise AssertionError("sockit did not exit within %.1fs%s" %
+                                     (timeout or TIMEOUT, self.describe()))
+            self.err.fill(0.02)
+        self.err.wait_eof()
+        return self.popen.returncode
+
+    def stop(self):
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.popen.poll() is None:
+            self.popen.kill()
+        try:
+            self.popen.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            self.err.drain()
+        except (OSError, ValueError):
+            pass
+        self.popen.stderr.close()
+        for mark in SANITIZER_MARKS:
+            if mark in self.err.transcript:
+                raise AssertionError("sanitizer report:\n%s" %
+                                     self.err.transcript.decode(
+                                         "utf-8", "replace"))
+
+    def describe(self):
+        try:
+            self.err.drain()
+        except (OSError, ValueError):
+            pass
+        return "\n  argv: %s\n  exit: %s\n  stderr: %r" % (
+            " ".join(self.argv), self.popen.poll(),
+            bytes(self.err.transcript[:2000]))
+
+
+class CliCase(unittest.TestCase):
+    """Starts sockit and Python peers; addCleanup tears everything down
+    in reverse order, even when a test fails."""
+
+    maxDiff = 2000
+
+    # -- sockit
+
+    def spawn(self, *args):
+        proc = Proc([sockit()] + [str(a) for a in args])
+        self.addCleanup(proc.stop)
+        return proc
+
+    def spawn_io(self, args, stdin, stdout):
+        proc = Spawned([sockit()] + [str(a) for a in args], stdin, stdout)
+        self.addCleanup(proc.stop)
+        return proc
+
+    def listener(self, *flags, host="127.0.0.1", proto="tcp"):
+        """(proc, port): `sockit -l <flags> host port` once it listens."""
+        return start_listener(
+            lambda port: [sockit(), "-l", *flags, host, port], proto, host,
+            on_start=lambda p: self.addCleanup(p.stop))
+
+    def run_sockit(self, *args, stdin=b"", timeout=None):
+        """Runs sockit to its end; returns (exit code, stdout, stderr)."""
+        proc = self.spawn(*args)
+        if stdin:
+            proc.write(stdin)
+        proc.close_stdin()
+        rc = proc.wait_exit(timeout)
+        return rc, bytes(proc.out.transcript), bytes(proc.err.transcript)
+
+    def assert_exit(self, proc, code, timeout=None):
+        rc = proc.wait_exit(timeout)
+        self.assertEqual(rc, code, "exit status%s" % proc.describe())
+
+    def assert_stderr(self, proc, pattern):
+        """stderr is exactly one line, matching pattern (bytes: equal)."""
+        err = bytes(proc.err.transcript)
+        if isinstance(pattern, bytes):
+            self.assertEqual(err, pattern + b"\n", proc.describe())
+        else:
+            self.assertRegex(err, re.compile(pattern + rb"\n\Z"))
+            self.assertEqual(err.count(b"\n"), 1, proc.describe())
+
+    def assert_interrupted(self, proc, signum):
+        """Stopped by signum (SIGINT, SIGTERM) while waiting for a client,
+        before any relay: it cleans up and exits 128 + signum (130, 143),
+        rather than dying by the signal."""
+        rc = proc.wait_exit()
+        self.assertEqual(rc, 128 + signum, proc.describe())
+
+    def tmpdir(self):
+        d = tempfile.mkdtemp(prefix="sockit-cli-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    # -- Python peers
+
+    def server(self, host="127.0.0.1", backlog=8):
+        """(listening socket, port) of a Python TCP server."""
+        sock = socket.socket(family_of(host), socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.bind((host, 0))
+        sock.listen(backlog)
+        sock.settimeout(TIMEOUT)
+        return sock, sock.getsockname()[1]
+
+    def accept(self, listening):
+        try:
+            conn, _ = listening.accept()
+        except socket.timeout:
+            self.fail("sockit did not connect within %.1fs" % TIMEOUT)
+        self.addCleanup(conn.close)
+        conn.settimeout(TIMEOUT)
+        return conn
+
+    def connect(self, port, host="127.0.0.1"):
+        sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        self.addCleanup(sock.close)
+        return sock
+
+    def full_backlog(self):
+        """The port of a listener (backlog 1, never accepting) whose accept
+        queue is full: further SYNs are dropped, connects hang."""
+        srv, port = self.server(backlog=1)
+        for _ in range(16):
+            c = socket.socket()
+            self.addCleanup(c.close)
+            c.settimeout(0.3 * TIMEOUT_SCALE)
+            try:
+                c.connect(("127.0.0.1", port))
+            except socket.timeout:
+                return port
+        self.fail("the accept queue never filled")
+
+    def udp_socket(self, host="127.0.0.1"):
+        sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind((host, 0))
+        return sock
+
+    def accept_from(self, srv, proc):
+        """The connection sockit (proc) makes to srv; fails at once with
+        sockit's stderr when it exits instead."""
+        deadline = time.monotonic() + TIMEOUT
+        srv.settimeout(0.05)
+        while True:
+            try:
+                conn, _ = srv.accept()
+                break
+            except socket.timeout:
+                if proc.poll() is not None:
+                    self.fail("sockit exited instead of connecting" +
+                              proc.describe())
+                if time.monotonic() >= deadline:
+                    self.fail("sockit did not connect" + proc.describe())
+        self.addCleanup(conn.close)
+        conn.settimeout(TIMEOUT)
+        return conn
+
+    def unix_connect(self, path):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.settimeout(TIMEOUT)
+        sock.connect(path)
+        return sock
+
+    def in_background(self, fn, *args):
+        return in_background(self, fn, *args)
+
+    def stream_until_closed(self, conn, data, chunk=65536):
+        """Sends data from a thread until it is all sent or the peer goes
+        away (the test closes or resets the other end)."""
+        def run():
+            try:
+                for i in range(0, len(data), chunk):
+                    conn.sendall(data[i:i + chunk])
+            except OSError:
+                pass
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, TIMEOUT)
+        self.addCleanup(conn.close)
+        return thread
+
+
+def connected_line(port, host=b"127.0.0.1"):
+    """nc's -v line for a client, with any service name of the port."""
+    return re.compile(rb"\AConnection to %s %d port \[tcp/[^]]+\] "
+                      rb"succeeded!\Z" % (re.escape(host), port))
+
+
+def unix_listening(path):
+    """True when a Unix stream socket listens at path (/proc/net/unix)."""
+    with open("/proc/net/unix") as f:
+        for row in f.read().splitlines()[1:]:
+            fields = row.split(None, 7)
+            if (len(fields) == 8 and fields[7] == path and
+                    int(fields[3], 16) & 0x10000):  # __SO_ACCEPTCON
+                return True
+    return False
+
+
+def recv_exact(sock, n, timeout=None):
+    """Exactly n bytes from a stream socket, or AssertionError."""
+    return LineReader(sock, "python peer").read_exact(n, timeout)
+
+
+def recv_all(sock, timeout=None):
+    """Everything until EOF from a stream socket."""
+    r = LineReader(sock, "python peer")
+    return r.wait_eof(timeout)

@@ -33,7 +33,9 @@ class Opts(ctypes.Structure):
                 ("dgram_all_peers", ctypes.c_bool),
                 ("acl", ctypes.c_void_p), ("peer_name", ctypes.c_char_p),
                 ("half_close", ctypes.c_bool), ("log", ctypes.c_void_p),
-                ("tls", ctypes.c_void_p), ("a_tls", ctypes.c_void_p)]
+                ("tls", ctypes.c_void_p), ("a_tls", ctypes.c_void_p),
+                ("up_filter", ctypes.c_void_p),
+                ("down_filter", ctypes.c_void_p), ("a_io", ctypes.c_void_p)]
 class Side(ctypes.Structure):
     _fields_ = [("rfd", ctypes.c_int), ("wfd", ctypes.c_int),
                 ("rname", ctypes.c_char_p), ("wname", ctypes.c_char_p)]

@@ -39,10 +39,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (QUIET, TIMEOUT, TIMEOUT_SCALE, LineReader,  # noqa: E402
-                    Proc, free_port, is_listening, start_listener,
+from common import (QUIET, TIMEOUT, TIMEOUT_SCALE, CliCase,  # noqa: E402
+                    LineReader, Proc, free_port, is_listening, recv_all,
+                    sockit, start_listener, unix_listening, wait_for,
                     wait_listening)
-from test_cli import CliCase, recv_all, sockit, unix_listening  # noqa: E402
 
 # The Python echo program: a greeting, then each line back, then a word
 # when its stdin ends; LATE_DELAY later (without a kill on EOF) one more.
@@ -131,17 +131,6 @@ def pid_state(pid):
         return None
 
 
-def wait_for(pred, what, timeout=None):
-    deadline = time.monotonic() + (TIMEOUT if timeout is None else timeout)
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError("timeout waiting for %s" % what)
-        time.sleep(0.02)
-
-
 def env_of(lines):
     """{name: value or None} from ENV_PROG's lines."""
     env = {}
@@ -165,25 +154,6 @@ class ExecCase(CliCase):
         os.chmod(path, 0o755)
         return path
 
-    def accept_from(self, srv, proc):
-        """The connection sockit (proc) makes to srv; fails at once with
-        sockit's stderr when it exits instead."""
-        deadline = time.monotonic() + TIMEOUT
-        srv.settimeout(0.05)
-        while True:
-            try:
-                conn, _ = srv.accept()
-                break
-            except socket.timeout:
-                if proc.poll() is not None:
-                    self.fail("sockit exited instead of connecting" +
-                              proc.describe())
-                if time.monotonic() >= deadline:
-                    self.fail("sockit did not connect" + proc.describe())
-        self.addCleanup(conn.close)
-        conn.settimeout(TIMEOUT)
-        return conn
-
     def read_until_eof(self, conn):
         reader = LineReader(conn, "client")
         reader.wait_eof()
@@ -203,13 +173,6 @@ class ExecCase(CliCase):
                  "sockit to listen on %s" % path)
         self.assertIsNone(proc.poll(), proc.describe())
         return proc, path
-
-    def unix_connect(self, path):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.addCleanup(sock.close)
-        sock.settimeout(TIMEOUT)
-        sock.connect(path)
-        return sock
 
 
 class ConnectModeTest(ExecCase):

@@ -44,10 +44,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (TIMEOUT, TIMEOUT_SCALE, LineReader,  # noqa: E402
-                    _proc_net_sockets, is_listening, refusing_port,
-                    start_listener, udp_recv)
-from test_cli import CliCase, recv_all, sockit, unix_listening  # noqa: E402
+from common import (TIMEOUT, TIMEOUT_SCALE, CliCase, LineReader,  # noqa: E402
+                    _proc_net_sockets, is_listening, recv_all,
+                    refusing_port, sockit, start_listener, udp_recv,
+                    unix_listening, wait_for)
 
 BIG = 256 << 20
 BIG_SECONDS = 60 * TIMEOUT_SCALE
@@ -61,17 +61,6 @@ def big_chunks(seed):
     block = os.urandom(CHUNK)
     for i in range(BIG // CHUNK):
         yield struct.pack("!QQ", seed, i) + block[16:]
-
-
-def wait_for(pred, what, timeout=None):
-    deadline = time.monotonic() + (TIMEOUT if timeout is None else timeout)
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError("timeout waiting for %s" % what)
-        time.sleep(0.02)
 
 
 class EchoServer:
@@ -156,13 +145,6 @@ class ForwardCase(CliCase):
 
     def unix_path(self, name="fwd.sock"):
         return os.path.join(self.tmpdir(), name)
-
-    def unix_connect(self, path):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.addCleanup(sock.close)
-        sock.settimeout(TIMEOUT)
-        sock.connect(path)
-        return sock
 
     def assert_echo(self, sock, payload):
         sock.sendall(payload)

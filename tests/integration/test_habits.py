@@ -22,7 +22,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import TIMEOUT, TIMEOUT_SCALE, udp_recv, wait_listening  # noqa: E402
-from test_cli import CliCase, recv_all, sockit, unix_listening  # noqa: E402
+from common import CliCase, recv_all, sockit, unix_listening  # noqa: E402
 
 
 def unix_bound(path):

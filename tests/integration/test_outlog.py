@@ -29,8 +29,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import QUIET, TIMEOUT, LineReader, free_port  # noqa: E402
-from test_cli import CliCase, recv_all  # noqa: E402
+from common import (QUIET, TIMEOUT, CliCase, LineReader,  # noqa: E402
+                    free_port, recv_all)
 
 ECHO_PROG = r"""#!/usr/bin/env python3
 import sys
@@ -68,23 +68,6 @@ class LogCase(CliCase):
 
     def log_path(self, name="log"):
         return os.path.join(self.tmpdir(), name)
-
-    def accept_from(self, srv, proc):
-        deadline = time.monotonic() + TIMEOUT
-        srv.settimeout(0.05)
-        while True:
-            try:
-                conn, _ = srv.accept()
-                break
-            except socket.timeout:
-                if proc.poll() is not None:
-                    self.fail("sockit exited instead of connecting" +
-                              proc.describe())
-                if time.monotonic() >= deadline:
-                    self.fail("sockit did not connect" + proc.describe())
-        self.addCleanup(conn.close)
-        conn.settimeout(TIMEOUT)
-        return conn
 
     def exchange(self, *log_flags):
         """A connect-mode conversation of fixed order: req1, resp1, req2,

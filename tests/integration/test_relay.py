@@ -38,10 +38,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (QUIET, TIMEOUT, TIMEOUT_SCALE, LineReader,  # noqa: E402
-                    build_dir, udp_assert_quiet, udp_recv)
-from test_cli import (CliCase, awkward, recv_all, recv_exact,  # noqa: E402
-                      sockit, unix_listening)
+from common import (TIMEOUT, TIMEOUT_SCALE, CliCase,  # noqa: E402
+                    awkward, build_dir, recv_all, recv_exact, sockit,
+                    udp_assert_quiet, udp_recv)
 
 DEVICE_BYTES = 256 << 20
 BIG_SECONDS = 20 * TIMEOUT_SCALE
@@ -339,7 +338,11 @@ class Opts(ctypes.Structure):
                 ("quit_after_eof_ms", ctypes.c_int),
                 ("dgram_listen", ctypes.c_bool),
                 ("dgram_all_peers", ctypes.c_bool),
-                ("acl", ctypes.c_void_p), ("peer_name", ctypes.c_char_p)]
+                ("acl", ctypes.c_void_p), ("peer_name", ctypes.c_char_p),
+                ("half_close", ctypes.c_bool), ("log", ctypes.c_void_p),
+                ("tls", ctypes.c_void_p), ("a_tls", ctypes.c_void_p),
+                ("up_filter", ctypes.c_void_p),
+                ("down_filter", ctypes.c_void_p), ("a_io", ctypes.c_void_p)]
 a, b = socket.socketpair()
 rd, wr = os.pipe()
 os.dup2(rd, 0)           # stdin: a pipe, so that the up pump splices

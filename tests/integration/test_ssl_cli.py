@@ -1,6 +1,6 @@
 """sockit --ssl: the command itself over TLS, against real peers.
 
-The certificates are test_tls.py's (made with the openssl command: a CA, a
+The certificates are tlsfix.py's (made with the openssl command: a CA, a
 good certificate for localhost and 127.0.0.1, expired, not yet valid, wrong
 host name, self-signed, a client certificate). Peers, both directions:
 openssl s_server / s_client, ncat --ssl, socat OPENSSL, Python's ssl, and
@@ -17,17 +17,16 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_tls  # noqa: E402  (the certificates)
+import tlsfix  # noqa: E402  (the certificates)
 from common import (TIMEOUT, LineReader, Proc, binary,  # noqa: E402
                     start_listener, wait_listening)
 
-cert = test_tls.cert
-fingerprint = test_tls.fingerprint
+cert = tlsfix.cert
+fingerprint = tlsfix.fingerprint
 
 ANNOUNCE = re.compile(rb"^sockit: certificate (sha256:[0-9a-f]{64}); connect "
                       rb"with: (sockit --ssl --ssl-pin sha256:[0-9a-f]{64} "
@@ -35,12 +34,11 @@ ANNOUNCE = re.compile(rb"^sockit: certificate (sha256:[0-9a-f]{64}); connect "
 
 
 def setUpModule():
-    test_tls.CERTS = tempfile.mkdtemp(prefix="sockit-ssl-")
-    test_tls.make_certs()
+    tlsfix.make_certs()
 
 
 def tearDownModule():
-    shutil.rmtree(test_tls.CERTS, ignore_errors=True)
+    tlsfix.remove_certs()
 
 
 def sockit():
@@ -207,8 +205,7 @@ class Usage(SSLCase):
                    pattern=r"--ssl-verify-client needs -l$")
 
     def test_modes_not_built_yet_are_refused_not_ignored(self):
-        self.usage("--ssl", "--chat", "127.0.0.1", "1",
-                   pattern=r"cannot use --ssl with --chat")
+        # (--chat --ssl, refused here before, is test_ssl_chat.py's now.)
         self.usage("--ssl", "-u", "127.0.0.1", "1",
                    pattern=r"cannot use --ssl with -u")
 
@@ -306,7 +303,7 @@ class Interop(SSLCase):
         """stunnel4 in the foreground with one service; returns its port."""
         exe = shutil.which("stunnel4") or shutil.which("stunnel")
         self.assertTrue(exe, "stunnel4 is missing: scripts/install-deps test")
-        conf = os.path.join(test_tls.CERTS, "stunnel-%d.conf" % id(service))
+        conf = os.path.join(tlsfix.CERTS, "stunnel-%d.conf" % id(service))
 
         def argv(port):
             with open(conf, "w") as f:
@@ -457,8 +454,8 @@ class Server(SSLCase):
 class Bulk(SSLCase):
     def test_256_mib_byte_exact(self):
         size = 256 << 20
-        src = os.path.join(test_tls.CERTS, "big-in")
-        dst = os.path.join(test_tls.CERTS, "big-out")
+        src = os.path.join(tlsfix.CERTS, "big-in")
+        dst = os.path.join(tlsfix.CERTS, "big-out")
         digest = hashlib.sha256()
         with open(src, "wb") as f:
             for _ in range(size >> 20):

@@ -1,33 +1,30 @@
 """sockit -k / --broker / --chat -l over TLS: each accepted client is a TLS
 endpoint (handshake on the loop), a hub member once its handshake is done.
 A plaintext or failing client ends only itself; the others keep going.
-Peers: Python's ssl module, trusting the test CA (test_tls.py's)."""
+Peers: Python's ssl module, trusting the test CA (tlsfix.py's)."""
 
 import os
 import re
-import shutil
 import socket
 import ssl
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_tls  # noqa: E402  (the certificates)
+import tlsfix  # noqa: E402  (the certificates)
 from common import TIMEOUT, binary, start_listener  # noqa: E402
 
-cert = test_tls.cert
+cert = tlsfix.cert
 WELCOME = re.compile(rb"^\*\*\* you are (\S+):")
 
 
 def setUpModule():
-    test_tls.CERTS = tempfile.mkdtemp(prefix="sockit-sslhub-")
-    test_tls.make_certs()
+    tlsfix.make_certs()
 
 
 def tearDownModule():
-    shutil.rmtree(test_tls.CERTS, ignore_errors=True)
+    tlsfix.remove_certs()
 
 
 class TLSClient:

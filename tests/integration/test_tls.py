@@ -12,98 +12,35 @@ Every refusal is checked for its one-line message and exit code 1.
 import hashlib
 import os
 import re
-import shutil
 import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tlsfix  # noqa: E402
 from common import (TIMEOUT, LineReader, Proc, binary,  # noqa: E402
                     start_listener, wait_listening)
 
-CERTS = None  # the directory of certificates, made in setUpModule
-
-CA_CNF = """[ca]
-default_ca = ca_default
-[ca_default]
-dir = .
-database = index.txt
-new_certs_dir = newcerts
-serial = serial
-default_md = sha256
-policy = policy_any
-copy_extensions = copy
-unique_subject = no
-[policy_any]
-commonName = supplied
-"""
-
-EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-LOCAL_SAN = "subjectAltName=DNS:localhost,IP:127.0.0.1"
-
-
-def _openssl(*args):
-    subprocess.run(["openssl"] + list(args), cwd=CERTS, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def _signed(name, cn, san, dates):
-    """name.pem / name.key signed by the CA, valid over dates (openssl ca
-    -startdate/-enddate, or -days): openssl 3.0's req and x509 cannot set
-    a not-after in the past, ca can."""
-    _openssl("req", "-new", *EC_KEY, "-keyout", name + ".key", "-out",
-             name + ".csr", "-subj", "/CN=" + cn, *(["-addext", san]
-                                                    if san else []))
-    _openssl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem",
-             "-keyfile", "ca.key", "-in", name + ".csr", "-out", name + ".pem",
-             "-notext", *dates)
+# The certificates are tlsfix.py's. The names below stay for test files
+# written against test_tls: they set test_tls.CERTS, call make_certs(),
+# then use cert() and fingerprint().
+CERTS = None
+cert, fingerprint = tlsfix.cert, tlsfix.fingerprint
 
 
 def make_certs():
-    with open(os.path.join(CERTS, "ca.cnf"), "w") as f:
-        f.write(CA_CNF)
-    os.mkdir(os.path.join(CERTS, "newcerts"))
-    open(os.path.join(CERTS, "index.txt"), "w").close()
-    with open(os.path.join(CERTS, "serial"), "w") as f:
-        f.write("01\n")
-    _openssl("req", "-x509", *EC_KEY, "-keyout", "ca.key", "-out", "ca.pem",
-             "-subj", "/CN=sockit test CA", "-days", "2")
-    _signed("good", "localhost", LOCAL_SAN, ["-days", "2"])
-    _signed("expired", "localhost", LOCAL_SAN,
-            ["-startdate", "20200101000000Z", "-enddate", "20200102000000Z"])
-    _signed("future", "localhost", LOCAL_SAN,
-            ["-startdate", "20990101000000Z", "-enddate", "20990102000000Z"])
-    _signed("wronghost", "other.example",
-            "subjectAltName=DNS:other.example,DNS:www.other.example",
-            ["-days", "2"])
-    _signed("client", "sockit client", None, ["-days", "2"])
-    _openssl("req", "-x509", *EC_KEY, "-keyout", "self.key", "-out",
-             "self.pem", "-subj", "/CN=localhost", "-addext", LOCAL_SAN,
-             "-days", "2")
+    tlsfix.make_certs(CERTS)
 
 
 def setUpModule():
     global CERTS
-    CERTS = tempfile.mkdtemp(prefix="sockit-tls-")
-    make_certs()
+    CERTS = tlsfix.make_certs()
 
 
 def tearDownModule():
-    shutil.rmtree(CERTS, ignore_errors=True)
-
-
-def cert(name):
-    return os.path.join(CERTS, name)
-
-
-def fingerprint(pem_name):
-    """sha256:HEX of a certificate, from its DER, as Python computes it."""
-    with open(cert(pem_name)) as f:
-        der = ssl.PEM_cert_to_DER_cert(f.read())
-    return "sha256:" + hashlib.sha256(der).hexdigest()
+    tlsfix.remove_certs()
 
 
 def probe():
@@ -279,7 +216,7 @@ class Files(TLSCase):
 
     def test_encrypted_key_is_refused_without_a_prompt(self):
         enc = cert("enc.key")
-        _openssl("pkey", "-in", "good.key", "-aes128", "-passout",
+        tlsfix.openssl("pkey", "-in", "good.key", "-aes128", "-passout",
                  "pass:secret", "-out", enc)
         self.refused_file(["--cert", cert("good.pem"), "--key", enc],
                           'key file "%s": the key is encrypted; give it '

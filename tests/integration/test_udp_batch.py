@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (TIMEOUT, LineReader, free_port,  # noqa: E402
                     udp_assert_quiet, udp_recv)
-from test_cli import CliCase, sockit  # noqa: E402
+from common import CliCase, sockit  # noqa: E402
 
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)

@@ -9,6 +9,7 @@ a missing selenium module is a failure (install-deps test)."""
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -259,6 +260,24 @@ class WebHttp(unittest.TestCase):
         with self.assertRaises(urllib.error.HTTPError) as e:
             self.get("/../etc/passwd")
         self.assertEqual(e.exception.code, 404)
+
+
+    def test_http2_request_is_served_and_the_server_lives(self):
+        """curl --http2 asks for an h2c upgrade, which lws answers in h2:
+        lws_write then puts a frame header in the LWS_PRE bytes before
+        the data, and the page's files, sent from read-only memory, made
+        that a segfault: any client could end the chat."""
+        url = "http://127.0.0.1:%d/app.js" % self.wport
+        h2 = subprocess.run(["curl", "-s", "-m", str(TIMEOUT), "--http2",
+                             "-w", "\n%{http_version}", url],
+                            stdout=subprocess.PIPE)
+        body, _, version = h2.stdout.rpartition(b"\n")
+        self.assertEqual(version, b"2", h2)
+        self.assertIn(b"textContent", body)
+        subprocess.run(["curl", "-s", "-m", str(TIMEOUT),
+                        "--http2-prior-knowledge", "-o", os.devnull, url])
+        self.assertEqual(self.get("/app.js").status, 200)
+        self.assertIsNone(self.server.poll(), self.server.describe())
 
 
 class WebFlow(unittest.TestCase):
