@@ -1128,17 +1128,29 @@ static void tunnels_stop(sk__fed_t *f) {
     }
 }
 
+/* 0 when b is connected, else why not (libuv may have taken SO_ERROR
+ * already: a refused connect is then found by reading). */
+static int tunnel_connect_error(int b) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  int e = 0;
+  char c;
+  socklen_t elen = sizeof e;
+  if (getsockopt(b, SOL_SOCKET, SO_ERROR, &e, &elen) < 0)
+    return errno;
+  if (e || getpeername(b, (struct sockaddr *)&ss, &len) == 0)
+    return e;
+  return recv(b, &c, 1, MSG_PEEK) < 0 && errno != EAGAIN ? errno : ENOTCONN;
+}
+
 static void tunnel_poll_cb(uv_poll_t *p, int status, int events) {
   fed_tunnel_t *t = p->data;
-  int e = 0;
-  socklen_t len = sizeof e;
+  int e = tunnel_connect_error(t->b);
+  (void)status;
   (void)events;
-  if (status < 0 || getsockopt(t->b, SOL_SOCKET, SO_ERROR, &e, &len) < 0 || e) {
+  if (e) {
     snprintf(t->f->tls_err, sizeof t->f->tls_err, "connect %.64s: %.100s",
-             t->peer,
-             strerror(e            ? e
-                      : status < 0 ? -status
-                                   : errno));
+             t->peer, strerror(e));
     t->failed = true;
   }
   uv_close((uv_handle_t *)p, tunnel_connected);

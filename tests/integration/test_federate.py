@@ -441,6 +441,16 @@ class TestTLS(FedTest):
         self.talk([a, b], [a, b], 5, b"after")
         self.assertNotIn(b"after=", bytes(c.r.transcript))
 
+    def test_rediss_out_of_reach_says_why(self):
+        rport = free_port()
+        pa, _ = self.fed_tls("a", "rediss://127.0.0.1:%s" % rport,
+                             ready=False)
+        line = pa.err.wait_line(re.compile(rb"federation"))
+        self.assertEqual(line, b"sockit: federation: redis 127.0.0.1:%s "
+                         b"unreachable (connect 127.0.0.1:%s: Connection "
+                         b"refused): running alone, retrying"
+                         % (str(rport).encode(), str(rport).encode()))
+
     def test_a_pinned_certificate(self):
         _, rport = self.redis_tls()
         pin = test_tls.fingerprint("good.pem")
