@@ -97,11 +97,10 @@ class FedTest(ChatTest):
                 want[name] += 1
         return receivers
 
-    def traffic(self, clients, until, size=0):
-        """Each client says numbered lines (padded to size bytes) and
-        throws away what comes, until the event is set or every socket
-        has ended."""
-        pad = b" " + b"x" * size if size else b""
+    def traffic(self, clients, until, pause=0.001):
+        """Each client says numbered lines and throws away what comes,
+        pausing pause s between rounds, until the event is set or every
+        socket has ended."""
         live = [c.sock for c in clients]
         for s in live:
             s.setblocking(False)
@@ -109,8 +108,7 @@ class FedTest(ChatTest):
         while live and not until.is_set():
             for s in list(live):
                 try:
-                    s.send(b"".join(b"t=%d%s\n" % (i + k, pad)
-                                    for k in range(20)))
+                    s.send(b"".join(b"t=%d\n" % (i + k) for k in range(20)))
                     while s.recv(65536):
                         pass
                 except (BlockingIOError, InterruptedError):
@@ -118,7 +116,7 @@ class FedTest(ChatTest):
                 except OSError:
                     live.remove(s)
             i += 20
-            time.sleep(0.001)  # a pace, not a synchronisation
+            time.sleep(pause)  # a pace, not a synchronisation
 
     def assert_once(self, client, tag=b"n"):
         """No numbered line reached client twice, counting what is unread."""
@@ -363,7 +361,8 @@ class TestGather(FedTest):
         (pa, porta), (_, portb) = self.fed("a", rport), self.fed("b", rport)
         talker, listener = self.client(portb), self.client(porta)
         until = threading.Event()
-        join = in_background(self, self.traffic, [talker], until)
+        # Lines without a pause: they come while a flush is put off.
+        join = in_background(self, self.traffic, [talker], until, 0)
         try:
             for wave in range(3):
                 crowd = [socket.create_connection(("127.0.0.1", porta))
