@@ -361,8 +361,7 @@ class TestGather(FedTest):
         (pa, porta), (_, portb) = self.fed("a", rport), self.fed("b", rport)
         talker, listener = self.client(portb), self.client(porta)
         until = threading.Event()
-        # Lines without a pause: they come while a flush is put off.
-        join = in_background(self, self.traffic, [talker], until, 0)
+        join = in_background(self, self.traffic, [talker], until)
         try:
             for wave in range(3):
                 crowd = [socket.create_connection(("127.0.0.1", porta))
