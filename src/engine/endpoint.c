@@ -18,20 +18,24 @@ void sk__endpoint_init(sk__endpoint_t *e, void *owner, int fd,
   e->saved_flags = -1;
   e->can_read = e->can_write = true;
   snprintf(e->name, sizeof e->name, "%s", name);
-  if (fd < 0 || fstat(fd, &st) < 0)
+  if (fd < 0)
     return;
-  e->socket = S_ISSOCK(st.st_mode);
+  /* A socket answers SO_TYPE (one call: a forwarder opens two endpoints
+   * per connection); anything else says ENOTSOCK and is asked fstat. */
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0) {
+    e->socket = e->polled = true;
+    e->dgram = type == SOCK_DGRAM;
+    return;
+  }
+  if (fstat(fd, &st) < 0)
+    return;
   e->regular = S_ISREG(st.st_mode);
-  e->tty = S_ISCHR(st.st_mode) && isatty(fd); /* no ioctl for a socket */
+  e->tty = S_ISCHR(st.st_mode) && isatty(fd);
   /* epoll refuses regular files and most devices (/dev/null): those
    * never block, so we treat them as always ready instead. */
-  e->polled = e->socket || S_ISFIFO(st.st_mode) || e->tty;
-  if (e->socket) {
-    int type = 0;
-    socklen_t len = sizeof type;
-    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
-    e->dgram = type == SOCK_DGRAM;
-  }
+  e->polled = S_ISFIFO(st.st_mode) || e->tty;
 }
 
 int sk__endpoint_open(sk__endpoint_t *e, uv_loop_t *loop) {

@@ -1291,9 +1291,16 @@ static void relay_finish(relay_t *r, int rc) {
   pump_free(&r->down);
   r->up.buf = r->down.buf = r->up.fin = r->down.fin = NULL;
   r->up.batch = r->down.batch = NULL;
-  if (r->done)
-    r->done(r->done_arg, rc, r->reason, r->errbuf, &stats);
-  relay_handles_close(r);
+  /* Handles first: uv_close takes each descriptor out of epoll, so the
+   * caller may close them in done (before, epoll_ctl met closed ones). */
+  sk_relay_done_cb done = r->done;
+  void *done_arg = r->done_arg;
+  sk_stop_t reason = r->reason;
+  char err[SK_ERR_LEN];
+  memcpy(err, r->errbuf, sizeof err);
+  relay_handles_close(r); /* r may be freed from here on */
+  if (done)
+    done(done_arg, rc, reason, err, &stats);
 }
 
 /* The largest datagram one read of input makes: the real limit of the
