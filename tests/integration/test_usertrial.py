@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Defects found by trying sockit as users would (session 2's user trial
+of exec, forwarding, proxies, logs, TLS, chat and --web). Each test
+reproduces one defect as a user met it, and failed before its fix.
+
+    python3 tests/integration/test_usertrial.py [-v] [TestClass[.test_name]]
+"""
+
+import os
+import socket
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import (TIMEOUT, CliCase, recv_exact, wait_for)  # noqa: E402
+
+
+def children(pid):
+    """The pids of pid's child processes (every thread's)."""
+    kids = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids += [int(k) for k in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+class ExecPeerGone(CliCase):
+    """A program that writes without end (`-c 'exec yes'`), and a client
+    that reads a little and goes away: the program must get EPIPE and be
+    reaped, not stay blocked on a socket nobody reads (it stayed until
+    sockit was killed, and a plain -l sockit never exited)."""
+
+    def client_reads_and_leaves(self, port):
+        sock = self.connect(port)
+        recv_exact(sock, 65536)
+        sock.close()  # unread bytes: a reset
+
+    def test_keep_child_reaped_when_client_leaves(self):
+        proc, port = self.listener("-k", "-c", "exec yes")
+        self.client_reads_and_leaves(port)
+        wait_for(lambda: not children(proc.pid),
+                 "the child of the gone client exits and is reaped")
+        self.assertIsNone(proc.poll(), "the -k server keeps serving")
+
+    def test_plain_listen_exits_when_client_leaves(self):
+        proc, port = self.listener("-c", "exec yes")
+        self.client_reads_and_leaves(port)
+        rc = proc.wait_exit(TIMEOUT)
+        self.assertEqual(rc, 1, "yes failed (EPIPE): exit 1%s" %
+                         proc.describe())
+        self.assertEqual(children(proc.pid), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
