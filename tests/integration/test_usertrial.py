@@ -55,5 +55,18 @@ class ExecPeerGone(CliCase):
         self.assertEqual(children(proc.pid), [])
 
 
+class ChatConsoleAlone(CliCase):
+    """The chat operator's console before anyone joined: `/shutdown` and
+    `/who` were not even read (operator input waited for a first client,
+    as -k's raw input does), so `/shutdown` left the server running."""
+
+    def test_shutdown_with_no_client(self):
+        proc, port = self.listener("--chat")
+        proc.write(b"/who\n/shutdown bye\n")
+        self.assertEqual(proc.wait_exit(TIMEOUT), 0, proc.describe())
+        log = bytes(proc.out.transcript)
+        self.assertIn(b"*** server shutting down: bye\n", log)
+
+
 if __name__ == "__main__":
     unittest.main()
