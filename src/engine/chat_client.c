@@ -357,3 +357,7 @@ int sk_chat_client_run(sk_engine_t *e, char *err, int fd, struct sk_tls *tls,
   free(show);
   return rc;
 }
+
+void sk_chat_client_resumed(void) {
+  sk__tty_resume(); /* nothing when no editor runs */
+}

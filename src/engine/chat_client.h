@@ -17,4 +17,8 @@ struct sk_tls;
 int sk_chat_client_run(sk_engine_t *e, char *err, int fd, struct sk_tls *tls,
                        int in_fd, int out_fd);
 
+/* The caller saw SIGCONT (the user's fg after Ctrl-Z): the line editor
+ * takes the terminal back from the shell and redraws its input line. */
+void sk_chat_client_resumed(void);
+
 #endif
