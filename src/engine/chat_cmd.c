@@ -131,6 +131,10 @@ static void cmd_nick(chat_conn_t *cc, const char *arg, size_t n) {
 
 static void cmd_me(chat_conn_t *cc, const char *arg, size_t n) {
   sk__hub_t *h = cc->base.hub;
+  if (n == 0) { /* not an empty action shown to the room */
+    sk__chat_tell(cc, "*** usage: /me ACTION\n");
+    return;
+  }
   char *out = sk__chat_line(h);
   int o = snprintf(out, sk__chat_line_cap(h), "* %s ", cc->name);
   size_t len = (size_t)o;

@@ -135,6 +135,15 @@ class TestCommands(RoomTest):
         self.log_has(proc, re.escape(b"* user1 waves"))
         a.r.assert_quiet()
 
+    def test_me_without_an_action_is_a_usage_line(self):
+        """`/me` alone told the room "* user1 " (an empty action)."""
+        _, _, a, b, _ = self.trio()
+        a.send(b"/me\n")
+        self.assertEqual(a.line(), b"*** usage: /me ACTION")
+        a.send(b"/me   \n")
+        self.assertEqual(a.line(), b"*** usage: /me ACTION")
+        b.r.assert_quiet()
+
     def test_msg_is_private(self):
         proc, _, a, b, c = self.trio()
         a.send(b"/msg USER2 the password is swordfish\n")  # any case
