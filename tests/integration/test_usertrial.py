@@ -7,6 +7,7 @@ reproduces one defect as a user met it, and failed before its fix.
 """
 
 import os
+import re
 import socket
 import sys
 import unittest
@@ -66,6 +67,51 @@ class ChatConsoleAlone(CliCase):
         self.assertEqual(proc.wait_exit(TIMEOUT), 0, proc.describe())
         log = bytes(proc.out.transcript)
         self.assertIn(b"*** server shutting down: bye\n", log)
+
+
+class IgnoredFlagsRefused(CliCase):
+    """Flags of the one-relay modes that the servers (-k, --chat -l,
+    --broker) and the chat client accepted and then ignored: `--chat -q 1
+    host port` waited for the server for ever, `-k -l -N` never half-closed
+    anything. Each is now a usage error naming the flag and the mode."""
+
+    CASES = [
+        (["--chat", "-q", "1"], rb"-q", rb"--chat"),
+        (["--chat", "--progress"], rb"--progress", rb"--chat"),
+        (["--chat", "-C"], rb"-C", rb"--chat"),
+        (["--chat", "-i", "2"], rb"-i", rb"--chat"),
+        (["--chat", "--send-only"], rb"--send-only", rb"--chat"),
+        (["--chat", "--recv-only"], rb"--recv-only", rb"--chat"),
+        (["--chat", "-l", "-q", "1"], rb"-q", rb"--chat -l"),
+        (["--chat", "-l", "-N"], rb"-N", rb"--chat -l"),
+        (["--chat", "-l", "-C"], rb"-C", rb"--chat -l"),
+        (["--chat", "-l", "--progress"], rb"--progress", rb"--chat -l"),
+        (["-k", "-l", "-q", "1"], rb"-q", rb"-k"),
+        (["-k", "-l", "-N"], rb"-N", rb"-k"),
+        (["-k", "-l", "--progress"], rb"--progress", rb"-k"),
+        (["--broker", "-l", "-q", "0"], rb"-q", rb"--broker"),
+        (["--broker", "-l", "-N"], rb"-N", rb"--broker"),
+    ]
+
+    def test_each_is_a_usage_error(self):
+        for flags, flag, mode in self.CASES:
+            with self.subTest(flags=flags):
+                rc, out, err = self.run_sockit(*flags, "127.0.0.1", "1")
+                self.assertEqual(rc, 2, err)
+                self.assertRegex(err, rb"^sockit: cannot use " +
+                                 re.escape(flag) + rb" with " +
+                                 re.escape(mode) + rb"[:\n]")
+                self.assertEqual(err.count(b"\n"), 1, err)
+
+    def test_what_they_do_use_is_still_taken(self):
+        for flags in (["--chat", "-w", "1"], ["--chat", "-N"],
+                      ["-k", "-l", "-C", "-i", "1"],
+                      ["--broker", "-l", "-C"]):
+            with self.subTest(flags=flags):
+                rc, out, err = self.run_sockit(*flags, "127.0.0.1",
+                                               "99999")
+                self.assertEqual(rc, 2, err)
+                self.assertIn(b"99999", err)  # the port, not the flag
 
 
 if __name__ == "__main__":
