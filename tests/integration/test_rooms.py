@@ -276,6 +276,16 @@ class TestConsole(RoomTest):
         for cl in (a, b, c):  # none of it was said in the room
             cl.r.assert_quiet()
 
+    def test_kick_and_say_without_arguments_answer_their_usage(self):
+        """`/kick` and `/say` alone answered 'no one is called ""' and
+        'no room ""', naming nothing the operator could act on."""
+        proc, _, a, _, _ = self.trio()
+        proc.write(b"/kick\n")
+        self.log_has(proc, re.escape(b"*** usage: /kick NICK [REASON]"))
+        proc.write(b"/say\n")
+        self.log_has(proc, re.escape(b"*** usage: /say #ROOM TEXT"))
+        a.r.assert_quiet()
+
     def test_say_and_literal_slash(self):
         proc, _, a, b, c = self.trio()
         self.join(c, b"#dev")
