@@ -14,7 +14,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (TIMEOUT, CliCase, recv_exact, wait_for)  # noqa: E402
+from common import (TIMEOUT, CliCase, LineReader, free_port,  # noqa: E402
+                    recv_exact, wait_for, wait_listening)
 
 
 def children(pid):
@@ -112,6 +113,29 @@ class IgnoredFlagsRefused(CliCase):
                                                "99999")
                 self.assertEqual(rc, 2, err)
                 self.assertIn(b"99999", err)  # the port, not the flag
+
+
+class WebSocketVersion(CliCase):
+    """RFC 6455 4.2.1: the opening handshake carries Sec-WebSocket-Version
+    13; a server must not switch protocols for another (version 99 was
+    answered 101). Version 13 still is."""
+
+    def handshake(self, wport, version):
+        s = self.connect(wport)
+        s.sendall(b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                  b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Version: %s\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+                  % (wport, version))
+        return LineReader(s, "websocket").read_line(TIMEOUT) or b""
+
+    def test_only_version_13_is_upgraded(self):
+        wport = free_port()
+        proc, _ = self.listener("--chat", "--web", wport)
+        self.assertTrue(wait_listening(wport, proc=proc))
+        self.assertNotIn(b" 101 ", self.handshake(wport, b"99"))
+        self.assertNotIn(b" 101 ", self.handshake(wport, b"12"))
+        self.assertIn(b" 101 ", self.handshake(wport, b"13"))
 
 
 if __name__ == "__main__":
