@@ -215,6 +215,19 @@ EOF
   held=""
   [ -n "$r10" ] && held=$(awk -v a="$r10" -v b="${c10:-0}" 'BEGIN {m = a > b ? a : b; print 4096 - m}')
   echo "| 10,000 clients held, at most 4 KiB VmRSS per idle client | --broker $(num "$r10") B, --chat $(num "$c10") B per client | $(verdict "$held" 0) |"
+  # issue 11 (bench/tls.sh)
+  tsk=$(g tls file sockit mibs) hsk=$(g tls handshake sockit rate)
+  for t in ncat:3 socat:2; do
+    m=$(g tls file "${t%:*}" mibs)
+    x=$(awk -v a="${tsk:-0}" -v b="${m:-0}" 'BEGIN {if (a && b) printf "%.2f", a / b}')
+    echo "| TLS throughput at least ${t#*:}x ${t%:*} | ${x:-–}x ($(num "$tsk") vs $(num "$m") MiB/s) | $(verdict "$x" "${t#*:}") |"
+  done
+  m=$(g tls handshake stunnel4 rate)
+  x=$(awk -v a="${hsk:-0}" -v b="${m:-0}" 'BEGIN {if (a && b) printf "%.2f", a / b}')
+  echo "| TLS handshakes per second at least stunnel4's | ${x:-–}x ($(num "$hsk") vs $(num "$m")/s) | $(verdict "$x" 1) |"
+  m=$(g tls idle10000 sockit rss_per_client_b)
+  x=$([ -n "$m" ] && awk -v a="$m" 'BEGIN {print 49152 - a}')
+  echo "| an idle TLS chat client at most 48 KiB (10,000 clients) | $(num "$m") B per client | $(verdict "$x" 0) |"
   echo
 
   # ---- 1. throughput
@@ -610,8 +623,12 @@ EOF
     nego=$(awk -F '\t' '$1 == "tls" && $3 == "sockit" {v = $4} END {print v}' "$NOTES")
     [ -n "$nego" ] && echo "sockit -v: $nego."
     echo
-    echo "| tool | MiB/s | min–max | sockit is | target | n |"
-    echo "|---|--:|--:|--:|---|--:|"
+    echo "CPU: user and system seconds of every process that carried the"
+    echo "bytes (both ends; stunnel4's two proxies and nc ends), per GiB:"
+    echo "less is better, and it moves less than MiB/s with the machine's load."
+    echo
+    echo "| tool | MiB/s | min–max | sockit is | target | CPU s per GiB | min–max | n |"
+    echo "|---|--:|--:|--:|---|--:|--:|--:|"
     skt=$(g tls file sockit mibs)
     for t in sockit ncat socat stunnel4; do
       m=$(g tls file $t mibs)
@@ -621,11 +638,63 @@ EOF
       ncat) ge "$skt" "$(awk -v m="$m" 'BEGIN {print 3 * m}')" && tgt="3x: met" || tgt="3x: **not met**" ;;
       socat) ge "$skt" "$(awk -v m="$m" 'BEGIN {print 2 * m}')" && tgt="2x: met" || tgt="2x: **not met**" ;;
       esac
-      echo "| $t | $(num "$m") | $(range "$(g tls file $t mibs min)" "$(g tls file $t mibs max)") | $([ $t = sockit ] && echo – || ratio "$skt" "$m") | $tgt | $(g tls file $t mibs n) |"
+      echo "| $t | $(num "$m") | $(range "$(g tls file $t mibs min)" "$(g tls file $t mibs max)") | $([ $t = sockit ] && echo – || ratio "$skt" "$m") | $tgt | $(num "$(g tls file $t cpu_s_per_gib)" 2) | $(range "$(g tls file $t cpu_s_per_gib min)" "$(g tls file $t cpu_s_per_gib max)" 2) | $(g tls file $t mibs n) |"
     done
     for a in aes-128-gcm aes-256-gcm; do
       m=$(g tls cipher "$a" mibs)
-      [ -n "$m" ] && echo "| cipher limit, one core: \`openssl speed -evp $a\` (16 KiB) | $(num "$m") | | $(ratio "$skt" "$m") | | 1 |"
+      [ -n "$m" ] && echo "| cipher limit, one core: \`openssl speed -evp $a\` (16 KiB) | $(num "$m") | | $(ratio "$skt" "$m") | | | | 1 |"
+    done
+    echo
+  fi
+
+  # ---- 10b. TLS handshakes per second, idle TLS chat clients
+  if [ -n "$(g tls handshake sockit rate)" ]; then
+    echo "## 10b. TLS handshakes per second on a listener that keeps listening"
+    echo
+    echo "\`openssl s_time -new\`: a full handshake per connection (TLS 1.3,"
+    echo "X25519, the EC P-256 certificate of 10), one connection at a time,"
+    echo "then close; the client's CPU shares the machine. sockit -k --ssl,"
+    echo "ncat -l -k --ssl, socat OPENSSL-LISTEN,fork (a process per"
+    echo "connection), stunnel4 in front of an echo server. Target (issue"
+    echo "11): at least stunnel's."
+    echo
+    nego=$(awk -F '\t' '$1 == "tls" && $2 == "handshake" {printf "%s%s %s", (n++ ? "; " : ""), $3, substr($4, 13)}' "$NOTES")
+    [ -n "$nego" ] && echo "Negotiated with OpenSSL's default client: $nego." && echo
+    echo "Server CPU: the listener's (and its reaped children's) CPU time"
+    echo "during the run, per handshake; less is better, and it moves less"
+    echo "than the rate with the load on the machine."
+    echo
+    echo "| tool | handshakes/s | min–max | sockit is | target | server CPU µs each | min–max | n |"
+    echo "|---|--:|--:|--:|---|--:|--:|--:|"
+    skt=$(g tls handshake sockit rate)
+    for t in sockit ncat socat stunnel4; do
+      m=$(g tls handshake $t rate)
+      [ -n "$m" ] || continue
+      tgt=–
+      [ $t = stunnel4 ] && { ge "$skt" "$m" && tgt="1x: met" || tgt="1x: **not met**"; }
+      echo "| $t | $(num "$m") | $(range "$(g tls handshake $t rate min)" "$(g tls handshake $t rate max)") | $([ $t = sockit ] && echo – || ratio "$skt" "$m") | $tgt | $(num "$(g tls handshake $t cpu_us)") | $(range "$(g tls handshake $t cpu_us min)" "$(g tls handshake $t cpu_us max)") | $(g tls handshake $t rate n) |"
+    done
+    echo
+  fi
+  if [ -n "$(awk -F '\t' '$1 == "tls" && $2 ~ /^(idle|keep)/' "$AGG")" ]; then
+    echo "## 10c. VmRSS per idle TLS chat client"
+    echo
+    echo "sockit --chat -l --ssl; bench/tlsidle.py connects N TLS clients (Python's"
+    echo "ssl), waits until all have their welcome and the room is quiet:"
+    echo "(VmRSS(N) - VmRSS(0)) / N. Target (issue 11): at most 48 KiB."
+    echo
+    echo "The -k row: every client sent 64 KiB before going idle, so its"
+    echo "record buffers were used and must have been given back."
+    echo
+    echo "| server | clients | bytes per client | seconds to join all | target |"
+    echo "|---|--:|--:|--:|---|"
+    for k in idle keep; do
+      for c in $(awk -F '\t' -v k="$k" '$1 == "tls" && index($2, k) == 1 {print substr($2, 5)}' "$AGG" | sort -nu); do
+        m=$(g tls "$k$c" sockit rss_per_client_b)
+        tgt="**not met**"
+        ge 49152 "${m:-999999}" && tgt=met
+        echo "| $([ $k = idle ] && echo "--chat" || echo "-k, 64 KiB sent") | $(num "$c") | $(num "$m") | $(num "$(g tls "$k$c" sockit join_s)" 1) | 48 KiB: $tgt |"
+      done
     done
     echo
   fi
@@ -673,6 +742,7 @@ EOF
   done
   for t in ncat socat stunnel4; do
     lose "TLS throughput vs $t" "$(g tls file sockit mibs)" "$(g tls file $t mibs)" MiB/s
+    lose "TLS handshakes vs $t" "$(g tls handshake sockit rate)" "$(g tls handshake $t rate)" "handshakes/s"
   done
   for t in ncat socat; do
     lose "connection rate vs $t" "$(g connrate c4 sockit rate)" "$(g connrate c4 $t rate)" "connections/s"

@@ -886,7 +886,7 @@ note meta run load "$(cut -d' ' -f1-3 /proc/loadavg)"
 note meta run commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt 2>/dev/null || echo ' (with changes to src)')"
 for s in $ONLY; do
   case $s in
-  tput | rr | udp | fanout | connrate | joinstorm | profile | ping | udptarget | federate | forward | web | tls)
+  tput | rr | udp | fanout | connrate | joinstorm | profile | ping | udptarget | federate | forward | web | tls | tlsrate | tlsmem)
     "scenario_$s" || fail "$s: the scenario ended with status $?" ;;
   *) say "run.sh: unknown scenario \"$s\""; exit 2 ;;
   esac

@@ -11,6 +11,17 @@
 #      TLS_AES_256_GCM_SHA384; sockit -v says what was negotiated and the
 #      run notes it. Targets (issue 11): >= 3x ncat, >= 2x socat. Also the
 #      cipher's own limit on one core (openssl speed -evp), for the gap.
+#      Then, also alone (--only tlsrate, --only tlsmem):
+#   tlsrate: full handshakes per second on a listener that keeps
+#      listening (sockit -k --ssl, ncat -l -k --ssl, socat
+#      OPENSSL-LISTEN,fork, stunnel4 in front of an echo server), with
+#      `openssl s_time -new`, the same certificate, rotating order.
+#      Target (issue 11): at least stunnel's.
+#   tlsmem: VmRSS per idle TLS chat client at 1,000 and 10,000 (--quick:
+#      200) clients of sockit --chat -l --ssl (bench/tlsidle.py); and at
+#      1,000 clients of sockit -k --ssl that each sent 64 KiB first (the
+#      record buffers were used, and must have been given back).
+#      Target (issue 11): at most 48 KiB.
 
 # The certificate every tool serves, and its pin.
 tls_cert() {
@@ -22,6 +33,12 @@ tls_cert() {
     >/dev/null 2>&1 || { fail "tls: openssl cannot make a certificate"; return 1; }
   TLS_PIN=sha256:$(openssl x509 -in "$TLS_DIR/cert.pem" -outform der |
     sha256sum | cut -d' ' -f1)
+}
+
+# CPU ticks a process and its reaped children used (/proc/PID/stat:
+# utime stime cutime cstime, counted after the command name).
+tls_cpu_ticks() {
+  awk '{sub(/^.*\) /, ""); print $12 + $13 + $14 + $15}' "/proc/$1/stat" 2>/dev/null
 }
 
 # Sets RECV and SEND for one transfer on port P (and P2 for stunnel).
@@ -73,7 +90,9 @@ tls_one() {
   ST_PIDS=()
   local l_in=/dev/null l_out=$out c_in=$INPUT c_out=/dev/null
   [ "$FLIP" = 1 ] && l_in=$INPUT l_out=/dev/null c_in=/dev/null c_out=$out
-  "${RECV[@]}" <"$l_in" >"$l_out" 2>"$WORK/recv.err" &
+  rm -f "$WORK/tlsrecv.time" "$WORK/tlssend.time"
+  "$LG" run "$WORK/tlsrecv.time" -- "${RECV[@]}" <"$l_in" >"$l_out" \
+    2>"$WORK/recv.err" &
   rpid=$!
   PIDS+=("$rpid")
   if ! wait_port "$P" tcp "$rpid" ||
@@ -83,7 +102,8 @@ tls_one() {
     return
   fi
   t0=$EPOCHREALTIME
-  timeout -k 2 "$LIMIT" "${SEND[@]}" <"$c_in" >"$c_out" 2>"$WORK/send.err"
+  timeout -k 2 "$LIMIT" "$LG" run "$WORK/tlssend.time" -- "${SEND[@]}" \
+    <"$c_in" >"$c_out" 2>"$WORK/send.err"
   rc_s=$?
   for ((i = 0; i < 500; i++)); do
     kill -0 "$rpid" 2>/dev/null || break
@@ -97,6 +117,12 @@ tls_one() {
   fi
   wait "$rpid"
   rc_r=$?
+  # CPU of every process that carried the bytes: both ends, and for
+  # stunnel4 its two proxies (still running: read before they stop).
+  local ticks=0 p
+  for p in "${ST_PIDS[@]}"; do
+    ticks=$((ticks + $(tls_cpu_ticks "$p" || echo 0)))
+  done
   [ ${#ST_PIDS[@]} -gt 0 ] && stop "${ST_PIDS[@]}"
   if [ $rc_s != 0 ] || [ $rc_r != 0 ]; then
     fail "tls $tool: exit $rc_s (sender) $rc_r (receiver): $(head -c 200 "$WORK/send.err") $(head -c 200 "$WORK/recv.err")"
@@ -112,7 +138,13 @@ tls_one() {
   local mibs
   mibs=$(awk -v m="$TLS_MIB" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", m / (b - a)}')
   rec tls file "$tool" mibs "$mibs"
-  say "  tls $tool #$rep: $mibs MiB/s"
+  local cpu
+  cpu=$(cat "$WORK/tlssend.time" "$WORK/tlsrecv.time" 2>/dev/null | awk \
+    -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v m="$TLS_MIB" '
+    {for (i = 1; i <= NF; i++) {split($i, kv, "="); if (kv[1] == "user" || kv[1] == "sys") s += kv[2]}; n++}
+    END {if (n == 2) printf "%.2f", (s + t / hz) * 1024 / m}')
+  [ -n "$cpu" ] && rec tls file "$tool" cpu_s_per_gib "$cpu"
+  say "  tls $tool #$rep: $mibs MiB/s, ${cpu:-?} CPU s per GiB (both ends)"
 }
 
 # The cipher's limit on one core, in MiB/s (16 KiB blocks: a record).
@@ -164,6 +196,137 @@ tls_profile() {
   say "  tls profile -> profile-tls.txt"
 }
 
+# ---- handshakes per second on a -k --ssl listener (issue 11) ----
+
+# Sets SRV (and for stunnel BACK, its backend) for a listener on P that
+# takes TLS clients and keeps listening.
+tls_rate_cmds() {
+  local c=$TLS_DIR/cert.pem k=$TLS_DIR/key.pem
+  BACK=()
+  case $1 in
+  sockit) SRV=("$SOCKIT" -k -l --ssl --ssl-cert "$c" --ssl-key "$k" 127.0.0.1 "$P") ;;
+  ncat) SRV=(ncat -l -k --recv-only --ssl --ssl-cert "$c" --ssl-key "$k" 127.0.0.1 "$P") ;;
+  socat) SRV=(socat -u "OPENSSL-LISTEN:$P,bind=127.0.0.1,reuseaddr,fork,cert=$c,key=$k,verify=0" OPEN:/dev/null,wronly) ;;
+  stunnel4) # terminates TLS and connects on: to an echo server at P+1
+    printf 'foreground = yes\npid =\nsyslog = no\ndebug = 3\n[s]\naccept = 127.0.0.1:%d\nconnect = 127.0.0.1:%d\ncert = %s\nkey = %s\n' \
+      "$P" "$((P + 1))" "$c" "$k" >"$TLS_DIR/rate.conf"
+    SRV=(stunnel4 "$TLS_DIR/rate.conf")
+    BACK=("$LG" echo 127.0.0.1 "$((P + 1))") ;;
+  esac
+}
+
+# One measurement: `openssl s_time -new` (a full handshake per
+# connection, one at a time, then close) for TLS_RATE_S seconds;
+# records connections per second of wall time.
+tls_rate_one() {
+  local tool=$1 rep=$2 spid bpid="" t0 t1 out n
+  next_port
+  [ "$tool" = stunnel4 ] && PORT=$((PORT + 1))
+  tls_rate_cmds "$tool"
+  if [ ${#BACK[@]} -gt 0 ]; then
+    "${BACK[@]}" >/dev/null 2>&1 &
+    bpid=$!
+    PIDS+=("$bpid")
+  fi
+  "${SRV[@]}" </dev/null >/dev/null 2>"$WORK/rate.err" &
+  spid=$!
+  PIDS+=("$spid")
+  if ! wait_port "$P" tcp "$spid"; then
+    fail "tls handshakes $tool: no listener: $(head -c 200 "$WORK/rate.err")"
+    stop "$spid" $bpid
+    return
+  fi
+  # What the listener negotiates with OpenSSL's default client (every
+  # tool's client here takes the same defaults): noted once per tool.
+  if [ "$rep" = 1 ]; then
+    local nego
+    nego=$(timeout 5 openssl s_client -connect "127.0.0.1:$P" </dev/null 2>/dev/null |
+      sed -n 's/^New, \(.*\), Cipher is \(.*\)$/\1, \2/p' | head -1)
+    note tls handshake "$tool" "negotiated: ${nego:-unknown}"
+  fi
+  local c0 c1
+  c0=$(tls_cpu_ticks "$spid")
+  t0=$EPOCHREALTIME
+  out=$(timeout -k 2 "$LIMIT" openssl s_time -connect "127.0.0.1:$P" -new \
+    -time "$TLS_RATE_S" 2>&1 | grep -E '^[0-9]+ connections in .* real')
+  t1=$EPOCHREALTIME
+  c1=$(tls_cpu_ticks "$spid")
+  stop "$spid" $bpid
+  n=${out%% *}
+  if [ -z "$out" ] || [ "$n" -lt 1 ]; then
+    fail "tls handshakes $tool: openssl s_time made no connection"
+    return
+  fi
+  local rate
+  rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}')
+  rec tls handshake "$tool" rate "$rate"
+  # The server's CPU per handshake: what the load on the machine does
+  # not change as much as the rate.
+  local us=""
+  [ -n "$c0" ] && [ -n "$c1" ] &&
+    us=$(awk -v a="$c0" -v b="$c1" -v n="$n" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN {printf "%.0f", (b - a) * 1e6 / hz / n}')
+  [ -n "$us" ] && rec tls handshake "$tool" cpu_us "$us"
+  say "  tls handshakes $tool #$rep: $rate/s, server CPU ${us:-?} µs each"
+}
+
+scenario_tlsrate() {
+  need ncat socat stunnel4 openssl
+  TLS_RATE_S=$([ "$QUICK" = 1 ] && echo 1 || echo 3)
+  say "[10] TLS handshakes per second (openssl s_time -new, ${TLS_RATE_S} s each)"
+  [ -n "${TLS_DIR:-}" ] || tls_cert || return
+  local rep tool
+  for ((rep = 0; rep < REPS; rep++)); do
+    for tool in $(rotate $rep sockit ncat socat stunnel4); do
+      tls_rate_one "$tool" $((rep + 1))
+    done
+  done
+}
+
+# ---- what an idle TLS chat client costs (issue 11: at most 48 KiB) ----
+
+# sockit --chat -l --ssl with N idle TLS clients (bench/tlsidle.py:
+# every one joined and the room quiet): (VmRSS(N) - VmRSS(0)) / N.
+# With "keep": sockit -k --ssl, every client sending 64 KiB first (its
+# record buffers used once, then given back).
+tls_idle_one() {
+  local n=$1 mode=${2:-chat} spid line
+  local flags=(--chat) extra=() case=idle$n
+  [ "$mode" = keep ] && flags=(-k) extra=(--keep --send 65536) case=keep$n
+  next_port
+  "$SOCKIT" "${flags[@]}" -l --ssl --ssl-cert "$TLS_DIR/cert.pem" \
+    --ssl-key "$TLS_DIR/key.pem" 127.0.0.1 "$P" </dev/null >/dev/null \
+    2>"$WORK/idle.err" &
+  spid=$!
+  PIDS+=("$spid")
+  if ! wait_port "$P" tcp "$spid"; then
+    fail "tls idle $n: no listener: $(head -c 200 "$WORK/idle.err")"
+    stop "$spid"
+    return
+  fi
+  line=$(timeout -k 2 600 python3 "$ROOT/bench/tlsidle.py" 127.0.0.1 "$P" \
+    -n "$n" --pid "$spid" -T 500 "${extra[@]}" 2>"$WORK/tlsidle.err")
+  stop "$spid"
+  if [ -z "$(kv per_client_b "$line")" ]; then
+    fail "tls idle $mode $n: $(head -c 300 "$WORK/tlsidle.err")"
+    return
+  fi
+  rec tls "$case" sockit rss_per_client_b "$(kv per_client_b "$line")"
+  rec tls "$case" sockit join_s "$(kv seconds "$line")"
+  say "  tls idle $mode clients: $n, $(kv per_client_b "$line") B each ($line)"
+}
+
+scenario_tlsmem() {
+  need openssl python3
+  say "[10] TLS: VmRSS per idle TLS chat client"
+  [ -n "${TLS_DIR:-}" ] || tls_cert || return
+  local n
+  for n in $([ "$QUICK" = 1 ] && echo 200 || echo 1000 10000); do
+    tls_idle_one "$n"
+  done
+  tls_idle_one "$([ "$QUICK" = 1 ] && echo 200 || echo 1000)" keep
+}
+
 scenario_tls() {
   need ncat socat stunnel4 openssl nc
   TLS_MIB=$([ "$QUICK" = 1 ] && echo 16 || echo 1024)
@@ -180,4 +343,6 @@ scenario_tls() {
   done
   [ "$QUICK" = 1 ] || { tls_cipher_limit; tls_profile; }
   rm -f "$INPUT" "$WORK/received"
+  scenario_tlsrate
+  scenario_tlsmem
 }

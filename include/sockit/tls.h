@@ -100,15 +100,19 @@ SK_API void sk_tls_free(sk_tls_t *t);
 SK_API int sk_tls_handshake(char *err, sk_tls_t *t);
 
 /*
- * Reads application data: bytes (> 0), 0 when the peer sent
- * close_notify, SK_TLS_WANT_READ/WRITE (a read may need a write),
- * SK_ETLS_TRUNCATED on EOF without close_notify, or an error.
+ * Reads application data: bytes (> 0; as many records as have arrived,
+ * up to cap), 0 when the peer sent close_notify, SK_TLS_WANT_READ/WRITE
+ * (a read may need a write), SK_ETLS_TRUNCATED on EOF without
+ * close_notify, or an error. An end met after some bytes is the next
+ * call's answer (sk_tls_pending counts it).
  */
 SK_API ssize_t sk_tls_read(char *err, sk_tls_t *t, void *buf, size_t cap);
 
 /*
  * Writes up to len (> 0) bytes: bytes written (> 0), SK_TLS_WANT_READ/WRITE
- * (retry with the same bytes; the buffer may move), or an error.
+ * (retry with the same bytes; the buffer may move), or an error. Up to
+ * 16 records (256 KiB) go out with one send(); they count as written
+ * once all are sent.
  */
 SK_API ssize_t sk_tls_write(char *err, sk_tls_t *t, const void *buf,
                             size_t len);
@@ -119,7 +123,8 @@ SK_API ssize_t sk_tls_write(char *err, sk_tls_t *t, const void *buf,
 SK_API int sk_tls_shutdown(char *err, sk_tls_t *t);
 
 /* Bytes OpenSSL already holds, decrypted (or, read ahead and not yet
- * decrypted, 1): read them before polling again. */
+ * decrypted, or an end kept by sk_tls_read, 1): read them before
+ * polling again. */
 SK_API size_t sk_tls_pending(const sk_tls_t *t);
 
 /* After the handshake: "TLSv1.3", "TLS_AES_256_GCM_SHA384", the ALPN

@@ -103,8 +103,9 @@ static ssize_t writev_once(const sk__endpoint_t *e, struct iovec *iov,
   return w;
 }
 
-/* A TLS endpoint takes the queue one message at a time: each write is
- * records of at most SK__TLS_RECORD bytes, no gathering to gain. */
+/* A TLS endpoint takes the queue one message at a time: each write
+ * becomes records (a large one's sent with one send, see sk_tls_write);
+ * gathering would need the messages copied into one buffer first. */
 static int tls_write_queue(sk__endpoint_t *e, sk__bufq_t *q) {
   struct iovec iov[1];
   while (q->count > 0 && e->can_write) {

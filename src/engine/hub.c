@@ -845,6 +845,7 @@ static void conn_tls_start(sk__hub_t *h, sk__conn_t *c) {
   if (h->hs_head)
     h->hs_head->hs_prev = c;
   h->hs_head = c;
+  c->last_active = uv_now(h->loop); /* the handshake deadline starts */
   sk__conn_peer_format(c, peer, sizeof peer);
   if (sk_tls_new(err, &t, h->opts.tls, c->ep.fd, NULL, peer) < 0) {
     sk__hub_notice(h, "%s: %s", peer, err);
@@ -858,6 +859,34 @@ static void conn_tls_start(sk__hub_t *h, sk__conn_t *c) {
     return;
   }
   conn_tls_handshake(c);
+}
+
+/* How long a handshake may take: SK__TLS_HANDSHAKE_MS, or the idle
+ * timeout (-i, or -w as in nc) when that is shorter. */
+static uint64_t hs_limit(const sk__hub_t *h) {
+  int idle = h->opts.idle_timeout_ms;
+  return (uint64_t)(idle > 0 && idle < SK__TLS_HANDSHAKE_MS
+                        ? idle
+                        : SK__TLS_HANDSHAKE_MS);
+}
+
+/* Closes the clients whose handshake is over its time: a client that
+ * connects and stays silent (or trickles) holds no descriptor for long. */
+static void hs_sweep(sk__hub_t *h, uint64_t now) {
+  uint64_t limit = hs_limit(h);
+  sk__conn_t *next;
+  for (sk__conn_t *c = h->hs_head; c; c = next) {
+    next = c->hs_next; /* hs_close may free c */
+    if (now - c->last_active < limit)
+      continue;
+    if (h->opts.verbose) {
+      char peer[SK_ADDRSTR_LEN];
+      sk__conn_peer_format(c, peer, sizeof peer);
+      sk__hub_notice(h, "%s closed: no TLS handshake within %llu ms", peer,
+                     (unsigned long long)limit);
+    }
+    hs_close(c);
+  }
 }
 
 /* Poll on a TLS client: the waits it answers end, then the handshake,
@@ -1086,6 +1115,7 @@ static void sweep_cb(uv_timer_t *t) {
     else if (c->state == SK__CONN_DRAINING && quiet >= SK__HUB_DRAIN_MS)
       sk__conn_close(c, SK__WHY_STUCK);
   }
+  hs_sweep(h, now);
 }
 
 /* Drops the clients congested for SK__HUB_STALL_MS; the others wait. */

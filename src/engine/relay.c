@@ -962,10 +962,10 @@ static int pump_init(pump_t *p, relay_t *r, end_t *src, end_t *dst,
     if (!(p->batch = calloc(1, sizeof *p->batch)))
       return -ENOMEM;
   }
-  /* TLS: one record per call, so one record's room; decrypted bytes
-   * go from OpenSSL straight to it, and from it to OpenSSL. */
+  /* TLS: room for 16 records, encrypted and sent together; decrypted
+   * bytes go from OpenSSL straight to it, and from it to OpenSSL. */
   if (src->tls || dst->tls)
-    p->cap = SK__TLS_RECORD;
+    p->cap = SK__TLS_BUF;
   if (filter) { /* room for one call's most, twice: see copy_make_room */
     if (p->cap < 2 * filter->out_max)
       p->cap = 2 * filter->out_max;

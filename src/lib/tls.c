@@ -362,12 +362,44 @@ static int bio_result(BIO *b, ssize_t n, bool reading) {
   return (int)n;
 }
 
+static ssize_t fd_send(int fd, const char *buf, size_t len) {
+  ssize_t n;
+  do {
+    n = send(fd, buf, len, MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTSOCK)
+      n = write(fd, buf, len);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+/* Keeps len bytes after what wbuf holds; false when out of memory. A
+ * record written while others wait (a key update's answer) joins them
+ * there, so that the records leave in order. */
+static bool wbuf_append(sk_tls_t *t, const char *buf, size_t len) {
+  if (t->wlen + len > t->wcap) {
+    size_t cap = t->wlen + len > SK__TLS_WBUF ? t->wlen + len : SK__TLS_WBUF;
+    char *p = realloc(t->wbuf, cap);
+    if (!p)
+      return false;
+    t->wbuf = p;
+    t->wcap = cap;
+  }
+  memcpy(t->wbuf + t->wlen, buf, len);
+  t->wlen += len;
+  return true;
+}
+
 static int bio_write(BIO *b, const char *buf, int len) {
   sk_tls_t *t = BIO_get_data(b);
-  ssize_t n = send(t->fd, buf, (size_t)len, MSG_NOSIGNAL);
-  if (n < 0 && errno == ENOTSOCK)
-    n = write(t->fd, buf, (size_t)len);
-  return bio_result(b, n, false);
+  if (t->wcollect || t->wlen > t->woff) {
+    BIO_clear_retry_flags(b);
+    if (!wbuf_append(t, buf, (size_t)len)) {
+      errno = ENOMEM;
+      return -1;
+    }
+    return len;
+  }
+  return bio_result(b, fd_send(t->fd, buf, (size_t)len), false);
 }
 
 static int bio_read(BIO *b, char *buf, int len) {
@@ -462,6 +494,7 @@ void sk_tls_free(sk_tls_t *t) {
   if (!t)
     return;
   SSL_free(t->ssl);
+  free(t->wbuf);
   free(t);
 }
 
@@ -558,19 +591,107 @@ static ssize_t io_failure(char *err, sk_tls_t *t, int e, const char *what) {
   return sk__fail(err, SK_ETLS, "TLS %s %s: %s", what, t->peer, ossl_reason());
 }
 
+/*
+ * Fills buf with as many records as have arrived, not one per call: the
+ * caller then writes them on with one call too. What ends the run (an
+ * EOF, an error) after some bytes is kept for the next call; waiting is
+ * not kept (the next call asks the socket again).
+ */
 ssize_t sk_tls_read(char *err, sk_tls_t *t, void *buf, size_t cap) {
-  size_t n = 0;
+  size_t n = 0, got = 0;
+  if (t->rkept) {
+    t->rkept = false;
+    if (err)
+      snprintf(err, SK_ERR_LEN, "%s", t->rmsg);
+    return t->rcode;
+  }
   ERR_clear_error();
   errno = 0;
-  if (SSL_read_ex(t->ssl, buf, cap, &n))
-    return (ssize_t)n;
-  return io_failure(err, t, SSL_get_error(t->ssl, 0), "read from");
+  while (got < cap) {
+    if (SSL_read_ex(t->ssl, (char *)buf + got, cap - got, &n)) {
+      got += n;
+      continue;
+    }
+    int e = SSL_get_error(t->ssl, 0);
+    if (got == 0)
+      return io_failure(err, t, e, "read from");
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      t->rmsg[0] = '\0';
+      t->rcode = (int)io_failure(t->rmsg, t, e, "read from");
+      t->rkept = true;
+    }
+    break;
+  }
+  return (ssize_t)got;
+}
+
+/* Sends what wbuf holds: 0 once all is sent (the buffer is freed: an
+ * idle session keeps none), SK_TLS_WANT_WRITE, or the socket's error. */
+static int wbuf_flush(char *err, sk_tls_t *t) {
+  while (t->woff < t->wlen) {
+    ssize_t n = fd_send(t->fd, t->wbuf + t->woff, t->wlen - t->woff);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return SK_TLS_WANT_WRITE;
+    if (n < 0) {
+      t->failed = true;
+      return sk__fail(err, -errno, "TLS write to %s: %s", t->peer,
+                      strerror(errno));
+    }
+    t->woff += (size_t)n;
+  }
+  free(t->wbuf);
+  t->wbuf = NULL;
+  t->wlen = t->woff = t->wcap = 0;
+  return 0;
+}
+
+/*
+ * A large write becomes up to 16 records, encrypted into wbuf and sent
+ * with one send(): a record per send() cost a system call and a wakeup
+ * of the receiver per 16 KiB. The caller's bytes count as written once
+ * their records are all sent; until then it retries with the same
+ * bytes (as OpenSSL asks anyway) and gets SK_TLS_WANT_WRITE.
+ */
+static ssize_t write_collected(char *err, sk_tls_t *t, const char *buf,
+                               size_t len) {
+  size_t done = 0, n = 0;
+  int e = SSL_ERROR_NONE;
+  if (len > SK__TLS_WRITE_MAX)
+    len = SK__TLS_WRITE_MAX;
+  t->wcollect = true;
+  while (done < len) {
+    if (!SSL_write_ex(t->ssl, buf + done, len - done, &n)) {
+      e = SSL_get_error(t->ssl, 0);
+      break;
+    }
+    done += n;
+  }
+  t->wcollect = false;
+  if (done == 0) /* nothing encrypted: the failure is the answer */
+    return io_failure(err, t, e, "write to");
+  t->wplain = done;
+  int rc = wbuf_flush(err, t);
+  if (rc < 0)
+    return rc;
+  t->wplain = 0;
+  return (ssize_t)done;
 }
 
 ssize_t sk_tls_write(char *err, sk_tls_t *t, const void *buf, size_t len) {
   size_t n = 0;
   ERR_clear_error();
   errno = 0;
+  if (t->wlen > t->woff) { /* records of an earlier call still wait */
+    int rc = wbuf_flush(err, t);
+    if (rc < 0)
+      return rc;
+    n = t->wplain; /* the bytes they carried, now gone */
+    t->wplain = 0;
+    if (n > 0)
+      return (ssize_t)n;
+  }
+  if (len > SK__TLS_RECORD_MAX) /* more than one record */
+    return write_collected(err, t, buf, len);
   if (SSL_write_ex(t->ssl, buf, len, &n))
     return (ssize_t)n;
   return io_failure(err, t, SSL_get_error(t->ssl, 0), "write to");
@@ -581,7 +702,10 @@ int sk_tls_shutdown(char *err, sk_tls_t *t) {
     return 0;
   ERR_clear_error();
   errno = 0;
-  int rc = SSL_shutdown(t->ssl);
+  int rc = wbuf_flush(err, t); /* the alert goes after the data */
+  if (rc < 0)
+    return rc;
+  rc = SSL_shutdown(t->ssl);
   if (rc >= 0)
     return 0;
   return (int)io_failure(err, t, SSL_get_error(t->ssl, rc), "close_notify to");
@@ -589,9 +713,9 @@ int sk_tls_shutdown(char *err, sk_tls_t *t) {
 
 size_t sk_tls_pending(const sk_tls_t *t) {
   size_t n = (size_t)SSL_pending(t->ssl);
-  /* Read ahead (records received, not yet decrypted): poll would not
-   * wake for them either. */
-  return n ? n : SSL_has_pending(t->ssl) ? 1 : 0;
+  /* Read ahead (records received, not yet decrypted), or the end a
+   * read kept for the next call: poll would not wake for them either. */
+  return n ? n : SSL_has_pending(t->ssl) || t->rkept ? 1 : 0;
 }
 
 const char *sk_tls_version(const sk_tls_t *t) {

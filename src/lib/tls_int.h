@@ -36,7 +36,27 @@ struct sk_tls {
   bool watch_first;          /* client, until the handshake is done */
   char first[SK__TLS_SHOWN]; /* client: the server's first bytes */
   size_t first_len;
+  /* Records of one large write, sent together (see sk_tls_write); the
+   * buffer lives only while they are not all sent. */
+  char *wbuf;
+  size_t wlen, woff, wcap; /* bytes held, sent of them, room */
+  size_t wplain;           /* the caller's bytes they carry */
+  bool wcollect;           /* the BIO appends to wbuf, sends nothing */
+  /* A read that ended the bytes sk_tls_read returned (an EOF, an
+   * error): the next call's answer, and its line. */
+  bool rkept;
+  int rcode;
+  char rmsg[SK_ERR_LEN];
 };
+
+/* The most plaintext one TLS record carries (RFC 8446, 5.1). */
+#define SK__TLS_RECORD_MAX 16384
+/* The most plaintext one sk_tls_write encrypts before sending: 16
+ * records, sent with one send() instead of 16. */
+#define SK__TLS_WRITE_MAX (16 * SK__TLS_RECORD_MAX)
+/* Their room: each record adds at most 5 + 256 bytes (header, padding,
+ * tag) to its 16 KiB. */
+#define SK__TLS_WBUF (16 * (SK__TLS_RECORD_MAX + 5 + 256))
 
 /* Fingerprint of cert into out ("" when cert is NULL). */
 void sk__tls_cert_fp(char out[SK_TLS_FP_LEN], X509 *cert);

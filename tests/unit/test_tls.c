@@ -356,6 +356,83 @@ static void test_tls_session_plaintext_client(void **state) {
 }
 
 /*
+ * One read takes every record that has arrived, not one; the
+ * close_notify after them is kept for the next read, and pending says
+ * so (poll would not wake for it).
+ */
+static void test_tls_session_read_takes_all_records(void **state) {
+  sk_tls_ctx_t **ctx = *state;
+  struct pair p;
+  char err[SK_ERR_LEN], buf[64];
+  pair_open(&p, ctx[0], ctx[1]);
+  pair_handshake(&p);
+  assert_int_equal(sk_tls_write(err, p.c, "one,", 4), 4);
+  assert_int_equal(sk_tls_write(err, p.c, "two,", 4), 4);
+  assert_int_equal(sk_tls_write(err, p.c, "three", 5), 5);
+  assert_int_equal(sk_tls_shutdown(err, p.c), 0);
+  assert_int_equal(sk_tls_read(err, p.s, buf, sizeof buf), 13);
+  assert_memory_equal(buf, "one,two,three", 13);
+  assert_true(sk_tls_pending(p.s) > 0);
+  assert_int_equal(sk_tls_read(err, p.s, buf, sizeof buf), 0);
+  pair_close(&p);
+}
+
+/* Reads what the server end has into got (at most cap in all). */
+static size_t drain(sk_tls_t *t, char *got, size_t have, size_t cap) {
+  char err[SK_ERR_LEN];
+  ssize_t n;
+  while (have < cap && (n = sk_tls_read(err, t, got + have, cap - have)) > 0)
+    have += (size_t)n;
+  return have;
+}
+
+/*
+ * A large write is sent as several records at once; when the socket
+ * takes only part of them, the write answers WANT_WRITE until the rest
+ * is out, then counts the bytes, and close_notify follows the data.
+ */
+static void test_tls_session_large_write_in_order(void **state) {
+  enum { BIG = 1 << 20 };
+  sk_tls_ctx_t **ctx = *state;
+  struct pair p;
+  char err[SK_ERR_LEN], end[8];
+  char *big = malloc(BIG), *got = malloc(BIG);
+  int small = 16 * 1024;
+  size_t sent = 0, have = 0;
+  int waits = 0;
+  assert_non_null(big);
+  assert_non_null(got);
+  for (size_t i = 0; i < BIG; i++)
+    big[i] = (char)(i * 7 + i / 251);
+  pair_open(&p, ctx[0], ctx[1]);
+  pair_handshake(&p);
+  setsockopt(p.fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  for (int i = 0; sent < BIG && i < 100000; i++) {
+    ssize_t n = sk_tls_write(err, p.c, big + sent, BIG - sent);
+    assert_true(n > 0 || n == SK_TLS_WANT_WRITE);
+    if (n > 0)
+      sent += (size_t)n;
+    else {
+      waits++;
+      have = drain(p.s, got, have, BIG);
+    }
+  }
+  assert_int_equal(sent, BIG);
+  assert_true(waits > 0); /* the socket did fill up */
+  int rc;
+  while ((rc = sk_tls_shutdown(err, p.c)) == SK_TLS_WANT_WRITE)
+    have = drain(p.s, got, have, BIG);
+  assert_int_equal(rc, 0);
+  have = drain(p.s, got, have, BIG);
+  assert_int_equal(have, BIG);
+  assert_memory_equal(got, big, BIG);
+  assert_int_equal(sk_tls_read(err, p.s, end, sizeof end), 0);
+  pair_close(&p);
+  free(big);
+  free(got);
+}
+
+/*
  * An idle client session (after its handshake and some data) holds at
  * most 48 KiB of heap: SSL_MODE_RELEASE_BUFFERS gave its record buffers
  * back. Measured here at about 20 KiB. Heap counters mean nothing under
@@ -401,6 +478,8 @@ int main(void) {
       cmocka_unit_test(test_tls_session_truncated),
       cmocka_unit_test(test_tls_session_plaintext_client),
       cmocka_unit_test(test_tls_session_no_sigpipe),
+      cmocka_unit_test(test_tls_session_large_write_in_order),
+      cmocka_unit_test(test_tls_session_read_takes_all_records),
       cmocka_unit_test(test_tls_idle_client_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL) +
