@@ -590,7 +590,8 @@ static int chat_client(const cli_t *c, int fd, const char *peer,
   if (rc == 0)
     rc = resume_watch(&j, &sigcont, err);
   if (rc == 0)
-    rc = sk_chat_client_run(&j.e, err, fd, t, STDIN_FILENO, STDOUT_FILENO);
+    rc = sk_chat_client_run(&j.e, err, fd, t, STDIN_FILENO, STDOUT_FILENO,
+                            c->wait_ms);
   close(fd);
   if (watching) /* initialised by resume_watch, even when it failed */
     uv_close((uv_handle_t *)&sigcont, NULL);

@@ -138,5 +138,20 @@ class WebSocketVersion(CliCase):
         self.assertIn(b" 101 ", self.handshake(wport, b"13"))
 
 
+class ChatClientHandshakeBound(CliCase):
+    """`sockit --chat --ssl -w 1` against a server that accepts and says
+    nothing: the relay client gives up the handshake after -w, the chat
+    client waited for ever (its relay had no timeout at all)."""
+
+    def test_w_bounds_the_chat_clients_handshake(self):
+        silent, port = self.server()
+        proc = self.spawn("--chat", "--ssl", "--insecure", "-w", "1",
+                          "127.0.0.1", port)
+        self.accept(silent)  # held open, never answered
+        self.assertEqual(proc.wait_exit(3 * TIMEOUT), 1, proc.describe())
+        self.assertIn(b"TLS handshake with 127.0.0.1:%d: no answer for "
+                      b"1000 ms\n" % port, bytes(proc.err.transcript))
+
+
 if __name__ == "__main__":
     unittest.main()
