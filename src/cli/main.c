@@ -275,6 +275,11 @@ static void tls_announce(const cli_t *c, sk_tls_ctx_t *ctx, int lfd) {
   fputc('\n', stderr);
 }
 
+/* A TLS client's handshake: -w, or the proxy handshake's default. */
+static int tls_handshake_ms(const cli_t *c) {
+  return c->wait_ms > 0 ? c->wait_ms : SK_PROXY_TIMEOUT_MS;
+}
+
 static int relay(const cli_t *c, int fd, const char *peer,
                  sk_tls_ctx_t *ctx) {
   char err[SK_ERR_LEN];
@@ -286,6 +291,8 @@ static int relay(const cli_t *c, int fd, const char *peer,
     return fail(SK_EXIT_ERROR, err);
   }
   o.tls = t;
+  if (t && !c->listen) /* a server that never answers cannot hang us */
+    o.handshake_timeout_ms = tls_handshake_ms(c);
   job_t j;
   int rc = job_open(&j, err, "relay");
   if (rc == 0)
@@ -591,7 +598,7 @@ static int chat_client(const cli_t *c, int fd, const char *peer,
     rc = resume_watch(&j, &sigcont, err);
   if (rc == 0)
     rc = sk_chat_client_run(&j.e, err, fd, t, STDIN_FILENO, STDOUT_FILENO,
-                            c->wait_ms);
+                            t ? tls_handshake_ms(c) : 0);
   close(fd);
   if (watching) /* initialised by resume_watch, even when it failed */
     uv_close((uv_handle_t *)&sigcont, NULL);

@@ -153,5 +153,26 @@ class ChatClientHandshakeBound(CliCase):
                       b"1000 ms\n" % port, bytes(proc.err.transcript))
 
 
+class TlsClientHandshakeDefaultBound(CliCase):
+    """`sockit --ssl host port` (no -w) against a server that accepts and
+    never answers waited for ever; a proxy's handshake has a 10 s bound
+    without -w, and so has a TLS client's now (the relay's and the chat
+    client's)."""
+
+    def check(self, *flags):
+        silent, port = self.server()
+        proc = self.spawn(*flags, "--ssl", "--insecure", "127.0.0.1", port)
+        self.accept(silent)  # held open, never answered
+        self.assertEqual(proc.wait_exit(10 + 3 * TIMEOUT), 1, proc.describe())
+        self.assertIn(b"TLS handshake with 127.0.0.1:%d: no answer for "
+                      b"10000 ms\n" % port, bytes(proc.err.transcript))
+
+    def test_relay_client(self):
+        self.check()
+
+    def test_chat_client(self):
+        self.check("--chat")
+
+
 if __name__ == "__main__":
     unittest.main()
