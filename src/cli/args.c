@@ -674,6 +674,10 @@ static int conflicts_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use %s with %s: logs are of relayed "
                             "bytes", c->output_path ? "-o" : "--hex-dump",
                        c->chat ? "--chat" : c->broker ? "--broker" : "-z");
+  if (c->output_path && c->hexdump_path &&
+      strcmp(c->output_path, c->hexdump_path) == 0)
+    return usage_error(err, "cannot write -o and --hex-dump to one file: %s",
+                       c->output_path);
   if (c->append_output && !c->output_path && !c->hexdump_path)
     return usage_error(err, "--append-output needs -o or --hex-dump");
   if (c->family == AF_INET && c->unix_sock)

@@ -174,5 +174,17 @@ class TlsClientHandshakeDefaultBound(CliCase):
         self.check("--chat")
 
 
+class LogsToOneFile(CliCase):
+    """`-o F --hex-dump F` wrote both logs into one file, interleaved."""
+
+    def test_same_file_is_a_usage_error(self):
+        path = os.path.join(self.tmpdir(), "wire.log")
+        rc, _, err = self.run_sockit("-o", path, "--hex-dump", path,
+                                     "127.0.0.1", "1")
+        self.assertEqual(rc, 2, err)
+        self.assertEqual(err, b"sockit: cannot write -o and --hex-dump to "
+                              b"one file: " + path.encode() + b"\n")
+
+
 if __name__ == "__main__":
     unittest.main()
