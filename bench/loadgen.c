@@ -6,12 +6,15 @@
  *
  *   loadgen fanout HOST PORT -n CLIENTS [-s SIZE] [-t SECS] [-W SECS]
  *           [--window DELIVERIES] [--batch LINES] [--gate N] [--pid SERVER]
- *           [--idle]
+ *           [--idle] [--rate MSGS]
  *       CLIENTS connections to a broker or chat server, all of them
  *       sending SIZE-byte lines in turn while fewer than DELIVERIES are
  *       owed; counts the lines delivered to all of them. --pid: the
  *       server's process, for its VmRSS, CPU and accepted descriptors.
  *       --idle: connect, measure the server's VmRSS, leave.
+ *       --rate MSGS: open loop, MSGS messages a second in all (one per
+ *       client in turn) while fewer than DELIVERIES are owed; sent_rate
+ *       below MSGS means the server could not take the offered rate.
  *   loadgen rr HOST PORT [-s SIZE] [-t SECS] [-c COUNT]
  *       one message, wait for its echo, again: round trips and latency.
  *   loadgen echo HOST PORT
@@ -232,6 +235,8 @@ typedef struct fanout {
   int n, size, ep;
   double secs, warmup, connect_timeout;
   long window;
+  double rate;           /* --rate: messages per second offered, or 0 */
+  double rate_t0;        /* when the paced sending began */
   int gate;              /* handshakes the server may be behind by */
   int batch;             /* messages a client writes at once, at most */
   long fd0;              /* the server's descriptors before we came */
@@ -375,6 +380,12 @@ static void fanout_send(fanout_t *f, int *rr) {
       if (room == 0 && owed > 0)
         return;
       int k = room > (uint64_t)f->batch ? f->batch : room ? (int)room : 1;
+      if (f->rate > 0) { /* open loop: what the clock allows, no more */
+        double due = (now() - f->rate_t0) * f->rate - (double)f->sent;
+        if (due < 1)
+          return;
+        k = 1;
+      }
       c->left = (uint32_t)(k * f->size);
       f->sent += (uint64_t)k;
       budget -= k;
@@ -439,7 +450,8 @@ static int fanout_main(fanout_t *f) {
   f->dropped = 0;
   int rr = 0;
   double start = now(), w0 = start + f->warmup, w1 = w0 + f->secs;
-  uint64_t d0 = 0, s0 = 0;
+  f->rate_t0 = start;
+  uint64_t d0 = 0, s0 = 0, b0 = 0;
   double cpu0 = -1, cpu1 = -1, me0 = 0, progress = start;
   uint64_t last_delivered = 0;
   bool in_window = false;
@@ -451,6 +463,7 @@ static int fanout_main(fanout_t *f) {
       in_window = true;
       d0 = f->delivered;
       s0 = f->sent;
+      b0 = f->rbytes;
       cpu0 = f->pid > 0 ? proc_cpu(f->pid) : -1;
       me0 = self_cpu();
       w0 = t;
@@ -468,7 +481,7 @@ static int fanout_main(fanout_t *f) {
     }
   }
   double w_end = now();
-  uint64_t d1 = f->delivered, s1 = f->sent;
+  uint64_t d1 = f->delivered, s1 = f->sent, b1 = f->rbytes;
   if (f->pid > 0)
     cpu1 = proc_cpu(f->pid);
   /* Drain what is still owed, for the loss count. */
@@ -489,6 +502,8 @@ static int fanout_main(fanout_t *f) {
          secs > 0 ? (double)(s1 - s0) / secs : 0.0,
          (unsigned long long)(owed > f->delivered ? owed - f->delivered : 0),
          f->dropped, f->pid > 0 ? proc_rss_kb(f->pid) : -1L);
+  if (d1 > d0)
+    printf(" bytes_per_delivery=%.1f", (double)(b1 - b0) / (double)(d1 - d0));
   if (cpu0 >= 0 && cpu1 >= 0 && secs > 0)
     printf(" server_cpu=%.3f", (cpu1 - cpu0) / secs);
   if (secs > 0)
@@ -504,6 +519,7 @@ static int cmd_fanout(int argc, char **argv) {
                                      {"gate", required_argument, 0, 'g'},
                                      {"batch", required_argument, 0, 'b'},
                                      {"also", required_argument, 0, 'a'},
+                                     {"rate", required_argument, 0, 'r'},
                                      {0, 0, 0, 0}};
   const char *also[3];
   int n_also = 0;
@@ -522,6 +538,7 @@ static int cmd_fanout(int argc, char **argv) {
     case 'i': f.idle = true; break;
     case 'g': f.gate = atoi(optarg); break;
     case 'b': f.batch = atoi(optarg); break;
+    case 'r': f.rate = atof(optarg); break;
     case 'a':
       if (n_also == 3)
         die("fanout: --also at most 3 times");

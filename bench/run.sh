@@ -46,7 +46,8 @@ if [ $QUICK = 1 ]; then
   FAN_CLIENTS=(10)
   FAN_TIME=(-t 0.5 -W 0.2)
   CONN_SECS=0.5
-  FED_CLIENTS=30 FED_TIME=(-t 2 -W 0.2) FED_LAT_AFTER=0.3 FED_PROBES=100
+  FED_CLIENTS=30 FED_TIME=(-t 2 -W 0.2) FED_LAT_TIME=(-t 3 -W 0.2)
+  FED_LAT_AFTER=0.3 FED_PROBES=20
   LIMIT=10              # seconds before a silent tool counts as broken
 else
   LIMIT=60
@@ -55,7 +56,8 @@ else
   FAN_CLIENTS=(10 100 1000 5000 10000)
   FAN_TIME=(-t 3 -W 1)
   CONN_SECS=3
-  FED_CLIENTS=9000 FED_TIME=(-t 6 -W 1) FED_LAT_AFTER=3 FED_PROBES=400
+  FED_CLIENTS=9000 FED_TIME=(-t 6 -W 1) FED_LAT_TIME=(-t 10 -W 1)
+  FED_LAT_AFTER=3 FED_PROBES=100
 fi
 # shellcheck disable=SC2206
 [ -n "$CLIENTS" ] && FAN_CLIENTS=($CLIENTS)
@@ -629,51 +631,78 @@ scenario_joinstorm() {
 
 # ==== 5c. Federation: three chat servers through Redis vs one ====
 # FED_CLIENTS clients all in #lobby, dealt over three servers federated
-# through one redis-server (no persistence), then all on one server:
-# deliveries/s end to end (loadgen fanout), and meanwhile a client on A
-# says probes that clients on B and C time (loadgen lat); Redis's CPU.
+# through one redis-server (no persistence), then all on one server.
+# Saturated: every client sends while FED_SAT_MSGS lines are owed to
+# each (loadgen fanout --window), deliveries/s end to end and Redis's
+# CPU. Then latency at a stated offered rate below saturation (a
+# saturated queue has an unbounded p99 by construction): FED_RATE lines
+# a second from all the clients (loadgen fanout --rate, open loop) and
+# a client on A saying FED_PROBE_RATE probes a second that clients on B
+# and C time (loadgen lat); on one server, to two other clients of it.
+FED_SAT_MSGS=1000 # 75 KB a client: well under a queue's congestion mark
+FED_RATE=100      # lines/s: 100 x 9,000 = 0.9 M deliveries/s
+FED_PROBE_RATE=20 # lines/s more, each to every client too
 
-fed_one() {
-  local shape=$1 rep=$2 rport pids=() ports=() rpid line lat r0 r1 n
+# Starts redis-server and the servers of a shape (FED_RPID, FED_PIDS,
+# FED_PORTS); 1 when one did not start (then stopped, and said).
+fed_up() {
+  local shape=$1 n
+  FED_PIDS=() FED_PORTS=()
   next_port
-  rport=$P
-  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
-    >/dev/null 2>&1 &
-  rpid=$!
-  PIDS+=("$rpid")
-  wait_port "$rport" tcp "$rpid" || { fail "federate: redis-server did not start"; return; }
+  FED_RPORT=$P
+  redis-server --port "$FED_RPORT" --bind 127.0.0.1 --save "" \
+    --appendonly no >/dev/null 2>&1 &
+  FED_RPID=$!
+  PIDS+=("$FED_RPID")
+  wait_port "$FED_RPORT" tcp "$FED_RPID" || { fail "federate: redis-server did not start"; return 1; }
   for n in a b c; do
     [ "$shape" = one ] && [ $n != a ] && break
     next_port
     local fl=()
-    [ "$shape" = three ] && fl=(--federate "redis://127.0.0.1:$rport" --federate-name "$n")
+    [ "$shape" = three ] && fl=(--federate "redis://127.0.0.1:$FED_RPORT" --federate-name "$n")
     "$SOCKIT" --chat "${fl[@]}" -l 127.0.0.1 "$P" </dev/null >/dev/null 2>>"$WORK/fed.err" &
-    pids+=($!)
+    FED_PIDS+=($!)
     PIDS+=($!)
-    ports+=("$P")
-    wait_port "$P" tcp "$!" || { fail "federate $shape: sockit did not listen: $(head -c 200 "$WORK/fed.err")"; stop "${pids[@]}" "$rpid"; return; }
+    FED_PORTS+=("$P")
+    wait_port "$P" tcp "$!" || { fail "federate $shape: sockit did not listen: $(head -c 200 "$WORK/fed.err")"; stop "${FED_PIDS[@]}" "$FED_RPID"; return 1; }
   done
   sleep 0.5 # the servers join Redis (a few ms; no event to wait on here)
-  local also=() lp=("${ports[@]}")
-  [ "$shape" = three ] && also=(--also "${ports[1]}" --also "${ports[2]}")
-  [ "$shape" = one ] && lp=("${ports[0]}" "${ports[0]}" "${ports[0]}")
-  r0=$(proc_cpu "$rpid")
-  "$LG" fanout 127.0.0.1 "${ports[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
-    "${FED_TIME[@]}" >"$WORK/fed.fan" 2>>"$WORK/fed.err" &
+}
+
+# Each phase on fresh servers: what a saturated run left queued (in
+# Redis's buffers for a subscriber behind) must not reach the next.
+fed_one() {
+  local shape=$1 rep=$2 line lat r0 r1
+  fed_up "$shape" || return
+  local also=() window=$((FED_CLIENTS * FED_SAT_MSGS))
+  [ "$shape" = three ] && also=(--also "${FED_PORTS[1]}" --also "${FED_PORTS[2]}")
+  r0=$(proc_cpu "$FED_RPID")
+  "$LG" fanout 127.0.0.1 "${FED_PORTS[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
+    "${FED_TIME[@]}" --window "$window" >"$WORK/fed.fan" 2>>"$WORK/fed.err" &
   local fpid=$! t0 t1
   t0=$(date +%s.%N)
   wait $fpid
-  r1=$(proc_cpu "$rpid")
+  r1=$(proc_cpu "$FED_RPID")
   t1=$(date +%s.%N)
   line=$(cat "$WORK/fed.fan")
-  # Latency under a paced load: a saturated room measures its queues.
-  "$LG" fanout 127.0.0.1 "${ports[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
-    "${FED_TIME[@]}" --window $((FED_CLIENTS * 10)) >/dev/null 2>>"$WORK/fed.err" &
-  fpid=$!
-  sleep "$FED_LAT_AFTER"
-  lat=$(timeout -k 2 $LIMIT "$LG" lat 127.0.0.1 "${lp[@]}" -c "$FED_PROBES" -r 200 2>>"$WORK/fed.err")
-  wait $fpid
-  stop "${pids[@]}" "$rpid"
+  stop "${FED_PIDS[@]}" "$FED_RPID"
+  # Latency at the offered rate; the window only bounds a run that
+  # cannot keep up (then sent_rate says so).
+  local paced="" lp
+  if fed_up "$shape"; then
+    lp=("${FED_PORTS[@]}")
+    [ "$shape" = one ] && lp=("${FED_PORTS[0]}" "${FED_PORTS[0]}" "${FED_PORTS[0]}")
+    [ "$shape" = three ] && also=(--also "${FED_PORTS[1]}" --also "${FED_PORTS[2]}")
+    "$LG" fanout 127.0.0.1 "${FED_PORTS[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
+      "${FED_LAT_TIME[@]}" --rate "$FED_RATE" --window "$window" \
+      >"$WORK/fed.paced" 2>>"$WORK/fed.err" &
+    fpid=$!
+    sleep "$FED_LAT_AFTER"
+    lat=$(timeout -k 2 $LIMIT "$LG" lat 127.0.0.1 "${lp[@]}" -c "$FED_PROBES" -r "$FED_PROBE_RATE" 2>>"$WORK/fed.err")
+    wait $fpid
+    paced=$(cat "$WORK/fed.paced")
+    stop "${FED_PIDS[@]}" "$FED_RPID"
+  fi
   local tool=sockit-chat-$shape
   if [ "$(kv status "$line")" = ok ] && [ "$(kv end "$line")" = ok ]; then
     rec federate "$FED_CLIENTS" "$tool" rate "$(kv rate "$line")"
@@ -682,13 +711,16 @@ fed_one() {
   else
     fail "federate $shape $FED_CLIENTS: $line $(head -c 200 "$WORK/fed.err")"
   fi
-  if [ "$(kv status "$lat")" = ok ]; then
+  if [ "$(kv status "$lat")" = ok ] && [ "$(kv status "$paced")" = ok ]; then
     rec federate "$FED_CLIENTS" "$tool" p50_ms "$(kv p50_ms "$lat")"
     rec federate "$FED_CLIENTS" "$tool" p99_ms "$(kv p99_ms "$lat")"
+    rec federate "$FED_CLIENTS" "$tool" offered "$((FED_RATE + FED_PROBE_RATE))"
+    rec federate "$FED_CLIENTS" "$tool" paced_sent "$(kv sent_rate "$paced")"
+    rec federate "$FED_CLIENTS" "$tool" paced_rate "$(kv rate "$paced")"
   else
-    fail "federate $shape latency: ${lat:-no answer}"
+    fail "federate $shape latency: ${lat:-no answer}; paced load: ${paced:-no answer}"
   fi
-  say "  federate $shape $FED_CLIENTS #$rep: $(kv rate "$line") deliveries/s; latency p50 $(kv p50_ms "$lat") ms p99 $(kv p99_ms "$lat") ms; redis cpu $(awk -v a="$r0" -v b="$r1" 'BEGIN {print b - a}') s"
+  say "  federate $shape $FED_CLIENTS #$rep: saturated $(kv rate "$line") deliveries/s, redis cpu $(awk -v a="$r0" -v b="$r1" 'BEGIN {print b - a}') s; at $FED_RATE+$FED_PROBE_RATE lines/s offered ($(kv sent_rate "$paced") sent, $(kv rate "$paced") deliveries/s): p50 $(kv p50_ms "$lat") ms p99 $(kv p99_ms "$lat") ms"
 }
 
 scenario_federate() {

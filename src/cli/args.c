@@ -57,7 +57,8 @@ const char cli_usage[] =
     "                     (0..1000, default 0)\n"
     "  --federate redis://[:PASS@]HOST:PORT[/DB]  chat: one chat across\n"
     "                     servers through Redis (--federate-name NAME,\n"
-    "                     --federate-ttl SECS: default host:port, 10)\n"
+    "                     --federate-ttl SECS: default host:port, 10);\n"
+    "                     rediss://...[?cacert=FILE|?pin=sha256:HEX]: TLS\n"
     "  --web PORT         chat: also serve the room to browsers on PORT\n"
     "                     (https and wss with --ssl, same certificate)\n"
     "  --progress         bytes and rate on stderr once a second\n"
@@ -88,6 +89,10 @@ const char cli_usage[] =
     "  -c, --sh-exec CMD  the same with /bin/sh -c CMD\n"
     "  --to ADDR          -l: forward each client to host:port, [v6]:port,\n"
     "                     unix:/path or unix:@name (-w: connect timeout)\n"
+    "  --to-ssl           TLS to the --to target, verified (system CAs +\n"
+    "                     the --to host); the --ssl-* options are then the\n"
+    "                     target's (with --ssl too: --ssl-pin, --insecure,\n"
+    "                     --ssl-servername; the rest are the listener's)\n"
     "  -o, --output FILE  log every byte sent and received to FILE\n"
     "  --hex-dump FILE    the same as a hex dump\n"
     "  --append-output    append to the logs instead of truncating\n"
@@ -130,6 +135,7 @@ enum {
   OPT_EXEC,
   OPT_SH_EXEC,
   OPT_TO,
+  OPT_TO_SSL,
   OPT_APPEND_OUTPUT,
   OPT_HEX_DUMP,
   OPT_FEDERATE,
@@ -185,6 +191,7 @@ static const struct option long_options[] = {
     {"exec", required_argument, NULL, OPT_EXEC},
     {"sh-exec", required_argument, NULL, OPT_SH_EXEC},
     {"to", required_argument, NULL, OPT_TO},
+    {"to-ssl", no_argument, NULL, OPT_TO_SSL},
     {"output", required_argument, NULL, 'o'},
     {"append-output", no_argument, NULL, OPT_APPEND_OUTPUT},
     {"hex-dump", required_argument, NULL, OPT_HEX_DUMP},
@@ -468,6 +475,7 @@ static int option_apply(cli_t *c, int opt, const char *arg, char *err) {
   case OPT_EXEC:
   case OPT_SH_EXEC: return exec_option_apply(c, opt, arg, err);
   case OPT_TO: c->to_text = arg; break;
+  case OPT_TO_SSL: c->to_ssl = true; break;
   case 'o': c->output_path = arg; break;
   case OPT_HEX_DUMP: c->hexdump_path = arg; break;
   case OPT_APPEND_OUTPUT: c->append_output = true; break;
@@ -533,18 +541,59 @@ static int ssl_mode_check(const cli_t *c, char *err) {
     return usage_error(err, "cannot use --ssl with %s: TLS needs a stream "
                             "connection",
                        c->udp ? "-u (DTLS is not supported)" : "-z");
-  if (c->exec_text || c->to_text)
-    return usage_error(err, "cannot use --ssl with %s: TLS for exec and "
-                            "forwarding (termination, --to-ssl) is not "
-                            "built yet",
-                       c->to_text ? "--to" : c->exec_flag);
+  return 0;
+}
+
+/* --to-ssl: TLS to the forwarding target. Alone, every --ssl-* option
+ * is the target's (a client's). With --ssl (re-encryption) each option
+ * must belong to one side: the listener keeps --ssl-cert/--ssl-key and
+ * --ssl-verify-client with its --ssl-trustfile, the target gets
+ * --ssl-pin, --insecure and --ssl-servername; --ssl-alpn, which either
+ * could mean, is refused. */
+static int to_ssl_check(const cli_t *c, char *err) {
+  if (!c->to_text)
+    return usage_error(err, "--to-ssl needs --to: it is TLS to the "
+                            "forwarding target");
+  if (c->udp)
+    return usage_error(err, "cannot use --to-ssl with -u (DTLS is not "
+                            "supported): TLS needs a stream connection");
+  if (c->ssl && ssl_mode_check(c, err) < 0)
+    return -1;
+  if (c->ssl_pin && (c->insecure || (c->ssl_trustfile && !c->ssl)))
+    return usage_error(err, "cannot use --ssl-pin with %s: the pin alone "
+                            "decides which certificate is accepted",
+                       c->insecure ? "--insecure" : "--ssl-trustfile");
+  if (c->ssl_key && !c->ssl_cert)
+    return usage_error(err, "--ssl-key needs --ssl-cert");
+  if (!c->ssl)
+    return c->ssl_verify_client
+               ? usage_error(err, "--ssl-verify-client needs --ssl: with "
+                                  "--to-ssl alone the listener speaks "
+                                  "plaintext")
+               : 0;
+  if (c->ssl_alpn)
+    return usage_error(err, "cannot use --ssl-alpn with both --ssl and "
+                            "--to-ssl: it would not say which side's "
+                            "protocols it lists");
+  if (c->ssl_verify_client != !!c->ssl_trustfile)
+    return usage_error(err, c->ssl_verify_client
+                                ? "--ssl-verify-client needs --ssl-trustfile "
+                                  "CA: the CAs client certificates come from"
+                                : "--ssl-trustfile with --ssl and --to-ssl is "
+                                  "the listener's (client CAs): it needs "
+                                  "--ssl-verify-client; pin the target with "
+                                  "--ssl-pin");
   return 0;
 }
 
 /* --ssl's options: each needs --ssl, and each belongs to one side. */
 static int ssl_conflicts_check(const cli_t *c, char *err) {
+  if (c->to_ssl)
+    return to_ssl_check(c, err);
   if (!c->ssl)
-    return c->ssl_flag ? usage_error(err, "%s needs --ssl", c->ssl_flag) : 0;
+    return c->ssl_flag ? usage_error(err, "%s needs --ssl%s", c->ssl_flag,
+                                     c->to_text ? " or --to-ssl" : "")
+                       : 0;
   if (ssl_mode_check(c, err) < 0)
     return -1;
   if (c->ssl_pin && (c->insecure || c->ssl_trustfile))
@@ -729,6 +778,16 @@ static int conflicts_check(const cli_t *c, char *err) {
   if (ssl_conflicts_check(c, err) < 0)
     return -1;
   return mcast_conflicts_check(c, err);
+}
+
+/* --to-ssl to a Unix socket: no host name to check, as for a client. */
+static int to_ssl_target_check(const cli_t *c, char *err) {
+  if (c->to_ssl && c->to.kind == SK_ADDR_UNIX &&
+      !(c->ssl_servername || c->ssl_pin || c->insecure))
+    return usage_error(err, "--to-ssl to a Unix socket needs "
+                            "--ssl-servername NAME, --ssl-pin or --insecure: "
+                            "a path is no name a certificate holds");
+  return 0;
 }
 
 /* Conflicts that depend on the target (unix:PATH sets -U). */
@@ -1002,7 +1061,8 @@ int cli_parse(cli_t *c, int argc, char **argv, char *err) {
   if (conflicts_check(c, err) < 0 ||
       target_parse(c, argc - optind, argv + optind, err) < 0 ||
       target_conflicts_check(c, err) < 0 || proxy_setup(c, err) < 0 ||
-      to_parse(c, err) < 0 || exec_setup(c, err) < 0)
+      to_parse(c, err) < 0 || to_ssl_target_check(c, err) < 0 ||
+      exec_setup(c, err) < 0)
     return -1;
   return CLI_RUN;
 }

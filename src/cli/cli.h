@@ -69,6 +69,7 @@ typedef struct cli {
   /* --to ADDR: forward every client to ADDR */
   const char *to_text;
   sk_addr_t to;
+  bool to_ssl; /* --to-ssl: TLS to the target (a client's, verified) */
   /* -o / --hex-dump: logs of every byte relayed */
   const char *output_path;   /* -o / --output */
   const char *hexdump_path;  /* --hex-dump */

@@ -206,25 +206,62 @@ static void peer_name(int fd, char *name, size_t n) {
 /* ---- TLS: one context per run, one session per connection ---- */
 
 /* --ssl's context for this side; NULL without --ssl. A file or key the
- * library refuses is a usage error, found before any connection. */
+ * library refuses is a usage error, found before any connection. With
+ * --to-ssl too (re-encryption), the listener has only its own options:
+ * --ssl-cert/--ssl-key, --ssl-verify-client and its --ssl-trustfile
+ * (args.c refuses what would be ambiguous). */
 static int tls_setup(const cli_t *c, sk_tls_ctx_t **ctx, char *err) {
   sk_tls_opts_t o = {
       .role = c->listen ? SK_TLS_SERVER : SK_TLS_CLIENT,
       .trustfile = c->ssl_trustfile,
-      .pin = c->ssl_pin,
-      .insecure = c->insecure,
       .cert = c->ssl_cert,
       .key = c->ssl_key,
       .alpn = c->ssl_alpn,
-      .servername = c->ssl_servername,
       .verify_client = c->ssl_verify_client,
   };
+  if (!c->to_ssl) {
+    o.pin = c->ssl_pin;
+    o.insecure = c->insecure;
+    o.servername = c->ssl_servername;
+  }
   if (c->listen && c->addr.kind == SK_ADDR_INET)
     o.ephemeral_host = c->addr.host;
   *ctx = NULL;
   if (!c->ssl)
     return 0;
   return sk_tls_ctx_new(err, ctx, &o);
+}
+
+/* --to-ssl: the context for every connection to the target, a client's,
+ * verified by default against the system store (and --ssl-trustfile)
+ * and the --to host. Without --ssl every --ssl-* option is the
+ * target's; with it, only --ssl-pin, --insecure and --ssl-servername. */
+static int tls_to_setup(const cli_t *c, sk_tls_ctx_t **ctx, char *err) {
+  sk_tls_opts_t o = {
+      .role = SK_TLS_CLIENT,
+      .pin = c->ssl_pin,
+      .insecure = c->insecure,
+      .servername = c->ssl_servername,
+  };
+  if (!c->ssl) {
+    o.trustfile = c->ssl_trustfile;
+    o.cert = c->ssl_cert;
+    o.key = c->ssl_key;
+    o.alpn = c->ssl_alpn;
+  }
+  *ctx = NULL;
+  if (!c->to_ssl)
+    return 0;
+  return sk_tls_ctx_new(err, ctx, &o);
+}
+
+/* --insecure: said every run, naming whose certificate goes unchecked. */
+static void tls_insecure_warn(sk_tls_ctx_t *ctx, const char *whose) {
+  if (ctx && sk_tls_ctx_insecure(ctx))
+    fprintf(stderr, "sockit: warning: --insecure: the certificate of %s "
+                    "is not verified; anyone on the path can read and "
+                    "change the data\n",
+            whose);
 }
 
 /* A session on fd for the relay; the client names the host it checks.
@@ -237,11 +274,8 @@ static int tls_session(const cli_t *c, sk_tls_ctx_t *ctx, int fd,
   const char *host = c->listen || c->addr.kind != SK_ADDR_INET
                          ? NULL
                          : c->addr.host;
-  if (sk_tls_ctx_insecure(ctx)) /* every time: it must not go unnoticed */
-    fprintf(stderr, "sockit: warning: --insecure: the certificate of %s "
-                    "is not verified; anyone on the path can read and "
-                    "change the data\n",
-            peer[0] ? peer : c->addr.host);
+  /* every time: it must not go unnoticed */
+  tls_insecure_warn(ctx, peer[0] ? peer : c->addr.host);
   return sk_tls_new(err, t, ctx, fd, host, peer[0] ? peer : NULL) < 0 ? -1
                                                                       : 0;
 }
@@ -444,11 +478,17 @@ static int serve_exit(const job_t *j, int rc, const char *err, bool failed) {
   return code == SK_EXIT_OK && failed ? SK_EXIT_ERROR : code;
 }
 
-/* lfd listening, or fd (>= 0, lfd -1) connected: exec or forwarding. */
-static int serve(const cli_t *c, int lfd, int fd) {
+/* lfd listening, or fd (>= 0, lfd -1) connected: exec or forwarding;
+ * ctx: --ssl's on the client socket (or the connected one), to_ctx:
+ * --to-ssl's. */
+static int serve(const cli_t *c, int lfd, int fd, sk_tls_ctx_t *ctx,
+                 sk_tls_ctx_t *to_ctx) {
   char err[SK_ERR_LEN];
   bool failed = false;
   sk_serve_opts_t o = serve_opts(c);
+  o.tls = ctx;
+  o.tls_host = lfd < 0 && c->addr.kind == SK_ADDR_INET ? c->addr.host : NULL;
+  o.to_tls = to_ctx;
   job_t j;
   raise_nofile_limit();
   int rc = job_open(&j, err, c->exec_text ? "exec" : "forward");
@@ -517,7 +557,8 @@ static void listener_close(const cli_t *c, int lfd) {
     unlink(c->addr.path); /* ours: leave no socket file behind */
 }
 
-static int listen_and_serve(const cli_t *c, sk_tls_ctx_t *ctx) {
+static int listen_and_serve(const cli_t *c, sk_tls_ctx_t *ctx,
+                            sk_tls_ctx_t *to_ctx) {
   char err[SK_ERR_LEN];
   sk_sock_opts_t o = {.family = c->family, .mcast = &c->mcast};
   int rc, lfd = sk_socket_open(err, &c->addr, socktype(c), SK_SOCK_LISTEN, &o);
@@ -526,7 +567,8 @@ static int listen_and_serve(const cli_t *c, sk_tls_ctx_t *ctx) {
   notice_listening(c, lfd);
   tls_announce(c, ctx, lfd);
   if (c->exec_text || c->to_text) {
-    rc = serve(c, lfd, -1);
+    tls_insecure_warn(to_ctx, c->to_text); /* once: one target */
+    rc = serve(c, lfd, -1, ctx, to_ctx);
   } else if (c->udp) {
     rc = relay(c, dup(lfd), NULL, NULL);
   } else if (c->keep || c->chat || c->broker) {
@@ -624,7 +666,8 @@ static int connect_and_relay(const cli_t *c, sk_tls_ctx_t *ctx) {
   peer_name(fd, peer, sizeof peer);
   notice_connected(c, fd, c->addr.port);
   if (c->exec_text) {
-    int rc = serve(c, -1, fd);
+    tls_insecure_warn(ctx, peer[0] ? peer : c->addr.host);
+    int rc = serve(c, -1, fd, ctx, NULL);
     close(fd);
     return rc;
   }
@@ -667,10 +710,14 @@ int main(int argc, char **argv) {
     return fail(SK_EXIT_ERROR, err);
   if (c.scan)
     return scan(&c);
-  sk_tls_ctx_t *ctx;
-  if (tls_setup(&c, &ctx, err) < 0)
+  sk_tls_ctx_t *ctx, *to_ctx = NULL;
+  if (tls_setup(&c, &ctx, err) < 0 || tls_to_setup(&c, &to_ctx, err) < 0) {
+    sk_tls_ctx_free(ctx);
     return fail(SK_EXIT_USAGE, err);
-  int rc = c.listen ? listen_and_serve(&c, ctx) : connect_and_relay(&c, ctx);
+  }
+  int rc = c.listen ? listen_and_serve(&c, ctx, to_ctx)
+                    : connect_and_relay(&c, ctx);
   sk_tls_ctx_free(ctx);
+  sk_tls_ctx_free(to_ctx);
   return rc;
 }

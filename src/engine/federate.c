@@ -15,16 +15,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "federate.h"
+#include "relay.h"
+#include "sockit/addr.h"
 #include "sockit/error.h"
+#include "sockit/tls.h"
 
 #define FED_PREFIX "sockit:"
 #define FED_SERVER_CHAN FED_PREFIX "server"
@@ -34,13 +41,15 @@
 #define FED_BACKOFF_MAX 5000
 #define FED_IDS 256     /* default names reserved per INCRBY */
 #define FED_STOP_MS 500 /* a stopping server waits this for Redis */
-/* Not ready this long after connecting: given up and retried. Also how
- * a refused connection is seen at all: hiredis's libuv adapter ignores
- * a poll error, so a refused connect would otherwise wait forever. */
+/* Not ready this long after connecting: given up and retried (a Redis
+ * that accepts and never answers, or a connect nobody refuses). */
 #define FED_CONNECT_MS 1000
 /* Bytes waiting to be written to Redis, at most: a Redis that stopped
  * reading (frozen, or far behind) is an outage, not a growing buffer. */
 #define FED_OBUF_MAX (16u << 20)
+/* hiredis reads from Redis this many times (of 16 KiB) in one loop turn
+ * at most, while more is waiting: 256 KiB, about 1,400 chat lines. */
+#define FED_READ_TURNS 16
 
 /* Claims keys 1..n for ARGV[1] unless another server holds one. */
 #define CLAIM_LUA                                                              \
@@ -79,8 +88,12 @@ typedef struct fed_claim {
 
 struct sk__fed {
   sk__hub_t *h;
-  char host[256], pass[256];
+  sk__fed_url_t url;
+  char *host, *pass; /* url's */
   int port, db;
+  sk_tls_ctx_t *tls_ctx;      /* rediss:// */
+  struct fed_tunnel *tunnels; /* rediss://: one per connection to Redis */
+  char tls_err[SK_ERR_LEN];   /* why the last tunnel failed, or "" */
   char name[SK_HUB_FED_NAME_MAX + 1];
   uint64_t epoch, seq, ttl_ms, backoff;
   redisAsyncContext *cmd, *sub;
@@ -102,6 +115,13 @@ struct sk__fed {
 static void fed_connect(sk__fed_t *f);
 static void fed_down(sk__fed_t *f, const char *why);
 
+/* Stopping, and both connections are gone: the loop may end. */
+static void fed_stopped(sk__fed_t *f) {
+  if (f->cmd || f->sub || uv_is_closing((uv_handle_t *)&f->stop))
+    return;
+  uv_close((uv_handle_t *)&f->stop, NULL);
+}
+
 /* The one place that knows where the hub keeps its loop. */
 static uv_loop_t *fed_loop(sk__hub_t *h) {
   return h->loop;
@@ -118,54 +138,103 @@ bool sk__fed_on(const sk__hub_t *h) {
 
 /* ---- the URL ---- */
 
+static int fed_tls_ctx(char *err, const sk__fed_url_t *u, sk_tls_ctx_t **out) {
+  sk_tls_opts_t o = {.role = SK_TLS_CLIENT,
+                     .trustfile = u->cacert[0] ? u->cacert : NULL,
+                     .pin = u->pin[0] ? u->pin : NULL};
+  return sk_tls_ctx_new(err, out, &o);
+}
+
 int sk_hub_federate_check(char *err, const char *url) {
-  char host[256], pass[256];
-  int port, db;
-  return sk__fed_url_parse(err, url, host, pass, &port, &db);
+  sk__fed_url_t u;
+  sk_tls_ctx_t *ctx = NULL;
+  char why[SK_ERR_LEN];
+  if (sk__fed_url_parse(err, url, &u) < 0)
+    return -EINVAL;
+  if (!u.tls)
+    return 0;
+  if (fed_tls_ctx(why, &u, &ctx) < 0) { /* a missing CA file, a bad pin */
+    snprintf(err, SK_ERR_LEN, "--federate: %.240s", why);
+    return -EINVAL;
+  }
+  sk_tls_ctx_free(ctx);
+  return 0;
 }
 
 static int url_error(char *err, const char *url, const char *why) {
   (void)url; /* never quoted: it may hold a password */
   snprintf(err, SK_ERR_LEN,
-           "--federate: %.60s; expected redis://[:PASSWORD@]HOST:PORT[/DB]",
+           "--federate: %.60s; expected redis[s]://[:PASSWORD@]HOST:PORT[/DB]"
+           "[?cacert=FILE|?pin=sha256:HEX]",
            why);
   return -EINVAL;
 }
 
-int sk__fed_url_parse(char *err, const char *url, char host[256],
-                      char pass[256], int *port, int *db) {
-  const char *p = url, *at, *colon, *slash;
-  char *end;
-  if (strncmp(p, "rediss://", 9) == 0)
-    return url_error(err, url, "TLS for Redis is not built yet");
-  if (strncmp(p, "redis://", 8) != 0)
-    return url_error(err, url, "not a redis:// URL");
-  p += 8;
-  pass[0] = '\0';
+/* "cacert=FILE&pin=..." of a rediss:// URL into u. */
+static int url_query(char *err, const char *url, char *q, sk__fed_url_t *u) {
+  char *save = NULL;
+  for (char *kv = strtok_r(q, "&", &save); kv;
+       kv = strtok_r(NULL, "&", &save)) {
+    char *v = strchr(kv, '=');
+    if (!v || !v[1])
+      return url_error(err, url, "a query part is not NAME=VALUE");
+    *v++ = '\0';
+    if (strcmp(kv, "cacert") == 0 && strlen(v) < sizeof u->cacert)
+      memcpy(u->cacert, v, strlen(v) + 1);
+    else if (strcmp(kv, "pin") == 0 && strlen(v) < sizeof u->pin)
+      memcpy(u->pin, v, strlen(v) + 1);
+    else
+      return url_error(err, url, "the query takes cacert=FILE or pin=PIN");
+  }
+  if (!u->tls && (u->cacert[0] || u->pin[0]))
+    return url_error(err, url, "cacert and pin need rediss://");
+  if (u->cacert[0] && u->pin[0])
+    return url_error(err, url, "cacert and pin exclude each other");
+  return 0;
+}
+
+int sk__fed_url_parse(char *err, const char *url, sk__fed_url_t *u) {
+  char buf[2048], *p = buf, *at, *colon, *slash, *q, *end;
+  memset(u, 0, sizeof *u);
+  if (strlen(url) >= sizeof buf)
+    return url_error(err, url, "too long");
+  memcpy(buf, url, strlen(url) + 1);
+  if (strncmp(p, "rediss://", 9) == 0) {
+    u->tls = true;
+    p += 9;
+  } else if (strncmp(p, "redis://", 8) == 0) {
+    p += 8;
+  } else {
+    return url_error(err, url, "not a redis:// or rediss:// URL");
+  }
   if ((at = strrchr(p, '@')) != NULL) {
-    if (*p != ':' || (size_t)(at - p - 1) >= 256)
+    if (*p != ':' || (size_t)(at - p - 1) >= sizeof u->pass)
       return url_error(err, url, "bad password part");
-    memcpy(pass, p + 1, (size_t)(at - p - 1));
-    pass[at - p - 1] = '\0';
+    memcpy(u->pass, p + 1, (size_t)(at - p - 1));
+    u->pass[at - p - 1] = '\0';
     p = at + 1;
+  }
+  if ((q = strchr(p, '?')) != NULL) {
+    *q++ = '\0';
+    if (url_query(err, url, q, u) < 0)
+      return -EINVAL;
   }
   slash = strchr(p, '/');
   colon = memrchr(p, ':', slash ? (size_t)(slash - p) : strlen(p));
-  if (!colon || colon == p || (size_t)(colon - p) >= 256)
+  if (!colon || colon == p || (size_t)(colon - p) >= sizeof u->host)
     return url_error(err, url, "no HOST:PORT");
-  memcpy(host, p, (size_t)(colon - p));
-  host[colon - p] = '\0';
+  memcpy(u->host, p, (size_t)(colon - p));
+  u->host[colon - p] = '\0';
   long v = strtol(colon + 1, &end, 10);
   if (end == colon + 1 || v < 1 || v > 65535 || (*end && *end != '/'))
     return url_error(err, url, "port is not 1 to 65535");
-  *port = (int)v;
-  *db = 0;
+  u->port = (int)v;
   if (*end == '/' && end[1]) {
     const char *d = end + 1;
     v = strtol(d, &end, 10);
     if (end == d || *end || v < 0 || v > 15)
       return url_error(err, url, "DB is not 0 to 15");
-    *db = (int)v;
+    u->db = (int)v;
   }
   return 0;
 }
@@ -849,8 +918,12 @@ static void fed_down(sk__fed_t *f, const char *why) {
     redisAsyncFree(cmd);
   if (sub)
     redisAsyncFree(sub);
-  if (f->stopping)
+  if (f->stopping) {
+    fed_stopped(f);
     return;
+  }
+  if (f->tls_err[0]) /* the tunnel knows better than hiredis */
+    why = f->tls_err;
   if (!f->down_told) {
     f->down_told = true;
     sk__hub_notice(f->h,
@@ -866,6 +939,7 @@ static void fed_down(sk__fed_t *f, const char *why) {
       }
     }
   }
+  f->tls_err[0] = '\0';
   uv_timer_start(&f->retry, retry_cb, f->backoff, 0);
   f->backoff =
       f->backoff * 2 < FED_BACKOFF_MAX ? f->backoff * 2 : FED_BACKOFF_MAX;
@@ -895,11 +969,270 @@ static void disconnect_cb(const redisAsyncContext *ac, int status) {
   }
 }
 
+/* hiredis on the loop. Not hiredis's own libuv adapter: that one
+ * ignores a poll error, and libuv stops a poll that failed, so a refused
+ * connect or a reset connection would never be seen by hiredis and its
+ * context would outlive the loop. Here an error is handed to hiredis as
+ * readiness: its read, write or connect check then finds the error. */
+typedef struct fed_ev {
+  uv_poll_t poll;
+  redisAsyncContext *ac; /* NULL once hiredis let go */
+  int events;
+} fed_ev_t;
+
+/* Whether more bytes wait on fd now. */
+static bool fed_ev_more(int fd) {
+  int n = 0;
+  return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+static void fed_ev_cb(uv_poll_t *p, int status, int events) {
+  fed_ev_t *e = p->data;
+  if (status < 0)
+    events = e->events ? e->events : UV_READABLE;
+  /* hiredis reads 16 KiB a call: what waits (FED_READ_TURNS calls at
+   * most) is taken in this turn, so that the members' flush after it
+   * writes every line that came, not 16 KiB's worth a turn. */
+  for (int i = 0; e->ac && (events & UV_READABLE) && i < FED_READ_TURNS; i++) {
+    redisAsyncHandleRead(e->ac);
+    if (!e->ac || !fed_ev_more(e->ac->c.fd))
+      break;
+  }
+  if (e->ac && (events & UV_WRITABLE))
+    redisAsyncHandleWrite(e->ac);
+  if (status < 0 && e->ac && e->events) /* libuv stopped it: hiredis did not */
+    uv_poll_start(&e->poll, e->events, fed_ev_cb);
+}
+
+static void fed_ev_set(fed_ev_t *e, int events) {
+  e->events = events;
+  if (events)
+    uv_poll_start(&e->poll, events, fed_ev_cb);
+  else
+    uv_poll_stop(&e->poll);
+}
+
+static void fed_ev_add_read(void *d) {
+  fed_ev_set(d, ((fed_ev_t *)d)->events | UV_READABLE);
+}
+static void fed_ev_del_read(void *d) {
+  fed_ev_set(d, ((fed_ev_t *)d)->events & ~UV_READABLE);
+}
+static void fed_ev_add_write(void *d) {
+  fed_ev_set(d, ((fed_ev_t *)d)->events | UV_WRITABLE);
+}
+static void fed_ev_del_write(void *d) {
+  fed_ev_set(d, ((fed_ev_t *)d)->events & ~UV_WRITABLE);
+}
+
+static void fed_ev_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
+static void fed_ev_cleanup(void *d) {
+  fed_ev_t *e = d;
+  e->ac = NULL;
+  uv_close((uv_handle_t *)&e->poll, fed_ev_closed);
+}
+
+static int fed_ev_attach(redisAsyncContext *ac, uv_loop_t *loop) {
+  fed_ev_t *e = calloc(1, sizeof *e);
+  if (!e)
+    return REDIS_ERR;
+  if (uv_poll_init(loop, &e->poll, ac->c.fd) != 0) {
+    free(e);
+    return REDIS_ERR;
+  }
+  e->poll.data = e;
+  e->ac = ac;
+  ac->ev.data = e;
+  ac->ev.addRead = fed_ev_add_read;
+  ac->ev.delRead = fed_ev_del_read;
+  ac->ev.addWrite = fed_ev_add_write;
+  ac->ev.delWrite = fed_ev_del_write;
+  ac->ev.cleanup = fed_ev_cleanup;
+  return REDIS_OK;
+}
+
+/* ---- rediss://: hiredis 0.14 has no TLS. It talks plaintext over a
+ * Unix socket to the engine, which relays to Redis through a TLS session
+ * (sk_relay_start on the chat's loop), verified as --ssl verifies. ---- */
+
+typedef struct fed_tunnel {
+  sk__fed_t *f;
+  struct fed_tunnel *prev, *next; /* f->tunnels */
+  bool relaying;
+  int a, b;       /* a: our end of hiredis's socket; b: TCP to Redis */
+  uv_poll_t conn; /* b connecting */
+  sk_tls_t *tls;
+  bool failed;
+  char peer[SK_ADDRSTR_LEN];
+} fed_tunnel_t;
+
+/* The tunnel is over: hiredis sees its socket end (and fed_down says
+ * why, when why is given). */
+static void tunnel_end(fed_tunnel_t *t, const char *why) {
+  if (why && why[0] && !t->f->tls_err[0])
+    snprintf(t->f->tls_err, sizeof t->f->tls_err, "%s", why);
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    t->f->tunnels = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
+  close(t->a);
+  if (t->b >= 0)
+    close(t->b);
+  sk_tls_free(t->tls);
+  free(t);
+}
+
+static void tunnel_done(void *arg, int rc, sk_stop_t reason, const char *err,
+                        const sk_relay_stats_t *stats) {
+  (void)reason;
+  (void)stats;
+  tunnel_end(arg, rc < 0 ? err : NULL);
+}
+
+/* The connect watch is closed (one poll per descriptor): the relay may
+ * take b now. */
+static void tunnel_connected(uv_handle_t *h) {
+  fed_tunnel_t *t = h->data;
+  sk__fed_t *f = t->f;
+  char err[SK_ERR_LEN];
+  if (t->failed) {
+    tunnel_end(t, NULL);
+    return;
+  }
+  sk_relay_opts_t o = {
+      .in_fd = -1, .out_fd = -1, .half_close = true, .peer_name = t->peer};
+  sk_relay_side_t a = {t->a, t->a, "redis client", NULL};
+  sk_relay_side_t b = {t->b, t->b, t->peer, NULL};
+  if (sk_tls_new(err, &t->tls, f->tls_ctx, t->b, f->host, t->peer) < 0) {
+    tunnel_end(t, err);
+    return;
+  }
+  o.tls = t->tls;
+  t->relaying = true;
+  if (sk_relay_start(f->h->e, err, &a, &b, &o, tunnel_done, t) < 0)
+    tunnel_end(t, err);
+}
+
+/* Stopping: a tunnel still connecting ends now (a relaying one ends
+ * with the engine's stop, or when hiredis lets its socket go). */
+static void tunnels_stop(sk__fed_t *f) {
+  for (fed_tunnel_t *t = f->tunnels; t; t = t->next)
+    if (!t->relaying && !uv_is_closing((uv_handle_t *)&t->conn)) {
+      t->failed = true;
+      uv_close((uv_handle_t *)&t->conn, tunnel_connected);
+    }
+}
+
+/* 0 when b is connected, else why not (libuv may have taken SO_ERROR
+ * already: a refused connect is then found by reading). */
+static int tunnel_connect_error(int b) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  int e = 0;
+  char c;
+  socklen_t elen = sizeof e;
+  if (getsockopt(b, SOL_SOCKET, SO_ERROR, &e, &elen) < 0)
+    return errno;
+  if (e || getpeername(b, (struct sockaddr *)&ss, &len) == 0)
+    return e;
+  return recv(b, &c, 1, MSG_PEEK) < 0 && errno != EAGAIN ? errno : ENOTCONN;
+}
+
+static void tunnel_poll_cb(uv_poll_t *p, int status, int events) {
+  fed_tunnel_t *t = p->data;
+  int e = tunnel_connect_error(t->b);
+  (void)status;
+  (void)events;
+  if (e) {
+    snprintf(t->f->tls_err, sizeof t->f->tls_err, "connect %.64s: %.100s",
+             t->peer, strerror(e));
+    t->failed = true;
+  }
+  uv_close((uv_handle_t *)p, tunnel_connected);
+}
+
+/* Connects to Redis for the hiredis socket whose other end is a. */
+static int tunnel_start(sk__fed_t *f, int a) {
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+  char port[8];
+  fed_tunnel_t *t;
+  snprintf(port, sizeof port, "%d", f->port);
+  int rc = getaddrinfo(f->host, port, &hints, &ai);
+  if (rc != 0) {
+    snprintf(f->tls_err, sizeof f->tls_err, "%.100s: %.100s", f->host,
+             gai_strerror(rc));
+    return -1;
+  }
+  if (!(t = calloc(1, sizeof *t))) {
+    freeaddrinfo(ai);
+    return -1;
+  }
+  t->f = f;
+  t->a = a;
+  sk_sockaddr_format(ai->ai_addr, ai->ai_addrlen, t->peer, sizeof t->peer);
+  t->b = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (t->b < 0 ||
+      (connect(t->b, ai->ai_addr, ai->ai_addrlen) < 0 &&
+       errno != EINPROGRESS) ||
+      uv_poll_init(fed_loop(f->h), &t->conn, t->b) < 0) {
+    snprintf(f->tls_err, sizeof f->tls_err, "connect %.64s: %.100s", t->peer,
+             strerror(errno));
+    freeaddrinfo(ai);
+    t->a = -1; /* the caller's still */
+    if (t->b >= 0)
+      close(t->b);
+    free(t);
+    return -1;
+  }
+  freeaddrinfo(ai);
+  t->conn.data = t;
+  uv_poll_start(&t->conn, UV_WRITABLE, tunnel_poll_cb);
+  t->next = f->tunnels;
+  if (t->next)
+    t->next->prev = t;
+  f->tunnels = t;
+  return 0;
+}
+
+/* hiredis connected to a Unix socket that lives for a moment in a
+ * private directory: the engine takes the other end and relays. */
+static redisAsyncContext *tunnel_open(sk__fed_t *f) {
+  char dir[] = "/tmp/sockit-fed-XXXXXX";
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  redisAsyncContext *ac = NULL;
+  int l = -1, a = -1;
+  if (!mkdtemp(dir))
+    return NULL;
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s/redis", dir);
+  if ((l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+      bind(l, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(l, 1) == 0)
+    ac = redisAsyncConnectUnix(sa.sun_path);
+  if (ac && !ac->err)
+    a = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (l >= 0)
+    close(l);
+  unlink(sa.sun_path);
+  rmdir(dir);
+  if (ac && (a < 0 || tunnel_start(f, a) < 0)) {
+    if (a >= 0)
+      close(a);
+    redisAsyncFree(ac);
+    ac = NULL;
+  }
+  return ac;
+}
+
 static redisAsyncContext *fed_open_one(sk__fed_t *f) {
-  redisAsyncContext *ac = redisAsyncConnect(f->host, f->port);
+  redisAsyncContext *ac =
+      f->url.tls ? tunnel_open(f) : redisAsyncConnect(f->host, f->port);
   if (!ac)
     return NULL;
-  if (ac->err || redisLibuvAttach(ac, fed_loop(f->h)) != REDIS_OK) {
+  if (ac->err || fed_ev_attach(ac, fed_loop(f->h)) != REDIS_OK) {
     redisAsyncFree(ac);
     return NULL;
   }
@@ -912,7 +1245,7 @@ static redisAsyncContext *fed_open_one(sk__fed_t *f) {
 }
 
 static void fed_connect(sk__fed_t *f) {
-  if (f->stopping || f->cmd || f->sub)
+  if (f->stopping || f->cmd || f->sub || (f->url.tls && !f->tls_ctx))
     return;
   if (!(f->cmd = fed_open_one(f)) || !(f->sub = fed_open_one(f))) {
     fed_down(f, "cannot connect");
@@ -949,9 +1282,7 @@ static void beat_cb(uv_timer_t *t) {
 }
 
 static void stop_cb(uv_timer_t *t) {
-  sk__fed_t *f = t->data;
-  fed_down(f, "stopping");
-  uv_close((uv_handle_t *)&f->stop, NULL);
+  fed_down(t->data, "stopping"); /* frees what Redis has not answered */
 }
 
 /* The hub is stopping: the others are told, then Redis is let go
@@ -966,17 +1297,19 @@ static void watch_cb(uv_prepare_t *p) {
   uv_close((uv_handle_t *)&f->beat, NULL);
   uv_close((uv_handle_t *)&f->wait, NULL);
   uv_close((uv_handle_t *)&f->watch, NULL);
+  tunnels_stop(f);
   if (f->sub) {
     redisAsyncContext *sub = f->sub;
     f->sub = NULL;
     redisAsyncFree(sub);
   }
-  if (f->cmd) {
+  /* The timer holds the loop (FED_STOP_MS at most), so that hiredis's
+   * contexts are always freed on a running loop, never left behind. */
+  uv_ref((uv_handle_t *)&f->stop);
+  uv_timer_start(&f->stop, stop_cb, FED_STOP_MS, 0);
+  if (f->cmd)
     redisAsyncDisconnect(f->cmd); /* after the replies pending */
-    uv_timer_start(&f->stop, stop_cb, FED_STOP_MS, 0);
-  } else {
-    uv_close((uv_handle_t *)&f->stop, NULL);
-  }
+  fed_stopped(f);
 }
 
 static void fed_timer(sk__fed_t *f, uv_timer_t *t) {
@@ -1020,9 +1353,14 @@ int sk__fed_open(sk__hub_t *h) {
   f->out_cap = sk__chat_line_cap(h) + 512;
   if ((f->out = malloc(f->out_cap)) == NULL)
     return -ENOMEM;
-  if (sk__fed_url_parse(err, h->opts.federate, f->host, f->pass, &f->port,
-                        &f->db) < 0)
+  if (sk__fed_url_parse(err, h->opts.federate, &f->url) < 0)
     return -EINVAL; /* checked by the caller before */
+  f->host = f->url.host;
+  f->pass = f->url.pass;
+  f->port = f->url.port;
+  f->db = f->url.db;
+  if (f->url.tls && fed_tls_ctx(err, &f->url, &f->tls_ctx) < 0)
+    sk__hub_notice(h, "federation: %s: running alone", err); /* checked */
   fed_name(f);
   f->ttl_ms = (h->opts.federate_ttl ? h->opts.federate_ttl : 10) * 1000ull;
   f->epoch = (uint64_t)time(NULL) * 1000000ull + (uint64_t)getpid() % 1000000;
@@ -1051,6 +1389,7 @@ void sk__fed_close(sk__hub_t *h) {
   free(f->remote);
   free(f->idx);
   free(f->out);
+  sk_tls_ctx_free(f->tls_ctx);
   free(f);
   sk__chat_of(h)->fed = NULL;
 }

@@ -15,9 +15,17 @@
 typedef struct sk__fed sk__fed_t;
 typedef struct sk__fed_user sk__fed_user_t;
 
+/* A --federate URL, redis[s]://[:PASSWORD@]HOST:PORT[/DB][?QUERY]. */
+typedef struct sk__fed_url {
+  char host[256], pass[256];
+  int port, db;
+  bool tls;          /* rediss:// */
+  char cacert[1024]; /* ?cacert=FILE: CAs trusted besides the system's */
+  char pin[128];     /* ?pin=sha256:HEX: exactly that certificate */
+} sk__fed_url_t;
+
 /* Parses a --federate URL: 0, or -EINVAL with a line in err. */
-int sk__fed_url_parse(char *err, const char *url, char host[256],
-                      char pass[256], int *port, int *db);
+int sk__fed_url_parse(char *err, const char *url, sk__fed_url_t *u);
 
 /* Starts federating h when opts.federate is set: 0 or -ENOMEM. Redis
  * being out of reach is not an error: the chat runs alone and retries. */

@@ -70,6 +70,11 @@ static void kick_cb(uv_idle_t *idle) {
 
 /* There is work for the flush: make sure this loop turn reaches it. */
 static void hub_kick(sk__hub_t *h) {
+  /* Finished, the kick is closed: starting it again would put it back
+   * on the loop, which outlives the hub (a federated server's timers
+   * and Redis replies still run while it lets Redis go). */
+  if (h->finished)
+    return;
   uv_idle_start(&h->kick, kick_cb);
 }
 
@@ -112,12 +117,30 @@ static void conn_set_state(sk__conn_t *c, sk__conn_state_t to) {
   c->state = (uint8_t)to;
 }
 
+/* Takes c off the list of queues to flush, wherever it is. */
+static void conn_unmark_dirty(sk__conn_t *c) {
+  sk__hub_t *h = c->hub;
+  if (!c->dirty)
+    return;
+  if (c->dirty_prev)
+    c->dirty_prev->dirty_next = c->dirty_next;
+  else
+    h->dirty_head = c->dirty_next;
+  if (c->dirty_next)
+    c->dirty_next->dirty_prev = c->dirty_prev;
+  else
+    h->dirty_tail = c->dirty_prev;
+  c->dirty_next = c->dirty_prev = NULL;
+  c->dirty = false;
+}
+
 static void conn_mark_dirty(sk__conn_t *c) {
   sk__hub_t *h = c->hub;
   if (c->dirty)
     return;
   c->dirty = true;
   c->dirty_next = NULL;
+  c->dirty_prev = h->dirty_tail;
   if (h->dirty_tail)
     h->dirty_tail->dirty_next = c;
   else
@@ -317,7 +340,9 @@ static void conn_close_cb(uv_handle_t *handle) {
     sk__endpoint_tls_detach(&c->ep);
   }
   close(c->ep.fd);
-  assert(!c->dirty); /* flushes run before close callbacks in a turn */
+  /* Still listed when a gathering flush (SK__HUB_GATHER_MAX_MS) was put
+   * off past the turn it was closed in. */
+  conn_unmark_dirty(c);
   sk__bufq_clear(&c->q);
   if (h->mode->on_free)
     h->mode->on_free(c);
@@ -648,24 +673,55 @@ static void out_after(sk__hub_t *h, int status) {
 
 static void hub_stop(sk__hub_t *h);
 
-static void flush_cb(uv_check_t *check) {
-  sk__hub_t *h = check->data;
+static uint64_t hub_us(void) {
+  return uv_hrtime() / 1000;
+}
+
+static void gather_cb(uv_timer_t *t) {
+  hub_kick(t->data); /* this turn's flush writes what was gathered */
+}
+
+/* Gathering (SK__HUB_GATHER_MAX_MS): true when the members' flush waits,
+ * with the timer set to end the wait. The loop sleeps meanwhile: the
+ * kick is off, and queues already dirty do not kick again. */
+static bool flush_held(sk__hub_t *h) {
+  uint64_t now = hub_us();
+  if (!h->gather || !h->dirty_head || h->stop_requested || h->stopping ||
+      now >= h->flush_after)
+    return false;
+  if (!uv_is_active((uv_handle_t *)&h->gather_timer))
+    uv_timer_start(&h->gather_timer, gather_cb,
+                   (h->flush_after - now + 999) / 1000, 0);
+  return true;
+}
+
+static void flush_members(sk__hub_t *h) {
   sk__conn_t *c;
-  uv_idle_stop(&h->kick); /* what is queued from here on kicks again */
-  if (h->n_held > 0)
-    hub_take_held(h);
-  if (h->mode->on_turn && !h->stopping)
-    h->mode->on_turn(h);
+  uint64_t t0 = h->gather ? hub_us() : 0;
   while ((c = h->dirty_head) != NULL) {
-    h->dirty_head = c->dirty_next;
-    if (!h->dirty_head)
-      h->dirty_tail = NULL;
-    c->dirty = false;
+    conn_unmark_dirty(c);
     if (c->state == SK__CONN_DOOMED)
       sk__conn_close(c, c->why);
     else
       conn_flush(c);
   }
+  if (h->gather) { /* the next no sooner than this one took, 1 ms or more */
+    uint64_t t1 = hub_us(), took = t1 - t0;
+    uint64_t max = SK__HUB_GATHER_MAX_MS * 1000;
+    took = took < 1000 ? 1000 : took;
+    h->flush_after = t1 + (took < max ? took : max);
+  }
+}
+
+static void flush_cb(uv_check_t *check) {
+  sk__hub_t *h = check->data;
+  uv_idle_stop(&h->kick); /* what is queued from here on kicks again */
+  if (h->n_held > 0)
+    hub_take_held(h);
+  if (h->mode->on_turn && !h->stopping)
+    h->mode->on_turn(h);
+  if (!flush_held(h))
+    flush_members(h);
   if (h->out_open)
     out_flush(h);
   if (h->stop_requested && !h->stopping)
@@ -1212,9 +1268,8 @@ static void hub_finish(sk__hub_t *h) {
   if (h->finished)
     return;
   h->finished = true;
-  for (sk__conn_t *c = h->dirty_head; c; c = c->dirty_next)
-    c->dirty = false;
-  h->dirty_head = h->dirty_tail = NULL;
+  while (h->dirty_head)
+    conn_unmark_dirty(h->dirty_head);
   input_close(h);
   if (h->out_open)
     sk__endpoint_watch(&h->out, 0, NULL);
@@ -1227,6 +1282,7 @@ static void hub_finish(sk__hub_t *h) {
   close_if_open((uv_handle_t *)&h->stall_timer);
   close_if_open((uv_handle_t *)&h->kick);
   close_if_open((uv_handle_t *)&h->flush);
+  close_if_open((uv_handle_t *)&h->gather_timer);
 }
 
 /* ---- setting up and tearing down ---- */
@@ -1304,6 +1360,9 @@ static int hub_handles_init(char *err, sk__hub_t *h) {
   uv_timer_init(l, &h->stall_timer);
   uv_idle_init(l, &h->kick);
   uv_check_init(l, &h->flush);
+  uv_timer_init(l, &h->gather_timer);
+  h->gather_timer.data = h;
+  h->gather = h->opts.federate != NULL;
   h->listener.data = h->accept_timer.data = h->sweep_timer.data = h;
   h->flush.data = h;
   h->stall_timer.data = h;

@@ -48,6 +48,16 @@
  * again, so that reconnecting does not renew the budget.
  */
 #define SK__HUB_OFFENCE_MS 60000
+/*
+ * A federated chat server gathers: after writing to its members it waits
+ * as long as that write took (1 ms at least, SK__HUB_GATHER_MAX_MS at
+ * most) before the next, while lines keep coming. A flush costs one send
+ * per member however few lines it carries; one server holding every
+ * member gathers by itself, since its longer flush lets more lines come
+ * meanwhile, and three servers that each flush at once make three times
+ * the sends for the same lines.
+ */
+#define SK__HUB_GATHER_MAX_MS 20
 #define SK__HUB_OFFENDERS 64
 
 typedef enum sk__conn_state {
@@ -86,7 +96,7 @@ struct sk__conn {
   sk__endpoint_t ep; /* ep.owner is the connection */
   sk__hub_t *hub;
   sk__bufq_t q;
-  sk__conn_t *dirty_next; /* the hub's list of queues to flush */
+  sk__conn_t *dirty_next, *dirty_prev; /* the hub's queues to flush */
   uint64_t last_active;   /* uv_now of its last bytes, or of leaving */
   uint32_t index;         /* in hub->conns */
   uint8_t state;          /* sk__conn_state_t */
@@ -147,6 +157,9 @@ struct sk__hub {
   uv_timer_t accept_timer, sweep_timer, stall_timer;
   uv_idle_t kick; /* keeps the loop from blocking while work is dirty */
   uv_check_t flush;
+  uv_timer_t gather_timer; /* ends a flush put off by gathering */
+  bool gather;             /* federated: see SK__HUB_GATHER_MAX_MS */
+  uint64_t flush_after;    /* µs (uv_hrtime): no member flush before */
   uint64_t last_emfile_notice;
 
   struct sk__offender { /* addresses whose client stalled */

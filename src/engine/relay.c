@@ -819,8 +819,11 @@ static void on_quit(uv_timer_t *t);
 
 /* Sends close_notify on a TLS end (now, or once it can write). */
 static void relay_close_notify(relay_t *r, end_t *e) {
-  if (sk__endpoint_tls_close_notify(e) < 0)
+  int rc = sk__endpoint_tls_close_notify(e);
+  if (rc < 0)
     relay_fail(r, false, "%s", e->tls->err);
+  else if (rc > 0) /* the half-close proper: peers that wait for FIN */
+    shutdown(e->fd, SHUT_WR);
 }
 
 /* A direction is over: its source hit EOF and everything is written.
@@ -832,8 +835,11 @@ static void pump_finish(pump_t *p) {
   const sk_relay_opts_t *o = r->opts;
   p->done = true;
   if (p == &r->down && o->half_close) {
-    /* Forwarding: the FIN goes on; the other direction carries on. */
-    if (p->dst->socket && !p->dst->dgram)
+    /* Forwarding: the FIN goes on (to a TLS client as close_notify,
+     * then the FIN); the other direction carries on. */
+    if (p->dst->tls)
+      relay_close_notify(r, p->dst);
+    else if (p->dst->socket && !p->dst->dgram)
       shutdown(p->dst->fd, SHUT_WR);
     return;
   }

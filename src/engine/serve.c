@@ -21,15 +21,34 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "endpoint.h"
 #include "internal.h"
 #include "serve.h"
 #include "sockit/sock.h"
+#include "sockit/tls.h"
 
 #define ACCEPTS_PER_WAKE 64
 
 typedef struct serve serve_t;
+typedef struct session session_t;
 
-typedef struct session {
+/* The TLS sides of a session: the client's socket, the target's. */
+enum { HS_CLIENT, HS_TARGET, HS_SIDES };
+
+/* One side's TLS, allocated for TLS only (a plaintext session stays
+ * its size): its session (the relay's once the handshake is done;
+ * freed with the session) and, while the handshake runs, its poll (an
+ * endpoint) and its bound. */
+typedef struct hs {
+  session_t *c;
+  int side;
+  sk_tls_t *tls;
+  sk__endpoint_t ep; /* ep.owner: this */
+  uv_timer_t timer;  /* timer.data: this */
+  bool live;         /* the handshake is running */
+} hs_t;
+
+struct session {
   serve_t *s;
   struct session *prev, *next;
   int cfd;           /* the client */
@@ -40,6 +59,7 @@ typedef struct session {
   bool connecting;           /* forwarding: the connect is in progress */
   bool cpoll_ready;          /* cpoll is open (closed after each try) */
   bool timed_out, aborted;   /* -w, or a stop: no more tries */
+  hs_t *hs[HS_SIDES];        /* TLS (opts' tls, to_tls), or NULL */
   int cerr;                  /* the last try's errno */
   const struct addrinfo *ai; /* forwarding: the address being tried */
   uv_poll_t cpoll;           /* forwarding: the connect's completion */
@@ -47,7 +67,7 @@ typedef struct session {
   unsigned closing;          /* handles whose close is pending */
   char name[SK_ADDRSTR_LEN]; /* "127.0.0.1 41234", for messages */
   char peer[SK_ADDRSTR_LEN]; /* "127.0.0.1:41234", for the relay */
-} session_t;
+};
 
 struct serve {
   sk_engine_t *e;
@@ -75,6 +95,11 @@ static void serve_check_end(serve_t *s);
 
 static void session_free(session_t *c) {
   serve_t *s = c->s;
+  for (int i = 0; i < HS_SIDES; i++) {
+    if (c->hs[i])
+      sk_tls_free(c->hs[i]->tls); /* after the relay: it used them */
+    free(c->hs[i]);
+  }
   if (c->cfd >= 0)
     close(c->cfd);
   if (c->ofd >= 0)
@@ -91,9 +116,14 @@ static void session_free(session_t *c) {
   serve_check_end(s);
 }
 
+static bool hs_live(const session_t *c, int side) {
+  return c->hs[side] && c->hs[side]->live;
+}
+
 /* Over when nothing of it is running or closing any more. */
 static void session_check_end(session_t *c) {
-  if (!c->child_live && !c->relay_live && !c->connecting && c->closing == 0)
+  if (!c->child_live && !c->relay_live && !c->connecting &&
+      !hs_live(c, HS_CLIENT) && !hs_live(c, HS_TARGET) && c->closing == 0)
     session_free(c);
 }
 
@@ -145,6 +175,8 @@ static void session_relay_start(session_t *c, const sk_relay_side_t *b) {
   sk_relay_opts_t o = s->o.relay;
   sk_relay_side_t a = {c->cfd, c->cfd, c->peer, NULL};
   o.peer_name = c->peer;
+  o.a_tls = c->hs[HS_CLIENT] ? c->hs[HS_CLIENT]->tls : NULL;
+  o.tls = c->hs[HS_TARGET] ? c->hs[HS_TARGET]->tls : NULL; /* exec: none */
   if (s->o.file)
     o.shutdown_on_eof = true; /* the client's EOF: the child's stdin's */
   else
@@ -157,6 +189,141 @@ static void session_relay_start(session_t *c, const sk_relay_side_t *b) {
     if (c->child_live)
       uv_process_kill(&c->child.proc, SIGTERM);
   }
+}
+
+/* ---- TLS: each side's handshake, before what comes next ------------ */
+
+/* Run here rather than by the relay: a client that fails its handshake
+ * (plaintext, a refused certificate, silence) must end before a child
+ * is started or the target is connected for it; a refused target ends
+ * only its client, with the refusal said every time. */
+
+static void session_proceed(session_t *c);
+static void target_ready(session_t *c);
+
+/* The poll's data is its endpoint (whose owner is the hs), the timer's
+ * the hs. */
+static void hs_handle_closed(uv_handle_t *handle) {
+  hs_t *h = handle->type == UV_POLL ? ((sk__endpoint_t *)handle->data)->owner
+                                    : handle->data;
+  h->c->closing--;
+  session_check_end(h->c);
+}
+
+static void hs_close_handle(hs_t *h, uv_handle_t *handle) {
+  h->c->closing++;
+  uv_close(handle, hs_handle_closed);
+}
+
+/* A failed handshake's line: the target's always (its certificate is
+ * the operator's to mend), a client's with -v; plain mode's one client
+ * is the run's failure (main says it, exit 1), as -l --ssl's is. */
+static void hs_failed(session_t *c, int side, const char *err) {
+  serve_t *s = c->s;
+  if (side == HS_TARGET) {
+    sk__engine_log(s->e, SK_LOG_ERROR, "%s", err);
+  } else if (!s->o.keep && s->rc == 0) {
+    s->failed = true;
+    s->rc = SK_ETLS;
+    snprintf(s->err, sizeof s->err, "%s", err);
+  } else if (s->o.verbose) {
+    sk__engine_log(s->e, SK_LOG_NOTICE, "%s", err);
+  }
+}
+
+/* Side's handshake is over: done (err NULL), failed (err its line) or
+ * stopped (both). Its poll and bound close; uv_close unregisters the
+ * poll at once, so the relay may poll the same descriptor next. */
+static void hs_end(hs_t *h, bool done, const char *err) {
+  session_t *c = h->c;
+  serve_t *s = c->s;
+  int side = h->side;
+  h->live = false;
+  hs_close_handle(h, (uv_handle_t *)&h->timer);
+  if (sk__endpoint_close(&h->ep, hs_handle_closed))
+    c->closing++;
+  sk__endpoint_tls_detach(&h->ep);
+  if (done && s->o.verbose && !s->o.relay.verbose) /* the relay says it */
+    sk__engine_log(s->e, SK_LOG_NOTICE, "TLS with %s: %s, %s",
+                   side == HS_CLIENT ? c->peer : s->to_name,
+                   sk_tls_version(h->tls), sk_tls_cipher(h->tls));
+  if (done && side == HS_CLIENT)
+    session_proceed(c);
+  else if (done)
+    target_ready(c);
+  else if (err)
+    hs_failed(c, side, err);
+  session_check_end(c);
+}
+
+static void hs_poll_cb(uv_poll_t *p, int status, int events);
+
+/* One step; the session waits for the poll the session asked for. */
+static void hs_step(hs_t *h) {
+  char err[SK_ERR_LEN];
+  int rc = sk__endpoint_tls_handshake(&h->ep);
+  if (rc == 0) {
+    sk__endpoint_watch(&h->ep, h->ep.tls->hs_wait, hs_poll_cb);
+    return;
+  }
+  snprintf(err, sizeof err, "%s", h->ep.tls->err); /* detach frees it */
+  hs_end(h, rc > 0, rc > 0 ? NULL : err);
+}
+
+static void hs_poll_cb(uv_poll_t *p, int status, int events) {
+  sk__endpoint_t *ep = p->data;
+  sk__endpoint_tls_ready(ep, status < 0 ? UV_READABLE | UV_WRITABLE : events);
+  if (status < 0)
+    sk__endpoint_poll_failed(ep);
+  hs_step(ep->owner);
+}
+
+/* How long a handshake may take, as the hub's: SK__TLS_HANDSHAKE_MS,
+ * or -i when that is shorter. A peer that never finishes must not hold
+ * a session (and, with -m, a slot) forever. */
+static int hs_limit(const serve_t *s) {
+  int idle = s->o.relay.idle_timeout_ms;
+  return idle > 0 && idle < SK__TLS_HANDSHAKE_MS ? idle : SK__TLS_HANDSHAKE_MS;
+}
+
+static void on_hs_timeout(uv_timer_t *t) {
+  hs_t *h = t->data;
+  char err[SK_ERR_LEN];
+  snprintf(err, sizeof err, "TLS handshake with %.200s: no answer for %d ms",
+           h->side == HS_CLIENT ? h->c->peer : h->c->s->to_name,
+           hs_limit(h->c->s));
+  hs_end(h, false, err);
+}
+
+/* Starts side's handshake on fd (host: the name a client checks, or
+ * NULL); its end comes to hs_end. */
+static void hs_start(session_t *c, int side, sk_tls_ctx_t *ctx, int fd,
+                     const char *host, const char *peer) {
+  serve_t *s = c->s;
+  hs_t *h = c->hs[side] = calloc(1, sizeof *h);
+  char err[SK_ERR_LEN];
+  if (!h) {
+    snprintf(err, sizeof err, "%.200s: %s", peer, strerror(ENOMEM));
+    hs_failed(c, side, err);
+    session_check_end(c);
+    return;
+  }
+  h->c = c;
+  h->side = side;
+  int rc = sk_tls_new(err, &h->tls, ctx, fd, host, peer);
+  if (rc == 0 && (rc = sk__endpoint_adopt(&h->ep, s->e->loop, h, fd)) < 0)
+    snprintf(err, sizeof err, "%.200s: %s", peer, uv_strerror(rc));
+  if (rc == 0 && (rc = sk__endpoint_tls_attach(&h->ep, h->tls)) < 0)
+    snprintf(err, sizeof err, "%.200s: %s", peer, strerror(ENOMEM));
+  uv_timer_init(s->e->loop, &h->timer);
+  h->timer.data = h;
+  h->live = true;
+  if (rc < 0) {
+    hs_end(h, false, err);
+    return;
+  }
+  uv_timer_start(&h->timer, on_hs_timeout, (uint64_t)hs_limit(s), 0);
+  hs_step(h);
 }
 
 /* ---- exec ----------------------------------------------------------- */
@@ -257,11 +424,21 @@ static void cpoll_close(session_t *c) {
  * taken our poll off the descriptor (libuv unregisters it there, before
  * the callback), so the relay's own poll may watch it now. */
 static void connect_done(session_t *c) {
-  sk_relay_side_t b = {c->ofd, c->ofd, c->s->to_name, NULL};
+  serve_t *s = c->s;
   c->connecting = false;
   uv_timer_stop(&c->ctimer);
   session_close_handle(c, (uv_handle_t *)&c->ctimer);
   cpoll_close(c);
+  if (s->o.to_tls)
+    hs_start(c, HS_TARGET, s->o.to_tls, c->ofd,
+             s->o.to->kind == SK_ADDR_INET ? s->o.to->host : NULL, s->to_name);
+  else
+    target_ready(c);
+}
+
+/* Connected (and, with --to-ssl, the target's handshake done). */
+static void target_ready(session_t *c) {
+  sk_relay_side_t b = {c->ofd, c->ofd, c->s->to_name, NULL};
   session_relay_start(c, &b);
 }
 
@@ -393,6 +570,14 @@ static session_t *session_new(serve_t *s, int cfd,
   return c;
 }
 
+/* The client is ready (its handshake done): its program, or target. */
+static void session_proceed(session_t *c) {
+  if (c->s->o.file)
+    session_exec(c);
+  else
+    session_forward(c);
+}
+
 static void session_begin(serve_t *s, int cfd,
                           const struct sockaddr_storage *peer, socklen_t len) {
   session_t *c = session_new(s, cfd, peer, len);
@@ -400,10 +585,10 @@ static void session_begin(serve_t *s, int cfd,
     close(cfd);
     return;
   }
-  if (s->o.file)
-    session_exec(c);
+  if (s->o.tls)
+    hs_start(c, HS_CLIENT, s->o.tls, cfd, s->o.tls_host, c->peer);
   else
-    session_forward(c);
+    session_proceed(c);
 }
 
 static void listener_stop(serve_t *s) {
@@ -537,6 +722,9 @@ static void serve_on_stop(void *mode, sk_stop_t reason) {
     uv_timer_start(&s->timer, on_stop_deadline, SK_ENGINE_FLUSH_MS, 0);
   for (session_t *c = s->sessions, *next; c; c = next) {
     next = c->next;
+    for (int i = 0; i < HS_SIDES; i++)
+      if (hs_live(c, i))
+        hs_end(c->hs[i], false, NULL);
     if (c->child_live)
       uv_process_kill(&c->child.proc, SIGTERM);
     if (c->connecting)
@@ -633,6 +821,10 @@ int sk_serve_fd(sk_engine_t *e, char *err, int fd, const sk_serve_opts_t *o,
   }
   if (cfd >= 0)
     fcntl(cfd, F_SETFD, FD_CLOEXEC);
+  /* The handshake runs on the loop, so on a non-blocking socket (said
+   * here rather than left to uv_poll_init's side effect). */
+  if (cfd >= 0 && o->tls)
+    sk_fd_set_nonblock(cfd, true);
   if (cfd < 0)
     s->rc = sk__fail(s->err, -errno, "dup: %s", strerror(errno));
   else

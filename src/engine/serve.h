@@ -27,6 +27,15 @@ typedef struct sk_serve_opts {
   const sk_acl_t *acl;    /* NULL: everyone */
   bool verbose;           /* -v: notices per client */
   sk_relay_opts_t relay;  /* every client's relay (-i, --no-splice, -o) */
+  /* TLS on the client's socket (a listener's: a server context; the
+   * connected socket of sk_serve_fd: a client one, checked against
+   * tls_host), and on the target's (--to-ssl: a client context, the
+   * name checked is o->to's host). NULL: plaintext. Handshakes run here,
+   * bounded, before the child is started or the target connected: a
+   * client whose handshake fails ends alone and costs nothing else. */
+  struct sk_tls_ctx *tls;
+  const char *tls_host;
+  struct sk_tls_ctx *to_tls;
 } sk_serve_opts_t;
 
 /* Serves the clients of the listening socket lfd (the caller's: it is

@@ -209,13 +209,6 @@ class Usage(SSLCase):
         self.usage("--ssl", "-u", "127.0.0.1", "1",
                    pattern=r"cannot use --ssl with -u")
 
-    def test_exec_and_forwarding_are_refused_not_ignored(self):
-        self.usage("-l", "--ssl", "--to", "127.0.0.1:1", "1",
-                   pattern=r"cannot use --ssl with --to: TLS for exec and "
-                   r"forwarding \(termination, --to-ssl\) is not built yet$")
-        self.usage("-l", "--ssl", "-e", "/bin/cat", "1",
-                   pattern=r"cannot use --ssl with -e: TLS for exec")
-
     def test_missing_certificate_file(self):
         self.usage("-l", "--ssl", "--ssl-cert", cert("nonexistent.pem"), "1",
                    pattern=r'certificate file ".*nonexistent\.pem"')

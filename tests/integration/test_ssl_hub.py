@@ -122,10 +122,11 @@ class HubTLS(unittest.TestCase):
         self.assertEqual(b.wait(re.compile(rb"^<")),
                          b"<" + a.name + b"> hi over tls")
 
-    def test_chat_over_tls_220_clients(self):
+    def test_chat_over_tls_1000_clients(self):
+        # Issue 11: "the chat over TLS with 1,000 clients".
         server, port = self.server("--chat")
         first = self.chat_client(port)
-        clients = [self.chat_client(port) for _ in range(219)]
+        clients = [self.chat_client(port) for _ in range(999)]
         first.send(b"to everyone\n")
         want = b"<" + first.name + b"> to everyone"
         for c in clients:
