@@ -677,16 +677,56 @@ static int forward_conflicts_check(const cli_t *c, char *err) {
   return stdin_options_check(c, "--to", err);
 }
 
+/* The servers (-k, --chat -l, --broker on TCP) and the chat client run
+ * no single relay of standard input: its options would be accepted and
+ * ignored, so they are refused. Exec and --to have their own checks. */
+static int hub_options_check(const cli_t *c, char *err) {
+  bool client = c->chat && !c->listen;
+  const char *m = client     ? "--chat"
+                  : c->chat  ? "--chat -l"
+                  : c->broker ? "--broker"
+                  : c->keep && !c->udp ? "-k" : NULL;
+  if (!m || c->exec_flag || c->to_text)
+    return 0;
+  if (c->quit_ms >= 0)
+    return usage_error(err, "cannot use -q with %s: %s", m,
+                       client ? "the chat ends when the server closes or "
+                                "you quit"
+                              : "a server ends on SIGINT or SIGTERM");
+  if (c->progress)
+    return usage_error(err, "cannot use --progress with %s: it reports one "
+                            "relay of standard input", m);
+  if (c->shutdown_on_eof && !client)
+    return usage_error(err, "cannot use -N with %s: a server sends no end "
+                            "of file when its standard input ends", m);
+  if (c->crlf && c->chat)
+    return usage_error(err, "cannot use -C with %s: a chat line ends with "
+                            "LF or CR LF either way", m);
+  if (client && c->idle_ms)
+    return usage_error(err, "cannot use -i with --chat: the chat client "
+                            "stays while the server keeps it");
+  if (client && (c->send_only || c->recv_only))
+    return usage_error(err, "cannot use --%s with --chat: the chat client "
+                            "sends what you type and shows what comes",
+                       c->send_only ? "send-only" : "recv-only");
+  return 0;
+}
+
 /* Every combination that cannot work, checked once, before any I/O. */
 static int conflicts_check(const cli_t *c, char *err) {
   bool hub = c->keep || c->chat || c->broker || c->to_text;
   if (proxy_conflicts_check(c, err) < 0 ||
-      exec_conflicts_check(c, err) < 0 || forward_conflicts_check(c, err) < 0)
+      exec_conflicts_check(c, err) < 0 ||
+      forward_conflicts_check(c, err) < 0 || hub_options_check(c, err) < 0)
     return -1;
   if ((c->output_path || c->hexdump_path) && (c->chat || c->broker || c->scan))
     return usage_error(err, "cannot use %s with %s: logs are of relayed "
                             "bytes", c->output_path ? "-o" : "--hex-dump",
                        c->chat ? "--chat" : c->broker ? "--broker" : "-z");
+  if (c->output_path && c->hexdump_path &&
+      strcmp(c->output_path, c->hexdump_path) == 0)
+    return usage_error(err, "cannot write -o and --hex-dump to one file: %s",
+                       c->output_path);
   if (c->append_output && !c->output_path && !c->hexdump_path)
     return usage_error(err, "--append-output needs -o or --hex-dump");
   if (c->family == AF_INET && c->unix_sock)

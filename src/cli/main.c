@@ -309,6 +309,11 @@ static void tls_announce(const cli_t *c, sk_tls_ctx_t *ctx, int lfd) {
   fputc('\n', stderr);
 }
 
+/* A TLS client's handshake: -w, or the proxy handshake's default. */
+static int tls_handshake_ms(const cli_t *c) {
+  return c->wait_ms > 0 ? c->wait_ms : SK_PROXY_TIMEOUT_MS;
+}
+
 static int relay(const cli_t *c, int fd, const char *peer,
                  sk_tls_ctx_t *ctx) {
   char err[SK_ERR_LEN];
@@ -320,6 +325,8 @@ static int relay(const cli_t *c, int fd, const char *peer,
     return fail(SK_EXIT_ERROR, err);
   }
   o.tls = t;
+  if (t && !c->listen) /* a server that never answers cannot hang us */
+    o.handshake_timeout_ms = tls_handshake_ms(c);
   job_t j;
   int rc = job_open(&j, err, "relay");
   if (rc == 0)
@@ -595,6 +602,23 @@ static int target_open(const cli_t *c, const sk_sock_opts_t *o, char *err) {
   return sk_proxy_connect(err, &c->proxy, &c->addr, o);
 }
 
+static void on_sigcont(uv_signal_t *s, int signum) {
+  (void)s;
+  (void)signum;
+  sk_chat_client_resumed();
+}
+
+/* fg after Ctrl-Z: the line editor takes the terminal back (the shell
+ * set its own mode meanwhile). Unreferenced, as SIGINT's watcher. */
+static int resume_watch(job_t *j, uv_signal_t *s, char *err) {
+  uv_signal_init(&j->loop, s); /* cannot fail on Linux */
+  s->data = &j->e; /* the caller's: the engine's teardown leaves it */
+  int rc = uv_signal_start(s, on_sigcont, SIGCONT);
+  if (rc == 0)
+    uv_unref((uv_handle_t *)s);
+  return rc < 0 ? setup_fail(err, rc, "chat", "signals") : 0;
+}
+
 /* --chat HOST PORT: the chat client on the connected fd (--ssl: a
  * session on it, verified as the relay's). */
 static int chat_client(const cli_t *c, int fd, const char *peer,
@@ -606,13 +630,20 @@ static int chat_client(const cli_t *c, int fd, const char *peer,
     return fail(SK_EXIT_ERROR, err);
   }
   job_t j;
+  uv_signal_t sigcont;
   /* The chat client's line editor measures and shows what is typed in
    * the user's character set: the process's locale is main's to set. */
   setlocale(LC_CTYPE, "");
   int rc = job_open(&j, err, "chat");
+  bool watching = rc == 0;
   if (rc == 0)
-    rc = sk_chat_client_run(&j.e, err, fd, t, STDIN_FILENO, STDOUT_FILENO);
+    rc = resume_watch(&j, &sigcont, err);
+  if (rc == 0)
+    rc = sk_chat_client_run(&j.e, err, fd, t, STDIN_FILENO, STDOUT_FILENO,
+                            t ? tls_handshake_ms(c) : 0);
   close(fd);
+  if (watching) /* initialised by resume_watch, even when it failed */
+    uv_close((uv_handle_t *)&sigcont, NULL);
   job_close(&j);
   sk_tls_free(t);
   return job_exit(&j, rc, err);

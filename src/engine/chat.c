@@ -625,6 +625,7 @@ const sk__hub_mode_t sk__hub_chat = {
     .conn_size = sizeof(chat_conn_t),
     .full_msg = "*** server full\n",
     .out_lossy = true,
+    .console = true,
     .init = chat_init,
     .fini = chat_fini,
     .on_join = chat_join,

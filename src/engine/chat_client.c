@@ -40,6 +40,7 @@
 
 typedef struct client {
   int in_fd, out_fd;
+  int handshake_ms; /* -w: the TLS handshake's bound, or 0 */
   bool tty;      /* both are a terminal: the line editor is side a */
   bool quitting; /* /quit or Ctrl-D: the server's close is expected */
   bool colour;   /* at the editor: names and notices in colour */
@@ -306,6 +307,7 @@ static int client_relay(sk_engine_t *e, char *err, client_t *cl, int fd,
   sk_relay_opts_t o = {
       .shutdown_on_eof = true, /* read on until the server closes */
       .tls = tls,
+      .handshake_timeout_ms = cl->handshake_ms,
       .down_filter = &down,
       .up_filter = out_tty && !in_tty ? &own : NULL,
       .a_io = in_tty && out_tty ? &editor : out_tty ? &term : NULL,
@@ -335,13 +337,14 @@ static int client_relay(sk_engine_t *e, char *err, client_t *cl, int fd,
 }
 
 int sk_chat_client_run(sk_engine_t *e, char *err, int fd, struct sk_tls *tls,
-                       int in_fd, int out_fd) {
+                       int in_fd, int out_fd, int handshake_ms) {
   client_t *cl = calloc(1, sizeof *cl);
   char *show = malloc(SK_UTF8_SANITIZED_MAX(LINE_MAX_SHOWN) + 32);
   int rc = -ENOMEM;
   if (cl && show) {
     cl->in_fd = in_fd;
     cl->out_fd = out_fd;
+    cl->handshake_ms = handshake_ms;
     cl->show = show;
     rc = client_relay(e, err, cl, fd, tls);
   } else {
@@ -356,4 +359,8 @@ int sk_chat_client_run(sk_engine_t *e, char *err, int fd, struct sk_tls *tls,
   free(cl);
   free(show);
   return rc;
+}
+
+void sk_chat_client_resumed(void) {
+  sk__tty_resume(); /* nothing when no editor runs */
 }

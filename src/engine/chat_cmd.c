@@ -131,6 +131,10 @@ static void cmd_nick(chat_conn_t *cc, const char *arg, size_t n) {
 
 static void cmd_me(chat_conn_t *cc, const char *arg, size_t n) {
   sk__hub_t *h = cc->base.hub;
+  if (n == 0) { /* not an empty action shown to the room */
+    sk__chat_tell(cc, "*** usage: /me ACTION\n");
+    return;
+  }
   char *out = sk__chat_line(h);
   int o = snprintf(out, sk__chat_line_cap(h), "* %s ", cc->name);
   size_t len = (size_t)o;
@@ -254,6 +258,10 @@ static void op_kick(sk__hub_t *h, const char *arg, size_t n) {
   const char *text;
   size_t text_len, w = sk__chat_split(arg, n, &text, &text_len);
   chat_conn_t *cc = w ? sk__chat_find(sk__chat_of(h), arg, w) : NULL;
+  if (w == 0) {
+    sk__chat_op_tell(h, "*** usage: /kick NICK [REASON]\n");
+    return;
+  }
   if (!cc || cc->base.left) {
     sk__chat_op_tell(h, "*** no one is called \"%s\"\n",
                      sk__chat_quote(q, arg, w));
@@ -275,6 +283,10 @@ static void op_kick(sk__hub_t *h, const char *arg, size_t n) {
 static void op_say(sk__hub_t *h, const char *arg, size_t n) {
   const char *text;
   size_t text_len, w = sk__chat_split(arg, n, &text, &text_len);
+  if (w == 0) {
+    sk__chat_op_tell(h, "*** usage: /say #ROOM TEXT\n");
+    return;
+  }
   chat_room_t *r = room_arg(h, NULL, arg, w);
   if (!r)
     return;

@@ -148,6 +148,18 @@ void sk__tty_read(void) {
   fflush(T.out);
 }
 
+void sk__tty_resume(void) {
+  if (!T.open || !T.editing)
+    return;
+  /* libedit believes it is still in its edit mode: out of it first, or
+   * prep does nothing. The edit mode keeps +isig as bound. */
+  rl_deprep_terminal();
+  rl_prep_terminal(1);
+  fputs("\r\033[J", T.out);
+  rl_forced_update_display();
+  fflush(T.out);
+}
+
 void sk__tty_show(const char *line, size_t len) {
   if (!T.open || len == 0)
     return;

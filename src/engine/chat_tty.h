@@ -31,6 +31,10 @@ void sk__tty_show(const char *line, size_t len);
 /* Prints the user's line in place of the editor's copy of it. */
 void sk__tty_show_own(const char *line, size_t len, size_t typed_width);
 
+/* The process was stopped and continued (Ctrl-Z, fg): the shell has set
+ * the terminal to its own mode meanwhile; takes it back and redraws. */
+void sk__tty_resume(void);
+
 /* Display columns of a UTF-8 text (the locale's wcwidth). */
 size_t sk__tty_width(const char *text, size_t len);
 

@@ -773,11 +773,13 @@ static void input_idle_cb(uv_idle_t *idle) {
 }
 
 /* Operator input is read only while someone can receive it, as ncat
- * does, so that nothing typed before the first client is lost. */
+ * does, so that nothing typed before the first client is lost; a chat
+ * operator's console (/shutdown, /who) is read with no one there. */
 static void hub_input_update(sk__hub_t *h) {
   if (!h->in_open)
     return;
-  h->in_reading = hub_should_read(h) && h->n_open > 0 && !h->in_held;
+  h->in_reading = hub_should_read(h) && !h->in_held &&
+                  (h->n_open > 0 || h->mode->console);
   if (h->in.polled)
     sk__endpoint_watch(&h->in, h->in_reading ? UV_READABLE : 0,
                        input_poll_cb);

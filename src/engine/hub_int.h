@@ -116,6 +116,7 @@ typedef struct sk__hub_mode {
   bool out_drops;       /* out_fd falling behind is dropped, not waited on */
   bool out_lossy;       /* out_fd falling behind loses lines, counted */
   bool read_split;      /* a read is one message: cut it to fit a queue */
+  bool console;         /* operator input is commands: read with no client */
   int (*init)(sk__hub_t *h);
   void (*fini)(sk__hub_t *h);
   void (*on_join)(sk__conn_t *c);

@@ -1195,10 +1195,37 @@ static void relay_tls_timeout(relay_t *r, int idle_ms) {
                  r->ends[i].name, idle_ms);
 }
 
+static bool relay_handshaking(const relay_t *r) {
+  for (size_t i = 0; i < r->n_ends; i++)
+    if (r->ends[i].tls && !r->ends[i].tls->handshaken)
+      return true;
+  return false;
+}
+
+/* handshake_timeout_ms: a bound on the handshake alone; once it is done
+ * the tick stops unless the idle bound or --progress needs it. */
+static bool handshake_timed_out(relay_t *r, uint64_t now) {
+  int hs_ms = r->opts->handshake_timeout_ms;
+  if (hs_ms <= 0)
+    return false;
+  if (!relay_handshaking(r)) {
+    if (r->opts->idle_timeout_ms <= 0 && !r->opts->progress)
+      uv_timer_stop(&r->tick);
+    return false;
+  }
+  if (now - r->started < (uint64_t)hs_ms)
+    return false;
+  relay_tls_timeout(r, hs_ms);
+  relay_close(r);
+  return true;
+}
+
 static void on_tick(uv_timer_t *t) {
   relay_t *r = t->data;
   uint64_t now = uv_now(r->loop);
   int idle_ms = r->opts->idle_timeout_ms;
+  if (handshake_timed_out(r, now))
+    return;
   if (idle_ms > 0 && now - r->last_activity >= (uint64_t)idle_ms) {
     relay_tls_timeout(r, idle_ms);
     if (r->opts->verbose)
@@ -1455,7 +1482,8 @@ static int relay_open(relay_t *r, const sk_relay_side_t *a,
   r->idle.data = r->tick.data = r->quit.data = r;
   /* The tick only when something needs it: 100 ms wake-ups cost an
    * idle relay its sleep. */
-  if (o->idle_timeout_ms > 0 || o->progress)
+  if (o->idle_timeout_ms > 0 || o->progress ||
+      (o->handshake_timeout_ms > 0 && o->tls))
     uv_timer_start(&r->tick, on_tick, 100, 100);
   r->started = r->last_activity = r->last_report = uv_now(r->loop);
   relay_measure(r, o);

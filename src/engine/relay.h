@@ -57,6 +57,8 @@ typedef struct sk_relay_opts {
   bool shutdown_on_eof; /* -N: shutdown(SHUT_WR) after input EOF */
   bool crlf;            /* -C: send each LF as CRLF (CRLF stays CRLF) */
   int idle_timeout_ms;  /* -w: end after this long without traffic */
+  int handshake_timeout_ms; /* a TLS handshake not done this long after
+                               the start fails (0: only the idle bound) */
   bool progress;        /* --progress: rate on stderr once a second
                            (one line rewritten when stderr is a tty) */
   bool verbose;         /* -v: final byte counts on stderr */

@@ -156,6 +156,9 @@ static void session_relay_done(void *arg, int rc, sk_stop_t reason,
       sk__engine_log(s->e, SK_LOG_NOTICE, "%s: %s", c->name, err);
     }
   }
+  /* Nobody reads or feeds the child any more: its stdout gets EPIPE and
+   * its stdin EOF, rather than blocking until the child is killed. */
+  sk__child_close_fds(&c->child);
   /* The client's FIN now, not when the child is reaped. */
   if (c->cfd >= 0 && !c->child_live) {
     close(c->cfd);

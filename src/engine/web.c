@@ -367,6 +367,14 @@ static bool origin_ok(struct lws *wsi) {
   return o && strcmp(o + 3, host) == 0;
 }
 
+/* RFC 6455 4.2.1: version 13 only (libwebsockets switched protocols for
+ * any number); another version is refused before the 101. */
+static bool version_ok(struct lws *wsi) {
+  char v[8];
+  return lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_VERSION) > 0 &&
+         strcmp(v, "13") == 0;
+}
+
 /* --ssl: lws made the vhost's SSL_CTX; it gets what ours holds (the
  * same objects, reference counted, not files read a second time) and
  * our rules: TLS 1.2 at least, buffers released while idle, and with
@@ -417,7 +425,7 @@ static int web_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
       return w->tls_failed = true, -1;
     return 0;
   case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-    return origin_ok(wsi) && tls_ok(w, wsi) ? 0 : 1;
+    return version_ok(wsi) && origin_ok(wsi) && tls_ok(w, wsi) ? 0 : 1;
   case LWS_CALLBACK_ESTABLISHED:
     pss->link = link_open(w, wsi);
     w->n_open += pss->link != NULL;

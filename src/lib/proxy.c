@@ -211,17 +211,25 @@ int sk__http_request(char *why, char *buf, size_t cap, const sk_addr_t *target,
   return n;
 }
 
+/* The blank line: LF, then LF or CR LF (RFC 9112 2.2 lets a recipient
+ * take a lone LF as a line's end, as curl and ncat do). */
 size_t sk__http_head_end(const char *buf, size_t len, size_t from) {
-  for (size_t i = from >= 3 ? from - 3 : 0; i + 4 <= len; i++)
-    if (memcmp(buf + i, "\r\n\r\n", 4) == 0)
-      return i + 4;
+  for (size_t i = from >= 2 ? from - 2 : 0; i + 1 < len; i++) {
+    if (buf[i] != '\n')
+      continue;
+    if (buf[i + 1] == '\n')
+      return i + 2;
+    if (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')
+      return i + 3;
+  }
   return 0;
 }
 
 int sk__http_reply(char *why, const char *head, size_t len) {
   char q[SK__QUOTE_LEN];
-  const char *eol = memchr(head, '\r', len);
-  size_t line = eol ? (size_t)(eol - head) : len;
+  size_t line = 0;
+  while (line < len && head[line] != '\r' && head[line] != '\n')
+    line++;
   if (line < 12 || strncmp(head, "HTTP/1.", 7) != 0 || head[8] != ' ' ||
       head[9] < '1' || head[9] > '5' || head[10] < '0' || head[10] > '9' ||
       head[11] < '0' || head[11] > '9')

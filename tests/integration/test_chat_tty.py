@@ -9,6 +9,7 @@ for byte.
 import fcntl
 import os
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -237,6 +238,29 @@ class TestChatTerminal(unittest.TestCase):
         self.assertEqual(t.wait_exit(), 130)
         self.assertEqual(termios.tcgetattr(t.slave), t.termios_before)
         self.assertEqual(t.conn.recv(100), b"")  # nothing half-typed sent
+
+    def test_stopped_and_continued_edits_again(self):
+        """Ctrl-Z, then fg: the shell had set the terminal back to its own
+        (cooked) mode meanwhile; the editor takes it back on SIGCONT, so
+        keys are edited again at once, the half-typed line kept (before,
+        the terminal stayed cooked until Enter: text echoed twice, arrow
+        keys sent as escapes). SIGSTOP stands in for Ctrl-Z: a pty's
+        SIGTSTP is discarded for the orphaned process group here."""
+        t = Term(self)
+        t.type(b"abc")
+        t.wait_screen(lambda: t.input_line() == "> abc", "the typing")
+        editing = termios.tcgetattr(t.slave)
+        os.kill(t.proc.pid, signal.SIGSTOP)
+        termios.tcsetattr(t.slave, termios.TCSANOW, t.termios_before)
+        os.kill(t.proc.pid, signal.SIGCONT)
+        end = time.monotonic() + TIMEOUT
+        while termios.tcgetattr(t.slave)[3] & termios.ICANON:
+            self.assertLess(time.monotonic(), end,
+                            "the terminal stayed in cooked mode")
+            t.pump(0.05)
+        self.assertEqual(termios.tcgetattr(t.slave), editing)
+        t.type(b"\x1b[Dd\r")  # left, then d: edited, not an escape
+        self.assertEqual(t.recv_line(), b"abdc")
 
     def test_colour_for_names_and_notices(self):
         t = Term(self)

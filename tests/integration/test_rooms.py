@@ -135,6 +135,15 @@ class TestCommands(RoomTest):
         self.log_has(proc, re.escape(b"* user1 waves"))
         a.r.assert_quiet()
 
+    def test_me_without_an_action_is_a_usage_line(self):
+        """`/me` alone told the room "* user1 " (an empty action)."""
+        _, _, a, b, _ = self.trio()
+        a.send(b"/me\n")
+        self.assertEqual(a.line(), b"*** usage: /me ACTION")
+        a.send(b"/me   \n")
+        self.assertEqual(a.line(), b"*** usage: /me ACTION")
+        b.r.assert_quiet()
+
     def test_msg_is_private(self):
         proc, _, a, b, c = self.trio()
         a.send(b"/msg USER2 the password is swordfish\n")  # any case
@@ -266,6 +275,16 @@ class TestConsole(RoomTest):
         b.wait(b"*** user3 left")
         for cl in (a, b, c):  # none of it was said in the room
             cl.r.assert_quiet()
+
+    def test_kick_and_say_without_arguments_answer_their_usage(self):
+        """`/kick` and `/say` alone answered 'no one is called ""' and
+        'no room ""', naming nothing the operator could act on."""
+        proc, _, a, _, _ = self.trio()
+        proc.write(b"/kick\n")
+        self.log_has(proc, re.escape(b"*** usage: /kick NICK [REASON]"))
+        proc.write(b"/say\n")
+        self.log_has(proc, re.escape(b"*** usage: /say #ROOM TEXT"))
+        a.r.assert_quiet()
 
     def test_say_and_literal_slash(self):
         proc, _, a, b, c = self.trio()

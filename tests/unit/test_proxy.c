@@ -202,6 +202,25 @@ static void test_http_head_end(void **state) {
   assert_int_equal(sk__http_head_end("\r\n\r", 3, 0), 0);
 }
 
+/* A head with bare LFs ends too (RFC 9112 2.2: a recipient MAY take a
+ * lone LF as a line's end); before, sockit waited for CR LF CR LF until
+ * the proxy closed or the deadline came. */
+static void test_http_head_end_bare_lf(void **state) {
+  char why[SK_ERR_LEN];
+  const char *r = "HTTP/1.1 200 OK\nX: y\n\ntunnel";
+  const char *mixed = "HTTP/1.1 200 OK\r\nX: y\n\r\ntunnel";
+  const char *no = "HTTP/1.1 403 Forbidden\n\n";
+  (void)state;
+  assert_int_equal(sk__http_head_end(r, strlen(r), 0), strlen(r) - 6);
+  assert_int_equal(sk__http_head_end(mixed, strlen(mixed), 0),
+                   strlen(mixed) - 6);
+  assert_int_equal(sk__http_head_end(r, 21, 0), 0);
+  assert_int_equal(sk__http_head_end(r, strlen(r), 21), strlen(r) - 6);
+  assert_int_equal(sk__http_reply(why, r, strlen(r) - 6), 0);
+  assert_int_equal(sk__http_reply(why, no, strlen(no)), SK_EPROXY);
+  assert_string_equal(why, "403 Forbidden");
+}
+
 /* 2xx opens the tunnel; anything else is quoted; not HTTP is named. */
 static void test_http_reply(void **state) {
   char why[SK_ERR_LEN];
@@ -291,6 +310,7 @@ int main(void) {
       cmocka_unit_test(test_base64),
       cmocka_unit_test(test_http_request),
       cmocka_unit_test(test_http_head_end),
+      cmocka_unit_test(test_http_head_end_bare_lf),
       cmocka_unit_test(test_http_reply),
       cmocka_unit_test(test_http_handshake_keeps_tunnel_bytes),
       cmocka_unit_test(test_handshake_timeout),
