@@ -46,8 +46,8 @@ if [ $QUICK = 1 ]; then
   FAN_CLIENTS=(10)
   FAN_TIME=(-t 0.5 -W 0.2)
   CONN_SECS=0.5
-  FED_CLIENTS=30 FED_TIME=(-t 2 -W 0.2) FED_LAT_TIME=(-t 3 -W 0.2)
-  FED_LAT_AFTER=0.3 FED_PROBES=20
+  FED_CLIENTS=30 FED_TIME=(-t 2 -W 0.2) FED_LAT_TIME=(-t 2.5 -W 0.2)
+  FED_LAT_AFTER=0.3 FED_PROBES=10 FED_RATES=(10 100)
   LIMIT=10              # seconds before a silent tool counts as broken
 else
   LIMIT=60
@@ -56,8 +56,8 @@ else
   FAN_CLIENTS=(10 100 1000 5000 10000)
   FAN_TIME=(-t 3 -W 1)
   CONN_SECS=3
-  FED_CLIENTS=9000 FED_TIME=(-t 6 -W 1) FED_LAT_TIME=(-t 10 -W 1)
-  FED_LAT_AFTER=3 FED_PROBES=100
+  FED_CLIENTS=9000 FED_TIME=(-t 5 -W 1) FED_LAT_TIME=(-t 8 -W 1)
+  FED_LAT_AFTER=1.5 FED_PROBES=50 FED_RATES=(10 30 100)
 fi
 # shellcheck disable=SC2206
 [ -n "$CLIENTS" ] && FAN_CLIENTS=($CLIENTS)
@@ -634,14 +634,16 @@ scenario_joinstorm() {
 # through one redis-server (no persistence), then all on one server.
 # Saturated: every client sends while FED_SAT_MSGS lines are owed to
 # each (loadgen fanout --window), deliveries/s end to end and Redis's
-# CPU. Then latency at a stated offered rate below saturation (a
-# saturated queue has an unbounded p99 by construction): FED_RATE lines
-# a second from all the clients (loadgen fanout --rate, open loop) and
-# a client on A saying FED_PROBE_RATE probes a second that clients on B
-# and C time (loadgen lat); on one server, to two other clients of it.
+# CPU. Then latency at a sweep of offered rates below saturation (a
+# saturated queue has an unbounded p99 by construction), so that the
+# highest rate at which p99 stays under 50 ms is measured, not picked:
+# for each of FED_RATES, that many lines a second from all the clients
+# (loadgen fanout --rate, open loop) and a client on A saying
+# FED_PROBE_RATE probes a second that clients on B and C time (loadgen
+# lat); on one server, to two other clients of it. The rates go up on
+# the same servers (a lower rate never follows a backlog).
 FED_SAT_MSGS=1000 # 75 KB a client: well under a queue's congestion mark
-FED_RATE=100      # lines/s: 100 x 9,000 = 0.9 M deliveries/s
-FED_PROBE_RATE=20 # lines/s more, each to every client too
+FED_PROBE_RATE=10 # lines/s more than the rate, each to every client too
 
 # Starts redis-server and the servers of a shape (FED_RPID, FED_PIDS,
 # FED_PORTS); 1 when one did not start (then stopped, and said).
@@ -672,7 +674,7 @@ fed_up() {
 # Each phase on fresh servers: what a saturated run left queued (in
 # Redis's buffers for a subscriber behind) must not reach the next.
 fed_one() {
-  local shape=$1 rep=$2 line lat r0 r1
+  local shape=$1 rep=$2 line r0 r1
   fed_up "$shape" || return
   local also=() window=$((FED_CLIENTS * FED_SAT_MSGS))
   [ "$shape" = three ] && also=(--also "${FED_PORTS[1]}" --also "${FED_PORTS[2]}")
@@ -686,23 +688,6 @@ fed_one() {
   t1=$(date +%s.%N)
   line=$(cat "$WORK/fed.fan")
   stop "${FED_PIDS[@]}" "$FED_RPID"
-  # Latency at the offered rate; the window only bounds a run that
-  # cannot keep up (then sent_rate says so).
-  local paced="" lp
-  if fed_up "$shape"; then
-    lp=("${FED_PORTS[@]}")
-    [ "$shape" = one ] && lp=("${FED_PORTS[0]}" "${FED_PORTS[0]}" "${FED_PORTS[0]}")
-    [ "$shape" = three ] && also=(--also "${FED_PORTS[1]}" --also "${FED_PORTS[2]}")
-    "$LG" fanout 127.0.0.1 "${FED_PORTS[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
-      "${FED_LAT_TIME[@]}" --rate "$FED_RATE" --window "$window" \
-      >"$WORK/fed.paced" 2>>"$WORK/fed.err" &
-    fpid=$!
-    sleep "$FED_LAT_AFTER"
-    lat=$(timeout -k 2 $LIMIT "$LG" lat 127.0.0.1 "${lp[@]}" -c "$FED_PROBES" -r "$FED_PROBE_RATE" 2>>"$WORK/fed.err")
-    wait $fpid
-    paced=$(cat "$WORK/fed.paced")
-    stop "${FED_PIDS[@]}" "$FED_RPID"
-  fi
   local tool=sockit-chat-$shape
   if [ "$(kv status "$line")" = ok ] && [ "$(kv end "$line")" = ok ]; then
     rec federate "$FED_CLIENTS" "$tool" rate "$(kv rate "$line")"
@@ -711,16 +696,41 @@ fed_one() {
   else
     fail "federate $shape $FED_CLIENTS: $line $(head -c 200 "$WORK/fed.err")"
   fi
+  say "  federate $shape $FED_CLIENTS #$rep: saturated $(kv rate "$line") deliveries/s, redis cpu $(awk -v a="$r0" -v b="$r1" 'BEGIN {print b - a}') s"
+  fed_up "$shape" || return
+  local rate
+  for rate in "${FED_RATES[@]}"; do
+    fed_paced "$shape" "$rate" "$rep"
+  done
+  stop "${FED_PIDS[@]}" "$FED_RPID"
+}
+
+# One offered rate on the servers up: the latency of probe lines while
+# RATE lines/s come from all the clients. The window only bounds a run
+# that cannot keep up (then sent_rate says so).
+fed_paced() {
+  local shape=$1 rate=$2 rep=$3 lat paced lp also=() fpid
+  local tool=sockit-chat-$shape offered=$(($2 + FED_PROBE_RATE))
+  lp=("${FED_PORTS[@]}")
+  [ "$shape" = one ] && lp=("${FED_PORTS[0]}" "${FED_PORTS[0]}" "${FED_PORTS[0]}")
+  [ "$shape" = three ] && also=(--also "${FED_PORTS[1]}" --also "${FED_PORTS[2]}")
+  "$LG" fanout 127.0.0.1 "${FED_PORTS[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
+    "${FED_LAT_TIME[@]}" --rate "$rate" --window $((FED_CLIENTS * FED_SAT_MSGS)) \
+    >"$WORK/fed.paced" 2>>"$WORK/fed.err" &
+  fpid=$!
+  sleep "$FED_LAT_AFTER"
+  lat=$(timeout -k 2 $LIMIT "$LG" lat 127.0.0.1 "${lp[@]}" -c "$FED_PROBES" -r "$FED_PROBE_RATE" 2>>"$WORK/fed.err")
+  wait $fpid
+  paced=$(cat "$WORK/fed.paced")
   if [ "$(kv status "$lat")" = ok ] && [ "$(kv status "$paced")" = ok ]; then
-    rec federate "$FED_CLIENTS" "$tool" p50_ms "$(kv p50_ms "$lat")"
-    rec federate "$FED_CLIENTS" "$tool" p99_ms "$(kv p99_ms "$lat")"
-    rec federate "$FED_CLIENTS" "$tool" offered "$((FED_RATE + FED_PROBE_RATE))"
-    rec federate "$FED_CLIENTS" "$tool" paced_sent "$(kv sent_rate "$paced")"
-    rec federate "$FED_CLIENTS" "$tool" paced_rate "$(kv rate "$paced")"
+    rec federate "$FED_CLIENTS@$offered" "$tool" p50_ms "$(kv p50_ms "$lat")"
+    rec federate "$FED_CLIENTS@$offered" "$tool" p99_ms "$(kv p99_ms "$lat")"
+    rec federate "$FED_CLIENTS@$offered" "$tool" paced_sent "$(kv sent_rate "$paced")"
+    rec federate "$FED_CLIENTS@$offered" "$tool" paced_rate "$(kv rate "$paced")"
   else
-    fail "federate $shape latency: ${lat:-no answer}; paced load: ${paced:-no answer}"
+    fail "federate $shape latency at $offered lines/s: ${lat:-no answer}; paced load: ${paced:-no answer}"
   fi
-  say "  federate $shape $FED_CLIENTS #$rep: saturated $(kv rate "$line") deliveries/s, redis cpu $(awk -v a="$r0" -v b="$r1" 'BEGIN {print b - a}') s; at $FED_RATE+$FED_PROBE_RATE lines/s offered ($(kv sent_rate "$paced") sent, $(kv rate "$paced") deliveries/s): p50 $(kv p50_ms "$lat") ms p99 $(kv p99_ms "$lat") ms"
+  say "  federate $shape $FED_CLIENTS #$rep: at $rate+$FED_PROBE_RATE lines/s offered ($(kv sent_rate "$paced") sent, $(kv rate "$paced") deliveries/s): p50 $(kv p50_ms "$lat") ms p99 $(kv p99_ms "$lat") ms"
 }
 
 scenario_federate() {
