@@ -558,6 +558,7 @@ static void chat_turn(sk__hub_t *h) {
   if (ch->op_kept && !sk__hub_busy(h))
     chat_input_resume(h);
   sk__chat_rooms_turn(h);
+  sk__fed_push(h); /* the other servers' lines before ours are flushed */
 }
 
 static void chat_free(sk__conn_t *c) {

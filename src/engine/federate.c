@@ -271,6 +271,17 @@ static void fed_publish(sk__fed_t *f, const char *chan, char kind,
     f->seq++;
 }
 
+/* Writes what waits for Redis now, before this turn's flush to the
+ * members (on_turn): hiredis would write it when the loop next polls,
+ * after that flush, and a flush to thousands of members takes tens of
+ * ms that every line said here would wait before the other servers
+ * even had it. An error found here is hiredis's as from the poll. */
+void sk__fed_push(sk__hub_t *h) {
+  sk__fed_t *f = fed_of(h);
+  if (f && f->ready && f->cmd && sdslen(f->cmd->c.obuf) > 0)
+    redisAsyncHandleWrite(f->cmd);
+}
+
 /* "sockit:room:#lobby": one channel per room, by its lower-case name. */
 static void room_chan(char *out, const char *room) {
   size_t o = (size_t)snprintf(out, 64, FED_PREFIX "room:");

@@ -54,6 +54,9 @@ bool sk__fed_msg(chat_conn_t *cc, const char *to, size_t to_len,
                  const char *text, size_t len);
 /* True when h is federated: /who and /rooms are then answered below. */
 bool sk__fed_on(const sk__hub_t *h);
+/* Writes the commands queued for Redis now: once a turn, before the
+ * members' flush. */
+void sk__fed_push(sk__hub_t *h);
 /* "/who [#room]" and "/rooms" across the federation, written at
  * sk__chat_line(h); the length. room NULL: every room (with where). */
 size_t sk__fed_who(sk__hub_t *h, const char *room, size_t room_len,
