@@ -1158,6 +1158,7 @@ typedef struct lat {
   size_t used[4];
   double *lat;
   long n_lat, cap_lat;
+  bool synced[4]; /* receiver i had a sync line: what was queued is out */
 } lat_t;
 
 /* Takes whole lines from receiver i; a probe "<x> p SEQ SENT" counts. */
@@ -1176,6 +1177,8 @@ static void lat_read(lat_t *l, int i) {
     if (q && sscanf(q + 4, "%ld %lf", &seq, &sent) == 2 &&
         l->n_lat < l->cap_lat)
       l->lat[l->n_lat++] = now() - sent;
+    else if (strstr(p, "> s sync"))
+      l->synced[i] = true;
     p = nl + 1;
   }
   memmove(l->buf[i], p, (size_t)(end - p));
@@ -1184,9 +1187,37 @@ static void lat_read(lat_t *l, int i) {
     l->used[i] = 0; /* a line longer than the buffer: not a probe */
 }
 
+/* Says "s sync" on A (again every half second) until every receiver has
+ * had it: the servers then wrote out what was queued before (the notices
+ * of thousands of clients joining just before), which would otherwise
+ * count in the first probes' latency. 60 s at most. */
+static void lat_sync(lat_t *l) {
+  double t0 = now(), said = 0;
+  for (;;) {
+    double t = now();
+    if (t - t0 > 60)
+      die("lat: the servers never passed a line on in 60 s");
+    if (t - said >= 0.5) {
+      static const char line[] = "s sync\n";
+      if (send(l->fd[0], line, sizeof line - 1, MSG_NOSIGNAL) < 0)
+        die("lat: send: %s", strerror(errno));
+      said = t;
+    }
+    int all = 1;
+    for (int i = 1; i < l->n; i++) {
+      lat_read(l, i);
+      all &= l->synced[i];
+    }
+    if (all)
+      return;
+    usleep(1000);
+  }
+}
+
 /* loadgen lat HOST PORT_A PORT_B [PORT_C] [-c COUNT] [-r RATE]: a client
- * on A says COUNT probes at RATE per second; clients on B (and C) time
- * each one's arrival. Prints p50, p99 and max in ms. */
+ * on A says COUNT probes at RATE per second, once a sync line reached
+ * the others (lat_sync); clients on B (and C) time each one's arrival.
+ * Prints p50, p99 and max in ms. */
 static int cmd_lat(int argc, char **argv) {
   long count = 500;
   double rate = 100;
@@ -1215,7 +1246,8 @@ static int cmd_lat(int argc, char **argv) {
   l.cap_lat = count * (l.n - 1);
   if (!(l.lat = calloc((size_t)l.cap_lat, sizeof *l.lat)))
     die("out of memory");
-  double start = now() + 1.0, last_rx = 0; /* a second for the joins */
+  lat_sync(&l);
+  double start = now(), last_rx = 0;
   long sent = 0;
   while (l.n_lat < l.cap_lat) {
     double t = now();

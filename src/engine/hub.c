@@ -698,6 +698,8 @@ static bool flush_held(sk__hub_t *h) {
 static void flush_members(sk__hub_t *h) {
   sk__conn_t *c;
   uint64_t t0 = h->gather ? hub_us() : 0;
+  /* Lines this flush carries, as its first member's queue says. */
+  uint32_t lines = h->dirty_head ? h->dirty_head->q.count : 0;
   while ((c = h->dirty_head) != NULL) {
     conn_unmark_dirty(c);
     if (c->state == SK__CONN_DOOMED)
@@ -709,7 +711,9 @@ static void flush_members(sk__hub_t *h) {
     uint64_t t1 = hub_us(), took = t1 - t0;
     uint64_t max = SK__HUB_GATHER_MAX_MS * 1000;
     took = took < 1000 ? 1000 : took;
-    h->flush_after = t1 + (took < max ? took : max);
+    /* One line a flush: the input is light, no more came while this one
+     * wrote, and waiting would only delay the next line. */
+    h->flush_after = lines <= 1 ? t1 : t1 + (took < max ? took : max);
   }
 }
 

@@ -49,9 +49,10 @@
  */
 #define SK__HUB_OFFENCE_MS 60000
 /*
- * A federated chat server gathers: after writing to its members it waits
- * as long as that write took (1 ms at least, SK__HUB_GATHER_MAX_MS at
- * most) before the next, while lines keep coming. A flush costs one send
+ * A federated chat server gathers: after writing more than one line to
+ * its members it waits as long as that write took (1 ms at least,
+ * SK__HUB_GATHER_MAX_MS at most) before the next, while lines keep
+ * coming; after a flush of one line (light input) it does not wait. A flush costs one send
  * per member however few lines it carries; one server holding every
  * member gathers by itself, since its longer flush lets more lines come
  * meanwhile, and three servers that each flush at once make three times
