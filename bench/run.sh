@@ -640,8 +640,10 @@ scenario_joinstorm() {
 # for each of FED_RATES, that many lines a second from all the clients
 # (loadgen fanout --rate, open loop) and a client on A saying
 # FED_PROBE_RATE probes a second that clients on B and C time (loadgen
-# lat); on one server, to two other clients of it. The rates go up on
-# the same servers (a lower rate never follows a backlog).
+# lat), once a line has gone through within 0.25 s (the joins of the
+# clients just connected settled: settle_s); on one server, to two
+# other clients of it. The rates go up on the same servers (a lower
+# rate never follows a backlog).
 FED_SAT_MSGS=1000 # 75 KB a client: well under a queue's congestion mark
 FED_PROBE_RATE=10 # lines/s more than the rate, each to every client too
 
@@ -727,10 +729,11 @@ fed_paced() {
     rec federate "$FED_CLIENTS@$offered" "$tool" p99_ms "$(kv p99_ms "$lat")"
     rec federate "$FED_CLIENTS@$offered" "$tool" paced_sent "$(kv sent_rate "$paced")"
     rec federate "$FED_CLIENTS@$offered" "$tool" paced_rate "$(kv rate "$paced")"
+    rec federate "$FED_CLIENTS@$offered" "$tool" settle_s "$(kv settle_s "$lat")"
   else
     fail "federate $shape latency at $offered lines/s: ${lat:-no answer}; paced load: ${paced:-no answer}"
   fi
-  say "  federate $shape $FED_CLIENTS #$rep: at $rate+$FED_PROBE_RATE lines/s offered ($(kv sent_rate "$paced") sent, $(kv rate "$paced") deliveries/s): p50 $(kv p50_ms "$lat") ms p99 $(kv p99_ms "$lat") ms"
+  say "  federate $shape $FED_CLIENTS #$rep: at $rate+$FED_PROBE_RATE lines/s offered ($(kv sent_rate "$paced") sent, $(kv rate "$paced") deliveries/s): p50 $(kv p50_ms "$lat") ms p99 $(kv p99_ms "$lat") ms (settled in $(kv settle_s "$lat") s)"
 }
 
 scenario_federate() {
