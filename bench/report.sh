@@ -533,7 +533,7 @@ EOF
         fi
       done
       [ -n "$(awk -F '\t' -v t=$t '$1 == "federate" && $3 == t && $2 ~ /@/' "$AGG")" ] &&
-        FED_BEST+=("- $t: median p99 under 50 ms ${best:+up to $best}${best:-at none of the rates offered, not even the lowest}")
+        FED_BEST+=("- $t: median p99 under 50 ms $([ -n "$best" ] && echo "up to $best" || echo "at none of the rates offered, not even the lowest")")
     done
     echo
     printf '%s\n' "${FED_BEST[@]}"
