@@ -209,6 +209,23 @@ class Usage(SSLCase):
         self.usage("--ssl", "-u", "127.0.0.1", "1",
                    pattern=r"cannot use --ssl with -u")
 
+    def test_alpn_empty_lists_are_refused_alike(self):
+        # "" names no protocol, as "," does; neither connects anywhere.
+        for bad in ("", ",", "h2,", ",h2", "h2,,http/1.1"):
+            self.usage("--ssl", "--ssl-alpn", bad, "127.0.0.1", "1",
+                       pattern=r'ALPN list "%s": expected names of 1 to 255 '
+                       r'bytes separated by commas$' % re.escape(bad))
+
+    def test_alpn_long_names_keep_the_end_of_the_line(self):
+        # A name over 255 bytes: the list is shown cut, the line whole.
+        self.usage("--ssl", "--ssl-alpn", "h2," + "x" * 300, "127.0.0.1", "1",
+                   pattern=r'ALPN list "h2,x{57}\.\.\.": expected names of '
+                   r'1 to 255 bytes separated by commas$')
+        self.usage("-l", "--ssl", "--ssl-alpn", ",".join(["x" * 200] * 2),
+                   "127.0.0.1", "0",
+                   pattern=r'ALPN list "x{60}\.\.\." is too long: expected '
+                   r'at most 255 bytes in all for a server$')
+
     def test_missing_certificate_file(self):
         self.usage("-l", "--ssl", "--ssl-cert", cert("nonexistent.pem"), "1",
                    pattern=r'certificate file ".*nonexistent\.pem"')
