@@ -510,42 +510,52 @@ static void on_stop_signal(int signum) {
   stop_signal = signum;
 }
 
-/* Waits until fd has events (ms: the bound, -1 none); returns 0, or
- * the signal that came first (SIGINT, SIGTERM), so that the listener
- * can clean up. ppoll unblocks the signals only while waiting: none can
- * slip in between. */
-static int fd_wait(int fd, short events, int ms) {
-  struct sigaction on = {.sa_handler = on_stop_signal}, old_int, old_term;
-  struct pollfd p = {.fd = fd, .events = events};
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L};
-  sigset_t stops, orig;
+/* While the one-client listener waits (for a client, then for its TLS
+ * handshake), SIGINT and SIGTERM are blocked but caught: ppoll unblocks
+ * them only while waiting, so none can slip in between and kill the
+ * run before the listener has cleaned up (a Unix socket's file). */
+typedef struct stops {
+  sigset_t orig;
+  struct sigaction old_int, old_term;
+} stops_t;
+
+static void stops_catch(stops_t *s) {
+  struct sigaction on = {.sa_handler = on_stop_signal};
+  sigset_t stops;
   sigemptyset(&stops);
   sigaddset(&stops, SIGINT);
   sigaddset(&stops, SIGTERM);
-  sigprocmask(SIG_BLOCK, &stops, &orig);
-  sigaction(SIGINT, &on, &old_int);
-  sigaction(SIGTERM, &on, &old_term);
-  while (!stop_signal && ppoll(&p, 1, ms < 0 ? NULL : &ts, &orig) < 0 &&
-         errno == EINTR)
-    ;
-  sigprocmask(SIG_SETMASK, &orig, NULL);
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
-  return stop_signal;
+  sigprocmask(SIG_BLOCK, &stops, &s->orig);
+  sigaction(SIGINT, &on, &s->old_int);
+  sigaction(SIGTERM, &on, &s->old_term);
 }
 
-static int accept_wait(int lfd) {
-  return fd_wait(lfd, POLLIN, -1);
+/* A signal still pending comes now, to on_stop_signal. */
+static void stops_release(stops_t *s) {
+  sigprocmask(SIG_SETMASK, &s->orig, NULL);
+  sigaction(SIGINT, &s->old_int, NULL);
+  sigaction(SIGTERM, &s->old_term, NULL);
+}
+
+/* Waits until fd has events (ms: the bound, -1 none); returns 0, or the
+ * signal that came first (SIGINT, SIGTERM). Within stops_catch. */
+static int fd_wait(const stops_t *s, int fd, short events, int ms) {
+  struct pollfd p = {.fd = fd, .events = events};
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L};
+  while (!stop_signal && ppoll(&p, 1, ms < 0 ? NULL : &ts, &s->orig) < 0 &&
+         errno == EINTR)
+    ;
+  return stop_signal;
 }
 
 /* Waits for one permitted client; returns its descriptor, or a negative
  * code (-EINTR when stop_signal ended the wait). */
-static int accept_one(const cli_t *c, int lfd, char *err,
+static int accept_one(const cli_t *c, const stops_t *s, int lfd, char *err,
                       char name[SK_ADDRSTR_LEN]) {
   struct sockaddr_storage peer;
   socklen_t len;
   for (;;) {
-    if (accept_wait(lfd))
+    if (fd_wait(s, lfd, POLLIN, -1))
       return -EINTR;
     int fd = sk_accept(err, lfd, &peer, &len);
     if (fd < 0)
@@ -576,8 +586,8 @@ static int64_t now_ms(void) {
 /* -l --ssl: fd's handshake, before the relay, on a non-blocking socket
  * within tls_accept_limit. Returns 0 (fd blocking again), -1 with the
  * refusal in err, or -EINTR (a stop signal came). */
-static int tls_accept(const cli_t *c, int fd, sk_tls_t *t, const char *peer,
-                      char *err) {
+static int tls_accept(const cli_t *c, const stops_t *s, int fd, sk_tls_t *t,
+                      const char *peer, char *err) {
   int limit = tls_accept_limit(c), rc;
   int64_t deadline = now_ms() + limit;
   sk_fd_set_nonblock(fd, true);
@@ -589,7 +599,7 @@ static int tls_accept(const cli_t *c, int fd, sk_tls_t *t, const char *peer,
                "%d ms", peer, limit);
       return -1;
     }
-    if (fd_wait(fd, rc == SK_TLS_WANT_READ ? POLLIN : POLLOUT, (int)left))
+    if (fd_wait(s, fd, rc == SK_TLS_WANT_READ ? POLLIN : POLLOUT, (int)left))
       return -EINTR;
   }
   sk_fd_set_nonblock(fd, false);
@@ -600,17 +610,18 @@ static int tls_accept(const cli_t *c, int fd, sk_tls_t *t, const char *peer,
  * whose handshake completes; one that fails it (a wrong pin, plaintext,
  * a port probe, silence) is closed with one line, as -k -v says it, and
  * the listener waits on: the printed pin stays good for a retry. */
-static int accept_client(const cli_t *c, int lfd, sk_tls_ctx_t *ctx,
-                         char *err, char peer[SK_ADDRSTR_LEN], sk_tls_t **t) {
+static int accept_handshaken(const cli_t *c, const stops_t *s, int lfd,
+                             sk_tls_ctx_t *ctx, char *err,
+                             char peer[SK_ADDRSTR_LEN], sk_tls_t **t) {
   for (;;) {
-    int fd = accept_one(c, lfd, err, peer);
+    int fd = accept_one(c, s, lfd, err, peer);
     if (fd < 0 || !ctx)
       return fd;
     if (tls_session(c, ctx, fd, peer, t, err) < 0) {
       close(fd);
       return -1;
     }
-    int rc = tls_accept(c, fd, *t, peer, err);
+    int rc = tls_accept(c, s, fd, *t, peer, err);
     if (rc == 0)
       return fd;
     sk_tls_free(*t);
@@ -620,6 +631,23 @@ static int accept_client(const cli_t *c, int lfd, sk_tls_ctx_t *ctx,
       return rc;
     fprintf(stderr, "sockit: %s\n", err);
   }
+}
+
+/* Returns the client's descriptor (and *t, its session with --ssl), or
+ * a negative code (-EINTR when stop_signal ended the wait). */
+static int accept_client(const cli_t *c, int lfd, sk_tls_ctx_t *ctx,
+                         char *err, char peer[SK_ADDRSTR_LEN], sk_tls_t **t) {
+  stops_t s;
+  stops_catch(&s);
+  int fd = accept_handshaken(c, &s, lfd, ctx, err, peer, t);
+  stops_release(&s);
+  if (fd >= 0 && stop_signal) { /* came while it was blocked */
+    sk_tls_free(*t);
+    *t = NULL;
+    close(fd);
+    return -EINTR;
+  }
+  return fd;
 }
 
 static void listener_close(const cli_t *c, int lfd) {
