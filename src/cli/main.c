@@ -570,11 +570,10 @@ static int accept_one(const cli_t *c, const stops_t *s, int lfd, char *err,
   }
 }
 
-/* How long a -l --ssl client's handshake may take: 10 s, as the hub's
- * and the serve's, or the relay's idle bound (-i, else -w) if shorter. */
+/* How long a -l --ssl client's handshake may take: the engine's bound,
+ * with the relay's idle time (-i, else -w). */
 static int tls_accept_limit(const cli_t *c) {
-  int idle = c->idle_ms ? c->idle_ms : c->wait_ms;
-  return idle > 0 && idle < SK_PROXY_TIMEOUT_MS ? idle : SK_PROXY_TIMEOUT_MS;
+  return sk_engine_handshake_ms(c->idle_ms ? c->idle_ms : c->wait_ms);
 }
 
 static int64_t now_ms(void) {

@@ -289,12 +289,9 @@ static void hs_poll_cb(uv_poll_t *p, int status, int events) {
   hs_step(ep->owner);
 }
 
-/* How long a handshake may take, as the hub's: SK__TLS_HANDSHAKE_MS,
- * or -i when that is shorter. A peer that never finishes must not hold
- * a session (and, with -m, a slot) forever. */
+/* How long a handshake may take (-i here). */
 static int hs_limit(const serve_t *s) {
-  int idle = s->o.relay.idle_timeout_ms;
-  return idle > 0 && idle < SK__TLS_HANDSHAKE_MS ? idle : SK__TLS_HANDSHAKE_MS;
+  return sk_engine_handshake_ms(s->o.relay.idle_timeout_ms);
 }
 
 static void on_hs_timeout(uv_timer_t *t) {
