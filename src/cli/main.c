@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chat_client.h"
@@ -314,13 +315,14 @@ static int tls_handshake_ms(const cli_t *c) {
   return c->wait_ms > 0 ? c->wait_ms : SK_PROXY_TIMEOUT_MS;
 }
 
+/* t: a session whose handshake is done (-l --ssl), or NULL: one made
+ * here with ctx, the relay running the handshake. */
 static int relay(const cli_t *c, int fd, const char *peer,
-                 sk_tls_ctx_t *ctx) {
+                 sk_tls_ctx_t *ctx, sk_tls_t *t) {
   char err[SK_ERR_LEN];
   sk_relay_opts_t o = relay_opts(c);
   o.peer_name = peer && peer[0] ? peer : NULL;
-  sk_tls_t *t;
-  if (tls_session(c, ctx, fd, peer ? peer : "", &t, err) < 0) {
+  if (!t && tls_session(c, ctx, fd, peer ? peer : "", &t, err) < 0) {
     close(fd);
     return fail(SK_EXIT_ERROR, err);
   }
@@ -508,35 +510,52 @@ static void on_stop_signal(int signum) {
   stop_signal = signum;
 }
 
-/* Waits until lfd has a client; returns 0, or the signal that came
- * first (SIGINT, SIGTERM), so that the listener can clean up. ppoll
- * unblocks the signals only while waiting: none can slip in between. */
-static int accept_wait(int lfd) {
-  struct sigaction on = {.sa_handler = on_stop_signal}, old_int, old_term;
-  struct pollfd p = {.fd = lfd, .events = POLLIN};
-  sigset_t stops, orig;
+/* While the one-client listener waits (for a client, then for its TLS
+ * handshake), SIGINT and SIGTERM are blocked but caught: ppoll unblocks
+ * them only while waiting, so none can slip in between and kill the
+ * run before the listener has cleaned up (a Unix socket's file). */
+typedef struct stops {
+  sigset_t orig;
+  struct sigaction old_int, old_term;
+} stops_t;
+
+static void stops_catch(stops_t *s) {
+  struct sigaction on = {.sa_handler = on_stop_signal};
+  sigset_t stops;
   sigemptyset(&stops);
   sigaddset(&stops, SIGINT);
   sigaddset(&stops, SIGTERM);
-  sigprocmask(SIG_BLOCK, &stops, &orig);
-  sigaction(SIGINT, &on, &old_int);
-  sigaction(SIGTERM, &on, &old_term);
-  while (!stop_signal && ppoll(&p, 1, NULL, &orig) < 0 && errno == EINTR)
+  sigprocmask(SIG_BLOCK, &stops, &s->orig);
+  sigaction(SIGINT, &on, &s->old_int);
+  sigaction(SIGTERM, &on, &s->old_term);
+}
+
+/* A signal still pending comes now, to on_stop_signal. */
+static void stops_release(stops_t *s) {
+  sigprocmask(SIG_SETMASK, &s->orig, NULL);
+  sigaction(SIGINT, &s->old_int, NULL);
+  sigaction(SIGTERM, &s->old_term, NULL);
+}
+
+/* Waits until fd has events (ms: the bound, -1 none); returns 0, or the
+ * signal that came first (SIGINT, SIGTERM). Within stops_catch. */
+static int fd_wait(const stops_t *s, int fd, short events, int ms) {
+  struct pollfd p = {.fd = fd, .events = events};
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L};
+  while (!stop_signal && ppoll(&p, 1, ms < 0 ? NULL : &ts, &s->orig) < 0 &&
+         errno == EINTR)
     ;
-  sigprocmask(SIG_SETMASK, &orig, NULL);
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
   return stop_signal;
 }
 
 /* Waits for one permitted client; returns its descriptor, or a negative
  * code (-EINTR when stop_signal ended the wait). */
-static int accept_one(const cli_t *c, int lfd, char *err,
+static int accept_one(const cli_t *c, const stops_t *s, int lfd, char *err,
                       char name[SK_ADDRSTR_LEN]) {
   struct sockaddr_storage peer;
   socklen_t len;
   for (;;) {
-    if (accept_wait(lfd))
+    if (fd_wait(s, lfd, POLLIN, -1))
       return -EINTR;
     int fd = sk_accept(err, lfd, &peer, &len);
     if (fd < 0)
@@ -549,6 +568,85 @@ static int accept_one(const cli_t *c, int lfd, char *err,
     notice(c, "refused (--allow/--deny)", name);
     close(fd);
   }
+}
+
+/* How long a -l --ssl client's handshake may take: the engine's bound,
+ * with the relay's idle time (-i, else -w). */
+static int tls_accept_limit(const cli_t *c) {
+  return sk_engine_handshake_ms(c->idle_ms ? c->idle_ms : c->wait_ms);
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* -l --ssl: fd's handshake, before the relay, on a non-blocking socket
+ * within tls_accept_limit. Returns 0 (fd blocking again), -1 with the
+ * refusal in err, or -EINTR (a stop signal came). */
+static int tls_accept(const cli_t *c, const stops_t *s, int fd, sk_tls_t *t,
+                      const char *peer, char *err) {
+  int limit = tls_accept_limit(c), rc;
+  int64_t deadline = now_ms() + limit;
+  sk_fd_set_nonblock(fd, true);
+  while ((rc = sk_tls_handshake(err, t)) == SK_TLS_WANT_READ ||
+         rc == SK_TLS_WANT_WRITE) {
+    int64_t left = deadline - now_ms();
+    if (left <= 0) {
+      snprintf(err, SK_ERR_LEN, "TLS handshake with %.200s: no answer for "
+               "%d ms", peer, limit);
+      return -1;
+    }
+    if (fd_wait(s, fd, rc == SK_TLS_WANT_READ ? POLLIN : POLLOUT, (int)left))
+      return -EINTR;
+  }
+  sk_fd_set_nonblock(fd, false);
+  return rc < 0 ? -1 : 0;
+}
+
+/* -l without -k: the first permitted client, and with --ssl the first
+ * whose handshake completes; one that fails it (a wrong pin, plaintext,
+ * a port probe, silence) is closed with one line, as -k -v says it, and
+ * the listener waits on: the printed pin stays good for a retry. */
+static int accept_handshaken(const cli_t *c, const stops_t *s, int lfd,
+                             sk_tls_ctx_t *ctx, char *err,
+                             char peer[SK_ADDRSTR_LEN], sk_tls_t **t) {
+  for (;;) {
+    int fd = accept_one(c, s, lfd, err, peer);
+    if (fd < 0 || !ctx)
+      return fd;
+    if (tls_session(c, ctx, fd, peer, t, err) < 0) {
+      close(fd);
+      return -1;
+    }
+    int rc = tls_accept(c, s, fd, *t, peer, err);
+    if (rc == 0)
+      return fd;
+    sk_tls_free(*t);
+    *t = NULL;
+    close(fd);
+    if (rc == -EINTR)
+      return rc;
+    fprintf(stderr, "sockit: %s\n", err);
+  }
+}
+
+/* Returns the client's descriptor (and *t, its session with --ssl), or
+ * a negative code (-EINTR when stop_signal ended the wait). */
+static int accept_client(const cli_t *c, int lfd, sk_tls_ctx_t *ctx,
+                         char *err, char peer[SK_ADDRSTR_LEN], sk_tls_t **t) {
+  stops_t s;
+  stops_catch(&s);
+  int fd = accept_handshaken(c, &s, lfd, ctx, err, peer, t);
+  stops_release(&s);
+  if (fd >= 0 && stop_signal) { /* came while it was blocked */
+    sk_tls_free(*t);
+    *t = NULL;
+    close(fd);
+    return -EINTR;
+  }
+  return fd;
 }
 
 static void listener_close(const cli_t *c, int lfd) {
@@ -570,16 +668,17 @@ static int listen_and_serve(const cli_t *c, sk_tls_ctx_t *ctx,
     tls_insecure_warn(to_ctx, c->to_text); /* once: one target */
     rc = serve(c, lfd, -1, ctx, to_ctx);
   } else if (c->udp) {
-    rc = relay(c, dup(lfd), NULL, NULL);
+    rc = relay(c, dup(lfd), NULL, NULL, NULL);
   } else if (c->keep || c->chat || c->broker) {
     rc = serve_hub(c, lfd, ctx);
   } else {
     char peer[SK_ADDRSTR_LEN];
-    int fd = accept_one(c, lfd, err, peer);
+    sk_tls_t *t = NULL;
+    int fd = accept_client(c, lfd, ctx, err, peer, &t);
     listener_close(c, lfd); /* nc serves one client, then stops listening */
     if (stop_signal)
       return 128 + stop_signal; /* stopped while waiting: 130, 143 */
-    return fd < 0 ? fail(SK_EXIT_ERROR, err) : relay(c, fd, peer, ctx);
+    return fd < 0 ? fail(SK_EXIT_ERROR, err) : relay(c, fd, peer, ctx, t);
   }
   listener_close(c, lfd);
   return rc;
@@ -672,7 +771,7 @@ static int connect_and_relay(const cli_t *c, sk_tls_ctx_t *ctx) {
     return rc;
   }
   if (!c->chat) {
-    int rc = relay(c, fd, peer, ctx);
+    int rc = relay(c, fd, peer, ctx, NULL);
     if (o.source && source.kind == SK_ADDR_UNIX && !source.abstract)
       unlink(source.path); /* bound by us for the replies: leave nothing */
     return rc;

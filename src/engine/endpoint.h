@@ -96,11 +96,6 @@ int sk__endpoint_write_queue(sk__endpoint_t *e, sk__bufq_t *q);
  * sk_tls_write encrypts and sends with one send(). */
 #define SK__TLS_BUF (16 * SK__TLS_RECORD)
 
-/* How long an accepted TLS client may take to finish its handshake
- * before it is closed: one that connects and never speaks must not keep
- * a descriptor and a session for ever (a shorter -w / -i bounds it too). */
-#define SK__TLS_HANDSHAKE_MS (10 * 1000)
-
 /* Makes e (a stream socket) carry session t; returns 0 or -ENOMEM. */
 int sk__endpoint_tls_attach(sk__endpoint_t *e, struct sk_tls *t);
 void sk__endpoint_tls_detach(sk__endpoint_t *e);

@@ -17,6 +17,17 @@
 /* Every stop gives what is buffered this long to drain, then closes. */
 #define SK_ENGINE_FLUSH_MS 2000
 
+/* How long a TLS peer may take to finish its handshake (ms): 10 s, or
+ * the idle bound idle_ms (-i, -w) when that is shorter. One that
+ * connects and never speaks must not keep a descriptor, a session and,
+ * with -m, a slot for ever. The hub, serve and -l --ssl all ask here. */
+#define SK_ENGINE_HANDSHAKE_MS (10 * 1000)
+static inline int sk_engine_handshake_ms(int idle_ms) {
+  return idle_ms > 0 && idle_ms < SK_ENGINE_HANDSHAKE_MS
+             ? idle_ms
+             : SK_ENGINE_HANDSHAKE_MS;
+}
+
 /* Why a run ended; main maps it to an exit code. */
 typedef enum sk_stop {
   SK_STOP_NONE = 0, /* still running */

@@ -921,13 +921,9 @@ static void conn_tls_start(sk__hub_t *h, sk__conn_t *c) {
   conn_tls_handshake(c);
 }
 
-/* How long a handshake may take: SK__TLS_HANDSHAKE_MS, or the idle
- * timeout (-i, or -w as in nc) when that is shorter. */
+/* How long a handshake may take (the idle timeout: -i, or -w as in nc). */
 static uint64_t hs_limit(const sk__hub_t *h) {
-  int idle = h->opts.idle_timeout_ms;
-  return (uint64_t)(idle > 0 && idle < SK__TLS_HANDSHAKE_MS
-                        ? idle
-                        : SK__TLS_HANDSHAKE_MS);
+  return (uint64_t)sk_engine_handshake_ms(h->opts.idle_timeout_ms);
 }
 
 /* Closes the clients whose handshake is over its time: a client that

@@ -200,6 +200,8 @@ static void session_relay_start(session_t *c, const sk_relay_side_t *b) {
 
 static void session_proceed(session_t *c);
 static void target_ready(session_t *c);
+static void listener_stop(serve_t *s);
+static void on_client(uv_poll_t *h, int status, int events);
 
 /* The poll's data is its endpoint (whose owner is the hs), the timer's
  * the hs. */
@@ -217,11 +219,18 @@ static void hs_close_handle(hs_t *h, uv_handle_t *handle) {
 
 /* A failed handshake's line: the target's always (its certificate is
  * the operator's to mend), a client's with -v; plain mode's one client
- * is the run's failure (main says it, exit 1), as -l --ssl's is. */
+ * is the run's failure (main says it, exit 1) when it was connected
+ * (-e/--to with a host), and refused aloud when it came to -l. */
 static void hs_failed(session_t *c, int side, const char *err) {
   serve_t *s = c->s;
   if (side == HS_TARGET) {
     sk__engine_log(s->e, SK_LOG_ERROR, "%s", err);
+  } else if (!s->o.keep && s->lfd >= 0) {
+    /* plain -l: the client that counts is the first whose handshake
+     * completes; this one is refused aloud, the listener takes the next */
+    sk__engine_log(s->e, SK_LOG_ERROR, "%s", err);
+    if (s->listening)
+      uv_poll_start(&s->lpoll, UV_READABLE, on_client);
   } else if (!s->o.keep && s->rc == 0) {
     s->failed = true;
     s->rc = SK_ETLS;
@@ -247,6 +256,8 @@ static void hs_end(hs_t *h, bool done, const char *err) {
     sk__engine_log(s->e, SK_LOG_NOTICE, "TLS with %s: %s, %s",
                    side == HS_CLIENT ? c->peer : s->to_name,
                    sk_tls_version(h->tls), sk_tls_cipher(h->tls));
+  if (done && side == HS_CLIENT && !s->o.keep)
+    listener_stop(s); /* plain -l: this is the one client */
   if (done && side == HS_CLIENT)
     session_proceed(c);
   else if (done)
@@ -278,12 +289,9 @@ static void hs_poll_cb(uv_poll_t *p, int status, int events) {
   hs_step(ep->owner);
 }
 
-/* How long a handshake may take, as the hub's: SK__TLS_HANDSHAKE_MS,
- * or -i when that is shorter. A peer that never finishes must not hold
- * a session (and, with -m, a slot) forever. */
+/* How long a handshake may take (-i here). */
 static int hs_limit(const serve_t *s) {
-  int idle = s->o.relay.idle_timeout_ms;
-  return idle > 0 && idle < SK__TLS_HANDSHAKE_MS ? idle : SK__TLS_HANDSHAKE_MS;
+  return sk_engine_handshake_ms(s->o.relay.idle_timeout_ms);
 }
 
 static void on_hs_timeout(uv_timer_t *t) {
@@ -670,6 +678,11 @@ static void on_client(uv_poll_t *h, int status, int events) {
       if (port >= 0)
         sk__engine_log(s->e, SK_LOG_NC, "Connection received on %s %d", host,
                        port);
+    }
+    if (!s->o.keep && s->o.tls) {
+      uv_poll_stop(&s->lpoll); /* one handshake at a time: see hs_end */
+      session_begin(s, cfd, &peer, len);
+      return;
     }
     if (!s->o.keep)
       listener_stop(s); /* nc serves one client, then stops listening */

@@ -30,23 +30,32 @@ static int check_file(char *err, const char *what, const char *path) {
   return 0;
 }
 
-/* "h2,http/1.1" to the wire form (length-prefixed names) in out. */
+/* At most 60 bytes of a list in a message, "..." after a cut one: the
+ * line keeps its end ("expected ...") within SK_ERR_LEN. */
+#define ALPN_SHOWN 60
+#define ALPN_FMT "ALPN list \"%.60s%s\""
+#define ALPN_ARGS(list) (list), strlen(list) > ALPN_SHOWN ? "..." : ""
+
+/* "h2,http/1.1" to the wire form (length-prefixed names) in out; an
+ * empty list is refused as "," is (it would name no protocol). */
 static int alpn_encode(char *err, const char *list, unsigned char *out,
                        size_t cap, size_t *len) {
   size_t o = 0;
   const char *p = list;
-  while (*p) {
+  bool comma;
+  do {
     size_t n = strcspn(p, ",");
     if (n == 0 || n > 255 || o + 1 + n > cap)
       return sk__fail(err, SK_ETLS_CONFIG,
-                      "ALPN list \"%s\": expected names of 1 to 255 bytes "
+                      ALPN_FMT ": expected names of 1 to 255 bytes "
                       "separated by commas",
-                      list);
+                      ALPN_ARGS(list));
     out[o++] = (unsigned char)n;
     memcpy(out + o, p, n);
     o += n;
-    p += n + (p[n] == ',');
-  }
+    comma = p[n] == ',';
+    p += n + comma;
+  } while (*p || comma); /* "a," ends with an empty name */
   *len = o;
   return 0;
 }
@@ -77,7 +86,10 @@ static int set_alpn(char *err, sk_tls_ctx_t *c, const char *list) {
   /* The server's list lives as the context's app data (freed with
    * it), its first byte the length: 255 bytes are plenty. */
   if (len > 255)
-    return sk__fail(err, SK_ETLS_CONFIG, "ALPN list \"%s\" is too long", list);
+    return sk__fail(err, SK_ETLS_CONFIG,
+                    ALPN_FMT " is too long: expected at most 255 bytes "
+                    "in all for a server",
+                    ALPN_ARGS(list));
   unsigned char *copy = OPENSSL_malloc(len + 1);
   if (!copy)
     return sk__fail(err, -ENOMEM, "ALPN: out of memory");

@@ -209,6 +209,23 @@ class Usage(SSLCase):
         self.usage("--ssl", "-u", "127.0.0.1", "1",
                    pattern=r"cannot use --ssl with -u")
 
+    def test_alpn_empty_lists_are_refused_alike(self):
+        # "" names no protocol, as "," does; neither connects anywhere.
+        for bad in ("", ",", "h2,", ",h2", "h2,,http/1.1"):
+            self.usage("--ssl", "--ssl-alpn", bad, "127.0.0.1", "1",
+                       pattern=r'ALPN list "%s": expected names of 1 to 255 '
+                       r'bytes separated by commas$' % re.escape(bad))
+
+    def test_alpn_long_names_keep_the_end_of_the_line(self):
+        # A name over 255 bytes: the list is shown cut, the line whole.
+        self.usage("--ssl", "--ssl-alpn", "h2," + "x" * 300, "127.0.0.1", "1",
+                   pattern=r'ALPN list "h2,x{57}\.\.\.": expected names of '
+                   r'1 to 255 bytes separated by commas$')
+        self.usage("-l", "--ssl", "--ssl-alpn", ",".join(["x" * 200] * 2),
+                   "127.0.0.1", "0",
+                   pattern=r'ALPN list "x{60}\.\.\." is too long: expected '
+                   r'at most 255 bytes in all for a server$')
+
     def test_missing_certificate_file(self):
         self.usage("-l", "--ssl", "--ssl-cert", cert("nonexistent.pem"), "1",
                    pattern=r'certificate file ".*nonexistent\.pem"')
@@ -372,7 +389,17 @@ class Server(SSLCase):
                         host="localhost")
         self.exchange(c, server)
 
+    def assert_still_serving(self, server, port, *opts, host="127.0.0.1"):
+        """server (one client, no -k) is still listening: a right client
+        connects and the two talk; the run then ends with that client."""
+        self.assertIsNone(server.poll(), server.describe())
+        c = self.client(port, "-N", *opts, host=host)
+        self.exchange(c, server)
+        c.close_stdin()  # -N: close_notify, and the listener's run ends
+        self.assertEqual(server.wait_exit(), 0, server.describe())
+
     def test_mutual_tls_refuses_a_client_without_certificate(self):
+        # Refused with its line; the one-client listener waits for the next.
         server, port = self.good_server("--ssl-verify-client",
                                         "--ssl-trustfile", cert("ca.pem"))
         ctx = ssl.create_default_context(cafile=cert("ca.pem"))
@@ -380,8 +407,12 @@ class Server(SSLCase):
         with socket.create_connection(("127.0.0.1", port)) as raw:
             with self.assertRaises(ssl.SSLError):
                 ctx.wrap_socket(raw, server_hostname="localhost").close()
-        self.assert_refused(server, r"127\.0\.0\.1:\d+ sent no client "
-                            r"certificate$")
+        server.err.wait_line(re.compile(rb"^sockit: 127\.0\.0\.1:\d+ sent "
+                                        rb"no client certificate$"))
+        self.assert_still_serving(
+            server, port, "--ssl-trustfile", cert("ca.pem"), "--ssl-cert",
+            cert("client.pem"), "--ssl-key", cert("client.key"),
+            host="localhost")
 
     def test_plaintext_client_gets_a_clean_close(self):
         server, port = self.good_server()
@@ -389,9 +420,76 @@ class Server(SSLCase):
             s.sendall(b"hello\n")
             s.settimeout(TIMEOUT)
             self.assertEqual(s.recv(100), b"")  # a FIN: no alert, no reset
-        self.assert_refused(server, r'127\.0\.0\.1:\d+ is not speaking TLS '
-                            r'\(got "hello\\x0a"\)$')
+        server.err.wait_line(re.compile(rb'^sockit: 127\.0\.0\.1:\d+ is not '
+                                        rb'speaking TLS \(got "hello\\x0a"\)$'))
         self.assertEqual(server.out.transcript, b"")
+        self.assert_still_serving(server, port, "--ssl-trustfile",
+                                  cert("ca.pem"), host="localhost")
+
+    def test_failed_handshakes_leave_the_listener_to_the_right_client(self):
+        # The man page's flow with every usual mistake first, all against
+        # one listener: a wrong pin, no pin (unknown CA), plaintext, a -z
+        # probe. Each is one line on the listener's stderr; the printed pin
+        # stays good and the right client gets a byte-exact relay.
+        server = self.run_proc([sockit(), "-l", "--ssl", "127.0.0.1", "0"])
+        m = ANNOUNCE.search(server.err.wait_line(ANNOUNCE))
+        argv = shlex.split(m.group(2).decode())
+        port = int(argv[-1])
+        wait_listening(port, proc=server)
+        host = ["127.0.0.1", str(port)]
+        wrong = self.run_proc([sockit(), "--ssl", "--ssl-pin",
+                               fingerprint("good.pem")] + host)
+        self.assertEqual(wrong.wait_exit(), 1, wrong.describe())
+        server.err.wait_line(re.compile(
+            rb'^sockit: 127\.0\.0\.1:\d+ refused the TLS handshake: '
+            rb'alert "[a-z ]+"$'))
+        nopin = self.run_proc([sockit(), "--ssl"] + host)
+        self.assertEqual(nopin.wait_exit(), 1, nopin.describe())
+        server.err.wait_line(re.compile(
+            rb'^sockit: 127\.0\.0\.1:\d+ refused the TLS handshake: '
+            rb'alert "unknown CA"$'))
+        plain = self.run_proc([sockit(), "-N"] + host)
+        plain.write(b"plain\n")
+        plain.close_stdin()
+        plain.wait_exit()
+        server.err.wait_line(re.compile(
+            rb'^sockit: 127\.0\.0\.1:\d+ is not speaking TLS'))
+        probe = self.run_proc([sockit(), "-z"] + host)
+        self.assertEqual(probe.wait_exit(), 0, probe.describe())
+        server.err.wait_line(re.compile(
+            rb"^sockit: 127\.0\.0\.1:\d+ closed the connection during the "
+            rb"TLS handshake$"))
+        self.assertIsNone(server.poll(), server.describe())
+        self.assertEqual(server.out.transcript, b"")
+        right = self.run_proc([sockit(), "-N"] + argv[1:])
+        up = bytes(range(256)) * 256 + b"\r\n\x00end"
+        down = bytes(reversed(range(256))) * 128
+        right.write(up)
+        self.assertEqual(server.out.read_exact(len(up)), up)
+        server.write(down)
+        self.assertEqual(right.out.read_exact(len(down)), down)
+        right.close_stdin()
+        self.assertEqual(server.wait_exit(), 0, server.describe())
+        self.assertEqual(len(server.err.all_lines()), 5,
+                         server.err.all_lines())
+
+    def test_a_silent_client_is_bounded_by_i(self):
+        # -i bounds each client's handshake (10 s without it); the silent
+        # one is refused when it runs out and the listener takes the next.
+        server, port = self.good_server("-i", "1")
+        with socket.create_connection(("127.0.0.1", port)):
+            server.err.wait_line(re.compile(
+                rb"^sockit: TLS handshake with 127\.0\.0\.1:\d+: no answer "
+                rb"for 1000 ms$"), timeout=1 + TIMEOUT)
+        self.assert_still_serving(server, port, "--ssl-trustfile",
+                                  cert("ca.pem"), host="localhost")
+
+    def test_sigterm_during_the_handshake_exits_143(self):
+        server, port = self.good_server("-v")
+        with socket.create_connection(("127.0.0.1", port)):  # says nothing
+            server.err.wait_line(re.compile(rb"^Connection received"))
+            server.popen.terminate()
+            self.assertEqual(server.wait_exit(), 143, server.describe())
 
     def test_truncation_is_reported_with_v(self):
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

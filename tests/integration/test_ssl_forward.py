@@ -652,19 +652,43 @@ class Exec(Case):
         self.assertIsNone(proc.poll(), proc.describe())
 
 
-    def test_plain_listen_plaintext_client_is_the_runs_failure(self):
-        # Without -k, the one client is the run: its refusal is exit 1 with
-        # the line, as plain -l --ssl, and no program ran.
-        mark = os.path.join(tlsfix.CERTS, "plain-started")
-        proc, port = self.sockit_listener("--ssl", "-c", "touch " + mark)
+    def test_plain_listen_refuses_failed_handshakes_then_serves_one(self):
+        # Without -k, the one client is the first whose handshake
+        # completes: a plaintext client, a refused one and a port probe
+        # each get one line (always, -v or not) and no program; the
+        # listener then runs the program for the right client, and ends
+        # with it.
+        mark = tempfile.mkdtemp(prefix="sockit-mark-")
+        self.addCleanup(shutil.rmtree, mark, True)
+        proc, port = self.sockit_listener(
+            "--ssl", "-c", "touch %s/$SOCKIT_REMOTE_PORT; exec cat" % mark)
         s = self.plain_connect(port)
         s.sendall(b"hi\n")
-        self.assertEqual(proc.wait_exit(), 1, proc.describe())
+        self.assert_closed_quietly(s)
+        proc.err.wait_line(re.compile(rb'^sockit: 127\.0\.0\.1:\d+ is not '
+                                      rb'speaking TLS \(got "hi\\x0a"\)$'))
+        with self.assertRaises(ssl.SSLError):  # the ephemeral certificate
+            self.tls_connect(port, ctx=ssl.create_default_context(
+                cafile=cert("ca.pem")))
+        proc.err.wait_line(re.compile(rb'^sockit: 127\.0\.0\.1:\d+ refused '
+                                      rb'the TLS handshake: alert '))
+        self.plain_connect(port).close()  # a port probe
+        proc.err.wait_line(re.compile(rb"^sockit: 127\.0\.0\.1:\d+ closed "
+                                      rb"the connection during the TLS "
+                                      rb"handshake$"))
+        self.assertIsNone(proc.poll(), proc.describe())
+        self.assertEqual(os.listdir(mark), [])
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        tls = self.tls_connect(port, ctx=ctx)
+        tls.sendall(b"tls hello\n")
+        self.assertEqual(LineReader(tls).read_line(), b"tls hello")
+        self.assertEqual(os.listdir(mark), [str(tls.getsockname()[1])])
+        tls.close()
+        self.assertEqual(proc.wait_exit(), 0, proc.describe())
         lines = [l for l in proc.err.all_lines() if not ANNOUNCE.search(l)]
-        self.assertEqual(len(lines), 1, lines)
-        self.assertRegex(lines[0].decode(), r'^sockit: 127\.0\.0\.1:\d+ is '
-                         r'not speaking TLS \(got "hi\\x0a"\)$')
-        self.assertFalse(os.path.exists(mark))
+        self.assertEqual(len(lines), 3, lines)
 
     def test_sigterm_during_a_handshake_exits_143_at_once(self):
         proc, port = self.sockit_listener("--ssl", "-k", "-v", "-e",
