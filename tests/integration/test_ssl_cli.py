@@ -33,12 +33,9 @@ ANNOUNCE = re.compile(rb"^sockit: certificate (sha256:[0-9a-f]{64}); connect "
                       rb"\S+ \d+)$")
 
 
-def setUpModule():
-    tlsfix.make_certs()
-
-
-def tearDownModule():
-    tlsfix.remove_certs()
+# The certificates, made once for the module and removed after it.
+setUpModule = tlsfix.make_certs
+tearDownModule = tlsfix.remove_certs
 
 
 def sockit():

@@ -21,12 +21,9 @@ cert = tlsfix.cert
 WELCOME = re.compile(rb"^\*\*\* you are (\S+):")
 
 
-def setUpModule():
-    tlsfix.make_certs()
-
-
-def tearDownModule():
-    tlsfix.remove_certs()
+# The certificates, made once for the module and removed after it.
+setUpModule = tlsfix.make_certs
+tearDownModule = tlsfix.remove_certs
 
 
 class TLSClient:
