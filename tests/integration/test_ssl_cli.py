@@ -71,6 +71,25 @@ class SSLCase(unittest.TestCase):
             "127.0.0.1:%d" % port, "-cert", cert(name + ".pem"), "-key",
             cert(name + ".key")] + list(extra))
 
+    def client_to_python(self, *opts, max_version=None):
+        """sockit --ssl OPTS (trusting the test CA) against a Python ssl
+        server with the good certificate: (sockit's Proc, the server's
+        TLS socket)."""
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert("good.pem"), cert("good.key"))
+        if max_version:
+            ctx.maximum_version = max_version
+        ls = socket.socket()
+        self.addCleanup(ls.close)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen()
+        c = self.client(ls.getsockname()[1], "--ssl-trustfile",
+                        cert("ca.pem"), *opts)
+        conn, _ = ls.accept()
+        tls = ctx.wrap_socket(conn, server_side=True)
+        self.addCleanup(tls.close)
+        return c, tls
+
     def exchange(self, a, b):
         a.write(b"ping from a\n")
         b.out.wait_line(b"ping from a")
@@ -277,21 +296,13 @@ class Interop(SSLCase):
         self.exchange(c, server)
 
     def test_client_to_python_server_tls12(self):
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(cert("good.pem"), cert("good.key"))
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        with socket.socket() as ls:
-            ls.bind(("127.0.0.1", 0))
-            ls.listen()
-            c = self.client(ls.getsockname()[1], "-v", "--ssl-trustfile",
-                            cert("ca.pem"))
-            conn, _ = ls.accept()
-            with ctx.wrap_socket(conn, server_side=True) as tls:
-                c.write(b"over tls 1.2\n")
-                self.assertEqual(LineReader(tls).read_line(), b"over tls 1.2")
-                tls.sendall(b"back\n")
-                c.out.wait_line(b"back")
-            c.err.wait_line(re.compile(rb"^sockit: TLS with .*: TLSv1\.2, "))
+        c, tls = self.client_to_python(
+            "-v", max_version=ssl.TLSVersion.TLSv1_2)
+        c.write(b"over tls 1.2\n")
+        self.assertEqual(LineReader(tls).read_line(), b"over tls 1.2")
+        tls.sendall(b"back\n")
+        c.out.wait_line(b"back")
+        c.err.wait_line(re.compile(rb"^sockit: TLS with .*: TLSv1\.2, "))
 
     def test_server_to_python_client_with_alpn(self):
         server, port = self.good_server("-v", "--ssl-alpn", "x-sockit,h2")
@@ -489,19 +500,11 @@ class Server(SSLCase):
             self.assertEqual(server.wait_exit(), 143, server.describe())
 
     def test_truncation_is_reported_with_v(self):
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(cert("good.pem"), cert("good.key"))
-        with socket.socket() as ls:
-            ls.bind(("127.0.0.1", 0))
-            ls.listen()
-            c = self.client(ls.getsockname()[1], "-v", "--ssl-trustfile",
-                            cert("ca.pem"))
-            conn, _ = ls.accept()
-            tls = ctx.wrap_socket(conn, server_side=True)
-            tls.sendall(b"partial\n")
-            c.out.wait_line(b"partial")
-            os.close(tls.detach())  # TCP closed under TLS: no close_notify
-            self.assertEqual(c.wait_exit(), 0, c.describe())
+        c, tls = self.client_to_python("-v")
+        tls.sendall(b"partial\n")
+        c.out.wait_line(b"partial")
+        os.close(tls.detach())  # TCP closed under TLS: no close_notify
+        self.assertEqual(c.wait_exit(), 0, c.describe())
         truncated = re.compile(
             rb"^sockit: 127\.0\.0\.1:\d+ closed the connection without TLS "
             rb"close_notify: the data may be truncated$")
@@ -511,30 +514,22 @@ class Server(SSLCase):
     def test_close_notify_from_us_on_stdin_eof_with_N(self):
         # -N: stdin EOF sends close_notify (TLS's half-close); Python sees
         # a clean TLS EOF, answers, and sockit gets every byte.
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(cert("good.pem"), cert("good.key"))
-        with socket.socket() as ls:
-            ls.bind(("127.0.0.1", 0))
-            ls.listen()
-            c = self.client(ls.getsockname()[1], "-N", "--ssl-trustfile",
-                            cert("ca.pem"))
-            conn, _ = ls.accept()
-            tls = ctx.wrap_socket(conn, server_side=True)
-            c.write(b"last words\n")
-            c.close_stdin()
-            got = b""
-            tls.settimeout(TIMEOUT)
-            while True:
-                chunk = tls.recv(100)  # b"" only for a close_notify
-                if not chunk:
-                    break
-                got += chunk
-            self.assertEqual(got, b"last words\n")
-            tls.sendall(b"reply after close_notify\n")
-            tls.unwrap()
-            tls.close()
-            c.out.wait_line(b"reply after close_notify")
-            self.assertEqual(c.wait_exit(), 0, c.describe())
+        c, tls = self.client_to_python("-N")
+        c.write(b"last words\n")
+        c.close_stdin()
+        got = b""
+        tls.settimeout(TIMEOUT)
+        while True:
+            chunk = tls.recv(100)  # b"" only for a close_notify
+            if not chunk:
+                break
+            got += chunk
+        self.assertEqual(got, b"last words\n")
+        tls.sendall(b"reply after close_notify\n")
+        tls.unwrap()
+        tls.close()
+        c.out.wait_line(b"reply after close_notify")
+        self.assertEqual(c.wait_exit(), 0, c.describe())
 
 
 @unittest.skipUnless(os.environ.get("SOCKIT_BIG_TESTS", "1") != "0",
