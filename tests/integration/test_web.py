@@ -2,9 +2,9 @@
 """sockit --chat -l PORT --web WPORT: the room in a real browser.
 
 Debian's chromium, headless, driven by python3-selenium through
-chromium-driver, talks with nc clients in the same room. The tests are
-skipped, with the reason, only when Chromium itself cannot start here;
-a missing selenium module is a failure (install-deps test)."""
+chromium-driver, talks with nc clients in the same room. Chromium not
+starting, like a missing selenium module, is a failure (install-deps
+test installs both)."""
 
 import os
 import signal
@@ -20,42 +20,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (TIMEOUT, Proc, binary, free_port, start_listener,  # noqa
                     wait_listening, LineReader)
 
-try:
-    import selenium  # noqa: F401
-except ImportError:  # a Python of its own (pyenv) next to Debian's
-    sys.path.append("/usr/lib/python3/dist-packages")
-from selenium import webdriver  # noqa: E402
+import browser  # noqa: E402  (Chromium; also makes selenium importable)
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-PHONE = (390, 844)  # a phone's CSS pixels
-
 _driver = None
-_driver_error = None
 
 
 def driver():
-    """One headless Chromium for the file; a skip naming the reason when it
-    cannot start here (no display is needed: --headless=new)."""
-    global _driver, _driver_error
-    if _driver is None and _driver_error is None:
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = CHROMIUM
-        for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                  "--disable-dev-shm-usage", "--window-size=%d,%d" % PHONE):
-            opts.add_argument(a)
-        try:
-            _driver = webdriver.Chrome(service=Service(CHROMEDRIVER),
-                                       options=opts)
-        except Exception as e:  # what the driver raises varies by cause
-            _driver_error = "Chromium cannot start here: %s" % (
-                str(e).splitlines() or [repr(e)])[0]
+    """One headless Chromium for the file."""
+    global _driver
     if _driver is None:
-        raise unittest.SkipTest(_driver_error)
+        _driver = browser.start_chromium()
     return _driver
 
 
@@ -75,7 +52,7 @@ class Page:
         self.d = d
         d.switch_to.new_window("window")
         self.handle = d.current_window_handle
-        d.set_window_size(*PHONE)
+        d.set_window_size(*browser.PHONE)
         d.get(url)
 
     def focus(self):
@@ -220,7 +197,7 @@ class WebChat(unittest.TestCase):
             "var r = document.getElementById('send').getBoundingClientRect();"
             "return [window.innerWidth, document.documentElement.scrollWidth,"
             " r.right];")
-        self.assertLessEqual(width, PHONE[0])
+        self.assertLessEqual(width, browser.PHONE[0])
         self.assertLessEqual(scroll, width, "the page scrolls sideways")
         self.assertLessEqual(right, width, "the send button is off screen")
         viewport = self.d.find_element(By.CSS_SELECTOR, "meta[name=viewport]")

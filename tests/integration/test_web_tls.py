@@ -311,7 +311,6 @@ class WebClientCertificates(WebTLSCase):
 # ------------------------------------------------------------- browser
 
 _driver = None
-_driver_error = None
 
 
 def spki_hash(pem_path):
@@ -325,29 +324,14 @@ def spki_hash(pem_path):
 
 
 def driver():
-    global _driver, _driver_error
-    if _driver is None and _driver_error is None:
-        try:
-            import selenium  # noqa: F401
-        except ImportError:  # a Python of its own next to Debian's
-            sys.path.append("/usr/lib/python3/dist-packages")
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = "/usr/bin/chromium"
-        for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                  "--disable-dev-shm-usage", "--window-size=390,844",
-                  "--ignore-certificate-errors-spki-list=" +
-                  spki_hash(cert("good.pem"))):
-            opts.add_argument(a)
-        try:
-            _driver = webdriver.Chrome(
-                service=Service("/usr/bin/chromedriver"), options=opts)
-        except Exception as e:  # what the driver raises varies by cause
-            _driver_error = "Chromium cannot start here: %s" % (
-                str(e).splitlines() or [repr(e)])[0]
+    """One headless Chromium for the file, trusting only the test server's
+    key (no acceptInsecureCerts: any other certificate is refused)."""
+    global _driver
     if _driver is None:
-        raise unittest.SkipTest(_driver_error)
+        import browser
+        _driver = browser.start_chromium(
+            "--ignore-certificate-errors-spki-list=" +
+            spki_hash(cert("good.pem")))
     return _driver
 
 
