@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "hub_int.h"
+#include "sockit/utf8.h"
 #include "tls_int.h" /* the SSL_CTX whose certificate the web side shares */
 
 /* The page's files, generated from web/ at build time (web_assets.c). */
@@ -210,20 +211,6 @@ static web_link_t *link_open(sk__web_t *w, struct lws *wsi) {
   return l;
 }
 
-/* The longest prefix of s[0..n) that does not end inside a UTF-8
- * sequence (a text message must be valid UTF-8 on its own); n itself
- * when that would leave nothing. */
-static size_t utf8_cut(const char *s, size_t n) {
-  size_t i = n;
-  while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-    i--;
-  if (i == 0 || ((unsigned char)s[i - 1] & 0xC0) != 0xC0)
-    return n; /* ends on ASCII or whole continuation bytes */
-  unsigned char lead = (unsigned char)s[i - 1];
-  size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-  return n - (i - 1) < need && i > 1 ? i - 1 : n;
-}
-
 /* One line per writable turn, as lws asks; the session closes once the
  * hub has closed and every line is out. */
 static int link_send(web_link_t *l, struct lws *wsi) {
@@ -240,8 +227,10 @@ static int link_send(web_link_t *l, struct lws *wsi) {
     lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, NULL, 0);
     return -1;
   }
-  if (!nl) /* a line longer than the buffer: cut it between characters */
-    n = utf8_cut(start, n);
+  if (!nl && sk_utf8_boundary(start, n) > 0)
+    n = sk_utf8_boundary(start, n); /* an over-long line: cut between
+                                       characters (a text frame must be
+                                       valid UTF-8 on its own) */
   size_t used = n + (nl ? 1 : 0);
   if (nl && n && start[n - 1] == '\r')
     n--;
