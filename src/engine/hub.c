@@ -972,7 +972,7 @@ static void conn_tls_poll(sk__conn_t *c, int status, int events) {
 
 static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer, bool tls) {
   sk__conn_t *c = calloc(1, h->mode->conn_size);
-  int rc = !c || conns_reserve(h) < 0 ? UV_ENOMEM : 0;
+  int rc = c ? 0 : UV_ENOMEM; /* room in h->conns: conn_join's */
   if (rc < 0) {
     close(fd);
     free(c);
@@ -992,7 +992,7 @@ static void conn_open(sk__hub_t *h, int fd, const sk__peer_t *peer, bool tls) {
 }
 
 static void conn_join(sk__hub_t *h, sk__conn_t *c) {
-  if (conns_reserve(h) < 0) { /* a TLS client's handshake took a turn */
+  if (conns_reserve(h) < 0) {
     sk__hub_notice(h, "new connection: %s", uv_strerror(UV_ENOMEM));
     hs_close(c);
     return;
