@@ -264,15 +264,11 @@ static ssize_t editor_read(void *arg, char *buf, size_t len) {
   return -1;
 }
 
-/* Side a's write at the editor: each line above the input line. */
+/* Side a's write at the editor: the lines above the input line, the
+ * input redrawn once for all of them. */
 static ssize_t editor_write(void *arg, const char *buf, size_t len) {
   (void)arg;
-  for (size_t at = 0; at < len;) {
-    const char *nl = memchr(buf + at, '\n', len - at);
-    size_t n = nl ? (size_t)(nl - (buf + at)) + 1 : len - at;
-    sk__tty_show(buf + at, n);
-    at += n;
-  }
+  sk__tty_show(buf, len);
   return (ssize_t)len;
 }
 
