@@ -310,9 +310,9 @@ static void tls_announce(const cli_t *c, sk_tls_ctx_t *ctx, int lfd) {
   fputc('\n', stderr);
 }
 
-/* A TLS client's handshake: -w, or the proxy handshake's default. */
+/* A TLS client's handshake: -w, or the engine's bound. */
 static int tls_handshake_ms(const cli_t *c) {
-  return c->wait_ms > 0 ? c->wait_ms : SK_PROXY_TIMEOUT_MS;
+  return c->wait_ms > 0 ? c->wait_ms : SK_ENGINE_HANDSHAKE_MS;
 }
 
 /* t: a session whose handshake is done (-l --ssl), or NULL: one made
