@@ -641,20 +641,16 @@ static void remote_note(sk__fed_t *f, const char *room, bool joined,
     sk__chat_room_note(f->h, r, joined, name, why);
 }
 
-/* Server o is gone (or stopped): its members leave every room here. */
+/* Server o is gone (or stopped): its members leave every room here,
+ * each told with why; why NULL: forgotten without a word (its roster
+ * follows). */
 static void origin_drop(sk__fed_t *f, uint16_t o, const char *why) {
   for (uint32_t i = f->n_remote; i-- > 0;)
     if (f->remote[i].origin == o) {
-      remote_note(f, f->remote[i].room, false, f->remote[i].name, why);
+      if (why)
+        remote_note(f, f->remote[i].room, false, f->remote[i].name, why);
       remote_del(f, &f->remote[i]);
     }
-}
-
-/* Forgets server o's members without a word: its roster follows. */
-static void origin_forget(sk__fed_t *f, uint16_t o) {
-  for (uint32_t i = f->n_remote; i-- > 0;)
-    if (f->remote[i].origin == o)
-      remote_del(f, &f->remote[i]);
 }
 
 bool sk__fed_msg(chat_conn_t *cc, const char *to, size_t to_len,
@@ -809,7 +805,7 @@ static void msg_handle(sk__fed_t *f, const char *buf, size_t len) {
     msg_private(f, &m);
     break;
   case 'H': /* it (re)joined: its roster follows, ours is sent */
-    origin_forget(f, (uint16_t)o);
+    origin_drop(f, (uint16_t)o, NULL);
     fed_roster(f);
     break;
   case 'X':
