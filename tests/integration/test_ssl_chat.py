@@ -159,7 +159,8 @@ class ChatClientTLS(unittest.TestCase):
         t.wait_screen(lambda: "<me> typed early" in t.lines(), "own line")
         hello = conn.recv(65536, socket.MSG_PEEK)  # the ClientHello only
         self.assertNotIn(b"typed early", hello)
-        tls = ctx.wrap_socket(conn, server_side=True)
+        tls = ctx.wrap_socket(conn, server_side=True,
+                              suppress_ragged_eofs=False)  # b"": close_notify only
         self.addCleanup(tls.close)
         self.assertEqual(LineReader(tls).read_line(), b"typed early")
         tls.sendall(b"<srv> welcome\n")
@@ -245,7 +246,8 @@ class ChatClientTLS(unittest.TestCase):
             cert("client.pem"), "--ssl-key", cert("client.key")))
         conn, _ = ls.accept()
         conn.settimeout(TIMEOUT)
-        tls = ctx.wrap_socket(conn, server_side=True)
+        tls = ctx.wrap_socket(conn, server_side=True,
+                              suppress_ragged_eofs=False)  # b"": close_notify only
         self.addCleanup(tls.close)
         self.assertEqual(sni, ["localhost"])
         subject = dict(x[0] for x in tls.getpeercert()["subject"])

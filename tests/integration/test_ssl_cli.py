@@ -86,7 +86,8 @@ class SSLCase(unittest.TestCase):
         c = self.client(ls.getsockname()[1], "--ssl-trustfile",
                         cert("ca.pem"), *opts)
         conn, _ = ls.accept()
-        tls = ctx.wrap_socket(conn, server_side=True)
+        tls = ctx.wrap_socket(conn, server_side=True,
+                               suppress_ragged_eofs=False)
         self.addCleanup(tls.close)
         return c, tls
 

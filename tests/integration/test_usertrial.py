@@ -16,18 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (TIMEOUT, CliCase, LineReader, free_port,  # noqa: E402
                     recv_exact, wait_for, wait_listening)
-
-
-def children(pid):
-    """The pids of pid's child processes (every thread's)."""
-    kids = []
-    try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
-                kids += [int(k) for k in f.read().split()]
-    except OSError:
-        pass
-    return kids
+from test_exec import proc_children  # noqa: E402
 
 
 class ExecPeerGone(CliCase):
@@ -36,25 +25,31 @@ class ExecPeerGone(CliCase):
     reaped, not stay blocked on a socket nobody reads (it stayed until
     sockit was killed, and a plain -l sockit never exited)."""
 
-    def client_reads_and_leaves(self, port):
+    def client_reads_and_leaves(self, proc, port):
+        """The program's pids, seen while it runs, once the client left."""
         sock = self.connect(port)
         recv_exact(sock, 65536)
+        kids = wait_for(lambda: proc_children(proc.pid), "the program runs")
         sock.close()  # unread bytes: a reset
+        return kids
+
+    def assert_gone(self, kids):
+        wait_for(lambda: not any(os.path.exists("/proc/%d" % k)
+                                 for k in kids),
+                 "the program of the gone client exits and is reaped")
 
     def test_keep_child_reaped_when_client_leaves(self):
         proc, port = self.listener("-k", "-c", "exec yes")
-        self.client_reads_and_leaves(port)
-        wait_for(lambda: not children(proc.pid),
-                 "the child of the gone client exits and is reaped")
+        self.assert_gone(self.client_reads_and_leaves(proc, port))
         self.assertIsNone(proc.poll(), "the -k server keeps serving")
 
     def test_plain_listen_exits_when_client_leaves(self):
         proc, port = self.listener("-c", "exec yes")
-        self.client_reads_and_leaves(port)
+        kids = self.client_reads_and_leaves(proc, port)
         rc = proc.wait_exit(TIMEOUT)
         self.assertEqual(rc, 1, "yes failed (EPIPE): exit 1%s" %
                          proc.describe())
-        self.assertEqual(children(proc.pid), [])
+        self.assert_gone(kids)
 
 
 class ChatConsoleAlone(CliCase):
