@@ -625,19 +625,6 @@ static bool client_refused(serve_t *s, const struct sockaddr_storage *peer,
   return true;
 }
 
-/* sk_accept's, with the client non-blocking from the start (the relay
- * then has no flags to set and restore). */
-static int accept_nonblock(char *err, int lfd, struct sockaddr_storage *peer,
-                           socklen_t *len) {
-  int fd;
-  do {
-    *len = sizeof *peer;
-    fd = accept4(lfd, (struct sockaddr *)peer, len,
-                 SOCK_CLOEXEC | SOCK_NONBLOCK);
-  } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
-  return fd < 0 ? sk__fail(err, -errno, "accept: %s", strerror(errno)) : fd;
-}
-
 static void on_client(uv_poll_t *h, int status, int events);
 
 static void on_accept_resume(uv_timer_t *t) {
@@ -662,7 +649,7 @@ static void on_client(uv_poll_t *h, int status, int events) {
   for (int i = 0; i < ACCEPTS_PER_WAKE && s->listening && status == 0; i++) {
     struct sockaddr_storage peer;
     socklen_t len;
-    int cfd = accept_nonblock(err, s->lfd, &peer, &len);
+    int cfd = sk__accept(err, s->lfd, &peer, &len, SOCK_NONBLOCK);
     if (cfd < 0) {
       if (cfd != -EAGAIN && cfd != -EWOULDBLOCK)
         accept_pause(s, err);

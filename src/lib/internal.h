@@ -38,6 +38,11 @@ size_t sk__crlf_convert(const char *in, size_t len, char *out, int *last);
  */
 int sk__udp_payload_max(int fd, const struct sockaddr *to);
 
+/* sk_accept, with accept4 flags added to SOCK_CLOEXEC (SOCK_NONBLOCK:
+ * a forwarder's client, whose relay then has no flags to restore). */
+int sk__accept(char *err, int fd, struct sockaddr_storage *peer,
+               socklen_t *peer_len, int flags);
+
 /* Text for the TLS codes (tls.c), for sk_strerror; NULL when not one. */
 const char *sk__tls_strerror(int code);
 

@@ -296,12 +296,18 @@ static int accept_error_is_transient(int e) {
 
 int sk_accept(char *err, int fd, struct sockaddr_storage *peer,
               socklen_t *peer_len) {
+  return sk__accept(err, fd, peer, peer_len, 0);
+}
+
+/* See internal.h. */
+int sk__accept(char *err, int fd, struct sockaddr_storage *peer,
+               socklen_t *peer_len, int flags) {
   struct sockaddr_storage ss;
   socklen_t len;
   int cfd;
   for (;;) {
     len = sizeof ss;
-    cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+    cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | flags);
     if (cfd >= 0)
       break;
     if (!accept_error_is_transient(errno))
