@@ -19,7 +19,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -28,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (TIMEOUT, Proc, free_port, in_background,  # noqa: E402
                     wait_listening)
 from test_chat import ChatTest, sockit  # noqa: E402
-import test_tls  # noqa: E402
+import tlsfix  # noqa: E402  (the certificates)
 
 REDIS = shutil.which("redis-server")
 # make test brings it (scripts/install-deps test): missing fails, not skips.
@@ -38,8 +37,6 @@ if not REDIS:
 READY = re.compile(rb"^sockit: federation: joined redis ")
 
 
-@unittest.skipUnless(REDIS, "redis-server is not installed (scripts/"
-                     "install-deps test)")
 class FedTest(ChatTest):
 
     def redis(self, port=None):
@@ -385,17 +382,15 @@ class TestGather(FedTest):
 
 class TestTLS(FedTest):
     """rediss://: Redis behind TLS (redis-server --tls-port), with the
-    certificates of test_tls."""
+    test certificates (tlsfix)."""
 
     @classmethod
     def setUpClass(cls):
-        cls.certs = tempfile.mkdtemp(prefix="sockit-fed-tls-")
-        test_tls.CERTS = cls.certs
-        test_tls.make_certs()
+        cls.certs = tlsfix.make_certs()
 
     @classmethod
     def tearDownClass(cls):
-        shutil.rmtree(cls.certs, ignore_errors=True)
+        tlsfix.remove_certs()
 
     def redis_tls(self, *extra):
         port = free_port()
@@ -451,7 +446,7 @@ class TestTLS(FedTest):
 
     def test_a_pinned_certificate(self):
         _, rport = self.redis_tls()
-        pin = test_tls.fingerprint("good.pem")
+        pin = tlsfix.fingerprint("good.pem")
         url = "rediss://127.0.0.1:%s?pin=%s" % (rport, pin)
         (_, pa), (_, pb) = self.fed_tls("a", url), self.fed_tls("b", url)
         a, b = self.client(pa), self.client(pb)

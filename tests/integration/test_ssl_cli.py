@@ -83,6 +83,7 @@ class SSLCase(unittest.TestCase):
         self.addCleanup(ls.close)
         ls.bind(("127.0.0.1", 0))
         ls.listen()
+        ls.settimeout(TIMEOUT)  # no client: a failure, not a hang
         c = self.client(ls.getsockname()[1], "--ssl-trustfile",
                         cert("ca.pem"), *opts)
         conn, _ = ls.accept()
@@ -162,6 +163,7 @@ class ClientRefuses(SSLCase):
         with socket.socket() as ls:
             ls.bind(("127.0.0.1", 0))
             ls.listen()
+            ls.settimeout(TIMEOUT)  # no client: a failure, not a hang
             port = ls.getsockname()[1]
             c = self.client(port, "--ssl-trustfile", cert("ca.pem"))
             conn, _ = ls.accept()
@@ -177,6 +179,7 @@ class ClientRefuses(SSLCase):
         with socket.socket() as ls:
             ls.bind(("127.0.0.1", 0))
             ls.listen()
+            ls.settimeout(TIMEOUT)  # no client: a failure, not a hang
             c = self.client(ls.getsockname()[1], "-w", "300ms", "--insecure")
             conn, _ = ls.accept()
             with conn:
@@ -338,6 +341,7 @@ class Interop(SSLCase):
         with socket.socket() as ls:
             ls.bind(("127.0.0.1", 0))
             ls.listen()
+            ls.settimeout(TIMEOUT)  # no client: a failure, not a hang
             port = self.stunnel("cert = %s" % cert("good.pem"),
                                 "key = %s" % cert("good.key"),
                                 "connect = 127.0.0.1:%d"
