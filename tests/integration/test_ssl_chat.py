@@ -160,7 +160,7 @@ class ChatClientTLS(unittest.TestCase):
         hello = conn.recv(65536, socket.MSG_PEEK)  # the ClientHello only
         self.assertNotIn(b"typed early", hello)
         tls = ctx.wrap_socket(conn, server_side=True,
-                              suppress_ragged_eofs=False)  # b"": close_notify only
+                              suppress_ragged_eofs=False)  # b"": close_notify
         self.addCleanup(tls.close)
         self.assertEqual(LineReader(tls).read_line(), b"typed early")
         tls.sendall(b"<srv> welcome\n")
@@ -247,7 +247,7 @@ class ChatClientTLS(unittest.TestCase):
         conn, _ = ls.accept()
         conn.settimeout(TIMEOUT)
         tls = ctx.wrap_socket(conn, server_side=True,
-                              suppress_ragged_eofs=False)  # b"": close_notify only
+                              suppress_ragged_eofs=False)  # b"": close_notify
         self.addCleanup(tls.close)
         self.assertEqual(sni, ["localhost"])
         subject = dict(x[0] for x in tls.getpeercert()["subject"])
