@@ -39,7 +39,7 @@
 #define FED_REMOTE_MAX 200000 /* members of other servers kept, at most */
 #define FED_BACKOFF_MIN 100   /* ms: reconnecting doubles up to MAX */
 #define FED_BACKOFF_MAX 5000
-#define FED_IDS 256     /* default names reserved per INCRBY */
+#define FED_IDS 1024    /* default names reserved per INCRBY */
 #define FED_STOP_MS 500 /* a stopping server waits this for Redis */
 /* Not ready this long after connecting: given up and retried (a Redis
  * that accepts and never answers, or a connect nobody refuses). */
@@ -100,7 +100,9 @@ struct sk__fed {
   bool subscribed, have_ids, ready, down_told, stopping;
   uv_timer_t retry, beat, stop, wait;
   uv_prepare_t watch;
-  uint64_t id_next, id_end;
+  uint64_t id_next, id_end; /* the block of userN names in use */
+  uint64_t id_spare;         /* the first of the next block, or 0 */
+  bool ids_asked;            /* the next block is asked for */
   fed_origin_t origins[FED_ORIGINS];
   uint32_t n_origins;
   fed_remote_t *remote;
@@ -370,7 +372,8 @@ static void fed_clash(chat_conn_t *cc, const char *old) {
     do {
       ch->next_id = sk__fed_next_id(h, ch->next_id);
       n = snprintf(name, sizeof name, "user%" PRIu64, ch->next_id);
-    } while (sk__chat_rename(cc, name, (size_t)n, &why) == -EEXIST);
+    } while (strcmp(name, was) == 0 || /* the name that clashed */
+             sk__chat_rename(cc, name, (size_t)n, &why) == -EEXIST);
   }
   sk__chat_tell(cc, "*** %s is taken on another server: you are %s\n", was,
                 cc->name);
@@ -471,13 +474,24 @@ void sk__fed_forget(chat_conn_t *cc) {
 
 static void ids_cb(redisAsyncContext *ac, void *r, void *priv);
 
+/* Guest names come in blocks of FED_IDS from Redis (INCRBY), so no two
+ * servers hand out the same one. The next block is asked for as soon as
+ * a block is in use, so that a join storm does not run out while the
+ * answer waits behind its claims (a name past the block would be in
+ * another server's, clash, and each clash is a rename told to all). */
 uint64_t sk__fed_next_id(sk__hub_t *h, uint64_t last) {
   sk__fed_t *f = fed_of(h);
+  if (f && f->id_next >= f->id_end && f->id_spare) {
+    f->id_next = f->id_spare;
+    f->id_end = f->id_spare + FED_IDS;
+    f->id_spare = 0;
+  }
   if (!f || f->id_next >= f->id_end)
     return last + 1; /* alone: a clash found later renames */
-  if (f->id_end - f->id_next == FED_IDS / 2 && f->cmd)
-    redisAsyncCommand(f->cmd, ids_cb, f, "INCRBY " FED_PREFIX "ids %d",
-                      FED_IDS);
+  if (!f->ids_asked && !f->id_spare && f->cmd)
+    f->ids_asked = redisAsyncCommand(f->cmd, ids_cb, f,
+                                     "INCRBY " FED_PREFIX "ids %d",
+                                     FED_IDS) == REDIS_OK;
   return f->id_next++;
 }
 
@@ -860,8 +874,14 @@ static void ids_cb(redisAsyncContext *ac, void *r, void *priv) {
     fed_down(f, reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
     return;
   }
-  f->id_end = (uint64_t)reply->integer + 1;
-  f->id_next = f->id_end - FED_IDS;
+  uint64_t first = (uint64_t)reply->integer + 1 - FED_IDS;
+  f->ids_asked = false;
+  if (f->have_ids) { /* the next block, for when this one is used */
+    f->id_spare = first;
+    return;
+  }
+  f->id_next = first;
+  f->id_end = first + FED_IDS;
   f->have_ids = true;
   fed_maybe_ready(f);
 }
@@ -918,7 +938,8 @@ static void fed_down(sk__fed_t *f, const char *why) {
   redisAsyncContext *cmd = f->cmd, *sub = f->sub;
   bool was_ready = f->ready;
   f->cmd = f->sub = NULL;
-  f->ready = f->subscribed = f->have_ids = false;
+  f->ready = f->subscribed = f->have_ids = f->ids_asked = false;
+  f->id_spare = 0; /* a Redis that restarted may hand it out again */
   if (!f->stopping)
     uv_timer_stop(&f->wait);
   if (cmd)
