@@ -544,6 +544,20 @@ static int ssl_mode_check(const cli_t *c, char *err) {
   return 0;
 }
 
+/* The pin decides alone which certificate is accepted; a key goes with
+ * a certificate. With --ssl and --to-ssl, --ssl-trustfile is the
+ * listener's (client CAs), so it may come with the target's pin. */
+static int pin_key_check(const cli_t *c, char *err) {
+  bool trust = c->ssl_trustfile && !(c->ssl && c->to_ssl);
+  if (c->ssl_pin && (c->insecure || trust))
+    return usage_error(err, "cannot use --ssl-pin with %s: the pin alone "
+                            "decides which certificate is accepted",
+                       c->insecure ? "--insecure" : "--ssl-trustfile");
+  if (c->ssl_key && !c->ssl_cert)
+    return usage_error(err, "--ssl-key needs --ssl-cert");
+  return 0;
+}
+
 /* --to-ssl: TLS to the forwarding target. Alone, every --ssl-* option
  * is the target's (a client's). With --ssl (re-encryption) each option
  * must belong to one side: the listener keeps --ssl-cert/--ssl-key and
@@ -559,12 +573,8 @@ static int to_ssl_check(const cli_t *c, char *err) {
                             "supported): TLS needs a stream connection");
   if (c->ssl && ssl_mode_check(c, err) < 0)
     return -1;
-  if (c->ssl_pin && (c->insecure || (c->ssl_trustfile && !c->ssl)))
-    return usage_error(err, "cannot use --ssl-pin with %s: the pin alone "
-                            "decides which certificate is accepted",
-                       c->insecure ? "--insecure" : "--ssl-trustfile");
-  if (c->ssl_key && !c->ssl_cert)
-    return usage_error(err, "--ssl-key needs --ssl-cert");
+  if (pin_key_check(c, err) < 0)
+    return -1;
   if (!c->ssl)
     return c->ssl_verify_client
                ? usage_error(err, "--ssl-verify-client needs --ssl: with "
@@ -594,14 +604,8 @@ static int ssl_conflicts_check(const cli_t *c, char *err) {
     return c->ssl_flag ? usage_error(err, "%s needs --ssl%s", c->ssl_flag,
                                      c->to_text ? " or --to-ssl" : "")
                        : 0;
-  if (ssl_mode_check(c, err) < 0)
+  if (ssl_mode_check(c, err) < 0 || pin_key_check(c, err) < 0)
     return -1;
-  if (c->ssl_pin && (c->insecure || c->ssl_trustfile))
-    return usage_error(err, "cannot use --ssl-pin with %s: the pin alone "
-                            "decides which certificate is accepted",
-                       c->insecure ? "--insecure" : "--ssl-trustfile");
-  if (c->ssl_key && !c->ssl_cert)
-    return usage_error(err, "--ssl-key needs --ssl-cert");
   if (c->listen && (c->ssl_pin || c->insecure || c->ssl_servername))
     return usage_error(err, "cannot use %s with -l: it checks the server's "
                             "certificate (a client's option)",
