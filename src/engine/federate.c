@@ -562,15 +562,21 @@ static int idx_reserve(sk__fed_t *f) {
   return 0;
 }
 
+/* Origin o's member called name, whose first key is key0. */
+static fed_remote_t *remote_find_key(sk__fed_t *f, uint16_t o,
+                                     const char *name, const char *key0) {
+  uint32_t pos = key_hash(key0);
+  for (int64_t i; (i = idx_next(f, 0, key0, &pos)) >= 0;)
+    if (f->remote[i].origin == o && strcmp(f->remote[i].name, name) == 0)
+      return &f->remote[i];
+  return NULL;
+}
+
 static fed_remote_t *remote_find(sk__fed_t *f, uint16_t o, const char *name) {
   char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
   if (sk__nick_keys(sk__chat_of(f->h)->nicks, name, strlen(name), keys) < 0)
     return NULL; /* then it was never kept */
-  uint32_t pos = key_hash(keys[0]);
-  for (int64_t i; (i = idx_next(f, 0, keys[0], &pos)) >= 0;)
-    if (f->remote[i].origin == o && strcmp(f->remote[i].name, name) == 0)
-      return &f->remote[i];
-  return NULL;
+  return remote_find_key(f, o, name, keys[0]);
 }
 
 /* The first member holding key k (any server), or NULL. */
@@ -594,13 +600,14 @@ static void remote_del(sk__fed_t *f, fed_remote_t *r) {
 /* Adds (or moves) a member of server o; NULL when it cannot be kept. */
 static fed_remote_t *remote_put(sk__fed_t *f, uint16_t o, const char *name,
                                 const char *room) {
-  fed_remote_t *r = remote_find(f, o, name);
   char keys[SK__NICK_KEYS][SK__NICK_KEY_BYTES];
   size_t len = strlen(name);
+  if (len > SK__NICK_BYTES ||
+      sk__nick_keys(sk__chat_of(f->h)->nicks, name, len, keys) < 0)
+    return NULL; /* then it was never kept */
+  fed_remote_t *r = remote_find_key(f, o, name, keys[0]);
   if (!r) {
-    if (f->n_remote >= FED_REMOTE_MAX || len > SK__NICK_BYTES ||
-        sk__nick_keys(sk__chat_of(f->h)->nicks, name, len, keys) < 0 ||
-        idx_reserve(f) < 0)
+    if (f->n_remote >= FED_REMOTE_MAX || idx_reserve(f) < 0)
       return NULL;
     if (f->n_remote == f->cap_remote) {
       uint32_t cap = f->cap_remote ? f->cap_remote * 2 : 64;
