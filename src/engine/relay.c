@@ -744,12 +744,19 @@ static bool splice_would_block(pump_t *p) {
 
 static bool splice_read(pump_t *p) {
   ssize_t n;
+  size_t want = p->pipe_cap - p->in_pipe;
   do
-    n = splice(p->src->fd, NULL, p->pipe[1], NULL, p->pipe_cap - p->in_pipe,
+    n = splice(p->src->fd, NULL, p->pipe[1], NULL, want,
                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   while (n < 0 && errno == EINTR);
   if (n > 0) {
     p->in_pipe += (size_t)n;
+    /* Less than asked: the source is drained for now (or our pipe ran
+     * out of slots, which the next splice finds). Poll, which is level-
+     * triggered, says when more comes; another splice now would mostly
+     * meet EAGAIN, one call per wake-up (two per forwarded connection). */
+    if (p->src->polled && (size_t)n < want)
+      p->src->can_read = false;
   } else if (n == 0) {
     p->eof = true;
   } else if (errno == EAGAIN) {
