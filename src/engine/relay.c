@@ -1445,13 +1445,20 @@ static int end_open(relay_t *r, end_t *e, bool keep) {
   return rc;
 }
 
-/* One end per descriptor (one uv_poll each), opened in order. */
+/* One end per descriptor (one uv_poll each), opened in order; stream:
+ * the caller said it is a non-blocking stream socket (opts' a_stream). */
 static int side_open(relay_t *r, const sk_relay_side_t *s, struct sk_tls *tls,
-                     bool keep, end_t **rd, end_t **wr) {
+                     bool keep, bool stream, end_t **rd, end_t **wr) {
   int rc;
   *rd = &r->ends[r->n_ends++];
-  sk__endpoint_init(*rd, r, s->rfd, s->rname);
-  if ((rc = end_open(r, *rd, keep)) < 0)
+  if (stream && s->rfd >= 0 && s->wfd == s->rfd) {
+    rc = sk__endpoint_adopt(*rd, r->loop, r, s->rfd);
+    snprintf((*rd)->name, sizeof (*rd)->name, "%s", s->rname);
+  } else {
+    sk__endpoint_init(*rd, r, s->rfd, s->rname);
+    rc = end_open(r, *rd, keep);
+  }
+  if (rc < 0)
     return rc;
   if (tls && (s->wfd != s->rfd || !(*rd)->socket || (*rd)->dgram))
     return -EINVAL; /* TLS runs on one stream socket */
@@ -1469,8 +1476,9 @@ static int side_open(relay_t *r, const sk_relay_side_t *s, struct sk_tls *tls,
 static int relay_open(relay_t *r, const sk_relay_side_t *a,
                       const sk_relay_side_t *b, const sk_relay_opts_t *o) {
   int rc;
-  if ((rc = side_open(r, b, o->tls, false, &r->b_rd, &r->b_wr)) < 0 ||
-      (rc = side_open(r, a, o->a_tls, o->a_io != NULL, &r->a_rd,
+  if ((rc = side_open(r, b, o->tls, false, o->b_stream, &r->b_rd,
+                      &r->b_wr)) < 0 ||
+      (rc = side_open(r, a, o->a_tls, o->a_io != NULL, o->a_stream, &r->a_rd,
                       &r->a_wr)) < 0)
     return rc;
   if ((rc = pump_init(&r->up, r, r->a_rd, r->b_wr, o->crlf,

@@ -94,6 +94,11 @@ typedef struct sk_relay_opts {
    * all three (chat_client.c). */
   const sk_relay_filter_t *up_filter, *down_filter;
   const sk_relay_io_t *a_io;
+  /* Side a's (b's) descriptor is one stream socket the caller made
+   * non-blocking (accept4 or socket with SOCK_NONBLOCK) and owns: the
+   * relay asks the kernel nothing about it (SO_TYPE, F_GETFL), two
+   * calls per end that a forwarder would make per connection. */
+  bool a_stream, b_stream;
 } sk_relay_opts_t;
 
 /* One side of a relay: where it reads and where it writes. The two may

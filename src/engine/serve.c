@@ -176,6 +176,10 @@ static void session_relay_start(session_t *c, const sk_relay_side_t *b) {
   o.peer_name = c->peer;
   o.a_tls = c->hs[HS_CLIENT] ? c->hs[HS_CLIENT]->tls : NULL;
   o.tls = c->hs[HS_TARGET] ? c->hs[HS_TARGET]->tls : NULL; /* exec: none */
+  /* Ours and non-blocking: the client when accepted here (sk_serve_fd's
+   * is a dup of the caller's, whose flags come back), the target. */
+  o.a_stream = s->lfd >= 0;
+  o.b_stream = !s->o.file;
   if (s->o.file)
     o.shutdown_on_eof = true; /* the client's EOF: the child's stdin's */
   else
