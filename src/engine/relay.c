@@ -80,6 +80,7 @@ typedef struct pump {
   bool crlf;
   bool eof;         /* src reached EOF */
   bool done;        /* finished: EOF with nothing left, or failed */
+  bool finished;    /* done through pump_finish: EOF read, all written */
   char *buf;        /* MOVE_COPY: bytes [head, tail) wait for dst */
   size_t cap, head, tail;
   int pipe[2];      /* MOVE_SPLICE: in_pipe bytes wait in our pipe */
@@ -833,6 +834,18 @@ static void relay_close_notify(relay_t *r, end_t *e) {
     shutdown(e->fd, SHUT_WR);
 }
 
+/* The last direction of a half-closing relay whose caller closes the
+ * sockets at once (closes_after): the other direction read this
+ * socket to its EOF (nothing unread: close sends a FIN, not a reset),
+ * and with both done the relay ends in this turn. */
+static bool fin_by_close(const pump_t *p) {
+  const relay_t *r = p->relay;
+  const pump_t *other = p == &r->up ? &r->down : &r->up;
+  return r->opts->half_close && r->opts->closes_after && !r->failed &&
+         !r->errored && other->finished && other->src == p->dst &&
+         p->dst->socket && !p->dst->dgram && !p->dst->tls;
+}
+
 /* A direction is over: its source hit EOF and everything is written.
  * Input: half-close if asked (-N), and with -q end a while later.
  * Network: as nc and ncat, the relay ends once the peer's bytes are
@@ -840,7 +853,9 @@ static void relay_close_notify(relay_t *r, end_t *e) {
 static void pump_finish(pump_t *p) {
   relay_t *r = p->relay;
   const sk_relay_opts_t *o = r->opts;
-  p->done = true;
+  p->done = p->finished = true;
+  if (fin_by_close(p))
+    return; /* the relay ends now: the caller's close(2) sends the FIN */
   if (p == &r->down && o->half_close) {
     /* Forwarding: the FIN goes on (to a TLS client as close_notify,
      * then the FIN); the other direction carries on. */

@@ -99,6 +99,12 @@ typedef struct sk_relay_opts {
    * relay asks the kernel nothing about it (SO_TYPE, F_GETFL), two
    * calls per end that a forwarder would make per connection. */
   bool a_stream, b_stream;
+  /* With half_close: the caller closes both sides' sockets in done and
+   * nobody else holds them, so the last direction's FIN is left to that
+   * close(2) (the same FIN, a call fewer) instead of a shutdown(2) just
+   * before it. Only after the other direction read its EOF from that
+   * socket: close(2) on unread bytes would send a reset instead. */
+  bool closes_after;
 } sk_relay_opts_t;
 
 /* One side of a relay: where it reads and where it writes. The two may

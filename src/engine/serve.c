@@ -158,13 +158,18 @@ static void session_relay_done(void *arg, int rc, sk_stop_t reason,
   /* Nobody reads or feeds the child any more: its stdout gets EPIPE and
    * its stdin EOF, rather than blocking until the child is killed. */
   sk__child_close_fds(&c->child);
-  /* The client's FIN now, not when the child is reaped. */
+  /* The client's FIN now, not when the child is reaped; the target's
+   * now too (the relay may have left both FINs to these closes: see
+   * closes_after). */
   if (c->cfd >= 0 && !c->child_live) {
     close(c->cfd);
     c->cfd = -1;
   } else if (c->cfd >= 0) {
     shutdown(c->cfd, SHUT_RDWR);
   }
+  if (c->ofd >= 0)
+    close(c->ofd);
+  c->ofd = -1;
   session_check_end(c);
 }
 
@@ -180,6 +185,7 @@ static void session_relay_start(session_t *c, const sk_relay_side_t *b) {
    * is a dup of the caller's, whose flags come back), the target. */
   o.a_stream = s->lfd >= 0;
   o.b_stream = !s->o.file;
+  o.closes_after = o.a_stream && o.b_stream; /* session_relay_done does */
   if (s->o.file)
     o.shutdown_on_eof = true; /* the client's EOF: the child's stdin's */
   else
