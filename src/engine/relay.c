@@ -1492,9 +1492,12 @@ static int relay_open(relay_t *r, const sk_relay_side_t *a,
                       const sk_relay_side_t *b, const sk_relay_opts_t *o) {
   int rc;
   if ((rc = side_open(r, b, o->tls, false, o->b_stream, &r->b_rd,
-                      &r->b_wr)) < 0 ||
-      (rc = side_open(r, a, o->a_tls, o->a_io != NULL, o->a_stream, &r->a_rd,
-                      &r->a_wr)) < 0)
+                      &r->b_wr)) < 0)
+    return rc;
+  if (o->b_fresh && r->b_rd->polled && !r->b_rd->tls)
+    r->b_rd->can_read = false;
+  if ((rc = side_open(r, a, o->a_tls, o->a_io != NULL, o->a_stream,
+                      &r->a_rd, &r->a_wr)) < 0)
     return rc;
   if ((rc = pump_init(&r->up, r, r->a_rd, r->b_wr, o->crlf,
                       o->up_filter)) < 0 ||
