@@ -26,13 +26,7 @@
 #include "sockit/sock.h"
 #include "sockit/tls.h"
 
-/* One accept per wake-up, as nginx does by default: the listener's poll
- * is level-triggered, so a client still waiting wakes the loop's next
- * epoll_wait (which runs anyway and carries the other connections'
- * events too), where accepting until EAGAIN costs a failed accept4 per
- * wake-up, most of one per forwarded connection. The backlog
- * (SOMAXCONN) holds a burst meanwhile. */
-#define ACCEPTS_PER_WAKE 1
+#define ACCEPTS_PER_WAKE 64
 
 typedef struct serve serve_t;
 typedef struct session session_t;
