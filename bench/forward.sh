@@ -19,7 +19,7 @@
 #      connection rate >= haproxy's and >= 5x socat's.
 #      The forwarder's time in conn64 is ~90 % kernel: its lever is the
 #      system calls per connection, budgeted in docs/design.md ("The
-#      call budget of a forwarded connection", 27.7). To count them:
+#      call budget of a forwarded connection", 28.4). To count them:
 #        strace -f -c -p FORWARDER_PID  (or, at full speed, perf stat -p
 #        PID -e raw_syscalls:sys_enter) around one loadgen connrate run,
 #      divided by its connects=.
