@@ -139,6 +139,9 @@ static void conn_mark_dirty(sk__conn_t *c) {
   if (c->dirty)
     return;
   c->dirty = true;
+  /* Marked while a pass runs: the next pass writes it (the list's order
+   * is the passes' order, so a pass ends where its members end). */
+  c->pass = h->in_pass ? h->pass + 1 : h->pass;
   c->dirty_next = NULL;
   c->dirty_prev = h->dirty_tail;
   if (h->dirty_tail)
@@ -681,13 +684,13 @@ static void gather_cb(uv_timer_t *t) {
   hub_kick(t->data); /* this turn's flush writes what was gathered */
 }
 
-/* Gathering (SK__HUB_GATHER_MAX_MS): true when the members' flush waits,
+/* Gathering (SK__HUB_GATHER_MAX_MS): true when the next pass waits,
  * with the timer set to end the wait. The loop sleeps meanwhile: the
  * kick is off, and queues already dirty do not kick again. */
 static bool flush_held(sk__hub_t *h) {
   uint64_t now = hub_us();
-  if (!h->gather || !h->dirty_head || h->stop_requested || h->stopping ||
-      now >= h->flush_after)
+  if (!h->gather || h->in_pass || !h->dirty_head || h->stop_requested ||
+      h->stopping || now >= h->flush_after)
     return false;
   if (!uv_is_active((uv_handle_t *)&h->gather_timer))
     uv_timer_start(&h->gather_timer, gather_cb,
@@ -695,26 +698,47 @@ static bool flush_held(sk__hub_t *h) {
   return true;
 }
 
+/* A pass has written its last member: the next one is due. */
+static void pass_end(sk__hub_t *h) {
+  h->in_pass = false;
+  h->pass++;
+  if (h->gather) { /* the next no sooner than this one took, 1 ms or more */
+    uint64_t t1 = hub_us(), took = t1 - h->pass_t0;
+    uint64_t max = SK__HUB_GATHER_MAX_MS * 1000;
+    took = took < 1000 ? 1000 : took;
+    /* One line a pass: the input is light, no more came while this one
+     * wrote, and waiting would only delay the next line. */
+    h->flush_after =
+        h->pass_lines <= 1 ? t1 : t1 + (took < max ? took : max);
+  }
+}
+
+/* Writes the members of the pass in progress (or of a new one) for
+ * SK__HUB_SLICE_US at most; the rest after the loop has polled. */
 static void flush_members(sk__hub_t *h) {
   sk__conn_t *c;
-  uint64_t t0 = h->gather ? hub_us() : 0;
-  /* Lines this flush carries, as its first member's queue says. */
-  uint32_t lines = h->dirty_head ? h->dirty_head->q.count : 0;
-  while ((c = h->dirty_head) != NULL) {
+  uint64_t now = hub_us(), until = now + SK__HUB_SLICE_US;
+  if (!h->in_pass) {
+    if (!h->dirty_head)
+      return;
+    h->in_pass = true;
+    h->pass_t0 = now;
+    h->pass_lines = h->dirty_head->q.count;
+  }
+  for (unsigned n = 1; (c = h->dirty_head) && c->pass == h->pass; n++) {
+    if (n % 16 == 0 && hub_us() >= until) {
+      hub_kick(h); /* poll without sleeping, then go on */
+      return;
+    }
     conn_unmark_dirty(c);
     if (c->state == SK__CONN_DOOMED)
       sk__conn_close(c, c->why);
     else
       conn_flush(c);
   }
-  if (h->gather) { /* the next no sooner than this one took, 1 ms or more */
-    uint64_t t1 = hub_us(), took = t1 - t0;
-    uint64_t max = SK__HUB_GATHER_MAX_MS * 1000;
-    took = took < 1000 ? 1000 : took;
-    /* One line a flush: the input is light, no more came while this one
-     * wrote, and waiting would only delay the next line. */
-    h->flush_after = lines <= 1 ? t1 : t1 + (took < max ? took : max);
-  }
+  pass_end(h);
+  if (h->dirty_head) /* marked during the pass: the next turn's pass */
+    hub_kick(h);
 }
 
 static void flush_cb(uv_check_t *check) {

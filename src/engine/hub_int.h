@@ -59,6 +59,14 @@
  * the sends for the same lines.
  */
 #define SK__HUB_GATHER_MAX_MS 20
+/*
+ * A flush writes to members for this long at most, then lets the loop
+ * poll before it goes on where it stopped (a pass over the dirty
+ * members spans turns). A line read meanwhile joins the queues of the
+ * members the pass has not reached yet, so it reaches the last member
+ * within one pass, not after the pass in progress and one more.
+ */
+#define SK__HUB_SLICE_US 2000
 #define SK__HUB_OFFENDERS 64
 
 typedef enum sk__conn_state {
@@ -98,6 +106,7 @@ struct sk__conn {
   sk__hub_t *hub;
   sk__bufq_t q;
   sk__conn_t *dirty_next, *dirty_prev; /* the hub's queues to flush */
+  uint32_t pass; /* the flush pass that writes it (hub->pass or one more) */
   uint64_t last_active;   /* uv_now of its last bytes, or of leaving */
   uint32_t index;         /* in hub->conns */
   uint8_t state;          /* sk__conn_state_t */
@@ -161,6 +170,10 @@ struct sk__hub {
   uv_timer_t gather_timer; /* ends a flush put off by gathering */
   bool gather;             /* federated: see SK__HUB_GATHER_MAX_MS */
   uint64_t flush_after;    /* µs (uv_hrtime): no member flush before */
+  uint32_t pass;           /* the pass in progress, or the next one */
+  bool in_pass;            /* a pass has begun and not reached its end */
+  uint32_t pass_lines;     /* lines its first member had queued */
+  uint64_t pass_t0;        /* µs: when it began */
   uint64_t last_emfile_notice;
 
   struct sk__offender { /* addresses whose client stalled */

@@ -235,6 +235,13 @@ class TestBroker(HubTest):
                             for m in range(count)
                             if not (own and k == i // (n // senders)))
             self.assertEqual(chunks, expect, "client %d" % i)
+            # Each sender's messages in the order sent, though a flush
+            # to 1,000 members spans several loop turns (SK__HUB_SLICE_US).
+            for k in range(senders):
+                mine = [c for c in (bytes(data[s][j:j + 64])
+                                    for j in range(0, len(data[s]), 64))
+                        if c.startswith(b"[%04d:" % k)]
+                self.assertEqual(mine, sorted(mine), "client %d" % i)
 
     def test_max_conns_closes_extra_clients(self):
         proc, port = self.server("-m", "2", "-v")
