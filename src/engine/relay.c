@@ -1468,7 +1468,7 @@ static int side_open(relay_t *r, const sk_relay_side_t *s, struct sk_tls *tls,
   *rd = &r->ends[r->n_ends++];
   if (stream && s->rfd >= 0 && s->wfd == s->rfd) {
     rc = sk__endpoint_adopt(*rd, r->loop, r, s->rfd);
-    snprintf((*rd)->name, sizeof (*rd)->name, "%s", s->rname);
+    snprintf((*rd)->name, sizeof(*rd)->name, "%s", s->rname);
   } else {
     sk__endpoint_init(*rd, r, s->rfd, s->rname);
     rc = end_open(r, *rd, keep);
@@ -1490,14 +1490,13 @@ static int side_open(relay_t *r, const sk_relay_side_t *s, struct sk_tls *tls,
 
 static int relay_open(relay_t *r, const sk_relay_side_t *a,
                       const sk_relay_side_t *b, const sk_relay_opts_t *o) {
-  int rc;
-  if ((rc = side_open(r, b, o->tls, false, o->b_stream, &r->b_rd,
-                      &r->b_wr)) < 0)
+  int rc = side_open(r, b, o->tls, false, o->b_stream, &r->b_rd, &r->b_wr);
+  if (rc < 0)
     return rc;
   if (o->b_fresh && r->b_rd->polled && !r->b_rd->tls)
     r->b_rd->can_read = false;
-  if ((rc = side_open(r, a, o->a_tls, o->a_io != NULL, o->a_stream,
-                      &r->a_rd, &r->a_wr)) < 0)
+  if ((rc = side_open(r, a, o->a_tls, o->a_io != NULL, o->a_stream, &r->a_rd,
+                      &r->a_wr)) < 0)
     return rc;
   if ((rc = pump_init(&r->up, r, r->a_rd, r->b_wr, o->crlf,
                       o->up_filter)) < 0 ||
