@@ -698,19 +698,26 @@ static bool flush_held(sk__hub_t *h) {
   return true;
 }
 
+static uint64_t gather_us(const sk__hub_t *h);
+
 /* A pass has written its last member: the next one is due. */
 static void pass_end(sk__hub_t *h) {
   h->in_pass = false;
   h->pass++;
-  if (h->gather) { /* the next no sooner than this one took, 1 ms or more */
-    uint64_t t1 = hub_us(), took = t1 - h->pass_t0;
-    uint64_t max = SK__HUB_GATHER_MAX_MS * 1000;
-    took = took < 1000 ? 1000 : took;
-    /* One line a pass: the input is light, no more came while this one
-     * wrote, and waiting would only delay the next line. */
-    h->flush_after =
-        h->pass_lines <= 1 ? t1 : t1 + (took < max ? took : max);
-  }
+  if (h->gather) /* the next pass waits for more lines, if they come */
+    h->flush_after = hub_us() + gather_us(h);
+}
+
+/* How long the next pass waits after this one: as long as this one
+ * took (SK__HUB_GATHER_MAX_MS at most) when it carried
+ * SK__HUB_GATHER_LINES lines or more, a share of that for fewer, and not
+ * at all for one line (light input: waiting only delays the next). */
+static uint64_t gather_us(const sk__hub_t *h) {
+  uint64_t took = hub_us() - h->pass_t0, max = SK__HUB_GATHER_MAX_MS * 1000;
+  uint64_t lines = h->pass_lines < SK__HUB_GATHER_LINES ? h->pass_lines
+                                                        : SK__HUB_GATHER_LINES;
+  took = took < max ? took : max;
+  return lines <= 1 ? 0 : took * (lines - 1) / (SK__HUB_GATHER_LINES - 1);
 }
 
 /* Writes the members of the pass in progress (or of a new one) for

@@ -49,15 +49,17 @@
  */
 #define SK__HUB_OFFENCE_MS 60000
 /*
- * A federated chat server gathers: after writing more than one line to
- * its members it waits as long as that write took (1 ms at least,
- * SK__HUB_GATHER_MAX_MS at most) before the next, while lines keep
- * coming; after a flush of one line (light input) it does not wait. A flush costs one send
- * per member however few lines it carries; one server holding every
- * member gathers by itself, since its longer flush lets more lines come
- * meanwhile, and three servers that each flush at once make three times
- * the sends for the same lines.
+ * A federated chat server gathers: after a pass that wrote
+ * SK__HUB_GATHER_LINES lines or more to its members it waits as long as
+ * that pass took (SK__HUB_GATHER_MAX_MS at most) before the next, while
+ * lines keep coming; after fewer lines it waits that share of it, after
+ * one line (light input) not at all. A pass costs one send per member
+ * however few lines it carries; one server holding every member gathers
+ * by itself, since its longer pass lets more lines come meanwhile, and
+ * three servers that each flush at once make three times the sends for
+ * the same lines. Under light load the wait would only add latency.
  */
+#define SK__HUB_GATHER_LINES 8
 #define SK__HUB_GATHER_MAX_MS 20
 /*
  * A flush writes to members for this long at most, then lets the loop
