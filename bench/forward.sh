@@ -17,6 +17,12 @@
 #      skipped: until `--to` exists its runs fail, loudly.
 #      Target (issue 10): throughput >= 1.5x haproxy and >= 2x socat;
 #      connection rate >= haproxy's and >= 5x socat's.
+#      The forwarder's time in conn64 is ~90 % kernel: its lever is the
+#      system calls per connection, budgeted in docs/design.md ("The
+#      call budget of a forwarded connection", 28.4). To count them:
+#        strace -f -c -p FORWARDER_PID  (or, at full speed, perf stat -p
+#        PID -e raw_syscalls:sys_enter) around one loadgen connrate run,
+#      divided by its connects=.
 
 FWD_TOOLS=(sockit socat haproxy rinetd ncat)
 # haproxy and rinetd live in /usr/sbin, not in every user's PATH

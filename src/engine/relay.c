@@ -80,6 +80,7 @@ typedef struct pump {
   bool crlf;
   bool eof;         /* src reached EOF */
   bool done;        /* finished: EOF with nothing left, or failed */
+  bool finished;    /* done through pump_finish: EOF read, all written */
   char *buf;        /* MOVE_COPY: bytes [head, tail) wait for dst */
   size_t cap, head, tail;
   int pipe[2];      /* MOVE_SPLICE: in_pipe bytes wait in our pipe */
@@ -744,12 +745,19 @@ static bool splice_would_block(pump_t *p) {
 
 static bool splice_read(pump_t *p) {
   ssize_t n;
+  size_t want = p->pipe_cap - p->in_pipe;
   do
-    n = splice(p->src->fd, NULL, p->pipe[1], NULL, p->pipe_cap - p->in_pipe,
+    n = splice(p->src->fd, NULL, p->pipe[1], NULL, want,
                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   while (n < 0 && errno == EINTR);
   if (n > 0) {
     p->in_pipe += (size_t)n;
+    /* Less than asked: the source is drained for now (or our pipe ran
+     * out of slots, which the next splice finds). Poll, which is level-
+     * triggered, says when more comes; another splice now would mostly
+     * meet EAGAIN, one call per wake-up (two per forwarded connection). */
+    if (p->src->polled && (size_t)n < want)
+      p->src->can_read = false;
   } else if (n == 0) {
     p->eof = true;
   } else if (errno == EAGAIN) {
@@ -826,6 +834,18 @@ static void relay_close_notify(relay_t *r, end_t *e) {
     shutdown(e->fd, SHUT_WR);
 }
 
+/* The last direction of a half-closing relay whose caller closes the
+ * sockets at once (closes_after): the other direction read this
+ * socket to its EOF (nothing unread: close sends a FIN, not a reset),
+ * and with both done the relay ends in this turn. */
+static bool fin_by_close(const pump_t *p) {
+  const relay_t *r = p->relay;
+  const pump_t *other = p == &r->up ? &r->down : &r->up;
+  return r->opts->half_close && r->opts->closes_after && !r->failed &&
+         !r->errored && other->finished && other->src == p->dst &&
+         p->dst->socket && !p->dst->dgram && !p->dst->tls;
+}
+
 /* A direction is over: its source hit EOF and everything is written.
  * Input: half-close if asked (-N), and with -q end a while later.
  * Network: as nc and ncat, the relay ends once the peer's bytes are
@@ -833,7 +853,9 @@ static void relay_close_notify(relay_t *r, end_t *e) {
 static void pump_finish(pump_t *p) {
   relay_t *r = p->relay;
   const sk_relay_opts_t *o = r->opts;
-  p->done = true;
+  p->done = p->finished = true;
+  if (fin_by_close(p))
+    return; /* the relay ends now: the caller's close(2) sends the FIN */
   if (p == &r->down && o->half_close) {
     /* Forwarding: the FIN goes on (to a TLS client as close_notify,
      * then the FIN); the other direction carries on. */
@@ -1438,13 +1460,20 @@ static int end_open(relay_t *r, end_t *e, bool keep) {
   return rc;
 }
 
-/* One end per descriptor (one uv_poll each), opened in order. */
+/* One end per descriptor (one uv_poll each), opened in order; stream:
+ * the caller said it is a non-blocking stream socket (opts' a_stream). */
 static int side_open(relay_t *r, const sk_relay_side_t *s, struct sk_tls *tls,
-                     bool keep, end_t **rd, end_t **wr) {
+                     bool keep, bool stream, end_t **rd, end_t **wr) {
   int rc;
   *rd = &r->ends[r->n_ends++];
-  sk__endpoint_init(*rd, r, s->rfd, s->rname);
-  if ((rc = end_open(r, *rd, keep)) < 0)
+  if (stream && s->rfd >= 0 && s->wfd == s->rfd) {
+    rc = sk__endpoint_adopt(*rd, r->loop, r, s->rfd);
+    snprintf((*rd)->name, sizeof(*rd)->name, "%s", s->rname);
+  } else {
+    sk__endpoint_init(*rd, r, s->rfd, s->rname);
+    rc = end_open(r, *rd, keep);
+  }
+  if (rc < 0)
     return rc;
   if (tls && (s->wfd != s->rfd || !(*rd)->socket || (*rd)->dgram))
     return -EINVAL; /* TLS runs on one stream socket */
@@ -1461,9 +1490,12 @@ static int side_open(relay_t *r, const sk_relay_side_t *s, struct sk_tls *tls,
 
 static int relay_open(relay_t *r, const sk_relay_side_t *a,
                       const sk_relay_side_t *b, const sk_relay_opts_t *o) {
-  int rc;
-  if ((rc = side_open(r, b, o->tls, false, &r->b_rd, &r->b_wr)) < 0 ||
-      (rc = side_open(r, a, o->a_tls, o->a_io != NULL, &r->a_rd,
+  int rc = side_open(r, b, o->tls, false, o->b_stream, &r->b_rd, &r->b_wr);
+  if (rc < 0)
+    return rc;
+  if (o->b_fresh && r->b_rd->polled && !r->b_rd->tls)
+    r->b_rd->can_read = false;
+  if ((rc = side_open(r, a, o->a_tls, o->a_io != NULL, o->a_stream, &r->a_rd,
                       &r->a_wr)) < 0)
     return rc;
   if ((rc = pump_init(&r->up, r, r->a_rd, r->b_wr, o->crlf,

@@ -94,6 +94,22 @@ typedef struct sk_relay_opts {
    * all three (chat_client.c). */
   const sk_relay_filter_t *up_filter, *down_filter;
   const sk_relay_io_t *a_io;
+  /* Side a's (b's) descriptor is one stream socket the caller made
+   * non-blocking (accept4 or socket with SOCK_NONBLOCK) and owns: the
+   * relay asks the kernel nothing about it (SO_TYPE, F_GETFL), two
+   * calls per end that a forwarder would make per connection. */
+  bool a_stream, b_stream;
+  /* Side b was connected just now and has not been read: its first
+   * read waits for poll (level-triggered: bytes already there are
+   * reported at once) rather than meeting EAGAIN, which is what a
+   * target that speaks when spoken to answers first. */
+  bool b_fresh;
+  /* With half_close: the caller closes both sides' sockets in done and
+   * nobody else holds them, so the last direction's FIN is left to that
+   * close(2) (the same FIN, a call fewer) instead of a shutdown(2) just
+   * before it. Only after the other direction read its EOF from that
+   * socket: close(2) on unread bytes would send a reset instead. */
+  bool closes_after;
 } sk_relay_opts_t;
 
 /* One side of a relay: where it reads and where it writes. The two may

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -159,13 +158,18 @@ static void session_relay_done(void *arg, int rc, sk_stop_t reason,
   /* Nobody reads or feeds the child any more: its stdout gets EPIPE and
    * its stdin EOF, rather than blocking until the child is killed. */
   sk__child_close_fds(&c->child);
-  /* The client's FIN now, not when the child is reaped. */
+  /* The client's FIN now, not when the child is reaped; the target's
+   * now too (the relay may have left both FINs to these closes: see
+   * closes_after). */
   if (c->cfd >= 0 && !c->child_live) {
     close(c->cfd);
     c->cfd = -1;
   } else if (c->cfd >= 0) {
     shutdown(c->cfd, SHUT_RDWR);
   }
+  if (c->ofd >= 0)
+    close(c->ofd);
+  c->ofd = -1;
   session_check_end(c);
 }
 
@@ -177,6 +181,12 @@ static void session_relay_start(session_t *c, const sk_relay_side_t *b) {
   o.peer_name = c->peer;
   o.a_tls = c->hs[HS_CLIENT] ? c->hs[HS_CLIENT]->tls : NULL;
   o.tls = c->hs[HS_TARGET] ? c->hs[HS_TARGET]->tls : NULL; /* exec: none */
+  /* Ours and non-blocking: the client when accepted here (sk_serve_fd's
+   * is a dup of the caller's, whose flags come back), the target. */
+  o.a_stream = s->lfd >= 0;
+  o.b_stream = !s->o.file;
+  o.closes_after = o.a_stream && o.b_stream; /* session_relay_done does */
+  o.b_fresh = o.b_stream;
   if (s->o.file)
     o.shutdown_on_eof = true; /* the client's EOF: the child's stdin's */
   else
@@ -483,24 +493,18 @@ static void on_connect_timeout(uv_timer_t *t) {
   connect_abort(t->data, true);
 }
 
-/* True when the connect is already over and handled (relay started, or
- * this try failed and the next one is under way). */
-static bool connect_ready(session_t *c) {
-  struct pollfd p = {.fd = c->ofd, .events = POLLOUT};
-  int e = 0;
-  socklen_t len = sizeof e;
-  if (poll(&p, 1, 0) != 1)
+/* True when the connect is already over (and the relay started). On
+ * loopback the handshake is often over by the time connect returns:
+ * one getpeername(2), which answers only for an established socket,
+ * spares the loop a round (and epoll three calls) per connection. A
+ * socket not connected yet, or refused already, is left to the poll,
+ * which reports either. */
+static bool connect_ready(session_t *c, int rc) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (rc < 0 && getpeername(c->ofd, (struct sockaddr *)&ss, &len) < 0)
     return false;
-  if (getsockopt(c->ofd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
-    e = errno;
-  if (e == EINPROGRESS || e == EALREADY)
-    return false;
-  if (e == 0) {
-    connect_done(c);
-    return true;
-  }
-  c->cerr = e;
-  connect_next(c);
+  connect_done(c);
   return true;
 }
 
@@ -523,10 +527,7 @@ static void connect_try(session_t *c) {
     connect_next(c);
     return;
   }
-  /* On loopback the handshake is often over by the time connect
-   * returns: one poll(2) that does not wait spares the loop a round
-   * (and epoll two calls) per connection. */
-  if (connect_ready(c))
+  if (connect_ready(c, rc))
     return;
   if ((rc = uv_poll_init(c->s->e->loop, &c->cpoll, c->ofd)) < 0) {
     c->cerr = -rc;
