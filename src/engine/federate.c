@@ -57,6 +57,15 @@
   "if v and v~=ARGV[1] then return 0 end end "                                 \
   "for _,k in ipairs(KEYS) do redis.call('SET',k,ARGV[1],'EX',ARGV[2]) end "   \
   "return 1"
+/* CLAIM_LUA for many members at once, SK__NICK_KEYS (ARGV[1]) keys
+ * each: answers the members (from 1) whose keys another server holds. */
+#define CLAIMS_LUA                                                             \
+  "local n=tonumber(ARGV[1]) local out={} for j=0,#KEYS/n-1 do "               \
+  "local mine=true for i=1,n do local v=redis.call('GET',KEYS[j*n+i]) "         \
+  "if v and v~=ARGV[2] then mine=false end end if mine then for i=1,n do "     \
+  "redis.call('SET',KEYS[j*n+i],ARGV[2],'EX',ARGV[3]) end "                     \
+  "else out[#out+1]=j+1 end end return out"
+#define FED_CLAIM_BATCH 128 /* members one CLAIMS_LUA covers */
 /* Releases the keys ARGV[1] holds. */
 #define RELEASE_LUA                                                            \
   "for _,k in ipairs(KEYS) do if redis.call('GET',k)==ARGV[1] then "           \
@@ -85,6 +94,14 @@ typedef struct fed_claim {
   char name[SK__NICK_BYTES + 1];
   char old[SK__NICK_BYTES + 1]; /* "": a refresh or a first name */
 } fed_claim_t;
+
+typedef struct fed_claims { /* one CLAIMS_LUA: the members and their names */
+  uint32_t n;
+  struct {
+    sk__fed_user_t *u;
+    char name[SK__NICK_BYTES + 1];
+  } m[FED_CLAIM_BATCH];
+} fed_claims_t;
 
 struct sk__fed {
   sk__hub_t *h;
@@ -431,6 +448,84 @@ static void fed_claim(sk__fed_t *f, chat_conn_t *cc, const char *old) {
     user_unref(c->u);
     free(c);
   }
+}
+
+static void claims_free(fed_claims_t *b) {
+  for (uint32_t j = 0; j < b->n; j++)
+    user_unref(b->m[j].u);
+  free(b);
+}
+
+static void claims_cb(redisAsyncContext *ac, void *r, void *priv) {
+  redisReply *reply = r;
+  fed_claims_t *b = priv;
+  (void)ac;
+  for (size_t i = 0; reply && reply->type == REDIS_REPLY_ARRAY &&
+                     i < reply->elements; i++) {
+    long long j = reply->element[i]->integer - 1;
+    chat_conn_t *cc = j >= 0 && j < b->n ? b->m[j].u->cc : NULL;
+    if (cc && !cc->base.left && strcmp(cc->name, b->m[j].name) == 0)
+      fed_clash(cc, "");
+  }
+  claims_free(b);
+}
+
+/* Sends one CLAIMS_LUA for the members of b (their keys as they are). */
+static void claims_send(sk__fed_t *f, fed_claims_t *b) {
+  enum { KEY = SK__NICK_KEY_BYTES + 16, ARGS = 3 + SK__NICK_KEYS + 3 };
+  uint32_t nk = b->n * SK__NICK_KEYS, n = 0;
+  char (*k)[KEY] = malloc(nk * sizeof *k), num[16], ttl[24], per[8];
+  const char **argv = malloc((nk + ARGS) * sizeof *argv);
+  size_t *lens = malloc((nk + ARGS) * sizeof *lens);
+  if (k && argv && lens && fed_cmd_ok(f)) {
+    argv[n++] = "EVAL";
+    argv[n++] = CLAIMS_LUA;
+    snprintf(num, sizeof num, "%u", nk);
+    argv[n++] = num;
+    for (uint32_t j = 0; j < nk; j++) {
+      snprintf(k[j], KEY, FED_PREFIX "nick:%s",
+               b->m[j / SK__NICK_KEYS].u->cc->keys[j % SK__NICK_KEYS]);
+      argv[n++] = k[j];
+    }
+    snprintf(per, sizeof per, "%d", SK__NICK_KEYS);
+    snprintf(ttl, sizeof ttl, "%" PRIu64, (f->ttl_ms + 999) / 1000);
+    argv[n++] = per;
+    argv[n++] = f->name;
+    argv[n++] = ttl;
+    for (uint32_t i = 0; i < n; i++)
+      lens[i] = strlen(argv[i]);
+    if (redisAsyncCommandArgv(f->cmd, claims_cb, b, (int)n, argv, lens) ==
+        REDIS_OK)
+      b = NULL;
+  }
+  free(k);
+  free(argv);
+  free(lens);
+  if (b)
+    claims_free(b);
+}
+
+/* Claims (or refreshes) every member's name, FED_CLAIM_BATCH a command:
+ * one EVAL a member made Redis run thousands of scripts each heartbeat,
+ * and the lines published meanwhile waited behind them (~100 ms). */
+static void fed_claim_all(sk__fed_t *f) {
+  sk__hub_t *h = f->h;
+  fed_claims_t *b = NULL;
+  for (uint32_t i = 0; i < h->n_conns; i++) {
+    chat_conn_t *cc = (chat_conn_t *)h->conns[i];
+    if (cc->base.left || !cc->name_len || !cc->fed || !cc->keys[0])
+      continue;
+    if (!b && !(b = calloc(1, sizeof *b)))
+      return;
+    b->m[b->n].u = user_ref(cc->fed);
+    memcpy(b->m[b->n].name, cc->name, sizeof b->m[b->n].name);
+    if (++b->n == FED_CLAIM_BATCH) {
+      claims_send(f, b);
+      b = NULL;
+    }
+  }
+  if (b)
+    claims_send(f, b);
 }
 
 static void fed_release(sk__fed_t *f, chat_conn_t *cc) {
@@ -865,11 +960,7 @@ static void fed_maybe_ready(sk__fed_t *f) {
   f->down_told = false;
   fed_publish(f, FED_SERVER_CHAN, 'H', "", "", "", 0);
   fed_roster(f);
-  for (uint32_t i = 0; i < h->n_conns; i++) {
-    chat_conn_t *cc = (chat_conn_t *)h->conns[i];
-    if (!cc->base.left && cc->name_len)
-      fed_claim(f, cc, NULL);
-  }
+  fed_claim_all(f);
 }
 
 static void ids_cb(redisAsyncContext *ac, void *r, void *priv) {
@@ -1303,11 +1394,7 @@ static void beat_cb(uv_timer_t *t) {
   uint64_t now = uv_now(fed_loop(h));
   if (f->ready) {
     fed_publish(f, FED_SERVER_CHAN, 'B', "", "", "", 0);
-    for (uint32_t i = 0; i < h->n_conns; i++) {
-      chat_conn_t *cc = (chat_conn_t *)h->conns[i];
-      if (!cc->base.left && cc->name_len)
-        fed_claim(f, cc, NULL);
-    }
+    fed_claim_all(f);
   }
   for (uint32_t i = 0; i < f->n_origins; i++)
     if (f->origins[i].heard_at && now - f->origins[i].heard_at > f->ttl_ms) {

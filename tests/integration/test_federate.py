@@ -37,6 +37,27 @@ if not REDIS:
 READY = re.compile(rb"^sockit: federation: joined redis ")
 
 
+def redis_call(port, *args):
+    """One Redis command: an integer, a bulk string or a list of them."""
+    with socket.create_connection(("127.0.0.1", port), TIMEOUT) as s:
+        s.sendall(b"*%d\r\n" % len(args) + b"".join(
+            b"$%d\r\n%s\r\n" % (len(a), a) for a in
+            (x.encode() if isinstance(x, str) else x for x in args)))
+        f = s.makefile("rb")
+
+        def value():
+            line = f.readline().rstrip(b"\r\n")
+            kind, rest = line[:1], line[1:]
+            if kind == b":":
+                return int(rest)
+            if kind == b"$":
+                return None if int(rest) < 0 else f.read(int(rest) + 2)[:-2]
+            if kind == b"*":
+                return [value() for _ in range(int(rest))]
+            raise AssertionError("redis: %r" % line)
+        return value()
+
+
 class FedTest(ChatTest):
 
     def redis(self, port=None):
@@ -261,6 +282,32 @@ class TestFaults(FedTest):
         self.wait_who(b, [a.name, b.name])
         self.assertLess(time.monotonic() - killed, 2 + 2 + TIMEOUT)
         self.talk([a, b], [a, b], 10)
+
+    def test_names_stay_claimed_across_heartbeats(self):
+        # Each heartbeat (TTL / 3) renews every member's name keys in
+        # Redis, FED_CLAIM_BATCH members a command: a member whose renewal
+        # was lost would see its name expire and go to another server.
+        _, rport = self.redis()
+        (_, porta), (_, portb) = [self.fed(n, rport, "--federate-ttl", "1")
+                                  for n in ("a", "b")]
+        for _ in range(300):  # three batches
+            self.addCleanup(socket.create_connection(
+                ("127.0.0.1", porta), TIMEOUT).close)
+        a, b = self.client(porta), self.client(portb)
+        a.send(b"/nick alice\n")
+        a.wait(b"*** you are now alice")
+        keys = lambda: len(redis_call(rport, "KEYS", "sockit:nick:*"))
+        deadline = time.monotonic() + TIMEOUT
+        while keys() < 302 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        held = keys()
+        self.assertGreaterEqual(held, 302)  # a key or two a member
+        watch = time.monotonic() + 4  # four TTLs: none may lapse
+        while time.monotonic() < watch:
+            self.assertEqual(keys(), held)
+            time.sleep(0.1)
+        b.send(b"/nick alice\n")
+        b.wait(b'*** nick "alice" is taken')
 
     def test_a_stopped_server_leaves_at_once(self):
         _, rport = self.redis()
