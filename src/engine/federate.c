@@ -51,18 +51,33 @@
  * at most, while more is waiting: 256 KiB, about 1,400 chat lines. */
 #define FED_READ_TURNS 16
 
-/* Claims keys 1..n for ARGV[1] unless another server holds one. */
+/*
+ * Names: a name's keys hold the server whose member has it. They stand
+ * while that server's FED_ALIVE key does (set every heartbeat, TTL
+ * expiry): a server that dies frees its names within the TTL, and a
+ * heartbeat renews one key, not one per member (renewing thousands of
+ * name keys each heartbeat queued the lines published meanwhile behind
+ * them). The name keys' own expiry (FED_NAME_HOLD_S, renewed every third
+ * of it) only clears what a dead server left.
+ */
+#define FED_ALIVE FED_PREFIX "alive:"
+#define FED_NAME_HOLD_S 3600
+/* A key held by another server that is alive: Lua for "taken". */
+#define TAKEN_LUA(k, me)                                                       \
+  "local v=redis.call('GET'," k ") if v and v~=" me " and "                    \
+  "redis.call('EXISTS','" FED_ALIVE "'..v)==1 then "
+/* Claims keys 1..n for ARGV[1] (for ARGV[2] s) unless another holds one. */
 #define CLAIM_LUA                                                              \
-  "for _,k in ipairs(KEYS) do local v=redis.call('GET',k) "                    \
-  "if v and v~=ARGV[1] then return 0 end end "                                 \
+  "for _,k in ipairs(KEYS) do " TAKEN_LUA("k", "ARGV[1]") "return 0 end end " \
   "for _,k in ipairs(KEYS) do redis.call('SET',k,ARGV[1],'EX',ARGV[2]) end "   \
   "return 1"
 /* CLAIM_LUA for many members at once, SK__NICK_KEYS (ARGV[1]) keys
  * each: answers the members (from 1) whose keys another server holds. */
 #define CLAIMS_LUA                                                             \
   "local n=tonumber(ARGV[1]) local out={} for j=0,#KEYS/n-1 do "               \
-  "local mine=true for i=1,n do local v=redis.call('GET',KEYS[j*n+i]) "         \
-  "if v and v~=ARGV[2] then mine=false end end if mine then for i=1,n do "     \
+  "local mine=true for i=1,n do "                                              \
+  TAKEN_LUA("KEYS[j*n+i]", "ARGV[2]") "mine=false end end "                    \
+  "if mine then for i=1,n do "                                                 \
   "redis.call('SET',KEYS[j*n+i],ARGV[2],'EX',ARGV[3]) end "                     \
   "else out[#out+1]=j+1 end end return out"
 #define FED_CLAIM_BATCH 128 /* members one CLAIMS_LUA covers */
@@ -113,6 +128,7 @@ struct sk__fed {
   char tls_err[SK_ERR_LEN];   /* why the last tunnel failed, or "" */
   char name[SK_HUB_FED_NAME_MAX + 1];
   uint64_t epoch, seq, ttl_ms, backoff;
+  uint64_t beats; /* heartbeats said: the names are renewed every so many */
   redisAsyncContext *cmd, *sub;
   bool subscribed, have_ids, ready, down_told, stopping;
   uv_timer_t retry, beat, stop, wait;
@@ -414,7 +430,7 @@ static void claim_cb(redisAsyncContext *ac, void *r, void *priv) {
 static int fed_eval_keys(sk__fed_t *f, const char *script,
                          const char *const keys[SK__NICK_KEYS],
                          redisCallbackFn *cb, void *priv) {
-  char k[SK__NICK_KEYS][SK__NICK_KEY_BYTES + 16], ttl[24];
+  char k[SK__NICK_KEYS][SK__NICK_KEY_BYTES + 16], hold[24];
   const char *argv[4 + SK__NICK_KEYS + 2];
   size_t lens[4 + SK__NICK_KEYS + 2];
   int n = 0;
@@ -428,8 +444,8 @@ static int fed_eval_keys(sk__fed_t *f, const char *script,
     argv[n++] = k[i];
   }
   argv[n++] = f->name;
-  snprintf(ttl, sizeof ttl, "%" PRIu64, (f->ttl_ms + 999) / 1000);
-  argv[n++] = ttl;
+  snprintf(hold, sizeof hold, "%d", FED_NAME_HOLD_S);
+  argv[n++] = hold;
   for (int i = 0; i < n; i++)
     lens[i] = strlen(argv[i]);
   return redisAsyncCommandArgv(f->cmd, cb, priv, n, argv, lens);
@@ -474,7 +490,7 @@ static void claims_cb(redisAsyncContext *ac, void *r, void *priv) {
 static void claims_send(sk__fed_t *f, fed_claims_t *b) {
   enum { KEY = SK__NICK_KEY_BYTES + 16, ARGS = 3 + SK__NICK_KEYS + 3 };
   uint32_t nk = b->n * SK__NICK_KEYS, n = 0;
-  char (*k)[KEY] = malloc(nk * sizeof *k), num[16], ttl[24], per[8];
+  char (*k)[KEY] = malloc(nk * sizeof *k), num[16], hold[24], per[8];
   const char **argv = malloc((nk + ARGS) * sizeof *argv);
   size_t *lens = malloc((nk + ARGS) * sizeof *lens);
   if (k && argv && lens && fed_cmd_ok(f)) {
@@ -488,10 +504,10 @@ static void claims_send(sk__fed_t *f, fed_claims_t *b) {
       argv[n++] = k[j];
     }
     snprintf(per, sizeof per, "%d", SK__NICK_KEYS);
-    snprintf(ttl, sizeof ttl, "%" PRIu64, (f->ttl_ms + 999) / 1000);
+    snprintf(hold, sizeof hold, "%d", FED_NAME_HOLD_S);
     argv[n++] = per;
     argv[n++] = f->name;
-    argv[n++] = ttl;
+    argv[n++] = hold;
     for (uint32_t i = 0; i < n; i++)
       lens[i] = strlen(argv[i]);
     if (redisAsyncCommandArgv(f->cmd, claims_cb, b, (int)n, argv, lens) ==
@@ -526,6 +542,13 @@ static void fed_claim_all(sk__fed_t *f) {
   }
   if (b)
     claims_send(f, b);
+}
+
+/* This server is alive for another TTL: its members' names stand. */
+static void fed_alive(sk__fed_t *f) {
+  if (fed_cmd_ok(f))
+    redisAsyncCommand(f->cmd, NULL, NULL, "SET " FED_ALIVE "%s 1 PX %" PRIu64,
+                      f->name, f->ttl_ms);
 }
 
 static void fed_release(sk__fed_t *f, chat_conn_t *cc) {
@@ -960,6 +983,7 @@ static void fed_maybe_ready(sk__fed_t *f) {
   f->down_told = false;
   fed_publish(f, FED_SERVER_CHAN, 'H', "", "", "", 0);
   fed_roster(f);
+  fed_alive(f); /* before the claims: Redis runs them in order */
   fed_claim_all(f);
 }
 
@@ -1394,7 +1418,10 @@ static void beat_cb(uv_timer_t *t) {
   uint64_t now = uv_now(fed_loop(h));
   if (f->ready) {
     fed_publish(f, FED_SERVER_CHAN, 'B', "", "", "", 0);
-    fed_claim_all(f);
+    fed_alive(f);
+    /* beats a third of FED_NAME_HOLD_S apart: the names' own expiry */
+    if (++f->beats % (FED_NAME_HOLD_S * 1000ull / f->ttl_ms) == 0)
+      fed_claim_all(f);
   }
   for (uint32_t i = 0; i < f->n_origins; i++)
     if (f->origins[i].heard_at && now - f->origins[i].heard_at > f->ttl_ms) {

@@ -283,6 +283,33 @@ class TestFaults(FedTest):
         self.assertLess(time.monotonic() - killed, 2 + 2 + TIMEOUT)
         self.talk([a, b], [a, b], 10)
 
+    def test_a_killed_servers_names_are_free_within_the_ttl(self):
+        # A name stands while its server's alive key does (renewed each
+        # heartbeat): once it lapses, the name is anyone's.
+        _, rport = self.redis()
+        ports = [self.fed(n, rport, "--federate-ttl", "2") for n in "ac"]
+        a, c = [self.client(port) for _, port in ports]
+        self.wait_who(a, [a.name, c.name])
+        nicks = redis_call(rport, "KEYS", "sockit:nick:*")
+        held = [k for k in nicks if redis_call(rport, "GET", k) == b"c"]
+        self.assertTrue(held, nicks)
+        a.send(b"/nick " + c.name + b"\n")  # taken while c lives
+        a.wait(b'*** nick "%s" is taken' % c.name)
+        ports[1][0].popen.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 2 + TIMEOUT
+        while redis_call(rport, "EXISTS", "sockit:alive:c"):
+            self.assertLess(time.monotonic(), deadline, "alive:c stays")
+            time.sleep(0.05)
+        a.wait(b"*** %s left (server lost)" % c.name, timeout=TIMEOUT + 4)
+        a.send(b"/nick " + c.name + b"\n")
+        a.wait(b"*** you are now " + c.name)
+        while any(redis_call(rport, "GET", k) != b"a" for k in held):
+            self.assertLess(time.monotonic(), deadline + TIMEOUT,
+                            "the name's keys stay c's")
+            time.sleep(0.05)
+        self.assertNotIn(b"taken on another server", b"\n".join(
+            a.r.all_lines()))
+
     def test_names_stay_claimed_across_heartbeats(self):
         # Each heartbeat (TTL / 3) renews every member's name keys in
         # Redis, FED_CLAIM_BATCH members a command: a member whose renewal
