@@ -226,17 +226,7 @@ static double self_cpu(void) {
 typedef struct client {
   int fd;
   uint32_t left; /* bytes of the current message not yet sent */
-  int sample;    /* --sample: its index in the probe timers, or -1 */
 } client_t;
-
-/* --sample N: every Nth client (not on the first server when there are
- * others) times the probe lines `loadgen lat` says, wherever it stands
- * in the room: clients that joined first, in the middle and last. */
-#define PROBE_SEQ_MAX 4096
-typedef struct probe_timer {
-  char carry[256]; /* the start of a line its last read cut */
-  size_t n_carry;
-} probe_timer_t;
 
 typedef struct fanout {
   struct sockaddr_storage ss, also[3]; /* --also: clients dealt in turn */
@@ -259,48 +249,7 @@ typedef struct fanout {
   char *msg;             /* batch messages: SIZE-1 letters, a newline */
   uint64_t sent, delivered, rbytes;
   double last_rx;        /* when bytes last arrived */
-  int sample_every, n_timers;
-  probe_timer_t *timers;
-  double *plat, *pworst; /* each probe's latency to a sampled client; */
-  long n_plat, cap_plat; /* the worst of them for each probe, by seq */
 } fanout_t;
-
-/* A whole line a sampled client received: a probe "<x> p SEQ SENT"? */
-static void probe_line(fanout_t *f, const char *line) {
-  const char *q = strstr(line, "> p ");
-  long seq;
-  double sent;
-  if (!q || sscanf(q + 4, "%ld %lf", &seq, &sent) != 2 || seq < 0 ||
-      seq >= PROBE_SEQ_MAX || f->n_plat == f->cap_plat)
-    return;
-  double lat = now() - sent;
-  f->plat[f->n_plat++] = lat;
-  if (lat > f->pworst[seq])
-    f->pworst[seq] = lat;
-}
-
-/* The lines of one read of a sampled client, a cut one carried over. */
-static void probe_scan(fanout_t *f, probe_timer_t *t, const char *p,
-                       const char *end) {
-  const char *nl;
-  while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
-    size_t len = (size_t)(nl - p);
-    if (t->n_carry + len < sizeof t->carry) {
-      memcpy(t->carry + t->n_carry, p, len);
-      t->carry[t->n_carry + len] = '\0';
-      probe_line(f, t->carry);
-    }
-    t->n_carry = 0;
-    p = nl + 1;
-  }
-  size_t rest = (size_t)(end - p);
-  if (t->n_carry + rest < sizeof t->carry) {
-    memcpy(t->carry + t->n_carry, p, rest);
-    t->n_carry += rest;
-  } else {
-    t->n_carry = sizeof t->carry; /* too long for a probe: skip it */
-  }
-}
 
 /* Reads what one client has; counts newlines. */
 static void fanout_read(fanout_t *f, int i) {
@@ -311,8 +260,6 @@ static void fanout_read(fanout_t *f, int i) {
       f->rbytes += (uint64_t)r;
       f->last_rx = now();
       const char *p = rbuf, *end = rbuf + r;
-      if (c->sample >= 0)
-        probe_scan(f, &f->timers[c->sample], p, end);
       while ((p = memchr(p, '\n', (size_t)(end - p)))) {
         f->delivered++;
         p++;
@@ -450,54 +397,6 @@ static void fanout_send(fanout_t *f, int *rr) {
   }
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* The p-th percentile of the n sorted values v, in ms. */
-static double pct_ms(const double *v, long n, int p) {
-  return n ? v[n * p / 100] * 1e3 : 0;
-}
-
-/* --sample: the probes' latency to the sampled clients, in ms: over
- * every (probe, client) pair, and each probe's worst. */
-static void probe_report(fanout_t *f) {
-  if (!f->sample_every)
-    return;
-  long n = f->n_plat, nw = 0;
-  for (long i = 0; i < PROBE_SEQ_MAX; i++)
-    if (f->pworst[i] > 0)
-      f->pworst[nw++] = f->pworst[i];
-  qsort(f->plat, (size_t)n, sizeof *f->plat, cmp_double);
-  qsort(f->pworst, (size_t)nw, sizeof *f->pworst, cmp_double);
-  printf(" sampled=%d probe_lat_n=%ld probe_p50_ms=%.3f probe_p99_ms=%.3f"
-         " probe_max_ms=%.3f probe_worst_p50_ms=%.3f probe_worst_p99_ms=%.3f",
-         f->n_timers, n, pct_ms(f->plat, n, 50), pct_ms(f->plat, n, 99),
-         n ? f->plat[n - 1] * 1e3 : 0, pct_ms(f->pworst, nw, 50),
-         pct_ms(f->pworst, nw, 99));
-}
-
-/* --sample N: every Nth client times probes (on the other servers when
- * there are others). */
-static void probe_setup(fanout_t *f) {
-  for (int i = 0; i < f->n; i++) {
-    f->c[i].sample = -1;
-    bool on_first = f->n_also > 0 && i % (f->n_also + 1) == 0;
-    if (f->sample_every && i % f->sample_every == f->sample_every / 2 &&
-        !on_first)
-      f->c[i].sample = f->n_timers++;
-  }
-  if (!f->sample_every)
-    return;
-  f->cap_plat = 1 << 20;
-  f->timers = calloc((size_t)f->n_timers + 1, sizeof *f->timers);
-  f->plat = malloc((size_t)f->cap_plat * sizeof *f->plat);
-  f->pworst = calloc(PROBE_SEQ_MAX, sizeof *f->pworst);
-  if (!f->timers || !f->plat || !f->pworst)
-    die("out of memory");
-}
-
 static int fanout_main(fanout_t *f) {
   int err;
   long fd0 = f->fd0 = f->pid > 0 ? proc_fds(f->pid) : 0;
@@ -609,7 +508,6 @@ static int fanout_main(fanout_t *f) {
     printf(" server_cpu=%.3f", (cpu1 - cpu0) / secs);
   if (secs > 0)
     printf(" loadgen_cpu=%.3f", (self_cpu() - me0) / secs);
-  probe_report(f);
   printf(" end=%s\n", status);
   return strcmp(status, "ok") == 0 ? 0 : 3;
 }
@@ -622,7 +520,6 @@ static int cmd_fanout(int argc, char **argv) {
                                      {"batch", required_argument, 0, 'b'},
                                      {"also", required_argument, 0, 'a'},
                                      {"rate", required_argument, 0, 'r'},
-                                     {"sample", required_argument, 0, 'S'},
                                      {0, 0, 0, 0}};
   const char *also[3];
   int n_also = 0;
@@ -642,7 +539,6 @@ static int cmd_fanout(int argc, char **argv) {
     case 'g': f.gate = atoi(optarg); break;
     case 'b': f.batch = atoi(optarg); break;
     case 'r': f.rate = atof(optarg); break;
-    case 'S': f.sample_every = atoi(optarg); break;
     case 'a':
       if (n_also == 3)
         die("fanout: --also at most 3 times");
@@ -674,9 +570,6 @@ static int cmd_fanout(int argc, char **argv) {
     f.msg[i] = (i + 1) % f.size ? (char)('a' + i % f.size % 26) : '\n';
   for (int i = 0; i < f.n; i++)
     f.c[i].fd = -1;
-  if (f.sample_every < 0)
-    die("fanout: --sample N: N >= 1");
-  probe_setup(&f);
   if ((f.ep = epoll_create1(0)) < 0)
     die("epoll_create1: %s", strerror(errno));
   int rc = fanout_main(&f);
@@ -688,6 +581,11 @@ static int cmd_fanout(int argc, char **argv) {
 }
 
 /* ---- rr: request/response latency ---- */
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
 
 static int cmd_rr(int argc, char **argv) {
   int size = 64, o;

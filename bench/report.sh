@@ -504,13 +504,11 @@ EOF
     echo "(\`--rate\`) plus 10 probe lines/s; deliveries/s then (each line goes"
     echo "to every client), and the latency of a probe line from a client on A"
     echo "to clients on B and C (\`loadgen lat\`; on one server, to two other"
-    echo "clients of it), 150 probes. The probe's receivers join last: the"
-    echo "pass that writes a line goes in join order, so they are among the"
-    echo "last it reaches. *Sampled*: the same probes timed by every 100th"
-    echo "client of the load on B and C (~60, joined first to last) as"
-    echo "\`loadgen fanout\` reads them: its own reading of 9,000 sockets per"
-    echo "line is in that figure, and the worst of them per probe is the"
-    echo "line's latency to the last member sampled. Target (issue 13): three"
+    echo "clients of it), 150 probes. The probe's receivers join last, and a"
+    echo "pass writes members in join order, so they are among the last a line"
+    echo "reaches (a member the pass had written before the line came gets it"
+    echo "in the next pass, after a gathering wait of a few ms when passes"
+    echo "carry several lines). Target (issue 13): three"
     echo "servers at least one server's saturated rate, p99 under 50 ms."
     echo
     echo "| shape | clients | saturated deliveries/s | min–max | Redis CPU (cores) | n |"
@@ -521,14 +519,14 @@ EOF
       done
     done
     echo
-    echo "| shape | clients | offered lines/s | deliveries/s then | p50 ms | p99 ms | p99 min–max | sampled p99 ms | sampled worst p50 ms | n |"
-    echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+    echo "| shape | clients | offered lines/s | deliveries/s then | p50 ms | p99 ms | p99 min–max | n |"
+    echo "|---|--:|--:|--:|--:|--:|--:|--:|"
     FED_BEST=()
     for t in sockit-chat-three sockit-chat-one; do
       best="" held=1
       for c in $(awk -F '\t' -v t=$t '$1 == "federate" && $3 == t && $2 ~ /@/ {print $2}' "$AGG" | sort -t @ -k1,1n -k2,2n -u); do
         p99=$(g federate "$c" $t p99_ms)
-        echo "| $t | $(num "${c%@*}") | $(num "${c#*@}") | $(num "$(g federate "$c" $t paced_rate)") | $(num "$(g federate "$c" $t p50_ms)" 2) | $(num "$p99" 2) | $(range "$(g federate "$c" $t p99_ms min)" "$(g federate "$c" $t p99_ms max)" 2) | $(num "$(g federate "$c" $t sampled_p99_ms)" 2) | $(num "$(g federate "$c" $t sampled_worst_p50_ms)" 2) | $(g federate "$c" $t p99_ms n) |"
+        echo "| $t | $(num "${c%@*}") | $(num "${c#*@}") | $(num "$(g federate "$c" $t paced_rate)") | $(num "$(g federate "$c" $t p50_ms)" 2) | $(num "$p99" 2) | $(range "$(g federate "$c" $t p99_ms min)" "$(g federate "$c" $t p99_ms max)" 2) | $(g federate "$c" $t p99_ms n) |"
         # the highest rate with p99 under 50 ms and at every rate below it
         if [ $held = 1 ] && [ -n "$p99" ] && awk -v x="$p99" 'BEGIN {exit !(x < 50)}'; then
           best="$(num "${c#*@}") lines/s offered to $(num "${c%@*}") clients"

@@ -647,10 +647,6 @@ scenario_joinstorm() {
 # rate never follows a backlog).
 FED_SAT_MSGS=1000 # 75 KB a client: well under a queue's congestion mark
 FED_PROBE_RATE=10 # lines/s more than the rate, each to every client too
-# Every FED_SAMPLE-th client of the load (on B and C) times the probes
-# too, wherever it joined: as loadgen fanout reads it, so its own read of
-# thousands of sockets per line is in that figure.
-FED_SAMPLE=$((FED_CLIENTS >= 1000 ? 100 : 3))
 
 # Starts redis-server and the servers of a shape (FED_RPID, FED_PIDS,
 # FED_PORTS); 1 when one did not start (then stopped, and said).
@@ -722,8 +718,7 @@ fed_paced() {
   [ "$shape" = one ] && lp=("${FED_PORTS[0]}" "${FED_PORTS[0]}" "${FED_PORTS[0]}")
   [ "$shape" = three ] && also=(--also "${FED_PORTS[1]}" --also "${FED_PORTS[2]}")
   "$LG" fanout 127.0.0.1 "${FED_PORTS[0]}" "${also[@]}" -n "$FED_CLIENTS" -s 64 \
-    "${FED_LAT_TIME[@]}" --rate "$rate" --sample "$FED_SAMPLE" \
-    --window $((FED_CLIENTS * FED_SAT_MSGS)) \
+    "${FED_LAT_TIME[@]}" --rate "$rate" --window $((FED_CLIENTS * FED_SAT_MSGS)) \
     >"$WORK/fed.paced" 2>>"$WORK/fed.err" &
   fpid=$!
   sleep "$FED_LAT_AFTER"
@@ -736,8 +731,6 @@ fed_paced() {
     rec federate "$FED_CLIENTS@$offered" "$tool" paced_sent "$(kv sent_rate "$paced")"
     rec federate "$FED_CLIENTS@$offered" "$tool" paced_rate "$(kv rate "$paced")"
     rec federate "$FED_CLIENTS@$offered" "$tool" settle_s "$(kv settle_s "$lat")"
-    rec federate "$FED_CLIENTS@$offered" "$tool" sampled_p99_ms "$(kv probe_p99_ms "$paced")"
-    rec federate "$FED_CLIENTS@$offered" "$tool" sampled_worst_p50_ms "$(kv probe_worst_p50_ms "$paced")"
   else
     fail "federate $shape latency at $offered lines/s: ${lat:-no answer}; paced load: ${paced:-no answer}"
   fi
