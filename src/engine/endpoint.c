@@ -56,7 +56,12 @@ int sk__endpoint_open(sk__endpoint_t *e, uv_loop_t *loop) {
 }
 
 void sk__endpoint_watch(sk__endpoint_t *e, int events, uv_poll_cb cb) {
-  if (!e->polled || e->events == events)
+  /* libuv stops a watch that met an error (EPOLLERR) before it calls
+   * back: the same events must then start it again, or a reader that
+   * waits for poll after a short read never hears of the reset. */
+  if (!e->polled ||
+      (e->events == events &&
+       (!events || uv_is_active((uv_handle_t *)&e->poll))))
     return;
   e->events = events;
   if (events)

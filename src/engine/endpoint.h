@@ -61,15 +61,16 @@ int sk__endpoint_adopt(sk__endpoint_t *e, uv_loop_t *loop, void *owner,
  * or a negative code. */
 int sk__endpoint_open(sk__endpoint_t *e, uv_loop_t *loop);
 
-/* Watches for events (UV_READABLE | UV_WRITABLE; 0 stops). */
+/* Watches for events (UV_READABLE | UV_WRITABLE; 0 stops); starts the
+ * watch again when libuv stopped it on a poll error. */
 void sk__endpoint_watch(sk__endpoint_t *e, int events, uv_poll_cb cb);
 
 /* Starts closing the poll; returns 1 when cb will be called, else 0. */
 int sk__endpoint_close(sk__endpoint_t *e, uv_close_cb cb);
 
-/* After uv_poll reported an error (libuv stops the poll then): forgets
- * the watch so that the next sk__endpoint_watch starts it again, and
- * returns the socket's pending error (-errno), or 0 when it has none. */
+/* After uv_poll reported an error (libuv stops the poll then): the
+ * socket's pending error (-errno), or 0 when it has none; reading it
+ * clears it, so a caller that lets the next read report it does not. */
 int sk__endpoint_poll_failed(sk__endpoint_t *e);
 
 /* Gives the descriptor its flags back (once; the caller's order). */
