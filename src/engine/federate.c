@@ -66,21 +66,17 @@
 #define TAKEN_LUA(k, me)                                                       \
   "local v=redis.call('GET'," k ") if v and v~=" me " and "                    \
   "redis.call('EXISTS','" FED_ALIVE "'..v)==1 then "
-/* Claims keys 1..n for ARGV[1] (for ARGV[2] s) unless another holds one. */
+/* Claims names for ARGV[2] (for ARGV[3] s), SK__NICK_KEYS (ARGV[1])
+ * keys a name, unless another holds one: answers the names (from 1)
+ * whose keys another server holds. */
 #define CLAIM_LUA                                                              \
-  "for _,k in ipairs(KEYS) do " TAKEN_LUA("k", "ARGV[1]") "return 0 end end " \
-  "for _,k in ipairs(KEYS) do redis.call('SET',k,ARGV[1],'EX',ARGV[2]) end "   \
-  "return 1"
-/* CLAIM_LUA for many members at once, SK__NICK_KEYS (ARGV[1]) keys
- * each: answers the members (from 1) whose keys another server holds. */
-#define CLAIMS_LUA                                                             \
   "local n=tonumber(ARGV[1]) local out={} for j=0,#KEYS/n-1 do "               \
   "local mine=true for i=1,n do "                                              \
   TAKEN_LUA("KEYS[j*n+i]", "ARGV[2]") "mine=false end end "                    \
   "if mine then for i=1,n do "                                                 \
   "redis.call('SET',KEYS[j*n+i],ARGV[2],'EX',ARGV[3]) end "                     \
   "else out[#out+1]=j+1 end end return out"
-#define FED_CLAIM_BATCH 128 /* members one CLAIMS_LUA covers */
+#define FED_CLAIM_BATCH 128 /* members one CLAIM_LUA covers */
 /* Releases the keys ARGV[1] holds. */
 #define RELEASE_LUA                                                            \
   "for _,k in ipairs(KEYS) do if redis.call('GET',k)==ARGV[1] then "           \
@@ -104,18 +100,13 @@ struct sk__fed_user { /* a member, outliving it while Redis answers */
   unsigned refs;
 };
 
-typedef struct fed_claim {
-  sk__fed_user_t *u;
-  char name[SK__NICK_BYTES + 1];
-  char old[SK__NICK_BYTES + 1]; /* "": a refresh or a first name */
-} fed_claim_t;
-
-typedef struct fed_claims { /* one CLAIMS_LUA: the members and their names */
+typedef struct fed_claims { /* one CLAIM_LUA: the members, their names */
   uint32_t n;
   struct {
     sk__fed_user_t *u;
     char name[SK__NICK_BYTES + 1];
-  } m[FED_CLAIM_BATCH];
+    char old[SK__NICK_BYTES + 1]; /* "": a refresh or a first name */
+  } m[];
 } fed_claims_t;
 
 struct sk__fed {
@@ -414,56 +405,27 @@ static void fed_clash(chat_conn_t *cc, const char *old) {
   sk__fed_renamed(cc, NULL); /* claims the name it has now */
 }
 
-static void claim_cb(redisAsyncContext *ac, void *r, void *priv) {
-  redisReply *reply = r;
-  fed_claim_t *c = priv;
-  chat_conn_t *cc = c->u->cc;
-  (void)ac;
-  if (cc && !cc->base.left && reply && reply->type == REDIS_REPLY_INTEGER &&
-      reply->integer == 0 && strcmp(cc->name, c->name) == 0)
-    fed_clash(cc, c->old);
-  user_unref(c->u);
-  free(c);
-}
-
-/* EVAL script 2 key key ARGV... over a name's keys. */
-static int fed_eval_keys(sk__fed_t *f, const char *script,
-                         const char *const keys[SK__NICK_KEYS],
-                         redisCallbackFn *cb, void *priv) {
-  char k[SK__NICK_KEYS][SK__NICK_KEY_BYTES + 16], hold[24];
-  const char *argv[4 + SK__NICK_KEYS + 2];
-  size_t lens[4 + SK__NICK_KEYS + 2];
+/* EVAL RELEASE_LUA over a name's keys: they are free for the others. */
+static void fed_release_keys(sk__fed_t *f,
+                             const char *const keys[SK__NICK_KEYS]) {
+  char k[SK__NICK_KEYS][SK__NICK_KEY_BYTES + 16], nk[8];
+  const char *argv[4 + SK__NICK_KEYS];
+  size_t lens[4 + SK__NICK_KEYS];
   int n = 0;
   if (!fed_cmd_ok(f))
-    return REDIS_ERR;
+    return;
+  snprintf(nk, sizeof nk, "%d", SK__NICK_KEYS);
   argv[n++] = "EVAL";
-  argv[n++] = script;
-  argv[n++] = "2";
+  argv[n++] = RELEASE_LUA;
+  argv[n++] = nk;
   for (int i = 0; i < SK__NICK_KEYS; i++) {
     snprintf(k[i], sizeof k[i], FED_PREFIX "nick:%s", keys[i]);
     argv[n++] = k[i];
   }
   argv[n++] = f->name;
-  snprintf(hold, sizeof hold, "%d", FED_NAME_HOLD_S);
-  argv[n++] = hold;
   for (int i = 0; i < n; i++)
     lens[i] = strlen(argv[i]);
-  return redisAsyncCommandArgv(f->cmd, cb, priv, n, argv, lens);
-}
-
-/* Claims (or refreshes) cc's name; old is the name it had, or "". */
-static void fed_claim(sk__fed_t *f, chat_conn_t *cc, const char *old) {
-  fed_claim_t *c;
-  if (!f->ready || !cc->fed || !cc->keys[0] || !(c = malloc(sizeof *c)))
-    return;
-  c->u = user_ref(cc->fed);
-  memcpy(c->name, cc->name, sizeof c->name);
-  snprintf(c->old, sizeof c->old, "%s", old ? old : "");
-  if (fed_eval_keys(f, CLAIM_LUA, (const char *const *)cc->keys, claim_cb, c) !=
-      REDIS_OK) {
-    user_unref(c->u);
-    free(c);
-  }
+  redisAsyncCommandArgv(f->cmd, NULL, NULL, n, argv, lens);
 }
 
 static void claims_free(fed_claims_t *b) {
@@ -481,12 +443,12 @@ static void claims_cb(redisAsyncContext *ac, void *r, void *priv) {
     long long j = reply->element[i]->integer - 1;
     chat_conn_t *cc = j >= 0 && j < b->n ? b->m[j].u->cc : NULL;
     if (cc && !cc->base.left && strcmp(cc->name, b->m[j].name) == 0)
-      fed_clash(cc, "");
+      fed_clash(cc, b->m[j].old);
   }
   claims_free(b);
 }
 
-/* Sends one CLAIMS_LUA for the members of b (their keys as they are). */
+/* Sends one CLAIM_LUA for the members of b (their keys as they are). */
 static void claims_send(sk__fed_t *f, fed_claims_t *b) {
   enum { KEY = SK__NICK_KEY_BYTES + 16, ARGS = 3 + SK__NICK_KEYS + 3 };
   uint32_t nk = b->n * SK__NICK_KEYS, n = 0;
@@ -495,7 +457,7 @@ static void claims_send(sk__fed_t *f, fed_claims_t *b) {
   size_t *lens = malloc((nk + ARGS) * sizeof *lens);
   if (k && argv && lens && fed_cmd_ok(f)) {
     argv[n++] = "EVAL";
-    argv[n++] = CLAIMS_LUA;
+    argv[n++] = CLAIM_LUA;
     snprintf(num, sizeof num, "%u", nk);
     argv[n++] = num;
     for (uint32_t j = 0; j < nk; j++) {
@@ -521,21 +483,49 @@ static void claims_send(sk__fed_t *f, fed_claims_t *b) {
     claims_free(b);
 }
 
+/* A claim for up to n members, or NULL. */
+static fed_claims_t *claims_new(uint32_t n) {
+  fed_claims_t *b = malloc(sizeof *b + n * sizeof b->m[0]);
+  if (b)
+    b->n = 0;
+  return b;
+}
+
+/* Adds cc (its name now, old the one it had or NULL) to b. */
+static void claims_add(fed_claims_t *b, chat_conn_t *cc, const char *old) {
+  b->m[b->n].u = user_ref(cc->fed);
+  memcpy(b->m[b->n].name, cc->name, sizeof b->m[b->n].name);
+  snprintf(b->m[b->n].old, sizeof b->m[b->n].old, "%s", old ? old : "");
+  b->n++;
+}
+
+static bool claimable(const chat_conn_t *cc) {
+  return !cc->base.left && cc->name_len && cc->fed && cc->keys[0];
+}
+
+/* Claims (or refreshes) cc's name; old is the name it had, or NULL. */
+static void fed_claim(sk__fed_t *f, chat_conn_t *cc, const char *old) {
+  fed_claims_t *b;
+  if (!f->ready || !claimable(cc) || !(b = claims_new(1)))
+    return;
+  claims_add(b, cc, old);
+  claims_send(f, b);
+}
+
 /* Claims (or refreshes) every member's name, FED_CLAIM_BATCH a command:
- * one EVAL a member made Redis run thousands of scripts each heartbeat,
- * and the lines published meanwhile waited behind them (~100 ms). */
+ * one EVAL a member made Redis run thousands of scripts at once, and the
+ * lines published meanwhile waited behind them. */
 static void fed_claim_all(sk__fed_t *f) {
   sk__hub_t *h = f->h;
   fed_claims_t *b = NULL;
   for (uint32_t i = 0; i < h->n_conns; i++) {
     chat_conn_t *cc = (chat_conn_t *)h->conns[i];
-    if (cc->base.left || !cc->name_len || !cc->fed || !cc->keys[0])
+    if (!claimable(cc))
       continue;
-    if (!b && !(b = calloc(1, sizeof *b)))
+    if (!b && !(b = claims_new(FED_CLAIM_BATCH)))
       return;
-    b->m[b->n].u = user_ref(cc->fed);
-    memcpy(b->m[b->n].name, cc->name, sizeof b->m[b->n].name);
-    if (++b->n == FED_CLAIM_BATCH) {
+    claims_add(b, cc, NULL);
+    if (b->n == FED_CLAIM_BATCH) {
       claims_send(f, b);
       b = NULL;
     }
@@ -553,7 +543,7 @@ static void fed_alive(sk__fed_t *f) {
 
 static void fed_release(sk__fed_t *f, chat_conn_t *cc) {
   if (f->ready && cc->keys[0])
-    fed_eval_keys(f, RELEASE_LUA, (const char *const *)cc->keys, NULL, NULL);
+    fed_release_keys(f, (const char *const *)cc->keys);
 }
 
 /* A name given up by renaming: free for the others at once. */
@@ -565,7 +555,7 @@ static void fed_release_name(sk__fed_t *f, const char *name) {
     return;
   for (int i = 0; i < SK__NICK_KEYS; i++)
     k[i] = keys[i];
-  fed_eval_keys(f, RELEASE_LUA, k, NULL, NULL);
+  fed_release_keys(f, k);
 }
 
 void sk__fed_renamed(chat_conn_t *cc, const char *old) {
