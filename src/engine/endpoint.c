@@ -154,7 +154,6 @@ int sk__endpoint_write_queue(sk__endpoint_t *e, sk__bufq_t *q) {
 int sk__endpoint_poll_failed(sk__endpoint_t *e) {
   int err = 0;
   socklen_t len = sizeof err;
-  e->events = 0;
   if (!e->socket || getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
     return 0;
   return -err;

@@ -698,16 +698,6 @@ static bool flush_held(sk__hub_t *h) {
   return true;
 }
 
-static uint64_t gather_us(const sk__hub_t *h);
-
-/* A pass has written its last member: the next one is due. */
-static void pass_end(sk__hub_t *h) {
-  h->in_pass = false;
-  h->pass++;
-  if (h->gather) /* the next pass waits for more lines, if they come */
-    h->flush_after = hub_us() + gather_us(h);
-}
-
 /* How long the next pass waits after this one: as long as this one
  * took (SK__HUB_GATHER_MAX_MS at most) when it carried
  * SK__HUB_GATHER_LINES lines or more, a share of that for fewer, and not
@@ -718,6 +708,14 @@ static uint64_t gather_us(const sk__hub_t *h) {
                                                         : SK__HUB_GATHER_LINES;
   took = took < max ? took : max;
   return lines <= 1 ? 0 : took * (lines - 1) / (SK__HUB_GATHER_LINES - 1);
+}
+
+/* A pass has written its last member: the next one is due. */
+static void pass_end(sk__hub_t *h) {
+  h->in_pass = false;
+  h->pass++;
+  if (h->gather) /* the next pass waits for more lines, if they come */
+    h->flush_after = hub_us() + gather_us(h);
 }
 
 /* Writes the members of the pass in progress (or of a new one) for
