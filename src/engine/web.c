@@ -73,11 +73,9 @@ typedef struct sk__web {
 /* One WebSocket's end of its socket pair. Freed by the poll's close
  * callback, so it may outlive the lws session that pointed to it. */
 typedef struct web_link {
-  uv_poll_t poll;
+  sk__endpoint_t ep; /* our end of the pair; ep.fd -1 once closed */
   sk__web_t *w;
   struct lws *wsi; /* NULL once lws closed the session */
-  int fd;
-  int events;            /* what poll watches */
   bool eof;              /* the hub closed its end: close after the lines */
   size_t off, len;       /* hub bytes waiting in out */
   size_t in_off, in_len; /* browser bytes the hub has not taken */
@@ -111,25 +109,21 @@ static void link_watch(web_link_t *l) {
     want |= UV_READABLE;
   if (l->in_len)
     want |= UV_WRITABLE;
-  if (want == l->events)
-    return;
-  l->events = want;
-  if (want)
-    uv_poll_start(&l->poll, want, link_poll_cb);
-  else
-    uv_poll_stop(&l->poll);
+  sk__endpoint_watch(&l->ep, want, link_poll_cb);
 }
 
 static void link_free_cb(uv_handle_t *handle) {
-  free(handle->data);
+  free(((sk__endpoint_t *)handle->data)->owner);
 }
 
 static void link_close(web_link_t *l) {
-  if (l->fd < 0)
+  int fd = l->ep.fd;
+  if (fd < 0)
     return;
-  uv_close((uv_handle_t *)&l->poll, link_free_cb);
-  close(l->fd); /* the hub reads EOF: the member leaves */
-  l->fd = -1;
+  l->ep.fd = -1;
+  if (!sk__endpoint_close(&l->ep, link_free_cb))
+    free(l);
+  close(fd); /* the hub reads EOF: the member leaves */
 }
 
 static bool link_has_line(const web_link_t *l) {
@@ -142,7 +136,7 @@ static void link_read(web_link_t *l) {
     memmove(l->out, l->out + l->off, l->len);
     l->off = 0;
   }
-  ssize_t n = recv(l->fd, l->out + l->len, l->w->out_cap - l->len, 0);
+  ssize_t n = recv(l->ep.fd, l->out + l->len, l->w->out_cap - l->len, 0);
   if (n > 0)
     l->len += (size_t)n;
   else if (n == 0 || (errno != EAGAIN && errno != EINTR))
@@ -154,7 +148,7 @@ static void link_read(web_link_t *l) {
 /* Gives the hub what the browser sent; resumes lws once all is taken. */
 static void link_write(web_link_t *l) {
   while (l->in_len) {
-    ssize_t n = send(l->fd, l->in + l->in_off, l->in_len, MSG_NOSIGNAL);
+    ssize_t n = send(l->ep.fd, l->in + l->in_off, l->in_len, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR)
         return;
@@ -170,7 +164,7 @@ static void link_write(web_link_t *l) {
 }
 
 static void link_poll_cb(uv_poll_t *p, int status, int events) {
-  web_link_t *l = p->data;
+  web_link_t *l = ((sk__endpoint_t *)p->data)->owner;
   if (status < 0)
     l->eof = true;
   if (!l->eof && (events & UV_READABLE))
@@ -199,9 +193,7 @@ static web_link_t *link_open(sk__web_t *w, struct lws *wsi) {
   memset(l, 0, sizeof *l);
   l->w = w;
   l->wsi = wsi;
-  l->fd = sv[1];
-  uv_poll_init(w->hub->loop, &l->poll, l->fd);
-  l->poll.data = l;
+  sk__endpoint_adopt(&l->ep, w->hub->loop, l, sv[1]); /* checked: close */
   if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss, &len) < 0) {
     ss.ss_family = AF_UNIX;
     len = sizeof(sa_family_t);
