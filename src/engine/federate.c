@@ -1115,9 +1115,8 @@ static void disconnect_cb(const redisAsyncContext *ac, int status) {
  * context would outlive the loop. Here an error is handed to hiredis as
  * readiness: its read, write or connect check then finds the error. */
 typedef struct fed_ev {
-  uv_poll_t poll;
+  sk__endpoint_t ep;     /* hiredis's socket, which hiredis closes */
   redisAsyncContext *ac; /* NULL once hiredis let go */
-  int events;
 } fed_ev_t;
 
 /* Whether more bytes wait on fd now. */
@@ -1127,9 +1126,9 @@ static bool fed_ev_more(int fd) {
 }
 
 static void fed_ev_cb(uv_poll_t *p, int status, int events) {
-  fed_ev_t *e = p->data;
+  fed_ev_t *e = ((sk__endpoint_t *)p->data)->owner;
   if (status < 0)
-    events = e->events ? e->events : UV_READABLE;
+    events = e->ep.events ? e->ep.events : UV_READABLE;
   /* hiredis reads 16 KiB a call: what waits (FED_READ_TURNS calls at
    * most) is taken in this turn, so that the members' flush after it
    * writes every line that came, not 16 KiB's worth a turn. */
@@ -1140,50 +1139,46 @@ static void fed_ev_cb(uv_poll_t *p, int status, int events) {
   }
   if (e->ac && (events & UV_WRITABLE))
     redisAsyncHandleWrite(e->ac);
-  if (status < 0 && e->ac && e->events) /* libuv stopped it: hiredis did not */
-    uv_poll_start(&e->poll, e->events, fed_ev_cb);
+  if (status < 0 && e->ac) /* libuv stopped it: hiredis did not */
+    sk__endpoint_watch(&e->ep, e->ep.events, fed_ev_cb);
 }
 
 static void fed_ev_set(fed_ev_t *e, int events) {
-  e->events = events;
-  if (events)
-    uv_poll_start(&e->poll, events, fed_ev_cb);
-  else
-    uv_poll_stop(&e->poll);
+  sk__endpoint_watch(&e->ep, events, fed_ev_cb);
 }
 
 static void fed_ev_add_read(void *d) {
-  fed_ev_set(d, ((fed_ev_t *)d)->events | UV_READABLE);
+  fed_ev_set(d, ((fed_ev_t *)d)->ep.events | UV_READABLE);
 }
 static void fed_ev_del_read(void *d) {
-  fed_ev_set(d, ((fed_ev_t *)d)->events & ~UV_READABLE);
+  fed_ev_set(d, ((fed_ev_t *)d)->ep.events & ~UV_READABLE);
 }
 static void fed_ev_add_write(void *d) {
-  fed_ev_set(d, ((fed_ev_t *)d)->events | UV_WRITABLE);
+  fed_ev_set(d, ((fed_ev_t *)d)->ep.events | UV_WRITABLE);
 }
 static void fed_ev_del_write(void *d) {
-  fed_ev_set(d, ((fed_ev_t *)d)->events & ~UV_WRITABLE);
+  fed_ev_set(d, ((fed_ev_t *)d)->ep.events & ~UV_WRITABLE);
 }
 
 static void fed_ev_closed(uv_handle_t *h) {
-  free(h->data);
+  free(((sk__endpoint_t *)h->data)->owner);
 }
 
 static void fed_ev_cleanup(void *d) {
   fed_ev_t *e = d;
   e->ac = NULL;
-  uv_close((uv_handle_t *)&e->poll, fed_ev_closed);
+  if (!sk__endpoint_close(&e->ep, fed_ev_closed))
+    free(e);
 }
 
 static int fed_ev_attach(redisAsyncContext *ac, uv_loop_t *loop) {
   fed_ev_t *e = calloc(1, sizeof *e);
   if (!e)
     return REDIS_ERR;
-  if (uv_poll_init(loop, &e->poll, ac->c.fd) != 0) {
+  if (sk__endpoint_adopt(&e->ep, loop, e, ac->c.fd) != 0) {
     free(e);
     return REDIS_ERR;
   }
-  e->poll.data = e;
   e->ac = ac;
   ac->ev.data = e;
   ac->ev.addRead = fed_ev_add_read;
