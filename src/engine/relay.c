@@ -850,6 +850,15 @@ static bool fin_by_close(const pump_t *p) {
  * Input: half-close if asked (-N), and with -q end a while later.
  * Network: as nc and ncat, the relay ends once the peer's bytes are
  * all out; what stdin still has to say has no one to hear it. */
+/* p's destination hears the end of p's bytes and nothing more: TLS's
+ * close_notify, a stream socket's FIN; the other direction goes on. */
+static void pump_half_close(pump_t *p) {
+  if (p->dst->tls)
+    relay_close_notify(p->relay, p->dst);
+  else if (p->dst->socket && !p->dst->dgram)
+    shutdown(p->dst->fd, SHUT_WR);
+}
+
 static void pump_finish(pump_t *p) {
   relay_t *r = p->relay;
   const sk_relay_opts_t *o = r->opts;
@@ -857,23 +866,15 @@ static void pump_finish(pump_t *p) {
   if (fin_by_close(p))
     return; /* the relay ends now: the caller's close(2) sends the FIN */
   if (p == &r->down && o->half_close) {
-    /* Forwarding: the FIN goes on (to a TLS client as close_notify,
-     * then the FIN); the other direction carries on. */
-    if (p->dst->tls)
-      relay_close_notify(r, p->dst);
-    else if (p->dst->socket && !p->dst->dgram)
-      shutdown(p->dst->fd, SHUT_WR);
+    pump_half_close(p); /* forwarding: the FIN goes on */
     return;
   }
   if (p == &r->down) {
     relay_wind_down(r);
     return;
   }
-  if ((o->shutdown_on_eof || o->half_close) && p->dst->tls)
-    relay_close_notify(r, p->dst); /* TLS's half-close */
-  else if ((o->shutdown_on_eof || o->half_close) && p->dst->socket &&
-           !p->dst->dgram)
-    shutdown(p->dst->fd, SHUT_WR);
+  if (o->shutdown_on_eof || o->half_close)
+    pump_half_close(p);
   if (!o->quit_after_eof)
     return;
   if (o->quit_after_eof_ms <= 0)
