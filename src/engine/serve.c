@@ -74,7 +74,7 @@ struct serve {
   sk_serve_opts_t o;
   int lfd;
   uv_poll_t lpoll;
-  uv_timer_t timer; /* an accept pause (EMFILE), the stop deadline */
+  uv_timer_t timer; /* an accept pause (EMFILE) */
   bool timer_ready;
   bool listening, stopping, attached;
   session_t *sessions;
@@ -685,6 +685,7 @@ static void serve_check_end(serve_t *s) {
     return;
   s->attached = false;
   sk__engine_detach(s->e, &s->part);
+  sk__engine_part_close(&s->part, NULL); /* closed with the rest */
   if (s->timer_ready)
     uv_close((uv_handle_t *)&s->timer, NULL);
   s->timer_ready = false;
@@ -704,8 +705,8 @@ static void children_forget(serve_t *s) {
       uv_close((uv_handle_t *)&c->child.proc, child_closed);
 }
 
-static void on_stop_deadline(uv_timer_t *t) {
-  children_forget(t->data);
+static void on_stop_deadline(void *mode) {
+  children_forget(mode);
 }
 
 /* sk_engine_stop(): no more clients; children get SIGTERM; connects in
@@ -719,8 +720,7 @@ static void serve_on_stop(void *mode, sk_stop_t reason) {
   }
   s->stopping = true;
   listener_stop(s);
-  if (s->timer_ready)
-    uv_timer_start(&s->timer, on_stop_deadline, SK_ENGINE_FLUSH_MS, 0);
+  sk__engine_deadline(s->e, &s->part, on_stop_deadline);
   for (session_t *c = s->sessions, *next; c; c = next) {
     next = c->next;
     for (int i = 0; i < HS_SIDES; i++)

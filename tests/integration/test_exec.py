@@ -492,6 +492,24 @@ class KeepOpenTest(ExecCase):
         for c in clients:
             LineReader(c, "client").wait_eof()
 
+    def test_a_child_that_ignores_sigterm_is_not_waited_for(self):
+        # The stop's deadline (the engine's flush deadline, 2 s): a child
+        # that ignores SIGTERM outlives sockit instead of holding it.
+        proc, port = self.exec_listener(
+            "-k", "-c", "trap '' TERM; echo ready; exec sleep 120 2>/dev/null")
+        c = self.connect(port)
+        self.addCleanup(c.close)
+        LineReader(c, "client").wait_line(b"ready")
+        kids = list(proc_children(proc.pid))
+        self.assertTrue(kids)
+        started = time.monotonic()
+        proc.popen.send_signal(signal.SIGTERM)
+        self.assert_exit(proc, 143)
+        self.assertLess(time.monotonic() - started, 2 + TIMEOUT)
+        for pid in kids:  # still there: not waited for, not killed
+            self.assertIsNotNone(pid_state(pid))
+            os.kill(pid, signal.SIGKILL)
+
     def test_unix_keep_open(self):
         proc, path = self.unix_listener("-k", "-e", "/bin/cat")
         for word in (b"first\n", b"second\n"):
