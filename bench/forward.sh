@@ -11,7 +11,11 @@
 #               nothing, the forwarder is what is measured)
 #        conn64 connections per second: loadgen connrate -s 64 (connect,
 #               64 B, wait for 64 B back, half-close, wait for the close)
-#               -> FORWARDER -> loadgen echo, 4 at a time
+#               -> FORWARDER -> loadgen echo, 4 at a time; then sockit,
+#               fwdprobe and socat again at 1 and 16 at a time
+#      fwdprobe (bench/fwdprobe.c) is the machine's limit for conn64, as
+#      zcprobe is for bytes: the least a correct forwarder does per
+#      connection, sharing the two cores with loadgen as every tool does.
 #      Forwarders: sockit -l --to, socat TCP-LISTEN,fork, haproxy (mode
 #      tcp), rinetd, ncat -k --sh-exec "ncat ...". sockit is never
 #      skipped: until `--to` exists its runs fail, loudly.
@@ -25,6 +29,9 @@
 #      divided by its connects=.
 
 FWD_TOOLS=(sockit socat haproxy rinetd ncat)
+FWD_CONN_TOOLS=("${FWD_TOOLS[@]}" fwdprobe)
+FWD_SWEEP_TOOLS=(sockit fwdprobe socat)
+FWD_SWEEP_CONC=(1 16)
 # haproxy and rinetd live in /usr/sbin, not in every user's PATH
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
 
@@ -34,7 +41,8 @@ fwd_start() {
   case $tool in
   sockit) cmd=("$SOCKIT" -l --to "127.0.0.1:$target" 127.0.0.1 "$port") ;;
   socat)
-    cmd=(socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr"
+    # backlog: socat's default of 5 drops SYNs at 16 under way at once
+    cmd=(socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr,backlog=4096"
       "TCP:127.0.0.1:$target") ;;
   haproxy)
     cfg=$WORK/haproxy.cfg
@@ -60,6 +68,7 @@ EOF
   ncat)
     cmd=(ncat -l -k -m 10000 127.0.0.1 "$port"
       --sh-exec "exec ncat 127.0.0.1 $target") ;;
+  fwdprobe) cmd=("$FWDP" 127.0.0.1 "$port" 127.0.0.1 "$target") ;;
   esac
   "${cmd[@]}" </dev/null >/dev/null 2>"$WORK/fwd.err" &
   FPID=$!
@@ -129,39 +138,42 @@ fwd_file_one() {
   say "  forward file $tool #$rep: $mibs MiB/s"
 }
 
-# Connections per second through one forwarder, 64 B each way.
+# Connections per second through one forwarder, 64 B each way, CONC at
+# a time (default 4, recorded as conn64; else as conn64_cCONC).
 fwd_conn_one() {
-  local tool=$1 rep=$2 epid tport fport line c0 c1 n alive=1
+  local tool=$1 rep=$2 conc=${3:-4} epid tport fport line c0 c1 n alive=1
+  local what=conn64
+  [ "$conc" = 4 ] || what=conn64_c$conc
   next_port; tport=$P
   "$LG" echo 127.0.0.1 "$tport" </dev/null >/dev/null 2>"$WORK/fwdecho.err" &
   epid=$!
   PIDS+=("$epid")
   if ! wait_port "$tport" tcp "$epid"; then
-    fail "forward conn64 $tool: the echo server did not listen: $(head -c 200 "$WORK/fwdecho.err")"
+    fail "forward $what $tool: the echo server did not listen: $(head -c 200 "$WORK/fwdecho.err")"
     stop "$epid"
     return
   fi
   next_port; fport=$P
   fwd_start "$tool" "$fport" "$tport"
-  fwd_ready "$tool" conn64 "$fport" || { stop "$epid"; return; }
+  fwd_ready "$tool" "$what" "$fport" || { stop "$epid"; return; }
   c0=$(proc_cpu "$FPID")
   line=$(timeout -k 2 30 "$LG" connrate 127.0.0.1 "$fport" -t "$CONN_SECS" \
-    -c 4 -s 64 2>>"$WORK/fwd.err")
+    -c "$conc" -s 64 2>>"$WORK/fwd.err")
   c1=$(proc_cpu "$FPID")
   kill -0 "$FPID" 2>/dev/null || alive=0
   stop "$FPID" "$epid"
   n=$(kv connects "$line")
   if [ $alive = 0 ] || [ -z "$n" ] || [ "$n" = 0 ] ||
     [ "$(kv failed "$line")" != 0 ]; then
-    fail "forward conn64 $tool: $line (forwarder alive: $alive) $(head -c 200 "$WORK/fwd.err")"
+    fail "forward $what $tool: $line (forwarder alive: $alive) $(head -c 200 "$WORK/fwd.err")"
     return
   fi
-  rec forward conn64 "$tool" rate "$(kv rate "$line")"
-  rec forward conn64 "$tool" p50_us "$(kv p50_us "$line")"
-  rec forward conn64 "$tool" p99_us "$(kv p99_us "$line")"
-  rec forward conn64 "$tool" cpu_us_per_conn \
+  rec forward "$what" "$tool" rate "$(kv rate "$line")"
+  rec forward "$what" "$tool" p50_us "$(kv p50_us "$line")"
+  rec forward "$what" "$tool" p99_us "$(kv p99_us "$line")"
+  rec forward "$what" "$tool" cpu_us_per_conn \
     "$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 1e6 / n}')"
-  say "  forward conn64 $tool #$rep: $line"
+  say "  forward $what $tool #$rep: $line"
 }
 
 scenario_forward() {
@@ -184,8 +196,16 @@ scenario_forward() {
   done
   rm -f "$FWD_INPUT"
   for ((rep = 0; rep < REPS; rep++)); do
-    for tool in $(rotate $rep "${FWD_TOOLS[@]}"); do
+    for tool in $(rotate $rep "${FWD_CONN_TOOLS[@]}"); do
       fwd_conn_one "$tool" $((rep + 1))
+    done
+  done
+  local conc
+  for conc in "${FWD_SWEEP_CONC[@]}"; do
+    for ((rep = 0; rep < REPS; rep++)); do
+      for tool in $(rotate $rep "${FWD_SWEEP_TOOLS[@]}"); do
+        fwd_conn_one "$tool" $((rep + 1)) "$conc"
+      done
     done
   done
 }

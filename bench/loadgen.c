@@ -703,19 +703,20 @@ static int cmd_echo(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   signal(SIGTERM, on_stop);
   signal(SIGINT, on_stop);
-  int lfd = listen_on(argv[1], argv[2], SOCK_STREAM);
+  int lfd = listen_on(argv[1], argv[2], SOCK_STREAM), one = 1;
+  /* accepted sockets inherit TCP_NODELAY: one call, not one per client */
+  setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   int ep = epoll_create1(0);
   struct epoll_event e = {.events = EPOLLIN, .data.fd = lfd}, ev[64];
   epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &e);
   while (!stopping) {
     int n = epoll_wait(ep, ev, 64, 200);
     for (int k = 0; k < n; k++) {
-      int fd = ev[k].data.fd, one = 1;
+      int fd = ev[k].data.fd;
       if (fd == lfd) {
         int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
         if (c < 0)
           continue;
-        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct epoll_event ce = {.events = EPOLLIN, .data.fd = c};
         epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
         continue;
@@ -725,8 +726,7 @@ static int cmd_echo(int argc, char **argv) {
         continue;
       if (r < 0 && errno == EAGAIN)
         continue;
-      epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-      close(fd);
+      close(fd); /* leaves the epoll set with its last descriptor */
     }
   }
   return 0;
@@ -904,8 +904,15 @@ static int cmd_connrate(int argc, char **argv) {
         continue;
       }
       began[fd] = now();
+      got[fd] = 0;
       state[fd] = CR_CONNECTING;
       struct epoll_event e = {.events = EPOLLOUT, .data.fd = fd};
+      /* a loopback connect is usually done when connect() returns: send
+       * at once, and wait for writability only when it is not */
+      if (size > 0 && write(fd, payload, (size_t)size) == size) {
+        state[fd] = CR_ECHO;
+        e.events = EPOLLIN;
+      }
       epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
       pending++;
     }

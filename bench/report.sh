@@ -138,7 +138,7 @@ gn() { local x; x=$(g "$@"); printf '%s' "${x:-NaN}"; }
 # Scenario 9: forwarders side by side, throughput and connections/s.
 plot_forward() {
   local t i=0 data=$TMP/forward.dat
-  for t in sockit haproxy rinetd socat ncat; do
+  for t in sockit haproxy rinetd socat ncat fwdprobe; do
     [ -n "$(g forward file $t mibs)" ] || [ -n "$(g forward conn64 $t rate)" ] || continue
     printf '%d "%s" %s %s %s %s %s %s\n' $i "$t" \
       "$(gn forward file $t mibs)" "$(gn forward file $t mibs min)" "$(gn forward file $t mibs max)" \
@@ -593,7 +593,7 @@ EOF
     echo
     echo "Each forwarder listens on 127.0.0.1 and connects to a target on"
     echo "127.0.0.1, started fresh for each run: \`sockit -l --to\`, \`socat"
-    echo "TCP-LISTEN,fork,reuseaddr TCP:...\`, haproxy (mode tcp, \`-db\`), rinetd"
+    echo "TCP-LISTEN,fork,reuseaddr,backlog=4096 TCP:...\`, haproxy (mode tcp, \`-db\`), rinetd"
     echo "(\`-f\`) and \`ncat -l -k --sh-exec \"ncat ...\"\`. *file*: a 1 GiB file"
     echo "sent by zcprobe (sendfile) through the forwarder to zcprobe (splice to"
     echo "/dev/null), MiB/s from starting the sender to the receiver's exit;"
@@ -601,7 +601,13 @@ EOF
     echo "connrate -s 64 against loadgen echo behind the forwarder: connect,"
     echo "64 B, wait for the 64 B echo, half-close, wait for the close; 4 at"
     echo "a time. Target (issue 10): throughput at least 1.5x haproxy and 2x"
-    echo "socat; connection rate at least haproxy's and 5x socat's."
+    echo "socat; connection rate at least haproxy's and 5x socat's. fwdprobe"
+    echo "(bench/fwdprobe.c) is this machine's limit for conn64, as zcprobe is"
+    echo "for bytes: a correct forwarder doing the least per connection (one"
+    echo "edge-triggered epoll registration per socket, read/write, FIN passed"
+    echo "on, close when both ways ended), on the same two cores as loadgen."
+    echo "rinetd closes both ways at the client's FIN, dropping what the"
+    echo "target still sends: a round trip less than a correct forwarder."
     echo
     echo "![port forwarding](forward.png)"
     echo
@@ -620,6 +626,10 @@ EOF
     echo "| connection rate at least haproxy's | ${x:+${x}x} | $(fwd_goal "$x" 1) |"
     x=$(rr "$csk" "$(g forward conn64 socat rate)")
     echo "| connection rate at least 5x socat's | ${x:+${x}x} | $(fwd_goal "$x" 5) |"
+    x=$(rr "$(g forward conn64 fwdprobe rate)" "$(g forward conn64 socat rate)")
+    echo "| *the limit: fwdprobe ÷ socat* | ${x:+${x}x} | $(fwd_goal "$x" 5) for any forwarder here |"
+    x=$(rr "$csk" "$(g forward conn64 fwdprobe rate)")
+    echo "| *sockit ÷ fwdprobe* | ${x:+${x}x} | |"
     echo
     echo "| tool | MiB/s | min–max | forwarder CPU s | sockit ÷ tool | n |"
     echo "|---|--:|--:|--:|--:|--:|"
@@ -631,12 +641,27 @@ EOF
     echo
     echo "| tool | connections/s | min–max | CPU µs/conn | p50 µs | p99 µs | sockit ÷ tool | n |"
     echo "|---|--:|--:|--:|--:|--:|--:|--:|"
-    for t in sockit haproxy rinetd socat ncat; do
+    for t in sockit haproxy rinetd socat ncat fwdprobe; do
       m=$(g forward conn64 $t rate)
       [ -n "$m" ] || { [ $t = sockit ] && echo "| sockit | – | – | – | – | – | – | 0 |"; continue; }
       echo "| $t | $(num "$m") | $(range "$(g forward conn64 $t rate min)" "$(g forward conn64 $t rate max)") | $(num "$(g forward conn64 $t cpu_us_per_conn)" 1) | $(num "$(g forward conn64 $t p50_us)") | $(num "$(g forward conn64 $t p99_us)") | $([ $t = sockit ] && echo – || ratio "$csk" "$m") | $(g forward conn64 $t rate n) |"
     done
     echo
+    if [ -n "$(g forward conn64_c16 sockit rate)" ]; then
+      echo "Connections/s by how many are under way at once (4 is the table"
+      echo "above); socat forks a process per connection, and its rate is at"
+      echo "its best near 4:"
+      echo
+      echo "| at once | sockit | fwdprobe | socat | sockit ÷ socat | fwdprobe ÷ socat | sockit ÷ fwdprobe |"
+      echo "|--:|--:|--:|--:|--:|--:|--:|"
+      for c in 1 4 16; do
+        k=conn64_c$c
+        [ $c = 4 ] && k=conn64
+        a=$(g forward $k sockit rate) b=$(g forward $k fwdprobe rate) z=$(g forward $k socat rate)
+        echo "| $c | $(num "$a") | $(num "$b") | $(num "$z") | $(ratio "$a" "$z") | $(ratio "$b" "$z") | $(ratio "$a" "$b") |"
+      done
+      echo
+    fi
   fi
 
   # ---- 10. TLS throughput (bench/tls.sh)
@@ -778,6 +803,8 @@ EOF
   done
   for t in haproxy rinetd socat ncat; do
     lose "forwarding throughput vs $t" "$(g forward file sockit mibs)" "$(g forward file $t mibs)" MiB/s
+  done
+  for t in haproxy rinetd socat ncat fwdprobe; do
     lose "forwarding connection rate vs $t" "$(g forward conn64 sockit rate)" "$(g forward conn64 $t rate)" "connections/s"
   done
   if [ -s "$behind" ]; then

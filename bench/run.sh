@@ -66,6 +66,7 @@ fi
 WORK=$(mktemp -d /dev/shm/sockit-bench.XXXXXX) || exit 1
 LG=$WORK/bin/loadgen
 ZC=$WORK/bin/zcprobe
+FWDP=$WORK/bin/fwdprobe
 PIDS=()
 FAILS=$WORK/failures
 : >"$FAILS"
@@ -181,8 +182,9 @@ build_helpers() {
   mkdir -p "$WORK/bin"
   local cc=${CC:-cc}
   "$cc" -O2 -Wall -Wextra -o "$LG" "$ROOT/bench/loadgen.c" &&
-    "$cc" -O2 -Wall -Wextra -o "$ZC" "$ROOT/bench/zcprobe.c" ||
-    { say "run.sh: cannot build bench/loadgen.c or bench/zcprobe.c"; exit 1; }
+    "$cc" -O2 -Wall -Wextra -o "$ZC" "$ROOT/bench/zcprobe.c" &&
+    "$cc" -O2 -Wall -Wextra -o "$FWDP" "$ROOT/bench/fwdprobe.c" ||
+    { say "run.sh: cannot build bench/loadgen.c, zcprobe.c or fwdprobe.c"; exit 1; }
 }
 
 # ==== 1. TCP throughput: a file through client -> listener -> /dev/null ====
