@@ -176,6 +176,44 @@ fwd_conn_one() {
   say "  forward $what $tool #$rep: $line"
 }
 
+# System calls per forwarded connection, sockit against fwdprobe, at 1
+# and 4 under way (perf stat on the syscalls tracepoints, divided by the
+# connections): the profile of what sockit does that the limit does not.
+FWD_SYSCALLS="accept4 socket connect getpeername epoll_wait epoll_ctl ioctl
+splice read write shutdown close"
+fwd_syscalls_one() {
+  local tool=$1 conc=$2 epid tport fport ppid line n s ev="raw_syscalls:sys_enter"
+  for s in $FWD_SYSCALLS; do ev+=",syscalls:sys_enter_$s"; done
+  next_port; tport=$P
+  "$LG" echo 127.0.0.1 "$tport" </dev/null >/dev/null 2>"$WORK/fwdecho.err" &
+  epid=$!
+  PIDS+=("$epid")
+  wait_port "$tport" tcp "$epid" || { fail "forward syscalls: no echo server"; stop "$epid"; return; }
+  next_port; fport=$P
+  fwd_start "$tool" "$fport" "$tport"
+  fwd_ready "$tool" syscalls "$fport" || { stop "$epid"; return; }
+  # a fixed span that holds the whole run: perf stat ignores the SIGINT
+  # of a background job
+  perf stat -x, -e "$ev" -p "$FPID" -o "$WORK/fstat.$tool" -- \
+    sleep "$(awk -v s="$CONN_SECS" 'BEGIN {print s + 0.6}')" 2>/dev/null &
+  ppid=$!
+  PIDS+=("$ppid")
+  sleep 0.3 # perf attached
+  line=$(timeout -k 2 30 "$LG" connrate 127.0.0.1 "$fport" -t "$CONN_SECS" \
+    -c "$conc" -s 64 2>>"$WORK/fwd.err")
+  wait "$ppid"
+  stop "$FPID" "$epid"
+  n=$(kv connects "$line")
+  [ -n "$n" ] && [ "$n" -gt 0 ] || { fail "forward syscalls $tool: $line"; return; }
+  awk -F, -v n="$n" '$1 ~ /^[0-9]+$/ {
+      e = $3; sub(/.*sys_enter_?/, "", e); if (e == "") e = "all"
+      printf "%s\t%.2f\n", e, $1 / n }' "$WORK/fstat.$tool" |
+    while IFS=$'\t' read -r s v; do
+      rec forward "syscalls_c$conc" "$tool" "$s" "$v"
+    done
+  say "  forward syscalls $tool at $conc: $(awk -F, '$3 == "raw_syscalls:sys_enter" {print $1}' "$WORK/fstat.$tool") for $n connections"
+}
+
 scenario_forward() {
   need socat haproxy rinetd ncat
   FWD_MIB=$([ "$QUICK" = 1 ] && echo 16 || echo 1024)
@@ -201,6 +239,14 @@ scenario_forward() {
     done
   done
   local conc
+  if perf_works; then
+    for conc in 1 4; do
+      fwd_syscalls_one sockit $conc
+      fwd_syscalls_one fwdprobe $conc
+    done
+  else
+    say "  forward syscalls: perf cannot count here (install linux-perf); skipped"
+  fi
   for conc in "${FWD_SWEEP_CONC[@]}"; do
     for ((rep = 0; rep < REPS; rep++)); do
       for tool in $(rotate $rep "${FWD_SWEEP_TOOLS[@]}"); do

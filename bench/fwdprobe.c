@@ -160,9 +160,16 @@ int main(int argc, char **argv) {
       pair_t *p = s->pair;
       if (p->dead)
         continue;
-      /* either direction may move: this side's bytes in, or room out */
-      if (!half_pump(&p->up) || !half_pump(&p->down) ||
-          (p->up.ended && p->down.ended && !p->up.len && !p->down.len))
+      /* bytes from this socket when it has some; bytes waiting for it
+       * when it has room (then on to what their source holds) */
+      bool client = s == &p->side[0], ok = true;
+      half_t *from = client ? &p->up : &p->down;
+      half_t *to = client ? &p->down : &p->up;
+      if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        ok = half_pump(from);
+      if (ok && (ev[i].events & EPOLLOUT) && to->len)
+        ok = half_pump(to);
+      if (!ok || (p->up.ended && p->down.ended && !p->up.len && !p->down.len))
         pair_close(p, &dead);
     }
     while (dead) {

@@ -662,6 +662,25 @@ EOF
       done
       echo
     fi
+    if [ -n "$(g forward syscalls_c1 sockit all)" ]; then
+      echo "What sockit does per connection that fwdprobe does not: system"
+      echo "calls per forwarded connection (perf stat on the syscalls"
+      echo "tracepoints, one run each, divided by its connections). The extra"
+      echo "epoll_ctl and ioctl are libuv's uv_poll (docs/design.md, \"The call"
+      echo "budget of a forwarded connection\"); at 1 under way they are on"
+      echo "every connection's path, at 4 the cores are shared with loadgen"
+      echo "and they cost no rate:"
+      echo
+      echo "| system call | sockit, 1 | fwdprobe, 1 | sockit, 4 | fwdprobe, 4 |"
+      echo "|---|--:|--:|--:|--:|"
+      for sc in all accept4 socket connect getpeername epoll_wait epoll_ctl ioctl splice read write shutdown close; do
+        a=$(g forward syscalls_c1 sockit $sc) b=$(g forward syscalls_c1 fwdprobe $sc)
+        c=$(g forward syscalls_c4 sockit $sc) d=$(g forward syscalls_c4 fwdprobe $sc)
+        ge "${a:-0}" 0.01 || ge "${b:-0}" 0.01 || ge "${c:-0}" 0.01 || ge "${d:-0}" 0.01 || continue
+        echo "| $sc | $(num "$a" 2) | $(num "$b" 2) | $(num "$c" 2) | $(num "$d" 2) |"
+      done
+      echo
+    fi
   fi
 
   # ---- 10. TLS throughput (bench/tls.sh)
@@ -806,6 +825,12 @@ EOF
   done
   for t in haproxy rinetd socat ncat fwdprobe; do
     lose "forwarding connection rate vs $t" "$(g forward conn64 sockit rate)" "$(g forward conn64 $t rate)" "connections/s"
+  done
+  for c in 1 16; do
+    for t in fwdprobe socat; do
+      lose "forwarding connection rate, $c under way, vs $t (section 9's system calls)" \
+        "$(g forward conn64_c$c sockit rate)" "$(g forward conn64_c$c $t rate)" "connections/s"
+    done
   done
   if [ -s "$behind" ]; then
     echo "## Where sockit is not ahead"
