@@ -205,13 +205,7 @@ fwd_syscalls_one() {
   stop "$FPID" "$epid"
   n=$(kv connects "$line")
   [ -n "$n" ] && [ "$n" -gt 0 ] || { fail "forward syscalls $tool: $line"; return; }
-  awk -F, -v n="$n" '$1 ~ /^[0-9]+$/ {
-      e = $3; sub(/.*sys_enter_?/, "", e); if (e == "") e = "all"
-      printf "%s\t%.2f\n", e, $1 / n }' "$WORK/fstat.$tool" |
-    while IFS=$'\t' read -r s v; do
-      rec forward "syscalls_c$conc" "$tool" "$s" "$v"
-    done
-  say "  forward syscalls $tool at $conc: $(awk -F, '$3 == "raw_syscalls:sys_enter" {print $1}' "$WORK/fstat.$tool") for $n connections"
+  rec_syscalls_per_conn "$WORK/fstat.$tool" "$n" forward "syscalls_c$conc" "$tool"
 }
 
 scenario_forward() {

@@ -776,6 +776,20 @@ perf_works() {
     perf record -q -e cpu-clock -o "$WORK/perf.test" -- true >/dev/null 2>&1
 }
 
+# Records perf stat -x, output FILE (syscalls tracepoints) divided by N
+# connections: rec SCENARIO CASE TOOL SYSCALL CALLS_PER_CONN, "all" for
+# raw_syscalls; says the total.
+rec_syscalls_per_conn() {
+  local file=$1 n=$2 scen=$3 case=$4 tool=$5 s v
+  awk -F, -v n="$n" '$1 ~ /^[0-9]+$/ {
+      e = $3; sub(/.*sys_enter_?/, "", e); if (e == "") e = "all"
+      printf "%s\t%.2f\n", e, $1 / n }' "$file" |
+    while IFS=$'\t' read -r s v; do
+      rec "$scen" "$case" "$tool" "$s" "$v"
+    done
+  say "  $scen $case $tool: $(awk -F, '$3 == "raw_syscalls:sys_enter" {print $1}' "$file") system calls for $n connections"
+}
+
 # System calls per connection of sockit -k and ncat -k under connrate.
 prof_connrate_syscalls() {
   local tool spid ppid line n ev="raw_syscalls:sys_enter" s S=()
@@ -800,13 +814,7 @@ prof_connrate_syscalls() {
     stop "$spid"
     n=$(kv connects "$line")
     [ -n "$n" ] && [ "$n" -gt 0 ] || { fail "profile: connrate on $tool: $line"; continue; }
-    awk -F, -v n="$n" '$1 ~ /^[0-9]+$/ {
-        e = $3; sub(/.*sys_enter_?/, "", e); if (e == "") e = "all"
-        printf "%s\t%.2f\n", e, $1 / n }' "$WORK/pstat.$tool" |
-      while IFS=$'\t' read -r s v; do
-        rec profile syscalls_per_conn "$tool" "$s" "$v"
-      done
-    say "  profile: $tool -k, $(awk -F, '$3 == "raw_syscalls:sys_enter" {print $1}' "$WORK/pstat.$tool") system calls for $n connections"
+    rec_syscalls_per_conn "$WORK/pstat.$tool" "$n" profile syscalls_per_conn "$tool"
   done
 }
 
