@@ -193,7 +193,12 @@ static web_link_t *link_open(sk__web_t *w, struct lws *wsi) {
   memset(l, 0, sizeof *l);
   l->w = w;
   l->wsi = wsi;
-  sk__endpoint_adopt(&l->ep, w->hub->loop, l, sv[1]); /* checked: close */
+  if (sk__endpoint_adopt(&l->ep, w->hub->loop, l, sv[1]) < 0) {
+    close(sv[0]); /* the session is refused: lws closes it */
+    close(sv[1]);
+    free(l);
+    return NULL;
+  }
   if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss, &len) < 0) {
     ss.ss_family = AF_UNIX;
     len = sizeof(sa_family_t);
