@@ -846,10 +846,6 @@ static bool fin_by_close(const pump_t *p) {
          p->dst->socket && !p->dst->dgram && !p->dst->tls;
 }
 
-/* A direction is over: its source hit EOF and everything is written.
- * Input: half-close if asked (-N), and with -q end a while later.
- * Network: as nc and ncat, the relay ends once the peer's bytes are
- * all out; what stdin still has to say has no one to hear it. */
 /* p's destination hears the end of p's bytes and nothing more: TLS's
  * close_notify, a stream socket's FIN; the other direction goes on. */
 static void pump_half_close(pump_t *p) {
@@ -859,6 +855,10 @@ static void pump_half_close(pump_t *p) {
     shutdown(p->dst->fd, SHUT_WR);
 }
 
+/* A direction is over: its source hit EOF and everything is written.
+ * Input: half-close if asked (-N), and with -q end a while later.
+ * Network: as nc and ncat, the relay ends once the peer's bytes are
+ * all out; what stdin still has to say has no one to hear it. */
 static void pump_finish(pump_t *p) {
   relay_t *r = p->relay;
   const sk_relay_opts_t *o = r->opts;
@@ -1494,8 +1494,8 @@ static int relay_open(relay_t *r, const sk_relay_side_t *a,
   int rc = side_open(r, b, o->tls, false, o->b_stream, &r->b_rd, &r->b_wr);
   if (rc < 0)
     return rc;
-  if (o->b_fresh && r->b_rd->polled && !r->b_rd->tls)
-    r->b_rd->can_read = false;
+  if (o->b_stream && r->b_rd->polled && !r->b_rd->tls)
+    r->b_rd->can_read = false; /* just connected: see b_stream */
   if ((rc = side_open(r, a, o->a_tls, o->a_io != NULL, o->a_stream, &r->a_rd,
                       &r->a_wr)) < 0)
     return rc;

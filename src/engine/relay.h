@@ -97,13 +97,12 @@ typedef struct sk_relay_opts {
   /* Side a's (b's) descriptor is one stream socket the caller made
    * non-blocking (accept4 or socket with SOCK_NONBLOCK) and owns: the
    * relay asks the kernel nothing about it (SO_TYPE, F_GETFL), two
-   * calls per end that a forwarder would make per connection. */
+   * calls per end that a forwarder would make per connection. Side b's
+   * was also connected just now and not read yet: its first read waits
+   * for poll (level-triggered: bytes already there are reported at
+   * once) rather than meeting EAGAIN, which is what a target that
+   * speaks when spoken to answers first. */
   bool a_stream, b_stream;
-  /* Side b was connected just now and has not been read: its first
-   * read waits for poll (level-triggered: bytes already there are
-   * reported at once) rather than meeting EAGAIN, which is what a
-   * target that speaks when spoken to answers first. */
-  bool b_fresh;
   /* With half_close: the caller closes both sides' sockets in done and
    * nobody else holds them, so the last direction's FIN is left to that
    * close(2) (the same FIN, a call fewer) instead of a shutdown(2) just

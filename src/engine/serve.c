@@ -186,7 +186,6 @@ static void session_relay_start(session_t *c, const sk_relay_side_t *b) {
   o.a_stream = s->lfd >= 0;
   o.b_stream = !s->o.file;
   o.closes_after = o.a_stream && o.b_stream; /* session_relay_done does */
-  o.b_fresh = o.b_stream;
   if (s->o.file)
     o.shutdown_on_eof = true; /* the client's EOF: the child's stdin's */
   else
