@@ -1404,8 +1404,10 @@ static void beat_cb(uv_timer_t *t) {
   if (f->ready) {
     fed_publish(f, FED_SERVER_CHAN, 'B', "", "", "", 0);
     fed_alive(f);
-    /* beats a third of FED_NAME_HOLD_S apart: the names' own expiry */
-    if (++f->beats % (FED_NAME_HOLD_S * 1000ull / f->ttl_ms) == 0)
+    /* the name keys' own expiry, renewed every third of it: a beat is
+     * a third of the TTL (a TTL over FED_NAME_HOLD_S: every beat) */
+    uint64_t every = FED_NAME_HOLD_S * 1000ull / f->ttl_ms;
+    if (++f->beats % (every ? every : 1) == 0)
       fed_claim_all(f);
   }
   for (uint32_t i = 0; i < f->n_origins; i++)

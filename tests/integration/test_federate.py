@@ -311,9 +311,11 @@ class TestFaults(FedTest):
             a.r.all_lines()))
 
     def test_names_stay_claimed_across_heartbeats(self):
-        # Each heartbeat (TTL / 3) renews every member's name keys in
-        # Redis, FED_CLAIM_BATCH members a command: a member whose renewal
-        # was lost would see its name expire and go to another server.
+        # Joining Redis claims every member's name, FED_CLAIM_BATCH
+        # members a command (300 members: three batches, all claimed);
+        # then each heartbeat (TTL / 3) renews only the server's alive
+        # key, and the names stand on it: four TTLs later none is gone
+        # and alice is still taken for another server.
         _, rport = self.redis()
         (_, porta), (_, portb) = [self.fed(n, rport, "--federate-ttl", "1")
                                   for n in ("a", "b")]
