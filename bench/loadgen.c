@@ -924,7 +924,6 @@ static int cmd_connrate(int argc, char **argv) {
             write(fd, payload, (size_t)size) != size)
           e = errno ? errno : EIO; /* 4 KiB fits a fresh socket's buffer */
         if (!e) {
-          got[fd] = 0;
           /* with -s, the half-close waits for the echo: a forwarder
            * that closes both ways on EOF (rinetd) still counts */
           if (size == 0)
